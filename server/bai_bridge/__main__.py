@@ -1,0 +1,3 @@
+from bai_bridge.cli import main
+
+raise SystemExit(main())

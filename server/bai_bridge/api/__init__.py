@@ -1,0 +1,1 @@
+"""Backend.AI compute-session API client."""

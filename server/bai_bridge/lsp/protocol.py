@@ -1,0 +1,118 @@
+"""The bridge's own LSP vocabulary: custom methods, command ids and their payloads.
+
+Declared once here and once in editor-extension/src/protocol.ts, with the same spelling.
+Payloads travel through pygls's converter (camelCase on the wire, as attrs field names).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import attrs
+
+# -- server → client notifications ------------------------------------------------------------
+SESSION_STATUS = "baiBridge/sessionStatus"
+OUTPUT = "baiBridge/output"
+# -- server → client requests -----------------------------------------------------------------
+INPUT_REQUEST = "baiBridge/input"
+
+# -- workspace/executeCommand ids (the server's; the extension's own UI commands differ) ------
+# Arguments (one JSON object, camelCase):
+#   RUN_SELECTION     {uri, range}        an empty range runs the line at range.start
+#   RUN_CELL          {uri, line}         the `# %%` cell holding `line` (0-based)
+#   RUN_CELLS_ABOVE   {uri, line}         every cell before the one holding `line`
+#   RUN_FILE          {uri}               upload, then a batch-mode exec of the file
+#   LIST_REMOTE_FILES {path?}             -> [{filename, size, mode, mtime}]
+#   DOWNLOAD          {paths, dest?}      remote paths into the workspace (or dest)
+#   RESOLVE_CONFLICT  {path, action}      action: "overwrite" | "keep-remote"
+#   the others take no argument; run commands resolve to {runId, status, exitCode}
+RUN_SELECTION = "bai-bridge.runSelection"
+RUN_CELL = "bai-bridge.runCell"
+RUN_CELLS_ABOVE = "bai-bridge.runCellsAbove"
+RUN_FILE = "bai-bridge.runFile"
+INTERRUPT = "bai-bridge.interrupt"
+RESTART = "bai-bridge.restart"
+DESTROY = "bai-bridge.destroy"
+SESSION_INFO = "bai-bridge.sessionInfo"
+SESSION_LOGS = "bai-bridge.sessionLogs"
+SYNC_WORKSPACE = "bai-bridge.syncWorkspace"
+LIST_REMOTE_FILES = "bai-bridge.listRemoteFiles"
+DOWNLOAD = "bai-bridge.download"
+TERMINAL_DESCRIPTOR = "bai-bridge.terminalDescriptor"
+RESOLVE_CONFLICT = "bai-bridge.resolveConflict"
+
+SessionState = Literal[
+    "starting", "running", "busy", "restarting", "reconnecting", "terminated", "error"
+]
+
+
+@attrs.define
+class SessionStatus:
+    """`baiBridge/sessionStatus`: pushed whenever the session's state changes."""
+
+    state: str  # one of SessionState
+    session_name: str
+    session_id: str | None = None
+    image: str | None = None
+    endpoint: str | None = None
+    message: str | None = None  # what happened / what to do, for a person
+
+
+@attrs.define
+class OutputItem:
+    """One console item of a run (protocol doc §4.3), flattened for editors.
+
+    kind: "stdout" | "stderr" | "media" | "html"; for media, ``mime`` is set and ``data`` is a
+    data URI (PNG) or the raw text (SVG).
+    """
+
+    kind: str
+    data: str
+    mime: str | None = None
+
+
+@attrs.define
+class Output:
+    """`baiBridge/output`: a run's lifecycle and console items, in order.
+
+    event: "start" (label and uri set), "output" (items set), "end" (status, exit_code set).
+    """
+
+    run_id: str
+    event: str
+    items: list[OutputItem] = attrs.Factory(list)
+    label: str | None = None
+    uri: str | None = None
+    status: str | None = None
+    exit_code: int | None = None
+
+
+@attrs.define
+class InputRequestParams:
+    """`baiBridge/input` request: the run waits for a line of input.
+
+    The client answers ``{"text": str}``, or ``null`` to cancel (the run is interrupted).
+    """
+
+    run_id: str
+    prompt: str
+    password: bool = False
+
+
+@attrs.define
+class InputResponse:
+    text: str
+
+
+@attrs.define
+class TerminalDescriptor:
+    """Result of TERMINAL_DESCRIPTOR: how to open the session's PTY WebSocket directly.
+
+    ``headers`` are signed for this one connection and stop being accepted after about
+    ``expires_in`` seconds (the server's date check).
+    """
+
+    url: str
+    headers: dict[str, str]
+    expires_in: float
+    session_name: str
