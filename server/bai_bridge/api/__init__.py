@@ -1,1 +1,39 @@
-"""Backend.AI compute-session API client."""
+"""Backend.AI compute-session API client (the seed's `Kernel` API on aiohttp + cattrs).
+
+    async with APISession(APIConfig.from_env()) as api:
+        kernel = await api.Kernel.get_or_create("python:3.11")
+        async for result in kernel.run("print(1)"):
+            ...
+"""
+
+from .config import APIConfig, APIConfigError
+from .errors import (
+    BackendAPIError,
+    BackendAuthError,
+    BackendClientError,
+    BackendError,
+    BackendNotFoundError,
+    BackendServerError,
+)
+from .kernel import Kernel
+from .models import BatchOptions, CompletionOptions, ExecutionResult
+from .session import APISession
+from .versioning import CLIENT_API_VERSION, ApiVersion
+
+__all__ = [
+    "CLIENT_API_VERSION",
+    "APIConfig",
+    "APIConfigError",
+    "APISession",
+    "ApiVersion",
+    "BackendAPIError",
+    "BackendAuthError",
+    "BackendClientError",
+    "BackendError",
+    "BackendNotFoundError",
+    "BackendServerError",
+    "BatchOptions",
+    "CompletionOptions",
+    "ExecutionResult",
+    "Kernel",
+]

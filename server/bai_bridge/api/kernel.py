@@ -1,0 +1,347 @@
+"""`Kernel`: the seed's compute-session API (``ai.backend.client.kernel.Kernel``), typed.
+
+The class is bound to one `APISession` (``api.Kernel``), never to a global. Method names,
+parameters and defaults follow the seed; results are attrs classes from `models`. Requests
+follow the negotiated API version (protocol doc §8): ``/kernel`` paths and
+``clientSessionToken`` up to v4, ``/session`` and ``name`` from v5, top-level ``clusterSize``
+from v6.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import re
+import uuid
+from collections.abc import AsyncIterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+from . import runloop
+from .errors import BackendServerError
+from .models import (
+    BatchOptions,
+    CompletionOptions,
+    ContainerLogs,
+    CreatedSession,
+    DestroyResult,
+    ExecutionResult,
+    FileListing,
+    SessionInfo,
+    converter,
+)
+from .runloop import InputCallback
+
+if TYPE_CHECKING:
+    from .session import APISession
+
+__all__ = ["Kernel", "bind_kernel"]
+
+log = logging.getLogger(__name__)
+
+_NAME_RE = re.compile(r"^(?=.{4,64}$)\w[\w.-]*\w$", re.ASCII)
+_ARCH_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "arm64": "aarch64"}
+EXECUTE_MODES = frozenset({"query", "batch", "continue", "input"})
+
+
+def bind_kernel(session: APISession) -> type[Kernel]:
+    """A `Kernel` subclass whose class methods and instances talk through ``session``."""
+    return type("Kernel", (Kernel,), {"session": session})
+
+
+def _batch_options(opts: BatchOptions | Mapping[str, Any] | None) -> dict[str, Any]:
+    if opts is None:
+        opts = BatchOptions()
+    if isinstance(opts, BatchOptions):
+        return converter.unstructure(opts)  # type: ignore[no-any-return]
+    return {
+        "clean": opts.get("clean"),
+        "build": opts.get("build"),
+        "buildLog": bool(opts.get("buildLog", opts.get("build_log", False))),
+        "exec": opts.get("exec"),
+    }
+
+
+def _completion_options(opts: CompletionOptions | Mapping[str, Any] | None) -> dict[str, Any]:
+    if isinstance(opts, CompletionOptions):
+        return converter.unstructure(opts)  # type: ignore[no-any-return]
+    opts = opts or {}
+    return {
+        "row": int(opts.get("row", 0)),
+        "col": int(opts.get("col", 0)),
+        "line": str(opts.get("line", "")),
+        "post": str(opts.get("post", "")),
+    }
+
+
+def _completions(body: Any) -> list[str] | None:
+    """Candidates from any of the answer shapes seen in the wild; None = unsupported."""
+    result = body.get("result") if isinstance(body, dict) else None
+    if isinstance(result, dict):
+        result = result.get("completions")
+    if not isinstance(result, list):
+        return None
+    return [str(item) for item in result]
+
+
+class Kernel:
+    """One compute session ("kernel" in the seed's words) of the bound `APISession`.
+
+    ``kernel_id`` is the session name the client chose (the seed's name for it);
+    ``session_id`` is the server's UUID (API v5 and later), used for streams when known.
+    ``completion_supported`` is None until `complete` learns whether the server answers.
+    """
+
+    session: ClassVar[APISession]
+
+    def __init__(
+        self,
+        kernel_id: str,
+        *,
+        session_id: str | None = None,
+        owner_access_key: str | None = None,
+        created: bool = True,
+        status: str = "RUNNING",
+        service_ports: Sequence[Mapping[str, Any]] = (),
+    ) -> None:
+        self.kernel_id = kernel_id
+        self.session_id = session_id
+        self.owner_access_key = owner_access_key
+        self.created = created
+        self.status = status
+        self.service_ports = [dict(p) for p in service_ports]
+        self.completion_supported: bool | None = None
+
+    def __repr__(self) -> str:
+        return f"<Kernel {self.kernel_id} session_id={self.session_id} status={self.status}>"
+
+    @property
+    def name(self) -> str:
+        return self.kernel_id
+
+    # -- creation -------------------------------------------------------------------------
+
+    @classmethod
+    async def get_or_create(
+        cls,
+        image: str,
+        *,
+        client_token: str | None = None,
+        type_: str = "interactive",
+        enqueue_only: bool = False,
+        max_wait: int = 0,
+        no_reuse: bool = False,
+        mounts: Sequence[str] | None = None,
+        envs: Mapping[str, str] | None = None,
+        startup_command: str | None = None,
+        resources: Mapping[str, Any] | None = None,
+        resource_opts: Mapping[str, Any] | None = None,
+        cluster_size: int = 1,
+        domain_name: str | None = None,
+        group_name: str | None = None,
+        tag: str | None = None,
+        scaling_group: str | None = None,
+        owner_access_key: str | None = None,
+    ) -> Self:
+        """Create a session, or reuse the running one with the same name and image.
+
+        ``client_token`` is the session name (4-64 characters: letters, digits, ``_`` at both
+        ends, ``.``/``-`` inside); a fresh one is generated when None.
+        """
+        version = cls.session.api_version
+        if client_token is None:
+            client_token = (
+                uuid.uuid4().hex if version.major <= 4 else f"bai-{uuid.uuid4().hex[:10]}"
+            )
+        if not _NAME_RE.match(client_token):
+            raise ValueError(
+                f"invalid session name {client_token!r}: 4-64 characters, letters, digits "
+                "or '_' at both ends, '.' and '-' allowed inside"
+            )
+        if cluster_size < 1:
+            raise ValueError(f"cluster_size must be at least 1, not {cluster_size}")
+        body = cls._create_body(
+            image,
+            client_token,
+            type_=type_,
+            enqueue_only=enqueue_only,
+            max_wait=max_wait,
+            no_reuse=no_reuse,
+            mounts=[*(mounts or ()), *cls.session.config.vfolder_mounts],
+            envs=envs,
+            startup_command=startup_command,
+            resources=dict(resources or {}),
+            resource_opts=dict(resource_opts or {}),
+            cluster_size=cluster_size,
+            domain_name=domain_name or cls.session.config.domain,
+            group_name=group_name or cls.session.config.group,
+            tag=tag,
+            scaling_group=scaling_group,
+            owner_access_key=owner_access_key,
+        )
+        path = "/kernel/create" if version.major <= 4 else "/session"
+        query = {"owner_access_key": owner_access_key} if owner_access_key else None
+        raw = await cls.session.fetch_json("POST", path, query=query, json_body=body)
+        created = converter.structure(raw or {}, CreatedSession)
+        name = (created.kernel_id or client_token) if version.major <= 4 else client_token
+        return cls(
+            name,
+            session_id=created.session_id if version.major >= 5 else None,
+            owner_access_key=owner_access_key,
+            created=created.created,
+            status=created.status,
+            service_ports=created.service_ports,
+        )
+
+    @classmethod
+    def _create_body(cls, image: str, name: str, **p: Any) -> dict[str, Any]:
+        """The create body for the negotiated version, with the official client's keys."""
+        version = cls.session.api_version
+        config: dict[str, Any] = {
+            "mounts": p["mounts"],
+            "environ": dict(p["envs"]) if p["envs"] is not None else None,
+            "resources": p["resources"],
+            "resource_opts": p["resource_opts"],
+            "scalingGroup": p["scaling_group"],
+        }
+        body: dict[str, Any] = {"tag": p["tag"], version.name_field: name, "config": config}
+        if version >= (6, "20220315"):
+            machine = platform.machine().lower()
+            body.update(dependencies=None, callback_url=None)
+            body["architecture"] = _ARCH_ALIASES.get(machine, machine)
+        if version.top_level_cluster_size:
+            body.update(clusterSize=p["cluster_size"], clusterMode="single-node")
+        else:
+            config["clusterSize"] = p["cluster_size"]
+        if version.major >= 5:
+            body.update(starts_at=None, bootstrap_script=None)
+            config.update(mount_map={}, preopen_ports=None)
+        body.update(
+            owner_access_key=p["owner_access_key"],
+            domain=p["domain_name"],
+            group=p["group_name"],
+            type=p["type_"],
+            enqueueOnly=p["enqueue_only"],
+            maxWaitSeconds=p["max_wait"],
+            reuseIfExists=not p["no_reuse"],
+            startupCommand=p["startup_command"],
+            image=image,
+        )
+        return body
+
+    # -- paths ----------------------------------------------------------------------------
+
+    @property
+    def _prefix(self) -> str:
+        return self.session.api_version.path_prefix
+
+    def _path(self, suffix: str = "") -> str:
+        return f"/{self._prefix}/{self.kernel_id}{suffix}"
+
+    def _query(self, **extra: str) -> dict[str, str]:
+        query = {"owner_access_key": self.owner_access_key} if self.owner_access_key else {}
+        return {**query, **extra}
+
+    @property
+    def stream_id(self) -> str:
+        """The ``{sid}`` of stream paths: the UUID when known (v5+), else the name."""
+        if self.session_id and self.session.api_version.major >= 5:
+            return self.session_id
+        return self.kernel_id
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    async def destroy(self, *, forced: bool = False) -> DestroyResult:
+        """Terminate the session; its last statistics are returned."""
+        query = self._query(**({"forced": "true"} if forced else {}))
+        raw = await self.session.fetch_json("DELETE", self._path(), query=query)
+        return converter.structure(raw if isinstance(raw, dict) else {}, DestroyResult)
+
+    async def restart(self) -> None:
+        """Restart the session's container(s), keeping the work directory."""
+        async with self.session.request("PATCH", self._path(), query=self._query()):
+            pass
+
+    async def interrupt(self) -> None:
+        """Ask the session to interrupt the running code (best effort, like SIGINT)."""
+        async with self.session.request("POST", self._path("/interrupt"), query=self._query()):
+            pass
+
+    async def get_info(self) -> SessionInfo:
+        raw = await self.session.fetch_json("GET", self._path(), query=self._query())
+        return converter.structure(raw or {}, SessionInfo)
+
+    async def get_logs(self) -> ContainerLogs:
+        raw = await self.session.fetch_json("GET", self._path("/logs"), query=self._query())
+        result = raw.get("result") if isinstance(raw, dict) else None
+        return converter.structure(result if isinstance(result, dict) else {}, ContainerLogs)
+
+    # -- code -----------------------------------------------------------------------------
+
+    async def complete(
+        self, code: str, opts: CompletionOptions | Mapping[str, Any] | None = None
+    ) -> list[str]:
+        """Completion candidates for ``code`` (an ordered list of strings).
+
+        Real managers answer 500 (19.09, 20.03) or ``{"result": null}`` (24.09): then this
+        returns ``[]`` and sets ``completion_supported`` to False, so callers can fall back.
+        """
+        body = {"code": code, "options": _completion_options(opts)}
+        path = self._path("/complete")
+        try:
+            raw = await self.session.fetch_json("POST", path, query=self._query(), json_body=body)
+        except BackendServerError as e:
+            if e.status != 500:
+                raise
+            log.info("completion unsupported by this server: %s", e)
+            raw = None
+        candidates = _completions(raw)
+        self.completion_supported = candidates is not None
+        return candidates or []
+
+    async def execute(
+        self,
+        run_id: str | None = None,
+        code: str | None = None,
+        mode: str = "query",
+        opts: BatchOptions | Mapping[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """One step of the run loop (protocol doc §4): send code, continue, or input.
+
+        Most callers want `run`, which follows the whole loop.
+        """
+        if mode not in EXECUTE_MODES:
+            raise ValueError(f"invalid execution mode {mode!r}: one of {sorted(EXECUTE_MODES)}")
+        body: dict[str, Any] = {"mode": mode, "code": code, "runId": run_id}
+        if mode == "batch":
+            body["code"] = code or ""
+            body["options"] = _batch_options(opts)
+        elif code is None:
+            raise ValueError(f"mode {mode!r} needs code (an empty string to continue)")
+        raw = await self.session.fetch_json(
+            "POST", self._path(), query=self._query(), json_body=body
+        )
+        result = raw.get("result") if isinstance(raw, dict) else None
+        if not isinstance(result, dict):
+            raise BackendServerError(200, "malformed-result", "Execute answer without a result")
+        return converter.structure(result, ExecutionResult)
+
+    def run(
+        self,
+        code: str,
+        *,
+        mode: str = "query",
+        opts: BatchOptions | Mapping[str, Any] | None = None,
+        on_input: InputCallback | None = None,
+    ) -> AsyncIterator[ExecutionResult]:
+        """Follow the run loop; see `runloop.run_code` (yields every answer as it comes)."""
+        return runloop.run_code(self, code, mode=mode, opts=opts, on_input=on_input)
+
+    # -- files ----------------------------------------------------------------------------
+
+    async def list_files(self, path: str | Path = ".") -> FileListing:
+        """Entries of ``path`` (relative to the session's work directory)."""
+        raw = await self.session.fetch_json(
+            "GET", self._path("/files"), query=self._query(), json_body={"path": str(path)}
+        )
+        return converter.structure(raw or {}, FileListing)

@@ -1,0 +1,264 @@
+"""`APISession`: one aiohttp session to one manager, version negotiation, signing, errors.
+
+Every request goes through `APISession.request` (or the WebSocket/SSE variants): it builds
+the URL under the endpoint's path, signs it (protocol doc §2.1), rotates to the next endpoint
+on connection errors, and turns any non-2xx answer into the exception from `errors`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Self, TypeVar
+
+import aiohttp
+from yarl import URL
+
+from .auth import authorization_header, generate_signature
+from .config import APIConfig
+from .errors import BackendClientError, api_error_from_body
+from .models import ApiInfo, converter
+from .versioning import CLIENT_API_VERSION, ApiVersion, manager_version_tuple, parse_api_version
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+__all__ = ["USER_AGENT", "APISession", "BodyFactory", "Query"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+USER_AGENT = "bai-bridge (Backend.AI API client)"
+Query = Mapping[str, str]
+# Builds a fresh request body for each attempt (a multipart body can be sent only once).
+BodyFactory = Callable[[], Any]
+
+# Managers from 24.09 on take download as POST (protocol doc §3.10, §8).
+_DOWNLOAD_POST_FROM = (24, 9)
+
+
+class APISession:
+    """An open connection to one Backend.AI manager (async context manager).
+
+    ``api.Kernel`` is the `Kernel` class bound to this session: ``await
+    api.Kernel.get_or_create(...)``. Several sessions can live side by side.
+    """
+
+    def __init__(self, config: APIConfig) -> None:
+        from .kernel import bind_kernel  # kernel imports this module for typing only
+
+        self.config = config
+        self.api_version: ApiVersion = config.api_version or CLIENT_API_VERSION
+        self.server_info: ApiInfo | None = None
+        self.Kernel: type[Kernel] = bind_kernel(self)
+        self._endpoint_index = 0
+        self._http: aiohttp.ClientSession | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.open()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def open(self) -> None:
+        """Create the HTTP session and negotiate the API version with ``GET /``."""
+        if self._http is not None:
+            return
+        timeout = aiohttp.ClientTimeout(
+            total=None,
+            sock_connect=self.config.connection_timeout or None,
+            sock_read=self.config.read_timeout or None,
+        )
+        connector = aiohttp.TCPConnector(ssl=not self.config.skip_ssl_validation)
+        self._http = aiohttp.ClientSession(timeout=timeout, connector=connector)
+        try:
+            await self.negotiate()
+        except BaseException:
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        http, self._http = self._http, None
+        if http is not None:
+            await http.close()
+
+    @property
+    def http(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            raise RuntimeError("APISession is not open (use 'async with APISession(config)')")
+        return self._http
+
+    @property
+    def endpoint(self) -> URL:
+        """The endpoint currently in use (rotates on connection errors)."""
+        return self.config.endpoints[self._endpoint_index]
+
+    @property
+    def manager_version(self) -> tuple[int, ...] | None:
+        return manager_version_tuple(self.server_info.manager if self.server_info else None)
+
+    @property
+    def download_method(self) -> str:
+        """``POST`` on managers 24.09 and later, ``GET`` (with a JSON body) before."""
+        manager = self.manager_version
+        if manager is None:
+            return "POST" if self.api_version >= (8, "20240915") else "GET"
+        return "POST" if manager >= _DOWNLOAD_POST_FROM else "GET"
+
+    async def negotiate(self) -> ApiVersion:
+        """``GET /`` unsigned; the version used is min(server's, ours).
+
+        If the server cannot be reached or answers something unparsable, our own version is
+        kept (as the official client does) and the first real request reports the problem.
+        """
+        client_version = self.config.api_version or CLIENT_API_VERSION
+        try:
+            info = await self.hello()
+            server_version = parse_api_version(info.version)
+        except (BackendClientError, ValueError, aiohttp.ContentTypeError) as e:
+            log.warning("API version negotiation failed (%s); using %s", e, client_version)
+            self.api_version = client_version
+            return self.api_version
+        except Exception as e:  # an API error on GET / still leaves the session usable
+            log.warning("API version negotiation failed (%s); using %s", e, client_version)
+            self.api_version = client_version
+            return self.api_version
+        self.server_info = info
+        self.api_version = min(server_version, client_version)
+        if server_version > client_version:
+            log.info("server speaks %s, using %s", server_version, client_version)
+        return self.api_version
+
+    async def hello(self) -> ApiInfo:
+        """The unsigned ``GET /`` (API version and manager version)."""
+        async with self.request("GET", "/", signed=False) as resp:
+            return converter.structure(await resp.json(content_type=None), ApiInfo)
+
+    def url(self, path: str, query: Query | None = None) -> URL:
+        """``path`` under the endpoint's own path (``https://h/prefix`` + ``/session``)."""
+        base = self.endpoint
+        url = base.with_path(base.path.rstrip("/") + path)
+        return url.with_query(dict(query)) if query else url
+
+    def signed_headers(
+        self, method: str, url: URL, content_type: str, *, send_content_type: bool = True
+    ) -> dict[str, str]:
+        """Headers of one signed request; ``content_type`` is the MIME type that is signed."""
+        now = datetime.now(UTC)
+        version = str(self.api_version)
+        headers = {
+            "User-Agent": USER_AGENT,
+            "X-BackendAI-Domain": self.config.domain,
+            "X-BackendAI-Version": version,
+            "Date": now.isoformat(),
+        }
+        if send_content_type:
+            headers["Content-Type"] = content_type
+        if self.config.access_key:
+            signature = generate_signature(
+                method=method,
+                path=url.raw_path_qs,
+                date_header=headers["Date"],
+                sign_date=now.date(),
+                host=self.endpoint.raw_authority,
+                content_type=content_type,
+                version=version,
+                secret_key=self.config.secret_key,
+                hash_type=self.config.hash_type,
+            )
+            headers["Authorization"] = authorization_header(
+                self.config.access_key, signature, self.config.hash_type
+            )
+        return headers
+
+    @asynccontextmanager
+    async def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: Query | None = None,
+        json_body: Any = None,
+        body: BodyFactory | None = None,
+        content_type: str | None = None,
+        signed: bool = True,
+        headers: Mapping[str, str] | None = None,
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Send one request and yield its 2xx response (released on exit).
+
+        ``json_body`` is sent as ``application/json``; ``body`` builds another payload per
+        attempt and ``content_type`` is what gets signed (e.g. ``multipart/form-data``).
+        Without either, the request is body-less and signed as ``text/plain``.
+        """
+        data: Any = None
+        if json_body is not None:
+            data = json.dumps(json_body).encode()
+            content_type = "application/json"
+        resp = await self._send(
+            method, path, query, data, body, content_type or "text/plain", signed, headers
+        )
+        try:
+            if resp.status >= 300:
+                raise api_error_from_body(resp.status, resp.reason or "", await resp.read())
+            yield resp
+        except aiohttp.ClientError as e:
+            raise BackendClientError(f"{method} {path}: {e}") from e
+        finally:
+            resp.release()
+
+    async def fetch_json(self, method: str, path: str, **kwargs: Any) -> Any:
+        """`request` and decode the JSON answer (None for an empty body)."""
+        async with self.request(method, path, **kwargs) as resp:
+            raw = await resp.read()
+        return json.loads(raw) if raw.strip() else None
+
+    async def _send(
+        self,
+        method: str,
+        path: str,
+        query: Query | None,
+        data: Any,
+        body: BodyFactory | None,
+        content_type: str,
+        signed: bool,
+        extra_headers: Mapping[str, str] | None,
+    ) -> aiohttp.ClientResponse:
+        async def attempt() -> aiohttp.ClientResponse:
+            url = self.url(path, query)
+            if signed:
+                headers = self.signed_headers(method, url, content_type)
+            else:
+                headers = {"User-Agent": USER_AGENT}
+            headers.update(extra_headers or {})
+            payload = body() if body is not None else data
+            if body is not None:
+                headers.pop("Content-Type", None)  # the payload sets it with its boundary
+            return await self.http.request(method, url, headers=headers, data=payload)
+
+        return await self.with_rotation(f"{method} {path}", attempt)
+
+    async def with_rotation(self, what: str, attempt: Callable[[], Awaitable[T]]) -> T:
+        """Run ``attempt`` against each endpoint in turn while connecting fails."""
+        last: Exception | None = None
+        for _ in range(len(self.config.endpoints)):
+            try:
+                return await attempt()
+            except (aiohttp.ClientConnectorError, aiohttp.ConnectionTimeoutError) as e:
+                last = e
+                log.warning("cannot connect to %s (%s); trying the next endpoint", self.endpoint, e)
+                self._endpoint_index = (self._endpoint_index + 1) % len(self.config.endpoints)
+            except aiohttp.WSServerHandshakeError as e:
+                raise api_error_from_body(e.status, e.message, b"") from e
+            except (aiohttp.ClientError, TimeoutError) as e:
+                raise BackendClientError(f"{what}: {e!r}") from e
+        raise BackendClientError(f"{what}: no endpoint reachable ({last})") from last
