@@ -1,9 +1,9 @@
 """Backend.AI compute-session API client (the seed's `Kernel` API on aiohttp + cattrs).
 
-    async with APISession(APIConfig.from_env()) as api:
-        kernel = await api.Kernel.get_or_create("python:3.11")
-        async for result in kernel.run("print(1)"):
-            ...
+async with APISession(APIConfig.from_env()) as api:
+    kernel = await api.Kernel.get_or_create("python:3.11")
+    async for result in kernel.run("print(1)"):
+        ...
 """
 
 from .config import APIConfig, APIConfigError
