@@ -1,0 +1,195 @@
+"""Workspace sync, the pure part: which files to send, which to leave, which need a person.
+
+The manifest records what sync itself put in the session: each file's content hash and the
+size and mtime the session reported right after the upload. A remote file whose size or mtime
+differs from its manifest entry was changed in the session, and is never overwritten without a
+decision. Files sync did not put there are never touched either.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import attrs
+import pathspec
+
+__all__ = [
+    "Conflict",
+    "LocalFile",
+    "Manifest",
+    "ManifestEntry",
+    "RemoteStat",
+    "SyncPlan",
+    "WorkspaceFilter",
+    "file_digest",
+    "plan_sync",
+    "scan_workspace",
+]
+
+MANIFEST_PATH = ".bai-bridge/manifest.json"
+_MTIME_SLACK = 1e-3  # remote mtimes travel as floats
+
+
+@attrs.frozen
+class LocalFile:
+    path: str  # posix, relative to the workspace root
+    size: int
+    sha256: str
+
+
+@attrs.frozen
+class RemoteStat:
+    size: int
+    mtime: float
+
+
+@attrs.frozen
+class ManifestEntry:
+    sha256: str
+    size: int
+    mtime: float
+
+
+@attrs.define
+class Manifest:
+    """What sync put in one session (keyed by session id: a new session starts empty)."""
+
+    session_id: str = ""
+    entries: dict[str, ManifestEntry] = attrs.Factory(dict)
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "sessionId": self.session_id,
+                "entries": {p: attrs.asdict(e) for p, e in self.entries.items()},
+            },
+            sort_keys=True,
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Manifest:
+        data: Any = json.loads(text)
+        entries = {p: ManifestEntry(**e) for p, e in data.get("entries", {}).items()}
+        return cls(str(data.get("sessionId", "")), entries)
+
+
+@attrs.frozen
+class Conflict:
+    path: str
+    reason: str  # "changed-in-session" | "not-synced-by-bridge"
+
+
+@attrs.frozen
+class SyncPlan:
+    upload: list[str]
+    unchanged: list[str]
+    conflicts: list[Conflict]
+
+
+def remote_changed(entry: ManifestEntry, stat: RemoteStat) -> bool:
+    return stat.size != entry.size or abs(stat.mtime - entry.mtime) > _MTIME_SLACK
+
+
+def plan_file(
+    local: LocalFile, remote: RemoteStat | None, entry: ManifestEntry | None
+) -> str | Conflict:
+    """ "upload", "unchanged", or the conflict that needs a person."""
+    if remote is None:
+        return "upload"
+    if entry is None:
+        return Conflict(local.path, "not-synced-by-bridge")
+    if remote_changed(entry, remote):
+        return Conflict(local.path, "changed-in-session")
+    return "unchanged" if entry.sha256 == local.sha256 else "upload"
+
+
+def plan_sync(
+    local: Iterable[LocalFile],
+    remote: Mapping[str, RemoteStat],
+    manifest: Manifest,
+) -> SyncPlan:
+    plan = SyncPlan([], [], [])
+    for file in local:
+        verdict = plan_file(file, remote.get(file.path), manifest.entries.get(file.path))
+        if isinstance(verdict, Conflict):
+            plan.conflicts.append(verdict)
+        else:
+            (plan.upload if verdict == "upload" else plan.unchanged).append(file.path)
+    return plan
+
+
+class WorkspaceFilter:
+    """Excludes (gitignore syntax) plus every `.gitignore` found, each relative to its folder."""
+
+    def __init__(self, root: Path, excludes: Iterable[str]) -> None:
+        self.root = root
+        self._specs: list[tuple[str, pathspec.GitIgnoreSpec]] = [
+            ("", pathspec.GitIgnoreSpec.from_lines(list(excludes)))
+        ]
+
+    def add_gitignore(self, folder: str) -> None:
+        path = self.root / folder / ".gitignore"
+        try:
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except OSError:
+            return
+        self._specs.append((folder, pathspec.GitIgnoreSpec.from_lines(lines)))
+
+    def excluded(self, rel: str, is_dir: bool = False) -> bool:
+        for folder, spec in self._specs:
+            if folder and not rel.startswith(folder + "/"):
+                continue
+            inner = rel[len(folder) + 1 :] if folder else rel
+            if spec.match_file(inner + "/" if is_dir else inner):
+                return True
+        return False
+
+
+def iter_workspace(root: Path, excludes: Iterable[str]) -> Iterator[str]:
+    """Relative posix paths of the regular files to sync (blocking: run it in a thread)."""
+    flt = WorkspaceFilter(root, excludes)
+    for dirpath, dirnames, filenames in os.walk(root):
+        folder = PurePosixPath(Path(dirpath).relative_to(root)).as_posix()
+        folder = "" if folder == "." else folder
+        if ".gitignore" in filenames:
+            flt.add_gitignore(folder)
+        prefix = f"{folder}/" if folder else ""
+        dirnames[:] = sorted(d for d in dirnames if not flt.excluded(prefix + d, is_dir=True))
+        for name in sorted(filenames):
+            full = Path(dirpath, name)
+            if full.is_file() and not full.is_symlink() and not flt.excluded(prefix + name):
+                yield prefix + name
+
+
+def file_digest(path: Path) -> tuple[int, str]:
+    """Size and sha256 of a file (blocking)."""
+    digest = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+            size += len(chunk)
+    return size, digest.hexdigest()
+
+
+def scan_workspace(
+    root: Path, excludes: Iterable[str], max_size: int
+) -> tuple[list[LocalFile], list[str]]:
+    """Files to sync with their hashes, and the paths skipped for exceeding ``max_size``."""
+    files, too_large = [], []
+    for rel in iter_workspace(root, excludes):
+        full = root / rel
+        try:
+            if full.stat().st_size > max_size:
+                too_large.append(rel)
+                continue
+            size, sha = file_digest(full)
+        except OSError:
+            continue  # vanished while scanning
+        files.append(LocalFile(rel, size, sha))
+    return files, too_large

@@ -1,0 +1,157 @@
+"""The language server's pure parts: cells, traceback mapping, options, sync planning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bai_bridge.lsp.cells import cell_at, cell_snippet, cells_above, find_cells, selection_snippet
+from bai_bridge.lsp.config import SESSION_NAME_RE, default_session_name, parse_options
+from bai_bridge.lsp.static_completion import from_known_names, jedi_candidates, word_before
+from bai_bridge.lsp.sync_plan import (
+    Conflict,
+    LocalFile,
+    Manifest,
+    ManifestEntry,
+    RemoteStat,
+    plan_sync,
+    scan_workspace,
+)
+from bai_bridge.lsp.tracebacks import find_error
+
+SOURCE = "import os\n\n# %% load\nx = 1\ny = 2\n# %% train\nz = x + y\nprint(z)\n"
+
+
+def test_cells_split_on_markers_and_keep_the_preamble() -> None:
+    cells = find_cells(SOURCE)
+    assert [(c.start, c.end, c.title) for c in cells] == [
+        (0, 2, ""),
+        (2, 5, "load"),
+        (5, 8, "train"),
+    ]
+    assert cell_at(cells, 6) == cells[2]
+    assert cells_above(cells, 6) == cells[:2]
+    snippet = cell_snippet(SOURCE, [cells[1]])
+    assert snippet is not None
+    assert snippet.first_line == 2
+    assert snippet.code == "# %% load\nx = 1\ny = 2\n"
+
+
+def test_a_file_without_markers_is_one_cell() -> None:
+    assert [(c.start, c.end) for c in find_cells("a = 1\nb = 2\n")] == [(0, 2)]
+
+
+def test_selection_snippets() -> None:
+    text = "def f():\n    a = 1\n    b = 2\nc = 3\n"
+    assert selection_snippet(text, (3, 0), (3, 0)).code == "c = 3\n"
+    assert selection_snippet(text, (1, 4), (1, 9)).code == "a = 1\n"
+    multi = selection_snippet(text, (1, 4), (3, 0))
+    assert (multi.code, multi.first_line) == ("a = 1\nb = 2\n", 1)
+
+
+IPYTHON_TB = (
+    "\x1b[31m-------\x1b[39m\n"
+    "\x1b[31mZeroDivisionError\x1b[39m   Traceback (most recent call last)\n"
+    "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[3]\x1b[39m\x1b[32m, line 2\x1b[39m\n"
+    "      1 a=1\n----> 2 f()\n"
+    "\x1b[36mCell\x1b[39m\x1b[36m \x1b[39m\x1b[32mIn[2]\x1b[39m\x1b[32m, line 2\x1b[39m, in f()\n"
+    "----> 2     return 1/0\n\x1b[31mZeroDivisionError\x1b[39m: division by zero"
+)
+
+
+def test_traceback_maps_to_the_newest_cell() -> None:
+    error = find_error(IPYTHON_TB)
+    assert error is not None
+    assert (error.line, error.message) == (2, "ZeroDivisionError: division by zero")
+
+
+def test_traceback_forms_of_older_kernels_and_batch_runs() -> None:
+    old = 'File "<ipython-input-4-9f1e2d>", line 3, in <module>\nValueError: bad\n'
+    assert find_error(old) is not None
+    assert find_error(old).line == 3  # type: ignore[union-attr]
+    batch = (
+        "Traceback (most recent call last):\n"
+        '  File "/home/work/pkg/train.py", line 7, in <module>\n'
+        "    main()\nKeyError: 'lr'\n"
+    )
+    error = find_error(batch, remote_path="pkg/train.py")
+    assert error is not None
+    assert (error.line, error.message) == (7, "KeyError: 'lr'")
+    assert find_error("just some warnings on stderr\n") is None
+
+
+def test_options_fall_back_per_field_and_report_each_problem() -> None:
+    options, problems = parse_options(
+        {"baiBridge": {"image": "python:3.12", "sessionName": "a b", "maxFileSize": -1}},
+        {"completionTimeout": 0.3, "nope": 1},
+    )
+    assert options.image == "python:3.12"
+    assert options.session_name is None
+    assert options.max_file_size > 0
+    assert options.completion_timeout == 0.3
+    assert len(problems) == 3
+    assert any("nope" in p for p in problems)
+
+
+def test_default_session_name_is_stable_and_valid(tmp_path: Path) -> None:
+    folder = tmp_path / "my project (copy)"
+    name = default_session_name(folder)
+    assert name == default_session_name(folder)
+    assert SESSION_NAME_RE.match(name)
+    assert name != default_session_name(tmp_path / "other")
+
+
+def test_sync_plan_sends_only_what_the_session_lacks() -> None:
+    files = [LocalFile("a.py", 3, "h1"), LocalFile("b.py", 3, "h2"), LocalFile("c.py", 3, "h3")]
+    files += [LocalFile("d.py", 3, "h4"), LocalFile("e.py", 3, "h5-new")]
+    manifest = Manifest(
+        "s1",
+        {
+            "b.py": ManifestEntry("h2", 3, 100.0),
+            "c.py": ManifestEntry("h3", 3, 100.0),
+            "e.py": ManifestEntry("h5", 3, 100.0),
+        },
+    )
+    remote = {
+        "b.py": RemoteStat(3, 100.0),
+        "c.py": RemoteStat(9, 200.0),  # changed in the session since sync put it there
+        "d.py": RemoteStat(3, 50.0),  # not put there by sync
+        "e.py": RemoteStat(3, 100.0),
+    }
+    plan = plan_sync(files, remote, manifest)
+    assert plan.upload == ["a.py", "e.py"]
+    assert plan.unchanged == ["b.py"]
+    assert plan.conflicts == [
+        Conflict("c.py", "changed-in-session"),
+        Conflict("d.py", "not-synced-by-bridge"),
+    ]
+    assert Manifest.from_json(manifest.to_json()) == manifest
+
+
+def test_scan_honours_excludes_gitignore_and_size_cap(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "HEAD").write_text("ref")
+    (tmp_path / "main.py").write_text("print(1)\n")
+    (tmp_path / "big.bin").write_bytes(b"x" * 2000)
+    (tmp_path / "pkg" / ".gitignore").write_text("*.log\n")
+    (tmp_path / "pkg" / "run.log").write_text("noise")
+    (tmp_path / "pkg" / "mod.py").write_text("")
+    (tmp_path / ".gitignore").write_text("data/\n")
+    (tmp_path / "data").mkdir()
+    (tmp_path / "data" / "x.csv").write_text("1,2")
+    files, too_large = scan_workspace(tmp_path, [".git/"], max_size=1000)
+    assert sorted(f.path for f in files) == [
+        ".gitignore",
+        "main.py",
+        "pkg/.gitignore",
+        "pkg/mod.py",
+    ]
+    assert too_large == ["big.bin"]
+
+
+def test_static_and_cached_completion() -> None:
+    assert word_before("x = train_lo", 12) == "train_lo"
+    names = jedi_candidates("import os\nos.pa", 1, 5, None)
+    assert any(c.label == "path" and c.source == "static" for c in names)
+    known = from_known_names(["df", "df.keys", "df.kurt", "dx"], "print(df.k", 10)
+    assert [c.label for c in known] == ["keys", "kurt"]
