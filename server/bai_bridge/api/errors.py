@@ -22,6 +22,7 @@ __all__ = [
     "BackendRateLimitError",
     "BackendServerError",
     "BackendUnavailableError",
+    "TransferError",
     "api_error_from_body",
 ]
 
@@ -139,3 +140,7 @@ def api_error_from_body(status: int, reason: str, raw: bytes) -> BackendAPIError
         msg = body["agent-details"].get("title")
     cls = _error_class(status, slug)
     return cls(status, slug, title, None if msg is None else str(msg), body.get("data"), body)
+
+
+class TransferError(BackendError):
+    """An upload or download could not be completed as asked (checksum, archive, refusal)."""

@@ -33,7 +33,11 @@ from .models import (
 from .runloop import InputCallback
 
 if TYPE_CHECKING:
+    from .models import DownloadResult, SessionEvent, UploadResult
+    from .pty import StreamPty
     from .session import APISession
+    from .stream_execute import ExecuteStream
+    from .transfer import ProgressCallback
 
 __all__ = ["Kernel", "bind_kernel"]
 
@@ -345,3 +349,55 @@ class Kernel:
             "GET", self._path("/files"), query=self._query(), json_body={"path": str(path)}
         )
         return converter.structure(raw or {}, FileListing)
+
+    async def upload(
+        self,
+        files: Sequence[str | Path],
+        basedir: str | Path | None = None,
+        show_progress: bool = False,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> UploadResult:
+        """Send local files into the session (see `transfer.upload`)."""
+        from .transfer import upload
+
+        return await upload(self, files, basedir, show_progress=show_progress, progress=progress)
+
+    async def download(
+        self,
+        files: Sequence[str | Path],
+        dest: str | Path = ".",
+        show_progress: bool = False,
+        *,
+        progress: ProgressCallback | None = None,
+    ) -> DownloadResult:
+        """Fetch session files into ``dest`` (see `transfer.download`)."""
+        from .transfer import download
+
+        return await download(self, files, dest, show_progress=show_progress, progress=progress)
+
+    # -- streams --------------------------------------------------------------------------
+
+    def stream_events(self, scope: str = "*") -> AsyncIterator[SessionEvent]:
+        """Lifecycle events of this session, reconnecting after drops (`events`)."""
+        from .events import session_events
+
+        return session_events(self, scope=scope)
+
+    async def stream_pty(self) -> StreamPty:
+        """Open the session's terminal (see `pty.StreamPty`)."""
+        from .pty import open_pty
+
+        return await open_pty(self)
+
+    async def stream_execute(
+        self,
+        code: str = "",
+        *,
+        mode: str = "query",
+        opts: BatchOptions | Mapping[str, Any] | None = None,
+    ) -> ExecuteStream:
+        """Run code over a WebSocket (see `stream_execute.ExecuteStream`)."""
+        from .stream_execute import open_execute_stream
+
+        return await open_execute_stream(self, code, mode=mode, opts=opts)

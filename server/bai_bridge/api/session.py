@@ -222,6 +222,43 @@ class APISession:
             raw = await resp.read()
         return json.loads(raw) if raw.strip() else None
 
+    async def ws_connect(
+        self, path: str, query: Query | None = None
+    ) -> aiohttp.ClientWebSocketResponse:
+        """Open a signed WebSocket (signed as ``application/octet-stream``, no Content-Type)."""
+
+        async def attempt() -> aiohttp.ClientWebSocketResponse:
+            url = self.url(path, query)
+            headers = self.signed_headers(
+                "GET", url, "application/octet-stream", send_content_type=False
+            )
+            return await self.http.ws_connect(
+                url, headers=headers, autoping=True, heartbeat=30.0, max_msg_size=0
+            )
+
+        return await self.with_rotation(f"WebSocket {path}", attempt)
+
+    async def sse_connect(
+        self, path: str, query: Query | None = None, headers: Mapping[str, str] | None = None
+    ) -> aiohttp.ClientResponse:
+        """Open a signed event stream; the caller releases the 2xx response it gets."""
+
+        async def attempt() -> aiohttp.ClientResponse:
+            url = self.url(path, query)
+            signed = self.signed_headers(
+                "GET", url, "application/octet-stream", send_content_type=False
+            )
+            signed.update({"Accept": "text/event-stream", **(headers or {})})
+            return await self.http.get(url, headers=signed)
+
+        resp = await self.with_rotation(f"events {path}", attempt)
+        if resp.status >= 300:
+            try:
+                raise api_error_from_body(resp.status, resp.reason or "", await resp.read())
+            finally:
+                resp.release()
+        return resp
+
     async def _send(
         self,
         method: str,

@@ -1,0 +1,324 @@
+"""Uploads and downloads within the manager's limits (protocol doc §3.9, §3.10).
+
+Upload streams files from disk in multipart requests of at most `UPLOAD_FILES_PER_REQUEST`
+parts. A file at or above `UPLOAD_FILE_LIMIT` goes up as chunks under hidden temporary
+names, which a batch-mode shell command in the session joins, checks against the file's
+SHA-256 and renames into place, so large files reach real clusters too.
+
+Download asks for at most `DOWNLOAD_PATHS_PER_REQUEST` paths at a time, streams each
+multipart part (a tar archive) to a temporary file and extracts it with `tarsafe`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+import shlex
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import attrs
+from aiohttp import hdrs, payload
+
+from .errors import BackendClientError, TransferError
+from .models import BatchOptions, DownloadResult, ExecutionResult, UploadResult
+from .tarsafe import safe_extract
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+__all__ = [
+    "DOWNLOAD_PATHS_PER_REQUEST",
+    "UPLOAD_FILES_PER_REQUEST",
+    "UPLOAD_FILE_LIMIT",
+    "ProgressCallback",
+    "download",
+    "plan_upload",
+    "upload",
+]
+
+UPLOAD_FILES_PER_REQUEST = 20
+UPLOAD_FILE_LIMIT = 1024 * 1024  # the manager refuses files of this size or more
+CHUNK_SIZE = UPLOAD_FILE_LIMIT - 64 * 1024
+DOWNLOAD_PATHS_PER_REQUEST = 5
+READ_SIZE = 256 * 1024
+
+# progress(bytes_done, bytes_total), called from the event loop.
+ProgressCallback = Callable[[int, int], None]
+
+
+@attrs.frozen
+class Piece:
+    """A byte range of a local file sent as one multipart part named ``remote``."""
+
+    local: Path
+    remote: str
+    offset: int
+    length: int
+
+
+@attrs.frozen
+class ChunkedFile:
+    """A large file: its chunks' remote names and the checksum to verify after joining."""
+
+    remote: str
+    sha256: str
+    parts: tuple[str, ...]
+
+
+@attrs.frozen
+class UploadPlan:
+    pieces: tuple[Piece, ...]
+    chunked: tuple[ChunkedFile, ...]
+    names: tuple[str, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(p.length for p in self.pieces)
+
+
+class FileSlicePayload(payload.Payload):
+    """A part streamed from ``[offset, offset+length)`` of a file, read in a worker thread."""
+
+    def __init__(self, piece: Piece, on_bytes: Callable[[int], None]) -> None:
+        super().__init__(piece, content_type="application/octet-stream")
+        self._size = piece.length
+        self._piece = piece
+        self._on_bytes = on_bytes
+        # Raw (not percent-encoded) name: managers take it as the path to write.
+        self.set_content_disposition(
+            "form-data", quote_fields=False, name="src", filename=piece.remote
+        )
+
+    async def write(self, writer: Any) -> None:
+        piece = self._piece
+        with await asyncio.to_thread(open, piece.local, "rb") as f:
+            await asyncio.to_thread(f.seek, piece.offset)
+            remaining = piece.length
+            while remaining > 0:
+                chunk = await asyncio.to_thread(f.read, min(READ_SIZE, remaining))
+                if not chunk:
+                    raise TransferError(f"{piece.local} shrank while it was being uploaded")
+                await writer.write(chunk)
+                remaining -= len(chunk)
+                self._on_bytes(len(chunk))
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("a file slice is streamed, not decoded")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _remote_name(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        raise ValueError(f'file "{path}" is outside of the base directory "{base}"') from None
+
+
+def plan_upload(
+    files: Sequence[str | Path], basedir: str | Path | None, *, file_limit: int = UPLOAD_FILE_LIMIT
+) -> UploadPlan:
+    """Check every path and split large files into chunks; blocking (hashes large files).
+
+    Raises ValueError for a path outside ``basedir`` and FileNotFoundError/IsADirectoryError
+    for what is not a regular file, before anything is sent.
+    """
+    base = Path.cwd() if basedir is None else Path(basedir).resolve()
+    resolved = [(Path(f).resolve(), f) for f in files]
+    names = [_remote_name(path, base) for path, _ in resolved]
+    pieces: list[Piece] = []
+    chunked: list[ChunkedFile] = []
+    for (path, given), name in zip(resolved, names, strict=True):
+        if not path.is_file():
+            raise FileNotFoundError(f"not a regular file: {given}")
+        size = path.stat().st_size
+        if size < file_limit:
+            pieces.append(Piece(path, name, 0, size))
+            continue
+        chunk_size = min(CHUNK_SIZE, file_limit - 1)
+        token = uuid.uuid4().hex[:12]
+        remote = PurePosixPath(name)
+        parts = []
+        for index, offset in enumerate(range(0, size, chunk_size)):
+            part = str(remote.with_name(f".{remote.name}.bai-part-{token}-{index:05d}"))
+            pieces.append(Piece(path, part, offset, min(chunk_size, size - offset)))
+            parts.append(part)
+        chunked.append(ChunkedFile(name, _sha256(path), tuple(parts)))
+    return UploadPlan(tuple(pieces), tuple(chunked), tuple(names))
+
+
+def join_command(chunked: ChunkedFile) -> str:
+    """Shell command joining the chunks into place after a checksum check (run in /home/work)."""
+    remote = PurePosixPath(chunked.remote)
+    tmp = shlex.quote(str(remote.with_name(f".{remote.name}.bai-tmp-{uuid.uuid4().hex[:12]}")))
+    parts = " ".join(shlex.quote(p) for p in chunked.parts)
+    target = shlex.quote(chunked.remote)
+    return (
+        f"cat {parts} > {tmp} && rm -f {parts} && "
+        f'if [ "$(sha256sum {tmp} | cut -d" " -f1)" = {chunked.sha256} ]; '
+        f"then mv -f {tmp} {target}; "
+        f"else rm -f {tmp}; echo 'checksum mismatch for {target}' >&2; exit 1; fi"
+    )
+
+
+@contextmanager
+def _progress_sink(
+    total: int, desc: str, show_progress: bool, progress: ProgressCallback | None
+) -> Iterator[Callable[[int], None]]:
+    """A per-byte-count callback feeding the caller's callback and, if asked, a tqdm bar."""
+    bar = None
+    if show_progress:
+        from tqdm import tqdm
+
+        bar = tqdm(desc=desc, total=total, unit="B", unit_scale=True)
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if bar is not None:
+            bar.update(n)
+        if progress is not None:
+            progress(done, total)
+
+    try:
+        yield advance
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+async def _send_batch(
+    kernel: Kernel, batch: Sequence[Piece], advance: Callable[[int], None]
+) -> None:
+    def body() -> aiohttp.MultipartWriter:
+        writer = aiohttp.MultipartWriter("form-data")
+        for piece in batch:
+            writer.append_payload(FileSlicePayload(piece, advance))
+        return writer
+
+    path = kernel._path("/upload")
+    async with kernel.session.request(
+        "POST", path, query=kernel._query(), body=body, content_type="multipart/form-data"
+    ):
+        pass
+
+
+async def _join(kernel: Kernel, chunked: ChunkedFile) -> None:
+    from .runloop import run_code
+
+    last: ExecutionResult | None = None
+    stderr: list[str] = []
+    opts = BatchOptions(exec=join_command(chunked))
+    async for result in run_code(kernel, "", mode="batch", opts=opts):
+        stderr += [getattr(item, "text", "") for item in result.console if item.kind == "stderr"]
+        last = result
+    if last is None or last.status != "finished" or last.exit_code != 0:
+        detail = "".join(stderr).strip() or f"status {last.status if last else None}"
+        raise TransferError(f"could not reassemble {chunked.remote} in the session: {detail}")
+
+
+async def upload(
+    kernel: Kernel,
+    files: Sequence[str | Path],
+    basedir: str | Path | None = None,
+    *,
+    show_progress: bool = False,
+    progress: ProgressCallback | None = None,
+    file_limit: int = UPLOAD_FILE_LIMIT,
+    files_per_request: int = UPLOAD_FILES_PER_REQUEST,
+) -> UploadResult:
+    """Upload ``files`` (paths relative to ``basedir``, default the working directory)."""
+    plan = await asyncio.to_thread(plan_upload, files, basedir, file_limit=file_limit)
+    pieces = plan.pieces
+    with _progress_sink(plan.total, "Uploading", show_progress, progress) as advance:
+        for start in range(0, len(pieces), files_per_request):
+            await _send_batch(kernel, pieces[start : start + files_per_request], advance)
+    for chunked in plan.chunked:
+        await _join(kernel, chunked)
+    return UploadResult(list(plan.names))
+
+
+def _check_part_headers(part: aiohttp.BodyPartReader) -> None:
+    encoding = part.headers.get(hdrs.CONTENT_ENCODING, "identity").lower()
+    transfer = part.headers.get(hdrs.CONTENT_TRANSFER_ENCODING, "binary").lower()
+    if encoding != "identity" or transfer not in ("binary", "8bit", "7bit"):
+        raise TransferError(f"unsupported part encoding in download: {encoding}/{transfer}")
+
+
+async def _save_part(
+    part: aiohttp.BodyPartReader, dest: Path, advance: Callable[[int], None]
+) -> Path:
+    fd, name = await asyncio.to_thread(tempfile.mkstemp, ".tar", ".bai-download-", dest)
+    with os.fdopen(fd, "wb") as f:
+        while chunk := await part.read_chunk(READ_SIZE):
+            await asyncio.to_thread(f.write, chunk)
+            advance(len(chunk))
+    return Path(name)
+
+
+async def _download_batch(
+    kernel: Kernel, paths: Sequence[str], dest: Path, advance: Callable[[int], None]
+) -> list[str]:
+    names: list[str] = []
+    method = kernel.session.download_method
+    async with kernel.session.request(
+        method, kernel._path("/download"), query=kernel._query(), json_body={"files": list(paths)}
+    ) as resp:
+        try:
+            reader = aiohttp.MultipartReader.from_response(resp)
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, aiohttp.BodyPartReader):
+                    raise TransferError("nested multipart in a download response")
+                _check_part_headers(part)
+                archive = await _save_part(part, dest, advance)
+                try:
+                    names += await asyncio.to_thread(safe_extract, archive, dest)
+                finally:
+                    await asyncio.to_thread(archive.unlink, missing_ok=True)
+        except (ValueError, AssertionError) as e:
+            raise TransferError(f"malformed download response: {e}") from e
+        except aiohttp.ClientError as e:
+            raise BackendClientError(f"download interrupted: {e}") from e
+    return names
+
+
+def _prepare_dest(dest: Path) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    return dest.resolve()
+
+
+async def download(
+    kernel: Kernel,
+    files: Sequence[str | Path],
+    dest: str | Path = ".",
+    *,
+    show_progress: bool = False,
+    progress: ProgressCallback | None = None,
+    paths_per_request: int = DOWNLOAD_PATHS_PER_REQUEST,
+) -> DownloadResult:
+    """Download session paths (relative to its work directory) into ``dest``.
+
+    ``progress`` gets (bytes so far, 0): the total is not known in advance.
+    """
+    target = await asyncio.to_thread(_prepare_dest, Path(dest))
+    paths = [str(f) for f in files]
+    names: list[str] = []
+    with _progress_sink(0, "Downloading", show_progress, progress) as advance:
+        for start in range(0, len(paths), paths_per_request):
+            batch = paths[start : start + paths_per_request]
+            names += await _download_batch(kernel, batch, target, advance)
+    return DownloadResult(names)
