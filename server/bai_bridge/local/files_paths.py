@@ -1,0 +1,106 @@
+"""Confining client-supplied paths to a session's work dir.
+
+`confine` checks a path once (lexically, then with symlinks resolved). Code that then opens
+or creates files walks from the work dir's descriptor one component at a time with
+``O_NOFOLLOW`` (`open_dir_beneath`), so a symlink swapped in after the check by the
+session's own shell still cannot lead outside.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import re
+from pathlib import Path, PurePosixPath
+
+from bai_bridge.local.problems import InvalidAPIParams
+
+_DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
+_WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
+
+
+class PathOutsideWorkDir(InvalidAPIParams):
+    """A client path that is malformed or would reach outside the work dir."""
+
+
+def confine(work_dir: Path, relpath: str) -> Path:
+    """The resolved path `relpath` names inside `work_dir`; a 400 problem if it is unsafe."""
+    pure = _checked_relative(relpath)
+    root = work_dir.resolve(strict=True)
+    target = (root / pure).resolve(strict=False)
+    if not target.is_relative_to(root):
+        raise PathOutsideWorkDir(f"The path leads outside the work directory: {relpath!r}")
+    return target
+
+
+def _checked_relative(relpath: str) -> PurePosixPath:
+    if not isinstance(relpath, str):
+        raise PathOutsideWorkDir(f"A path must be a string, not {type(relpath).__name__}.")
+    if "\x00" in relpath:
+        raise PathOutsideWorkDir("A path must not contain NUL bytes.")
+    if not relpath.strip():
+        raise PathOutsideWorkDir("A path must not be empty.")
+    pure = PurePosixPath(relpath)
+    if pure.is_absolute() or _WINDOWS_DRIVE.match(relpath):
+        raise PathOutsideWorkDir(f"Absolute paths are not allowed: {relpath!r}")
+    depth = 0
+    for part in pure.parts:
+        depth += -1 if part == ".." else 1
+        if depth < 0:
+            raise PathOutsideWorkDir(f"The path leads outside the work directory: {relpath!r}")
+    return pure
+
+
+def relative_parts(work_dir: Path, resolved: Path) -> tuple[str, ...]:
+    """The components of a `confine`d path below the (resolved) work dir."""
+    return resolved.relative_to(work_dir.resolve(strict=True)).parts
+
+
+def open_work_dir(work_dir: Path) -> int:
+    return os.open(work_dir.resolve(strict=True), _DIR_FLAGS)
+
+
+def open_dir_beneath(
+    root_fd: int, parts: tuple[str, ...], *, create: list[str] | None = None
+) -> int:
+    """A descriptor of the directory `parts` below `root_fd`, following no symlink.
+
+    With `create`, missing directories are made (mode 0700, the umask applies) and the
+    relative path of each one made is appended to it, so a failed request can remove them.
+    Raises `OSError` (ELOOP for a symlink in the way); see `path_error`.
+    """
+    fd = os.dup(root_fd)
+    for depth, part in enumerate(parts):
+        fd = _step(fd, part, parts[: depth + 1], create)
+    return fd
+
+
+def _step(fd: int, part: str, so_far: tuple[str, ...], create: list[str] | None) -> int:
+    """The descriptor of `part` inside `fd`; `fd` is closed whatever happens."""
+    try:
+        try:
+            return os.open(part, _DIR_FLAGS, dir_fd=fd)
+        except FileNotFoundError:
+            if create is None:
+                raise
+        os.mkdir(part, 0o700, dir_fd=fd)
+        create.append("/".join(so_far))
+        return os.open(part, _DIR_FLAGS, dir_fd=fd)
+    finally:
+        os.close(fd)
+
+
+def path_error(relpath: str, error: OSError) -> InvalidAPIParams:
+    """The 400 problem for a client path the file system refused; other errors propagate."""
+    reasons = {
+        errno.ELOOP: "a symbolic link is in the way",
+        errno.ENOTDIR: "a component is not a directory",
+        errno.EISDIR: "it is a directory",
+        errno.ENAMETOOLONG: "the name is too long",
+        errno.ENOENT: "it does not exist",
+        errno.EEXIST: "it already exists",
+    }
+    reason = reasons.get(error.errno or 0)
+    if reason is None:
+        raise error
+    return InvalidAPIParams(f"Cannot use the path {relpath!r}: {reason}.")
