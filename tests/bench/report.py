@@ -1,0 +1,92 @@
+"""Write a run's figures as results.json, report.md and a PNG chart of the headline ratios."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from bench.stats import Figure, Summary
+
+MET_MARK = {True: "met", False: "**missed**", None: "—"}
+
+
+def write_all(out_dir: Path, figures: list[Figure], meta: dict[str, Any]) -> None:
+    """Each file is written to a temporary name first, so a crash never leaves half a file."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    payload = {"meta": meta, "figures": [figure.as_dict() for figure in figures]}
+    _write_atomic(out_dir / "results.json", json.dumps(payload, indent=2).encode())
+    _write_atomic(out_dir / "report.md", markdown(figures, meta).encode())
+    write_chart(out_dir / "ratios.png", figures)
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def fmt(value: float | None) -> str:
+    if value is None:
+        return "—"
+    if value == 0:
+        return "0"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 10:
+        return f"{value:.1f}"
+    return f"{value:.3g}"
+
+
+def fmt_summary(summary: Summary | None, unit: str) -> str:
+    if summary is None:
+        return "—"
+    return f"{fmt(summary.median)} [{fmt(summary.p95)}] {unit} (n={summary.n})"
+
+
+def markdown(figures: list[Figure], meta: dict[str, Any]) -> str:
+    lines = [
+        "# bai-bridge benchmark",
+        "",
+        f"Run {meta.get('started', '?')}, mode {meta.get('mode', '?')}, "
+        f"{meta.get('cpus', '?')} CPUs, {meta.get('duration_s', 0):.0f} s. "
+        "Medians [p95] over repeated trials; each bridge figure sits next to its baseline "
+        "measured in the same run; ratio = bridge median / baseline median.",
+        "",
+        "| row | figure | bridge | baseline | baseline figure | ratio | goal | result |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for f in figures:
+        lines.append(
+            f"| {f.row} | {f.name} | {fmt_summary(f.bridge, f.unit)} | {f.baseline_name or '—'} "
+            f"| {fmt_summary(f.baseline, f.unit)} | {fmt(f.ratio)} | {f.goal or '—'} "
+            f"| {MET_MARK[f.met]} |"
+        )
+    notes = [f"- **{f.row} {f.name}**: {f.note}" for f in figures if f.note]
+    if notes:
+        lines += ["", "## Notes", "", *notes]
+    return "\n".join(lines) + "\n"
+
+
+def write_chart(path: Path, figures: list[Figure]) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    shown = [f for f in figures if f.headline and f.ratio is not None]
+    fig, ax = plt.subplots(figsize=(8, 0.5 * max(len(shown), 1) + 1.5))
+    labels = [f"{f.row} {f.name} (vs {f.baseline_name})" for f in shown]
+    colours = ["tab:green" if f.met else "tab:red" if f.met is False else "tab:gray" for f in shown]
+    ax.barh(labels, [f.ratio or 0.0 for f in shown], color=colours)
+    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.set_xscale("log")
+    ax.set_xlabel("bridge / baseline (median, log scale; green: goal met, red: missed)")
+    ax.invert_yaxis()
+    ax.set_title("bai-bridge: headline ratios in one run")
+    fig.tight_layout()
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
