@@ -21,13 +21,24 @@ class Problem(Exception):
     slug: ClassVar[str] = "internal-server-error"
     title: ClassVar[str] = "Internal server error."
 
-    def __init__(self, msg: str | None = None, *, data: Any = None) -> None:
-        super().__init__(msg or self.title)
+    def __init__(
+        self,
+        msg: str | None = None,
+        *,
+        data: Any = None,
+        slug: str | None = None,
+        title: str | None = None,
+    ) -> None:
+        super().__init__(msg or title or self.title)
         self.msg = msg
         self.data = data
+        # Some slugs and titles changed between manager releases (protocol doc §6.2, §8):
+        # the version-aware caller picks them per request.
+        self.type_slug = slug or self.slug
+        self.type_title = title or self.title
 
     def body(self) -> dict[str, Any]:
-        body: dict[str, Any] = {"type": PROBLEM_BASE + self.slug, "title": self.title}
+        body: dict[str, Any] = {"type": PROBLEM_BASE + self.type_slug, "title": self.type_title}
         if self.msg is not None:
             body["msg"] = self.msg
         if self.data is not None:
@@ -120,3 +131,15 @@ class KernelRestartFailed(Problem):
 
 class InternalServerError(Problem):
     pass
+
+
+class GenericNotFound(Problem):
+    status, slug, title = 404, "generic-not-found", "Unknown URL path."
+
+
+class ServiceUnavailable(Problem):
+    status, slug, title = 503, "service-unavailable", "Serivce unavailable."
+
+
+class KernelDestructionFailed(Problem):
+    status, slug, title = 500, "kernel-destruction-failed", "Kernel destruction has failed."

@@ -1,0 +1,60 @@
+"""The embedded session server's aiohttp application."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from bai_bridge.local import execute_ws, sessions_api
+from bai_bridge.local.config import LocalConfig
+from bai_bridge.local.context import CONTEXT, ServerContext
+from bai_bridge.local.images import installed_kernels
+from bai_bridge.local.middleware import (
+    auth_middleware,
+    error_middleware,
+    set_server_header,
+    version_middleware,
+)
+from bai_bridge.local.registry import Lifecycle, SessionRegistry
+
+# Uploads are multipart bodies of up to 20 files under 1 MiB each by default.
+BODY_MARGIN = 1 << 20
+
+
+def create_app(
+    config: LocalConfig, *, extra_middlewares: Iterable[Middleware] = ()
+) -> web.Application:
+    """The app; ``extra_middlewares`` run after error handling and before version and auth."""
+    max_body = config.max_upload_files * config.max_upload_file_size + BODY_MARGIN
+    app = web.Application(
+        middlewares=[error_middleware, *extra_middlewares, version_middleware, auth_middleware],
+        client_max_size=max_body,
+    )
+    context = ServerContext(
+        config=config,
+        registry=SessionRegistry(
+            config.data_dir,
+            installed_kernels(),
+            lambda event: publish(context, event),
+            run_queue_size=config.run_queue_size,
+        ),
+        keys={config.access_key: config.secret_key},
+    )
+    app[CONTEXT] = context
+    sessions_api.add_routes(app)
+    for prefix in ("kernel", "session"):
+        app.router.add_get(f"/stream/{prefix}/{{sid}}/execute", execute_ws.stream_execute)
+    app.on_response_prepare.append(set_server_header)
+    app.on_shutdown.append(_shutdown)
+    return app
+
+
+def publish(context: ServerContext, event: Lifecycle) -> None:
+    if context.bus is not None:
+        context.bus.publish(event)
+
+
+async def _shutdown(app: web.Application) -> None:
+    await app[CONTEXT].registry.close()

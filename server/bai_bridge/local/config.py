@@ -1,0 +1,86 @@
+"""Configuration of the embedded session server and its keypair."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+from pathlib import Path
+
+import attrs
+
+log = logging.getLogger(__name__)
+
+KEYPAIR_FILE = "keypair.json"
+
+
+@attrs.frozen
+class Keypair:
+    access_key: str
+    secret_key: str = attrs.field(repr=False)
+
+
+def generate_keypair() -> Keypair:
+    # Same shapes as Backend.AI keys: AKIA + 16 upper-case characters, 40-character secret.
+    access = "AKIA" + secrets.token_hex(8).upper()
+    return Keypair(access, secrets.token_urlsafe(30)[:40])
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "bai-bridge"
+
+
+def config_dir() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "bai-bridge"
+
+
+def stored_keypair(directory: Path | None = None) -> Keypair:
+    """The user's keypair, generated on first use and kept readable by the user only."""
+    directory = directory or config_dir()
+    path = directory / KEYPAIR_FILE
+    if path.exists():
+        data = json.loads(path.read_text())
+        return Keypair(str(data["access_key"]), str(data["secret_key"]))
+    keypair = generate_keypair()
+    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        json.dump({"access_key": keypair.access_key, "secret_key": keypair.secret_key}, out)
+    os.replace(tmp, path)
+    log.info("generated a new keypair in %s", path)
+    return keypair
+
+
+def keypair_from_env_or_store() -> Keypair:
+    access = os.environ.get("BACKEND_ACCESS_KEY")
+    secret = os.environ.get("BACKEND_SECRET_KEY")
+    if access and secret:
+        return Keypair(access, secret)
+    return stored_keypair()
+
+
+@attrs.frozen
+class LocalConfig:
+    """Everything the server needs; file limits default to the real manager's."""
+
+    data_dir: Path = attrs.field(converter=Path)
+    access_key: str
+    secret_key: str = attrs.field(repr=False)
+    host: str = "127.0.0.1"
+    port: int = 8081
+    max_upload_files: int = 20
+    max_upload_file_size: int = 1 << 20
+    max_download_paths: int = 5
+    max_download_size: int = 1 << 20
+    http_flush_window: float = 2.0
+    ws_flush_window: float = 0.2
+    event_ping_interval: float = 15.0
+    run_queue_size: int = 4096
+
+    @classmethod
+    def with_keypair(cls, keypair: Keypair, **kwargs: object) -> LocalConfig:
+        return cls(access_key=keypair.access_key, secret_key=keypair.secret_key, **kwargs)  # type: ignore[arg-type]

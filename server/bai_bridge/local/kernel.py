@@ -1,0 +1,247 @@
+"""One Jupyter kernel process and its channels.
+
+Replies and output of every request are routed by the request's message id to a queue the
+caller reads, so several calls (a run, a completion through a subshell) share one kernel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import attrs
+from jupyter_client.manager import AsyncKernelManager
+
+log = logging.getLogger(__name__)
+
+Message = dict[str, Any]
+
+# The kernel's default completer runs jedi's static analysis (75-300 ms, seconds on first
+# use); the plain runtime completer answers in a few milliseconds with live names.
+_SETUP_CODE = "get_ipython().Completer.use_jedi = False"
+_START_TIMEOUT = 60.0
+
+
+class KernelDied(Exception):
+    """The kernel process ended while a request was waiting on it."""
+
+    def __init__(self, exit_code: int) -> None:
+        super().__init__(f"kernel died (exit code {exit_code})")
+        self.exit_code = exit_code
+
+
+@attrs.frozen
+class Routed:
+    """A message addressed to a waiting request; ``channel`` is shell, iopub, stdin, control."""
+
+    channel: str
+    msg: Message
+
+
+@attrs.frozen
+class KernelStart:
+    kernel_name: str
+    cwd: Path
+    env: Mapping[str, str]
+    connection_file: Path
+    log_file: Path
+
+
+def exit_code_of(returncode: int | None) -> int:
+    """A process status as a shell reports it (128 + signal number when killed)."""
+    if returncode is None:
+        return 1
+    return 128 - returncode if returncode < 0 else returncode
+
+
+async def wait_for_exit(pid: int) -> None:
+    """Wait until a child process exits, without reaping it (a pidfd becomes readable)."""
+    try:
+        fd = os.pidfd_open(pid)
+    except ProcessLookupError:
+        return
+    loop = asyncio.get_running_loop()
+    exited: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not exited.done():
+            exited.set_result(None)
+
+    loop.add_reader(fd, readable)
+    try:
+        await exited
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+
+
+class JupyterKernel:
+    """A started kernel: execute, input, complete (through a subshell), interrupt, shutdown."""
+
+    def __init__(self, manager: AsyncKernelManager) -> None:
+        self._km = manager
+        self._client = manager.client()
+        self._routes: dict[str, asyncio.Queue[Routed | KernelDied]] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subshell_id: str | None = None
+        self.exit_code: int | None = None
+        self.dead = asyncio.Event()
+
+    @classmethod
+    async def start(cls, spec: KernelStart) -> JupyterKernel:
+        km = AsyncKernelManager(kernel_name=spec.kernel_name)
+        km.connection_file = str(spec.connection_file)
+        with spec.log_file.open("ab") as log_out:
+            await km.start_kernel(
+                cwd=str(spec.cwd), env=dict(spec.env), stdout=log_out, stderr=subprocess.STDOUT
+            )
+        kernel = cls(km)
+        try:
+            await kernel._connect()
+        except BaseException:
+            await kernel.shutdown()
+            raise
+        return kernel
+
+    async def _connect(self) -> None:
+        self._client.start_channels()
+        await self._client.wait_for_ready(timeout=_START_TIMEOUT)
+        for channel in ("shell", "iopub", "stdin", "control"):
+            self._tasks.append(asyncio.create_task(self._read(channel)))
+        self._tasks.append(asyncio.create_task(self._watch()))
+        await self.run_silently(_SETUP_CODE)
+        self._subshell_id = await self._create_subshell()
+
+    @property
+    def pid(self) -> int | None:
+        process = getattr(self._km.provisioner, "process", None)
+        return None if process is None else int(process.pid)
+
+    @property
+    def alive(self) -> bool:
+        return not self.dead.is_set()
+
+    # -- routing ----------------------------------------------------------------------------
+
+    async def _read(self, channel: str) -> None:
+        get = getattr(self._client, f"get_{channel}_msg")
+        while True:
+            msg: Message = await get()
+            parent = msg.get("parent_header", {}).get("msg_id")
+            queue = self._routes.get(parent) if parent else None
+            if queue is not None:
+                queue.put_nowait(Routed(channel, msg))
+
+    async def _watch(self) -> None:
+        process = getattr(self._km.provisioner, "process", None)
+        if process is not None:
+            await wait_for_exit(process.pid)
+        self.exit_code = exit_code_of(None if process is None else process.poll())
+        self.dead.set()
+        for queue in self._routes.values():
+            queue.put_nowait(KernelDied(self.exit_code))
+        log.info("kernel %s ended with exit code %s", self._km.kernel_id, self.exit_code)
+
+    def _route(self, msg: Message) -> asyncio.Queue[Routed | KernelDied]:
+        queue: asyncio.Queue[Routed | KernelDied] = asyncio.Queue()
+        self._routes[msg["header"]["msg_id"]] = queue
+        if self.dead.is_set():
+            queue.put_nowait(KernelDied(self.exit_code or 1))
+        return queue
+
+    def forget(self, msg_id: str) -> None:
+        self._routes.pop(msg_id, None)
+
+    # -- requests ---------------------------------------------------------------------------
+
+    def execute(self, code: str) -> tuple[str, asyncio.Queue[Routed | KernelDied]]:
+        """Send an execute request; its replies and output arrive on the returned queue."""
+        content = {
+            "code": code,
+            "silent": False,
+            "store_history": True,
+            "user_expressions": {},
+            "allow_stdin": True,
+            "stop_on_error": False,
+        }
+        msg = self._client.session.msg("execute_request", content)
+        queue = self._route(msg)
+        self._client.shell_channel.send(msg)
+        return msg["header"]["msg_id"], queue
+
+    def send_input(self, value: str) -> None:
+        self._client.input(value)
+
+    async def run_silently(self, code: str) -> None:
+        content = {"code": code, "silent": True, "store_history": False, "allow_stdin": False}
+        msg = self._client.session.msg("execute_request", content)
+        await self._request("shell", msg, "execute_reply")
+
+    async def complete(self, code: str, cursor_pos: int) -> list[str]:
+        msg = self._client.session.msg("complete_request", {"code": code, "cursor_pos": cursor_pos})
+        if self._subshell_id is not None:
+            # A subshell answers while the main shell is busy with a run (JEP 91).
+            msg["header"]["subshell_id"] = self._subshell_id
+        reply = await self._request("shell", msg, "complete_reply")
+        matches = reply["content"].get("matches", [])
+        return [str(m) for m in matches]
+
+    async def _create_subshell(self) -> str | None:
+        msg = self._client.session.msg("create_subshell_request", {})
+        try:
+            reply = await asyncio.wait_for(
+                self._request("control", msg, "create_subshell_reply"), 10
+            )
+        except TimeoutError:
+            log.warning("kernel did not create a subshell; completions wait behind runs")
+            return None
+        subshell = reply["content"].get("subshell_id")
+        return str(subshell) if subshell else None
+
+    async def _request(self, channel: str, msg: Message, reply_type: str) -> Message:
+        queue = self._route(msg)
+        try:
+            getattr(self._client, f"{channel}_channel").send(msg)
+            while True:
+                item = await queue.get()
+                if isinstance(item, KernelDied):
+                    raise item
+                if item.msg["header"]["msg_type"] == reply_type:
+                    return item.msg
+        finally:
+            self.forget(msg["header"]["msg_id"])
+
+    async def interrupt(self) -> None:
+        if self.alive:
+            await self._km.interrupt_kernel()
+
+    def kill_group(self) -> None:
+        """Last resort: kill the kernel and anything it started."""
+        pid = self.pid
+        if pid is not None and self.alive:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+    async def shutdown(self, *, now: bool = False) -> None:
+        try:
+            self._client.stop_channels()
+            if await self._km.is_alive():
+                await asyncio.wait_for(self._km.shutdown_kernel(now=now), 10)
+        except Exception:
+            log.exception("kernel shutdown failed; killing it")
+            self.kill_group()
+            with contextlib.suppress(Exception):
+                await self._km.shutdown_kernel(now=True)
+        finally:
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks.clear()
+            self.dead.set()

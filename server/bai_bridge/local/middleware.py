@@ -1,0 +1,80 @@
+"""Request pipeline: errors as problem+json, then API version, then signature (§1.2, §2.2)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from bai_bridge.local import errors, problems
+from bai_bridge.local.authcheck import authenticate
+from bai_bridge.local.context import (
+    ACCESS_KEY,
+    API_VERSION,
+    DEFAULT_VERSION,
+    api_version,
+    server,
+)
+from bai_bridge.local.http_errors import problem_for, problem_for_http
+from bai_bridge.local.versioning import VALID_VERSIONS, ApiVersion
+
+log = logging.getLogger(__name__)
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except problems.Problem as problem:
+        return problem.response()
+    except errors.SessionError as exc:
+        return problem_for(exc, api_version(request)).response()
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return problem_for_http(exc, request, api_version(request)).response()
+    except asyncio.CancelledError:
+        raise
+    except Exception:
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return problems.InternalServerError().response()
+
+
+@web.middleware
+async def version_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    header = request.headers.get("X-BackendAI-Version") or request.headers.get("X-Sorna-Version")
+    if header:
+        if header not in VALID_VERSIONS:
+            raise problems.GenericBadRequest("Unsupported API version.")
+        request[API_VERSION] = ApiVersion.parse(header)
+    else:
+        request[API_VERSION] = DEFAULT_VERSION
+    return await handler(request)
+
+
+def is_public(request: web.Request) -> bool:
+    match_info = request.match_info
+    return match_info.http_exception is not None or getattr(match_info.handler, "public", False)
+
+
+@web.middleware
+async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    if is_public(request):
+        return await handler(request)
+    key = authenticate(
+        method=request.method,
+        raw_path=request.raw_path,
+        headers=request.headers,
+        content_type=request.content_type,
+        keys=server(request).keys,
+    )
+    if key is None:
+        raise problems.AuthFailed("Unauthorized access")
+    request[ACCESS_KEY] = key
+    return await handler(request)
+
+
+async def set_server_header(request: web.Request, response: web.StreamResponse) -> None:
+    response.headers["Server"] = "BackendAI"

@@ -1,0 +1,272 @@
+"""All sessions of the server: create (or reuse), look up, destroy (protocol doc §3.0-§3.2)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import sys
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import attrs
+
+from bai_bridge.local.errors import (
+    AmbiguousSession,
+    InvalidParams,
+    KernelFailure,
+    NoSuchSession,
+    SessionExists,
+)
+from bai_bridge.local.images import kernel_for_image
+from bai_bridge.local.payloads import CreateRequest
+from bai_bridge.local.resources import normalize_resources
+from bai_bridge.local.session import Mount, Session, SessionSpec, Status
+
+log = logging.getLogger(__name__)
+
+VFOLDER_NAME = re.compile(r"^[\w][\w.-]{0,63}$", re.ASCII)
+CONTAINER_HOME = PurePosixPath("/home/work")
+
+
+@attrs.frozen
+class Lifecycle:
+    """A lifecycle event to publish (v6+ name, e.g. session_started)."""
+
+    name: str
+    session: Session
+    reason: str = ""
+    exit_code: int | None = None
+
+
+@attrs.frozen
+class CreateOutcome:
+    session: Session
+    created: bool
+    status: str
+
+
+Publish = Callable[[Lifecycle], None]
+
+
+def base_environment() -> dict[str, str]:
+    """The server's environment, with its own Python first on PATH for shells and batch."""
+    env = dict(os.environ)
+    bin_dir = str(Path(sys.executable).parent)
+    env["PATH"] = os.pathsep.join([bin_dir, env.get("PATH", os.defpath)])
+    return env
+
+
+class SessionRegistry:
+    def __init__(
+        self,
+        data_dir: Path,
+        kernels: Mapping[str, str],
+        publish: Publish,
+        *,
+        run_queue_size: int = 4096,
+    ) -> None:
+        self.data_dir = data_dir
+        self.sessions_dir = data_dir / "sessions"
+        self.vfolders_dir = data_dir / "vfolders"
+        self.kernels = kernels
+        self.publish = publish
+        self.run_queue_size = run_queue_size
+        self._sessions: dict[str, Session] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._base_env = base_environment()
+
+    # -- lookup -----------------------------------------------------------------------------
+
+    def live(self, access_key: str) -> Iterable[Session]:
+        return (s for s in self._sessions.values() if s.alive and s.spec.access_key == access_key)
+
+    def by_name(self, access_key: str, name: str) -> Session | None:
+        return next((s for s in self.live(access_key) if s.name == name), None)
+
+    def find(self, access_key: str, sid: str, *, exact: bool = False) -> Session:
+        """A session by exact name (API v4), or by UUID prefix, then name prefix (v5+)."""
+        if exact:
+            found = self.by_name(access_key, sid)
+            if found is None:
+                raise NoSuchSession(sid)
+            return found
+        sessions = list(self.live(access_key))
+        matches = [s for s in sessions if str(s.id).startswith(sid.lower())] if sid else []
+        if not matches:
+            matches = [s for s in sessions if s.name.startswith(sid)]
+        exact_name = [s for s in matches if s.name == sid]
+        if len(matches) > 1 and len(exact_name) == 1:
+            return exact_name[0]
+        if len(matches) > 1:
+            described = [{"id": str(s.id), "name": s.name, "status": s.status} for s in matches]
+            raise AmbiguousSession(sid, described)
+        if not matches:
+            raise NoSuchSession(sid)
+        return matches[0]
+
+    # -- create -----------------------------------------------------------------------------
+
+    async def create(self, request: CreateRequest, access_key: str) -> CreateOutcome:
+        kernel_name = kernel_for_image(request.image, self.kernels)
+        existing = self.by_name(access_key, request.name)
+        if existing is not None:
+            if existing.spec.image != request.image or not request.reuse_if_exists:
+                raise SessionExists(request.name, str(existing.id))
+            return CreateOutcome(existing, False, existing.status)
+        session = self._new_session(self._spec(request, kernel_name, access_key))
+        if request.enqueue_only:
+            return CreateOutcome(session, True, Status.PENDING)
+        timeout = request.max_wait_seconds or None
+        try:
+            await asyncio.wait_for(session.settled.wait(), timeout)
+        except TimeoutError:
+            return CreateOutcome(session, True, "TIMEOUT")
+        return CreateOutcome(session, True, session.status)
+
+    def _spec(self, request: CreateRequest, kernel_name: str, access_key: str) -> SessionSpec:
+        config = request.config
+        return SessionSpec(
+            name=request.name,
+            image=request.image,
+            kernel_name=kernel_name,
+            access_key=access_key,
+            type=request.type,
+            environ=config.environ,
+            resources=normalize_resources(config.resources),
+            resource_opts=config.resource_opts,
+            mounts=self._mounts(config.mounts, config.mount_map),
+            startup_command=request.startup_command,
+            tag=request.tag,
+            domain=request.domain,
+            group=request.group,
+            architecture=request.architecture or "x86_64",
+        )
+
+    def _mounts(self, names: list[str], mount_map: Mapping[str, str]) -> tuple[Mount, ...]:
+        mounts = []
+        for name in dict.fromkeys([*names, *mount_map]):
+            if not VFOLDER_NAME.match(name) or name in (".", ".."):
+                raise InvalidParams("Invalid vfolder name", {"mounts": name})
+            link = mount_link(name, mount_map.get(name))
+            mounts.append(Mount(name, self.vfolders_dir / name, link))
+        return tuple(mounts)
+
+    def _new_session(self, spec: SessionSpec) -> Session:
+        session = Session(spec, self.sessions_dir, self._base_env)
+        session.run_queue_size = self.run_queue_size
+        self._sessions[str(session.id)] = session
+        self.publish(Lifecycle("session_enqueued", session))
+        self.spawn(self._start(session))
+        return session
+
+    def spawn(self, work: Any) -> None:
+        """Run background work, keeping the task and logging its failure."""
+        task: asyncio.Task[None] = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def _start(self, session: Session) -> None:
+        session.set_status(Status.SCHEDULED)
+        self.publish(Lifecycle("session_scheduled", session))
+        session.set_status(Status.PREPARING)
+        self.publish(Lifecycle("kernel_preparing", session))
+        try:
+            session.prepare_dirs()
+            await session.start_kernel()
+        except (KernelFailure, OSError) as exc:
+            session.set_status(Status.ERROR, str(exc))
+            self.publish(Lifecycle("session_failure", session, "kernel-creation-failed", 1))
+            return
+        if session.status != Status.PREPARING:  # destroyed while it was starting
+            await session.stop_work()
+            return
+        session.set_status(Status.RUNNING)
+        self.publish(Lifecycle("kernel_started", session))
+        self.publish(Lifecycle("session_started", session))
+        if session.spec.type == "batch" and session.spec.startup_command:
+            self.spawn(self._run_batch_task(session, session.spec.startup_command))
+
+    async def _run_batch_task(self, session: Session, command: str) -> None:
+        """A batch session runs its startup command, reports the outcome, then ends."""
+        exit_code = await run_logged(command, session)
+        if not session.alive:
+            return
+        ok = exit_code == 0
+        name = "session_success" if ok else "session_failure"
+        self.publish(Lifecycle(name, session, "task-success" if ok else "task-failure", exit_code))
+        await self.destroy(session, reason="self-terminated")
+
+    # -- destroy ----------------------------------------------------------------------------
+
+    async def destroy(
+        self, session: Session, *, forced: bool = False, reason: str = "user-requested"
+    ) -> dict[str, Any]:
+        if session.status in (Status.PENDING, Status.SCHEDULED):
+            session.set_status(Status.CANCELLED, reason)
+            self._sessions.pop(str(session.id), None)
+            self.publish(Lifecycle("session_cancelled", session, reason))
+            return {"status": "cancelled"}
+        self.publish(Lifecycle("kernel_terminating", session, reason))
+        stats = await session.stop(forced=forced)
+        session.status_info = reason
+        self._sessions.pop(str(session.id), None)
+        self.publish(Lifecycle("kernel_terminated", session, reason))
+        self.publish(Lifecycle("session_terminated", session, reason))
+        return stats
+
+    async def close(self) -> None:
+        """Stop every session and background task (server shutdown)."""
+        sessions = [s for s in self._sessions.values() if s.alive]
+        results = await asyncio.gather(
+            *(self.destroy(s, reason="server-shutdown") for s in sessions), return_exceptions=True
+        )
+        for result in results:
+            if isinstance(result, BaseException):
+                log.error("stopping a session failed", exc_info=result)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def mount_link(name: str, target: str | None) -> Path:
+    """Where a vfolder appears in the work dir: its name, or a path under /home/work."""
+    if not target:
+        return Path(name)
+    path = PurePosixPath(target)
+    if path.is_absolute():
+        try:
+            path = path.relative_to(CONTAINER_HOME)
+        except ValueError:
+            raise InvalidParams(
+                "Mount paths must be under /home/work", {"mount_map": target}
+            ) from None
+    if not path.parts or ".." in path.parts:
+        raise InvalidParams("Invalid mount path", {"mount_map": target})
+    return Path(*path.parts)
+
+
+async def run_logged(command: str, session: Session) -> int:
+    """Run a shell command in the work dir, appending its output to the session's log."""
+    with session.log_file.open("ab") as out:
+        process = await asyncio.create_subprocess_shell(
+            command,
+            cwd=session.work_dir,
+            env=session.env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=out,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        return await process.wait()
+    finally:
+        if process.returncode is None:
+            process.kill()

@@ -1,0 +1,123 @@
+"""The execution run loop (protocol doc §4): a run's output buffer and its result windows.
+
+A producer (a kernel execution or a batch of shell steps) puts console records and status
+markers into a `Run`; each client call takes what arrived within its flush window.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+from typing import Any
+
+import attrs
+
+CONSOLE_STREAMS = ("stdout", "stderr")
+
+
+@attrs.frozen
+class Record:
+    """One console item: ``kind`` is stdout, stderr, media, html."""
+
+    kind: str
+    data: Any
+
+
+@attrs.frozen
+class Marker:
+    """A status that ends a result window (finished, clean-finished, build-finished, ...)."""
+
+    status: str
+    exit_code: int | None = None
+    options: dict[str, Any] | None = None
+
+
+@attrs.frozen
+class ExecResult:
+    run_id: str
+    status: str
+    console: list[list[Any]]
+    exit_code: int | None = None
+    options: dict[str, Any] | None = None
+
+    def to_wire(self, *, with_run_id: bool = True) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "status": self.status,
+            "console": self.console,
+            "exitCode": self.exit_code,
+            "options": self.options,
+            "files": [],
+        }
+        if with_run_id:
+            body["runId"] = self.run_id
+        return body
+
+
+def append_console(console: list[list[Any]], record: Record) -> None:
+    """Add a record, merging it into the previous item when both are the same stream."""
+    if record.kind in CONSOLE_STREAMS and console and console[-1][0] == record.kind:
+        console[-1][1] += record.data
+    else:
+        console.append([record.kind, record.data])
+
+
+class Run:
+    """One run's buffered output; bounded, so a slow reader stalls the producer."""
+
+    def __init__(self, run_id: str, limit: int = 4096) -> None:
+        self.run_id = run_id
+        self._limit = limit
+        self._items: collections.deque[Record | Marker] = collections.deque()
+        self._readable = asyncio.Event()
+        self._writable = asyncio.Event()
+        self._writable.set()
+        self.ended = False
+        self.waiting_input = False
+        self.task: asyncio.Task[None] | None = None
+
+    async def put(self, item: Record | Marker) -> None:
+        while len(self._items) >= self._limit:
+            self._writable.clear()
+            await self._writable.wait()
+        self._push(item)
+
+    def end(self, exit_code: int, message: str | None = None) -> None:
+        """Finish the run now (never blocks); a no-op when it has already finished."""
+        if self.ended:
+            return
+        if message:
+            self._items.append(Record("stderr", message))
+        self._push(Marker("finished", exit_code))
+
+    def _push(self, item: Record | Marker) -> None:
+        if isinstance(item, Marker) and item.status == "finished":
+            self.ended = True
+        self._items.append(item)
+        self._readable.set()
+
+    async def _next(self, deadline: float) -> Record | Marker | None:
+        loop = asyncio.get_running_loop()
+        while not self._items:
+            self._readable.clear()
+            remaining = deadline - loop.time()
+            if remaining <= 0:
+                return None
+            try:
+                async with asyncio.timeout(remaining):
+                    await self._readable.wait()
+            except TimeoutError:
+                return None
+        item = self._items.popleft()
+        self._writable.set()
+        return item
+
+    async def next_result(self, flush_window: float) -> ExecResult:
+        """What arrived until a status marker or the end of the flush window (§4.6)."""
+        deadline = asyncio.get_running_loop().time() + flush_window
+        console: list[list[Any]] = []
+        while (item := await self._next(deadline)) is not None:
+            if isinstance(item, Marker):
+                self.waiting_input = item.status == "waiting-input"
+                return ExecResult(self.run_id, item.status, console, item.exit_code, item.options)
+            append_console(console, item)
+        return ExecResult(self.run_id, "continued", console)

@@ -1,0 +1,315 @@
+"""One compute session: its work dir, its Jupyter kernel, its runs and its terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+import attrs
+
+from bai_bridge.local import metrics
+from bai_bridge.local.batch import StepRunner, run_batch
+from bai_bridge.local.errors import InvalidParams, KernelFailure, KernelUnavailable
+from bai_bridge.local.kernel import JupyterKernel, KernelStart
+from bai_bridge.local.payloads import BatchOptions
+from bai_bridge.local.query import run_query
+from bai_bridge.local.runs import ExecResult, Run
+
+log = logging.getLogger(__name__)
+
+# Exit code of a run ended by a restart or destroy (the manager's "vanished kernel" value).
+ABORTED_EXIT = 130
+
+
+class Status(enum.StrEnum):
+    PENDING = "PENDING"
+    SCHEDULED = "SCHEDULED"
+    PREPARING = "PREPARING"
+    RUNNING = "RUNNING"
+    RESTARTING = "RESTARTING"
+    TERMINATING = "TERMINATING"
+    TERMINATED = "TERMINATED"
+    ERROR = "ERROR"
+    CANCELLED = "CANCELLED"
+
+
+DEAD = frozenset({Status.TERMINATED, Status.CANCELLED})
+SETTLED = frozenset({Status.RUNNING, Status.ERROR, Status.TERMINATED, Status.CANCELLED})
+
+
+class TerminalLike(Protocol):
+    @property
+    def alive(self) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
+TerminalFactory = Callable[[Path, Mapping[str, str]], Awaitable[Any]]
+
+
+@attrs.frozen
+class Mount:
+    """A vfolder made visible in the work dir: ``link`` (relative to it) -> ``target``."""
+
+    name: str
+    target: Path
+    link: Path
+
+
+@attrs.frozen
+class SessionSpec:
+    name: str
+    image: str
+    kernel_name: str
+    access_key: str
+    type: str = "interactive"
+    environ: Mapping[str, str] = attrs.Factory(dict)
+    resources: Mapping[str, Any] = attrs.Factory(dict)
+    resource_opts: Mapping[str, Any] = attrs.Factory(dict)
+    mounts: tuple[Mount, ...] = ()
+    startup_command: str | None = None
+    tag: str | None = None
+    domain: str = "default"
+    group: str = "default"
+    architecture: str = "x86_64"
+
+
+class Session:
+    """State and operations of one session; knows nothing of HTTP."""
+
+    def __init__(self, spec: SessionSpec, root: Path, base_env: Mapping[str, str]) -> None:
+        self.id = uuid.uuid4()
+        self.spec = spec
+        self.dir = root / str(self.id)
+        self.work_dir = self.dir / "work"
+        self.log_file = self.dir / "console.log"
+        self.status = Status.PENDING
+        self.status_info: str | None = None
+        self.created_at = datetime.now(UTC)
+        self.terminated_at: datetime | None = None
+        self.num_queries = 0
+        self.kernel: JupyterKernel | None = None
+        self.terminal: Any = None
+        self.settled = asyncio.Event()
+        self.env = {**base_env, **self._backend_env(), **spec.environ}
+        self.run_queue_size = 4096
+        self._runs: dict[str, Run] = {}
+        self._run_lock = asyncio.Lock()
+        self._terminal_lock = asyncio.Lock()
+        self._batch_runners: set[StepRunner] = set()
+        self._watch: asyncio.Task[None] | None = None
+
+    @property
+    def name(self) -> str:
+        return self.spec.name
+
+    @property
+    def alive(self) -> bool:
+        return self.status not in DEAD
+
+    def _backend_env(self) -> dict[str, str]:
+        return {
+            "BACKENDAI_SESSION_ID": str(self.id),
+            "BACKENDAI_SESSION_NAME": self.spec.name,
+            "BACKENDAI_KERNEL_IMAGE": self.spec.image,
+        }
+
+    def set_status(self, status: Status, info: str | None = None) -> None:
+        self.status = status
+        self.status_info = info
+        if status in SETTLED:
+            self.settled.set()
+
+    # -- lifecycle --------------------------------------------------------------------------
+
+    def prepare_dirs(self) -> None:
+        self.dir.mkdir(mode=0o700, parents=True)
+        self.work_dir.mkdir(mode=0o700)
+        for mount in self.spec.mounts:
+            mount.target.mkdir(mode=0o700, parents=True, exist_ok=True)
+            link = self.work_dir / mount.link
+            link.parent.mkdir(parents=True, exist_ok=True)
+            if not link.exists() and not link.is_symlink():
+                link.symlink_to(mount.target, target_is_directory=True)
+
+    async def start_kernel(self) -> None:
+        spec = KernelStart(
+            kernel_name=self.spec.kernel_name,
+            cwd=self.work_dir,
+            env=self.env,
+            connection_file=self.dir / "kernel.json",
+            log_file=self.log_file,
+        )
+        try:
+            self.kernel = await JupyterKernel.start(spec)
+        except Exception as exc:
+            log.exception("kernel of session %s failed to start", self.name)
+            raise KernelFailure("create", f"The kernel failed to start: {exc}") from exc
+        self._watch = asyncio.create_task(self._watch_kernel(self.kernel))
+
+    async def _watch_kernel(self, kernel: JupyterKernel) -> None:
+        await kernel.dead.wait()
+        if self.kernel is kernel and self.status == Status.RUNNING:
+            log.warning("kernel of session %s died (exit %s)", self.name, kernel.exit_code)
+            self.set_status(Status.ERROR, "kernel-died")
+
+    async def restart(self) -> None:
+        self.set_status(Status.RESTARTING)
+        await self.stop_work()
+        try:
+            await self.start_kernel()
+        except KernelFailure:
+            self.set_status(Status.ERROR, "restart-failed")
+            raise
+        self.set_status(Status.RUNNING)
+
+    async def stop(self, *, forced: bool = False) -> dict[str, Any]:
+        """Stop everything; returns the last metrics (only the status when forced)."""
+        self.set_status(Status.TERMINATING)
+        stats = {} if forced else metrics.process_stats(self.kernel.pid if self.kernel else None)
+        await self.stop_work(now=forced)
+        self.terminated_at = datetime.now(UTC)
+        self.set_status(Status.TERMINATED, "force-terminated" if forced else "user-requested")
+        return {**stats, "status": "terminated"}
+
+    async def stop_work(self, *, now: bool = False) -> None:
+        for run in list(self._runs.values()):
+            if run.task is not None:
+                run.task.cancel()
+            run.end(ABORTED_EXIT, "The run was stopped: the session restarted or ended.\n")
+        for runner in list(self._batch_runners):
+            runner.kill()
+        await self.close_terminal()
+        kernel, self.kernel = self.kernel, None
+        if self._watch is not None:
+            self._watch.cancel()
+        if kernel is not None:
+            await kernel.shutdown(now=now)
+
+    # -- execution --------------------------------------------------------------------------
+
+    def require_kernel(self) -> JupyterKernel:
+        kernel = self.kernel
+        if self.status != Status.RUNNING or kernel is None or not kernel.alive:
+            raise KernelUnavailable(
+                f"The session {self.name} has no running kernel (status {self.status}); "
+                "restart it or wait until it is running."
+            )
+        return kernel
+
+    async def execute(
+        self, mode: str, run_id: str | None, code: str, batch: BatchOptions | None, flush: float
+    ) -> ExecResult:
+        if mode in ("query", "batch"):
+            run = await self.start_run(run_id or uuid.uuid4().hex, code, batch)
+        else:
+            run = self._existing_run(run_id)
+            if mode == "input":
+                self.send_input(run, code)
+        return await self.next_result(run, flush)
+
+    async def next_result(self, run: Run, flush: float) -> ExecResult:
+        result = await run.next_result(flush)
+        if result.status == "finished":
+            self._runs.pop(run.run_id, None)
+        return result
+
+    def _existing_run(self, run_id: str | None) -> Run:
+        run = self._runs.get(run_id or "")
+        if run is None:
+            raise InvalidParams(f"There is no active run with the ID {run_id!r}.")
+        return run
+
+    def send_input(self, run: Run, text: str) -> None:
+        if not run.waiting_input:
+            raise InvalidParams("The run is not waiting for input.")
+        run.waiting_input = False
+        self.require_kernel().send_input(text)
+
+    async def start_run(self, run_id: str, code: str, batch: BatchOptions | None) -> Run:
+        """Queue a run; a run waits until the session's previous run has finished (§4.6)."""
+        kernel = self.require_kernel() if batch is None else None
+        if run_id in self._runs:
+            raise InvalidParams(f"The run ID {run_id!r} is already in use.")
+        run = Run(run_id, self.run_queue_size)
+        self._runs[run_id] = run
+        try:
+            await self._run_lock.acquire()
+        except BaseException:
+            self._runs.pop(run_id, None)
+            raise
+        self.num_queries += 1
+        if batch is not None:
+            work = self._batch_work(run, batch)
+        else:
+            assert kernel is not None
+            work = run_query(run, kernel, code)
+        run.task = asyncio.create_task(self._drive(run, work))
+        return run
+
+    async def _batch_work(self, run: Run, options: BatchOptions) -> None:
+        runner = StepRunner(run, self.work_dir, self.env)
+        self._batch_runners.add(runner)
+        try:
+            await run_batch(runner, options)
+        finally:
+            self._batch_runners.discard(runner)
+
+    async def _drive(self, run: Run, work: Awaitable[None]) -> None:
+        try:
+            await work
+        except asyncio.CancelledError:
+            run.end(ABORTED_EXIT)
+            raise
+        except Exception as exc:
+            log.exception("run %s of session %s failed", run.run_id, self.name)
+            run.end(1, f"The server failed to run this code: {exc}\n")
+        finally:
+            run.end(1)
+            self._run_lock.release()
+
+    def active_run(self) -> Run | None:
+        """The run holding the session (used to interrupt a batch step)."""
+        return next((r for r in self._runs.values() if r.task and not r.task.done()), None)
+
+    async def interrupt(self) -> None:
+        import signal
+
+        for runner in list(self._batch_runners):
+            runner.signal(signal.SIGINT)
+        if self.kernel is not None and self.kernel.alive:
+            await self.kernel.interrupt()
+
+    async def complete(self, code: str, cursor_pos: int) -> list[str]:
+        return await self.require_kernel().complete(code, cursor_pos)
+
+    def logs(self) -> str:
+        try:
+            return self.log_file.read_text(errors="replace")
+        except FileNotFoundError:
+            return ""
+
+    # -- terminal ---------------------------------------------------------------------------
+
+    async def get_terminal(self, spawn: TerminalFactory) -> Any:
+        """The session's terminal, spawned on first use or after it ended."""
+        async with self._terminal_lock:
+            if self.terminal is None or not self.terminal.alive:
+                if self.status not in (Status.RUNNING, Status.ERROR):
+                    raise KernelUnavailable(f"The session {self.name} is {self.status}.")
+                self.terminal = await spawn(self.work_dir, self.env)
+            return self.terminal
+
+    async def close_terminal(self) -> None:
+        async with self._terminal_lock:
+            terminal, self.terminal = self.terminal, None
+        if terminal is not None:
+            with contextlib.suppress(Exception):
+                await terminal.close()

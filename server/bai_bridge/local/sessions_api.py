@@ -1,0 +1,119 @@
+"""Handlers of the session REST endpoints (protocol doc §3): parse, call the session, render."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from bai_bridge.local import payloads
+from bai_bridge.local.context import (
+    api_version,
+    find_session,
+    owner_key,
+    public,
+    query_flag,
+    read_json,
+    server,
+)
+from bai_bridge.local.render import create_body, info_body
+from bai_bridge.local.session import Session
+from bai_bridge.local.versioning import LATEST_API_VERSION, MANAGER_VERSION
+
+COMPLETE_TIMEOUT = 10.0
+
+
+@public
+async def hello(request: web.Request) -> web.Response:
+    return web.json_response({"version": LATEST_API_VERSION, "manager": MANAGER_VERSION})
+
+
+async def create(request: web.Request) -> web.Response:
+    version = api_version(request)
+    create_request = payloads.parse_create(await read_json(request), version)
+    owner = create_request.owner_access_key or owner_key(request)
+    outcome = await server(request).registry.create(create_request, owner)
+    status = 201 if outcome.created else 200
+    return web.json_response(create_body(outcome, version), status=status)
+
+
+async def destroy(request: web.Request) -> web.Response:
+    session = find_session(request)
+    stats = await server(request).registry.destroy(
+        session,
+        forced=query_flag(request, "forced"),
+        reason="force-terminated" if query_flag(request, "forced") else "user-requested",
+    )
+    if query_flag(request, "recursive"):
+        return web.json_response([stats])
+    return web.json_response({"stats": stats})
+
+
+async def restart(request: web.Request) -> web.Response:
+    await find_session(request).restart()
+    return web.Response(status=204)
+
+
+async def interrupt(request: web.Request) -> web.Response:
+    await find_session(request).interrupt()
+    return web.Response(status=204)
+
+
+async def complete(request: web.Request) -> web.Response:
+    complete_request = payloads.parse_complete(await read_json(request))
+    return web.json_response(await completions(find_session(request), complete_request))
+
+
+async def completions(session: Session, request: payloads.CompleteRequest) -> dict[str, Any]:
+    code = request.code
+    try:
+        matches = await asyncio.wait_for(
+            session.complete(code + request.options.post, len(code)), COMPLETE_TIMEOUT
+        )
+    except TimeoutError:
+        matches = []
+    return {"result": {"status": "finished", "completions": matches}}
+
+
+async def get_info(request: web.Request) -> web.Response:
+    return web.json_response(info_body(find_session(request)))
+
+
+async def get_logs(request: web.Request) -> web.Response:
+    return web.json_response({"result": {"logs": find_session(request).logs()}})
+
+
+async def execute(request: web.Request) -> web.Response:
+    body = await read_json(request)
+    if isinstance(body, dict) and body.get("mode") == "complete":
+        complete_request = payloads.parse_complete(body)
+        return web.json_response(await completions(find_session(request), complete_request))
+    execute_request = payloads.parse_execute(body)
+    batch = None
+    if execute_request.mode == "batch":
+        batch = payloads.parse_batch_options(execute_request.options, api_version(request))
+    result = await find_session(request).execute(
+        execute_request.mode,
+        execute_request.run_id,
+        execute_request.code,
+        batch,
+        server(request).config.http_flush_window,
+    )
+    return web.json_response({"result": result.to_wire()})
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/", hello)
+    app.router.add_get("", hello)
+    for path in ("/kernel/create", "/kernel", "/session/_/create", "/session"):
+        app.router.add_post(path, create)
+    for prefix in ("/kernel", "/session"):
+        base = prefix + "/{sid}"
+        app.router.add_delete(base, destroy)
+        app.router.add_patch(base, restart)
+        app.router.add_get(base, get_info)
+        app.router.add_post(base, execute)
+        app.router.add_post(base + "/interrupt", interrupt)
+        app.router.add_post(base + "/complete", complete)
+        app.router.add_get(base + "/logs", get_logs)

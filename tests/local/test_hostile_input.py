@@ -1,0 +1,159 @@
+"""Bad requests get a clear 4xx problem+json, never a crash (protocol doc §3.1, §6)."""
+
+from __future__ import annotations
+
+import pytest
+
+from serverkit import SignedClient
+
+IMAGE = "python:3.11-ubuntu20.04"
+
+
+async def test_malformed_json_is_invalid_api_params(client: SignedClient) -> None:
+    reply = await client.request(
+        "POST",
+        "/session",
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
+        sign=False,
+    )
+    assert (reply.status, reply.problem_type) == (400, "invalid-auth-params")  # auth first
+    headers = client.sign("POST", "/session", "application/json")
+    reply = await client.request(
+        "POST",
+        "/session",
+        data=b"{not json",
+        sign=False,
+        headers={**headers, "Content-Type": "application/json"},
+    )
+    assert (reply.status, reply.problem_type, reply.json()["msg"]) == (
+        400,
+        "invalid-api-params",
+        "Malformed body",
+    )
+
+
+async def test_unknown_fields_are_listed(client: SignedClient) -> None:
+    body = {"name": "sess-unknown", "image": IMAGE, "colour": "blue", "config": {"gpus": 2}}
+    reply = await client.request("POST", "/session", json_body=body)
+    assert (reply.status, reply.problem_type) == (400, "invalid-api-params")
+    assert "colour" in reply.json()["data"]
+
+
+async def test_unknown_config_fields_are_listed(client: SignedClient) -> None:
+    body = {"name": "sess-unknown", "image": IMAGE, "config": {"gpus": 2}}
+    reply = await client.request("POST", "/session", json_body=body)
+    assert reply.status == 400
+    assert "config.gpus" in reply.json()["data"]
+
+
+async def test_cluster_size_lives_where_the_version_says(client: SignedClient) -> None:
+    body = {"name": "sess-cluster", "image": IMAGE, "config": {"clusterSize": 1}}
+    reply = await client.request("POST", "/session", json_body=body)  # v8: top level only
+    assert reply.status == 400
+    assert "config.clusterSize" in reply.json()["data"]
+    reply = await client.request(
+        "POST", "/session", json_body={**body, "config": {"clusterSize": 2}}, version="v5.20191215"
+    )
+    assert reply.status == 400
+    assert "clusterSize" in reply.json()["msg"]
+
+
+@pytest.mark.parametrize(
+    "name", ["abc", "x" * 65, "-abc", "abc-", "has space", "ünï-code", "a/b/c", "../etc"]
+)
+async def test_invalid_names_are_rejected(client: SignedClient, name: str) -> None:
+    reply = await client.request("POST", "/session", json_body={"name": name, "image": IMAGE})
+    assert (reply.status, reply.problem_type) == (400, "invalid-api-params"), name
+    assert "name" in reply.json()["data"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"image": IMAGE},
+        {"name": "okname"},
+        {"name": 12345, "image": IMAGE},
+        {"name": "okname", "image": IMAGE, "enqueueOnly": "yes"},
+        {"name": "okname", "image": IMAGE, "maxWaitSeconds": -1},
+        {"name": "okname", "image": IMAGE, "type": "weird"},
+        {"name": "okname", "image": IMAGE, "type": "batch"},
+        {"name": "okname", "image": IMAGE, "config": []},
+        {"name": "okname", "image": IMAGE, "config": {"environ": {"A": 1}}},
+        {"name": "okname", "image": IMAGE, "config": {"resources": {"gpu": 1}}},
+        {"name": "okname", "image": IMAGE, "config": {"resources": {"cpu": "lots"}}},
+        {"name": "okname", "image": IMAGE, "config": {"resources": {"mem": "-4g"}}},
+        {"name": "okname", "image": IMAGE, "config": {"resources": {"cuda.device": 1.5}}},
+        {"name": "okname", "image": IMAGE, "config": {"mounts": ["../escape"]}},
+        {"name": "okname", "image": IMAGE, "config": {"mount_map": {"data": "/etc/data"}}},
+        [1, 2, 3],
+    ],
+)
+async def test_bad_create_parameters_are_400(client: SignedClient, body: object) -> None:
+    reply = await client.request("POST", "/session", json_body=body)
+    assert (reply.status, reply.problem_type) == (400, "invalid-api-params"), reply.body
+
+
+async def test_unknown_image_lists_what_exists(client: SignedClient) -> None:
+    reply = await client.request(
+        "POST", "/session", json_body={"name": "okname", "image": "cobol:85"}
+    )
+    assert reply.status == 404
+    data = reply.json()["data"]
+    assert data["image"] == "cobol:85"
+    assert any("python3" in item for item in data["available"])
+    reply = await client.request(
+        "POST", "/session", json_body={"name": "okname", "image": "cobol:85"}, version="v5.20191215"
+    )
+    assert reply.problem_type == "image-not-found"
+
+
+@pytest.mark.parametrize(
+    ("version", "path", "slug"),
+    [
+        ("v4.20190615", "/kernel/missing", "kernel-not-found"),
+        ("v5.20191215", "/session/missing", "session-not-found"),
+        ("v6.20210815", "/session/missing", "session-not-found"),
+        ("v6.20220315", "/session/missing", "object-not-found"),
+        ("v8.20240915", "/session/missing", "object-not-found"),
+    ],
+)
+async def test_not_found_type_follows_the_version(
+    client: SignedClient, version: str, path: str, slug: str
+) -> None:
+    reply = await client.request("GET", path, version=version)
+    assert (reply.status, reply.problem_type) == (404, slug)
+
+
+async def test_unknown_route_and_wrong_method(client: SignedClient) -> None:
+    reply = await client.request("GET", "/no/such/route")
+    assert (reply.status, reply.problem_type, reply.json()["data"]) == (
+        404,
+        "url-not-found",
+        "/no/such/route",
+    )
+    reply = await client.request("GET", "/no/such/route", version="v5.20191215")
+    assert reply.problem_type == "generic-not-found"
+    reply = await client.request("PUT", "/session/x")
+    assert (reply.status, reply.problem_type) == (405, "method-not-allowed")
+
+
+@pytest.mark.parametrize(
+    ("body", "msg"),
+    [
+        ({"code": "1", "runId": None}, "mode is missing or empty!"),
+        ({"mode": "eval", "code": "1", "runId": None}, "mode has an invalid value."),
+        ({"mode": "query", "code": "1"}, "runId is missing!"),
+        ({"mode": "continue", "code": "", "runId": None}, "continuation requires explicit run ID"),
+    ],
+)
+async def test_execute_parameter_errors(
+    client: SignedClient, body: dict[str, object], msg: str
+) -> None:
+    # Parameters are validated before the session is looked up, as the manager does.
+    reply = await client.request("POST", "/session/nobody", json_body=body)
+    assert (reply.status, reply.problem_type, reply.json()["msg"]) == (
+        400,
+        "invalid-api-params",
+        msg,
+    )

@@ -1,0 +1,277 @@
+"""Sessions with real Jupyter kernels: create/reuse, the run loop (§4), input, FIFO,
+interrupt, restart, a kernel killed mid-run, batch mode, many sessions, destroy."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import time
+from typing import Any
+
+from bai_bridge.local.serve import RunningServer
+from serverkit import SignedClient, text_of
+
+IMAGE = "cr.backend.ai/stable/python:3.9-ubuntu20.04"
+
+
+async def test_create_reuse_and_conflicts(client: SignedClient) -> None:
+    first = await client.request(
+        "POST",
+        "/session",
+        json_body={"name": "reuse-me", "image": IMAGE, "config": {"environ": {"GREETING": "hej"}}},
+    )
+    assert first.status == 201
+    created = first.json()
+    assert set(created) == {"sessionId", "sessionName", "status", "servicePorts", "created"}
+    assert (created["status"], created["created"], created["sessionName"]) == (
+        "RUNNING",
+        True,
+        "reuse-me",
+    )
+    again = await client.request("POST", "/session", json_body={"name": "reuse-me", "image": IMAGE})
+    assert again.status == 200
+    assert again.json() == {**created, "created": False, "service_ports": []}
+    conflict = await client.request(
+        "POST", "/session", json_body={"name": "reuse-me", "image": IMAGE, "reuseIfExists": False}
+    )
+    assert (conflict.status, conflict.problem_type) == (400, "session-already-exists")
+    assert conflict.json()["data"]["existingSessionId"] == created["sessionId"]
+    other_image = await client.request(
+        "POST", "/session", json_body={"name": "reuse-me", "image": "python:3.11"}
+    )
+    assert other_image.status == 400
+    # v4 names the session by its token and answers with kernelId.
+    v4 = await client.request(
+        "POST",
+        "/kernel/create",
+        json_body={"clientSessionToken": "reuse-me", "image": IMAGE},
+        version="v4.20190615",
+    )
+    assert v4.json() == {
+        "kernelId": "reuse-me",
+        "status": "RUNNING",
+        "service_ports": [],
+        "created": False,
+    }
+    # Prefix lookup by UUID and by name; environ reached the kernel.
+    run = await client.run(
+        created["sessionId"][:8], "import os; print(os.environ['GREETING'], os.getcwd())"
+    )
+    out = text_of(run["console"])
+    assert out.startswith("hej ")
+    assert out.strip().endswith("/work")
+    info = (await client.request("GET", "/session/reuse")).json()
+    assert info["status"] == "RUNNING"
+    assert info["numQueriesExecuted"] == 1
+    destroyed = await client.request("DELETE", "/session/reuse-me")
+    assert destroyed.status == 200
+    assert destroyed.json()["stats"]["status"] == "terminated"
+    assert (await client.request("GET", "/session/reuse-me")).status == 404
+
+
+async def test_run_loop_continued_input_and_media(client: SignedClient) -> None:
+    await client.create("loop-sess", IMAGE)
+    started = time.monotonic()
+    run = await client.run(
+        "loop-sess", "import time\nprint('a', flush=True)\ntime.sleep(2.6)\nprint('b')"
+    )
+    assert run["statuses"][0] == "continued"
+    assert run["statuses"][-1] == "finished"
+    assert text_of(run["console"]) == "a\nb\n"
+    assert time.monotonic() - started >= 2.0
+    # Consecutive same-stream items are merged, the order of streams is kept.
+    run = await client.run(
+        "loop-sess",
+        "import sys\nprint(1)\nprint(2, flush=True)\n"
+        "print(3, file=sys.stderr, flush=True)\nprint(4)",
+    )
+    assert run["console"] == [["stdout", "1\n2\n"], ["stderr", "3\n"], ["stdout", "4\n"]]
+    # HTML and SVG display data.
+    run = await client.run(
+        "loop-sess",
+        "from IPython.display import HTML, SVG, display\ndisplay(HTML('<b>x</b>'))\n"
+        "display(SVG('<svg xmlns=\"http://www.w3.org/2000/svg\"/>'))",
+    )
+    kinds = [item[0] for item in run["console"]]
+    assert kinds == ["html", "media"]
+    assert run["console"][1][1][0] == "image/svg+xml"
+    # input() and getpass() go through waiting-input.
+    reply = await client.request(
+        "POST",
+        "/session/loop-sess",
+        json_body={
+            "mode": "query",
+            "code": "import getpass\nname = input('who? ')\npw = getpass.getpass('pw: ')\n"
+            "print('hi', name, len(pw))",
+            "runId": None,
+        },
+    )
+    result = reply.json()["result"]
+    assert (result["status"], result["options"]) == ("waiting-input", {"is_password": False})
+    assert text_of(result["console"]) == "who? "
+    run_id = result["runId"]
+    reply = await client.request(
+        "POST", "/session/loop-sess", json_body={"mode": "input", "code": "ada", "runId": run_id}
+    )
+    result = reply.json()["result"]
+    assert (result["status"], result["options"]) == ("waiting-input", {"is_password": True})
+    reply = await client.request(
+        "POST", "/session/loop-sess", json_body={"mode": "input", "code": "secret", "runId": run_id}
+    )
+    result = reply.json()["result"]
+    assert (result["status"], result["exitCode"]) == ("finished", 0)
+    assert "hi ada 6" in text_of(result["console"])
+
+
+async def test_exception_is_on_stderr_and_exit_code_zero(client: SignedClient) -> None:
+    await client.create("exc-sess", IMAGE)
+    run = await client.run("exc-sess", "1/0")
+    assert run["result"]["exitCode"] == 0
+    assert "ZeroDivisionError" in text_of(run["console"], "stderr")
+
+
+async def test_runs_of_one_session_are_fifo(client: SignedClient) -> None:
+    await client.create("fifo-sess", IMAGE)
+
+    async def query(code: str) -> dict[str, Any]:
+        return await client.run("fifo-sess", code)
+
+    first = asyncio.create_task(
+        query("import time\norder = ['first']\ntime.sleep(1.0)\norder.append('first-done')")
+    )
+    await asyncio.sleep(0)  # let the first request go out before the second
+    second = await query("order.append('second'); print(order)")
+    await first
+    assert text_of(second["console"]).strip() == "['first', 'first-done', 'second']"
+
+
+async def test_interrupt_and_restart_keep_the_work_dir(client: SignedClient) -> None:
+    await client.create("intr-sess", IMAGE)
+    await client.run("intr-sess", "open('kept.txt', 'w').write('still here')")
+    reply = await client.request(
+        "POST",
+        "/session/intr-sess",
+        json_body={"mode": "query", "code": "while True: pass", "runId": None},
+    )
+    run_id = reply.json()["result"]["runId"]
+    assert (await client.request("POST", "/session/intr-sess/interrupt")).status == 204
+    result = reply.json()["result"]
+    while result["status"] != "finished":
+        reply = await client.request(
+            "POST",
+            "/session/intr-sess",
+            json_body={"mode": "continue", "code": "", "runId": run_id},
+        )
+        result = reply.json()["result"]
+    assert "KeyboardInterrupt" in text_of(result["console"], "stderr")
+    await client.run("intr-sess", "forgotten = 1")
+    assert (await client.request("PATCH", "/session/intr-sess")).status == 204
+    run = await client.run("intr-sess", "print(open('kept.txt').read(), 'forgotten' in globals())")
+    assert text_of(run["console"]).strip() == "still here False"
+
+
+async def test_kernel_killed_mid_run_ends_the_run_and_restart_recovers(
+    client: SignedClient,
+) -> None:
+    await client.create("kill-sess", IMAGE)
+    reply = await client.request(
+        "POST",
+        "/session/kill-sess",
+        json_body={
+            "mode": "query",
+            "code": "import os, time\nprint(os.getpid(), flush=True)\ntime.sleep(60)",
+            "runId": None,
+        },
+    )
+    result = reply.json()["result"]
+    assert result["status"] == "continued"
+    pid = int(text_of(result["console"]).split()[0])
+    os.kill(pid, signal.SIGKILL)
+    while result["status"] != "finished":
+        reply = await client.request(
+            "POST",
+            "/session/kill-sess",
+            json_body={"mode": "continue", "code": "", "runId": result["runId"]},
+        )
+        result = reply.json()["result"]
+    assert result["exitCode"] == 128 + signal.SIGKILL
+    assert "kernel died" in text_of(result["console"], "stderr")
+    info = (await client.request("GET", "/session/kill-sess")).json()
+    assert info["status"] == "ERROR"
+    refused = await client.request(
+        "POST", "/session/kill-sess", json_body={"mode": "query", "code": "1", "runId": None}
+    )
+    assert refused.status == 500
+    assert (await client.request("PATCH", "/session/kill-sess")).status == 204
+    run = await client.run("kill-sess", "print(6 * 7)")
+    assert text_of(run["console"]) == "42\n"
+
+
+async def test_batch_mode_steps_and_exit_codes(client: SignedClient) -> None:
+    await client.create("batch-sess", IMAGE)
+    options = {
+        "clean": "echo cleaning; rm -f out.txt",
+        "build": "echo building > out.txt",
+        "exec": "cat out.txt; echo oops >&2; exit 3",
+        "buildLog": False,
+    }
+    run = await client.run("batch-sess", "", mode="batch", options=options)
+    assert run["statuses"] == ["clean-finished", "build-finished", "finished"]
+    assert run["result"]["exitCode"] == 3
+    assert text_of(run["console"]) == "cleaning\nbuilding\n"
+    assert text_of(run["console"], "stderr") == "oops\n"
+    failing = {"clean": None, "build": "exit 2", "exec": "echo never", "buildLog": False}
+    run = await client.run("batch-sess", "", mode="batch", options=failing)
+    assert run["statuses"] == ["clean-finished", "build-finished", "finished"]
+    assert run["result"]["exitCode"] == 127
+    assert "never" not in text_of(run["console"])
+
+
+async def test_many_sessions_have_their_own_work_dirs(client: SignedClient) -> None:
+    await asyncio.gather(client.create("multi-one", IMAGE), client.create("multi-two", IMAGE))
+    one, two = await asyncio.gather(
+        client.run("multi-one", "import os; open('mine.txt','w').write('one'); print(os.getcwd())"),
+        client.run("multi-two", "import os; print(os.getcwd(), os.path.exists('mine.txt'))"),
+    )
+    cwd_one = text_of(one["console"]).strip()
+    cwd_two, exists = text_of(two["console"]).split()
+    assert cwd_one != cwd_two
+    assert exists == "False"
+    assert oct(os.stat(cwd_one).st_mode & 0o777) == "0o700"
+
+
+async def test_batch_session_runs_its_startup_command(
+    client: SignedClient, local_server: RunningServer
+) -> None:
+    body = {
+        "name": "batch-type",
+        "image": IMAGE,
+        "type": "batch",
+        "startupCommand": "echo started > started.txt; echo to-log",
+    }
+    reply = await client.request("POST", "/session", json_body=body)
+    assert reply.status == 201
+    session_id = reply.json()["sessionId"]
+    marker = local_server.app  # the work dir is data_dir/sessions/<uuid>/work
+    from bai_bridge.local.context import CONTEXT
+
+    work = marker[CONTEXT].config.data_dir / "sessions" / session_id / "work"
+    deadline = time.monotonic() + 30
+    while (await client.request("GET", "/session/batch-type")).status != 404:
+        assert time.monotonic() < deadline, "the batch session did not end"
+        await asyncio.sleep(0.1)
+    assert (work / "started.txt").read_text() == "started\n"
+
+
+async def test_enqueue_only_answers_pending(client: SignedClient) -> None:
+    reply = await client.request(
+        "POST", "/session", json_body={"name": "queued-sess", "image": IMAGE, "enqueueOnly": True}
+    )
+    assert (reply.status, reply.json()["status"]) == (201, "PENDING")
+    deadline = time.monotonic() + 30
+    while (await client.request("GET", "/session/queued-sess")).json()["status"] != "RUNNING":
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.1)
+    run = await client.run("queued-sess", "print('up')")
+    assert text_of(run["console"]) == "up\n"
