@@ -1,11 +1,13 @@
-"""Fixtures of the client tests: small aiohttp servers of our own for what the embedded
-server cannot be asked to do (drop an event stream, send a hostile archive), each one
-verifying every request's signature the way a manager does (protocol doc §2.2)."""
+"""Fixtures of the client tests: the embedded server with a request recorder, and small
+aiohttp servers of our own for what the embedded server cannot be asked to do (drop an event
+stream, send a hostile archive), each one verifying every request's signature the way a
+manager does (protocol doc §2.2)."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 
 import pytest
 from aiohttp import web
@@ -47,6 +49,14 @@ async def signature_middleware(request: web.Request, handler: Handler) -> web.St
     return await handler(request)
 
 
+from api_support import (  # noqa: E402  (tests/api is on sys.path, like this file)
+    EMBEDDED_ACCESS_KEY,
+    EMBEDDED_SECRET_KEY,
+    Embedded,
+    Recorder,
+)
+
+
 def hello_handler(version: str, manager: str) -> Handler:
     async def hello(_: web.Request) -> web.Response:
         return web.json_response({"version": version, "manager": manager})
@@ -85,3 +95,32 @@ async def tiny_server() -> AsyncIterator[TinyServer]:
     finally:
         for runner in runners:
             await runner.cleanup()
+
+
+@pytest.fixture
+async def embedded(tmp_path: Path) -> AsyncIterator[Embedded]:
+    """The embedded session server in-process on 127.0.0.1:0 (real kernels, shell, PTY).
+
+    Downloads may be up to 16 MiB here so the 5 MiB round trip can come back in one piece.
+    """
+    from bai_bridge.local.config import LocalConfig
+    from bai_bridge.local.serve import start_server
+
+    recorder = Recorder()
+    config = LocalConfig(
+        data_dir=tmp_path / "server",
+        access_key=EMBEDDED_ACCESS_KEY,
+        secret_key=EMBEDDED_SECRET_KEY,
+        port=0,
+        max_download_size=16 << 20,
+    )
+    server = await start_server(config, extra_middlewares=(recorder.middleware,))
+    try:
+        client = APIConfig(
+            endpoint=server.endpoint,
+            access_key=EMBEDDED_ACCESS_KEY,
+            secret_key=EMBEDDED_SECRET_KEY,
+        )
+        yield Embedded(client, recorder, config.data_dir)
+    finally:
+        await server.close()
