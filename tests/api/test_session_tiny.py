@@ -1,0 +1,141 @@
+"""APISession behaviour that needs a server answering like a particular real manager:
+version negotiation, endpoint rotation, path prefixes, the download method by manager
+release, and completion on managers that do not complete. Each server checks signatures."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Awaitable, Callable
+
+import attrs
+import pytest
+from aiohttp import web
+
+from bai_bridge.api import APIConfig, APISession, BackendClientError
+from bai_bridge.api.versioning import ApiVersion
+
+TinyServer = Callable[[web.Application], Awaitable[APIConfig]]
+
+
+def app_with(version: str, manager: str) -> tuple[web.Application, list[web.Request]]:
+    seen: list[web.Request] = []
+
+    async def hello(request: web.Request) -> web.Response:
+        seen.append(request)
+        return web.json_response({"version": version, "manager": manager})
+
+    async def anything(request: web.Request) -> web.Response:
+        seen.append(request)
+        await request.read()
+        return web.json_response({"result": {"logs": "ok"}})
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    app.router.add_route("*", "/{tail:.*}", anything)
+    return app, seen
+
+
+@pytest.mark.parametrize(
+    ("server", "pin", "expected", "prefix"),
+    [
+        ("v9.20250722", None, ApiVersion(8, "20240915"), "/session"),
+        ("v5.20191215", None, ApiVersion(5, "20191215"), "/session"),
+        ("v4.20190615", None, ApiVersion(4, "20190615"), "/kernel"),
+        ("v8.20240915", "v4.20190615", ApiVersion(4, "20190615"), "/kernel"),
+    ],
+)
+async def test_negotiation_takes_the_lower_version(
+    tiny_server: TinyServer, server: str, pin: str | None, expected: ApiVersion, prefix: str
+) -> None:
+    app, seen = app_with(server, "x")
+    config = attrs.evolve(await tiny_server(app), api_version=pin)
+    async with APISession(config) as api:
+        assert api.api_version == expected
+        await api.Kernel("some-session").get_logs()
+    hello, logs = seen
+    assert "Authorization" not in hello.headers
+    assert "X-BackendAI-Version" not in hello.headers
+    assert logs.path == f"{prefix}/some-session/logs"
+    assert logs.headers["X-BackendAI-Version"] == str(expected)
+    assert logs.headers["Content-Type"] == "text/plain"
+
+
+async def test_endpoint_path_prefix_is_kept_and_signed(tiny_server: TinyServer) -> None:
+    inner, seen = app_with("v8.20240915", "24.09.0")
+    app = web.Application()
+    app.add_subapp("/prefix/", inner)
+    config = await tiny_server(app)
+    config = attrs.evolve(config, endpoint=f"{config.endpoint}/prefix")
+    async with APISession(config) as api:
+        await api.Kernel("s-one").get_logs()
+    assert seen[-1].raw_path == "/prefix/session/s-one/logs"  # signature checked by the server
+
+
+def closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_rotates_to_the_next_endpoint_on_connection_errors(tiny_server: TinyServer) -> None:
+    app, seen = app_with("v8.20240915", "24.09.0")
+    live = await tiny_server(app)
+    dead = f"http://127.0.0.1:{closed_port()}"
+    config = attrs.evolve(live, endpoint=f"{dead},{live.endpoint}")
+    async with APISession(config) as api:
+        assert api.endpoint == live.endpoint
+        assert api.api_version == ApiVersion(8, "20240915")
+        await api.Kernel("rotated").get_logs()
+    assert len(seen) == 2
+
+
+async def test_unreachable_everywhere_is_a_client_error_from_the_cause() -> None:
+    ports = [closed_port(), closed_port()]
+    config = APIConfig(
+        endpoint=",".join(f"http://127.0.0.1:{p}" for p in ports), access_key="AK", secret_key="S"
+    )
+    async with APISession(config) as api:
+        assert api.server_info is None  # negotiation fell back to our version
+        with pytest.raises(BackendClientError) as error:
+            await api.Kernel("nowhere").get_info()
+    assert isinstance(error.value.__cause__, OSError)
+
+
+@pytest.mark.parametrize(
+    ("manager", "method"), [("23.09.0", "GET"), ("24.09.0", "POST"), ("25.6.1", "POST")]
+)
+async def test_download_method_follows_the_manager_release(
+    tiny_server: TinyServer, manager: str, method: str
+) -> None:
+    app, _ = app_with("v8.20240915", manager)
+    async with APISession(await tiny_server(app)) as api:
+        assert api.download_method == method
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (500, {"type": "https://api.backend.ai/probs/internal-server-error", "title": "x"}),
+        (200, {"result": None}),
+    ],
+)
+async def test_complete_on_managers_that_do_not_complete(
+    tiny_server: TinyServer, status: int, body: dict[str, object]
+) -> None:
+    received: list[dict[str, object]] = []
+
+    async def complete(request: web.Request) -> web.Response:
+        received.append(await request.json())
+        return web.Response(status=status, text=json.dumps(body), content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/session/old-manager/complete", complete)
+    async with APISession(await tiny_server(app)) as api:
+        kernel = api.Kernel("old-manager")
+        assert kernel.completion_supported is None
+        assert await kernel.complete("os.pa", {"row": 0, "col": 5, "line": "os.pa"}) == []
+        assert kernel.completion_supported is False
+    assert received == [
+        {"code": "os.pa", "options": {"row": 0, "col": 5, "line": "os.pa", "post": ""}}
+    ]
