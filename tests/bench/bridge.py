@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import os
 import time
@@ -14,7 +15,8 @@ from bai_bridge.lsp import protocol
 from bench.config import BenchConfig
 from bench.lsp_client import BenchClient, bridge_argv, field, lsp_server
 
-RUN_TIMEOUT = 600.0
+READY_TIMEOUT = 60.0
+READY_RETRY = 0.2
 END_GRACE = 30.0  # how long the end notification may trail the command's answer
 
 
@@ -35,16 +37,39 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 @asynccontextmanager
 async def bridge(
-    cfg: BenchConfig, name: str, env: dict[str, str] | None = None
-) -> AsyncIterator[tuple[BenchClient, Path]]:
-    """A `bai-bridge lsp` on a fresh workspace directory ``name``; yields (client, workspace)."""
-    workspace = cfg.work_dir / name
+    cfg: BenchConfig, name: str, *, workspace: Path | None = None,
+    env: dict[str, str] | None = None, options: dict[str, Any] | None = None,
+) -> AsyncIterator[tuple[BenchClient, Path]]:  # fmt: skip
+    """A `bai-bridge lsp` on ``workspace`` (default: a fresh directory ``name``), its session
+    started; yields (client, workspace). ``options`` are the server's initializationOptions."""
+    workspace = workspace or cfg.work_dir / name
     workspace.mkdir(parents=True, exist_ok=True)
     log_file = cfg.work_dir / f"{name}.lsp.log"
     async with lsp_server(
-        bridge_argv(), workspace=workspace, log_file=log_file, env=env or clean_env()
-    ) as client:
+        bridge_argv(), workspace=workspace, log_file=log_file, env=env or clean_env(),
+        init_options={"baiBridge": options or {}},
+    ) as client:  # fmt: skip
+        await _first_run(client, cfg.work_dir / f"{name}-ready.py")
         yield client, workspace
+
+
+async def _first_run(client: BenchClient, path: Path) -> None:
+    """Run `0` once, so the session exists and is warm before anything is timed.
+
+    The server finishes its own start-up after `initialized` and says "not initialized yet"
+    until then (an editor's first command would meet the same): retried for a while.
+    """
+    await asyncio.to_thread(path.write_text, "0\n")  # outside the workspace: never synced
+    uri = client.open(path)
+    deadline = time.perf_counter() + READY_TIMEOUT
+    while True:
+        try:
+            await run_selection(client, uri, 0, 1)
+            return
+        except RuntimeError as error:
+            if "not initialized" not in str(error) or time.perf_counter() > deadline:
+                raise
+        await asyncio.sleep(READY_RETRY)
 
 
 def whole_range(first_line: int, end_line: int) -> dict[str, Any]:
@@ -65,6 +90,8 @@ async def run_selection(
         protocol.RUN_SELECTION, {"uri": uri, "range": whole_range(first_line, end_line)}
     )
     answered = time.perf_counter()
+    if result is None:
+        raise RuntimeError(f"the run command answered nothing; server said {client.messages[-3:]}")
     ended, _ = await client.wait_output(
         lambda p: field(p, "event") == "end", END_GRACE, since=since
     )
