@@ -1,0 +1,185 @@
+// The language client: starts `bai-bridge lsp`, restarts it (queued, one at a time) on a
+// crash or a settings change, and says so every time.
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  type CloseHandlerResult,
+  ErrorAction,
+  type ErrorHandlerResult,
+  ExecuteCommandRequest,
+  LanguageClient,
+  type LanguageClientOptions,
+  type ServerOptions,
+  TransportKind,
+} from "vscode-languageclient/node";
+
+import { SECRET_KEY_ID, SECTION, readSettings } from "./config";
+import { CrashPolicy } from "./crashPolicy";
+import { serverInterpreter } from "./interpreter";
+import { serverEnvironment, serverOptions } from "./settings";
+
+/** Wires the bridge's custom notifications and requests onto a fresh client. */
+export type ClientWiring = (client: LanguageClient) => vscode.Disposable[];
+
+export class BridgeClient implements vscode.Disposable {
+  private client: LanguageClient | undefined;
+  private wiring: vscode.Disposable[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private readonly crashes = new CrashPolicy();
+  private readonly changed = new vscode.EventEmitter<boolean>();
+  /** Fires true when a client is running, false when it stopped. */
+  readonly onDidChangeRunning = this.changed.event;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly wire: ClientWiring,
+  ) {}
+
+  get running(): boolean {
+    return this.client?.isRunning() ?? false;
+  }
+
+  start(): Promise<void> {
+    return this.enqueue(() => this.startNow());
+  }
+
+  restart(reason: string): Promise<void> {
+    return this.enqueue(async () => {
+      this.log.info(`restarting the language server: ${reason}`);
+      await this.stopNow();
+      this.crashes.reset();
+      await this.startNow();
+    });
+  }
+
+  /** workspace/executeCommand with one argument object, as the server's commands take. */
+  async execute<R>(command: string, argument?: unknown): Promise<R> {
+    const client = this.client;
+    if (!client?.isRunning()) {
+      throw new Error(
+        "the Backend.AI language server is not running (Backend.AI: Restart Language Server)",
+      );
+    }
+    const params = { command, arguments: argument === undefined ? [] : [argument] };
+    return (await client.sendRequest(ExecuteCommandRequest.type, params)) as R;
+  }
+
+  dispose(): void {
+    void this.enqueue(() => this.stopNow());
+    this.changed.dispose();
+  }
+
+  private enqueue(task: () => Promise<void>): Promise<void> {
+    const next = this.queue.then(task, task);
+    this.queue = next.catch((error: unknown) => {
+      this.log.error(`language server: ${String(error)}`);
+    });
+    return next;
+  }
+
+  private async startNow(): Promise<void> {
+    const settings = readSettings();
+    let python: string | undefined;
+    try {
+      python = await serverInterpreter(this.context, settings.interpreter, this.log);
+    } catch (error) {
+      this.reportStartFailure(`could not install the language server: ${String(error)}`);
+      return;
+    }
+    if (python === undefined) {
+      this.log.warn("the language server is not installed; Backend.AI features are off");
+      return;
+    }
+    const secret = await this.context.secrets.get(SECRET_KEY_ID);
+    const server: ServerOptions = {
+      command: python,
+      args: ["-m", "bai_bridge", "lsp"],
+      transport: TransportKind.stdio,
+      options: { env: serverEnvironment(settings, secret, process.env), cwd: workspaceRoot() },
+    };
+    const client = new LanguageClient(
+      "baiBridge",
+      "Backend.AI Bridge",
+      server,
+      this.clientOptions(settings),
+    );
+    this.client = client;
+    this.wiring = this.wire(client);
+    this.log.info(`starting the language server with ${python}`);
+    try {
+      await client.start();
+      this.changed.fire(true);
+    } catch (error) {
+      this.reportStartFailure(`the language server did not start: ${String(error)}`);
+    }
+  }
+
+  private clientOptions(settings: ReturnType<typeof readSettings>): LanguageClientOptions {
+    return {
+      documentSelector: [
+        { scheme: "file", language: "python" },
+        { scheme: "untitled", language: "python" },
+      ],
+      synchronize: {
+        // The server reads pushed settings; the pull model needs nothing more from us.
+        // eslint-disable-next-line @typescript-eslint/no-deprecated
+        configurationSection: SECTION,
+        fileEvents: vscode.workspace.createFileSystemWatcher("**/*"),
+      },
+      initializationOptions: { [SECTION]: serverOptions(settings) },
+      outputChannel: this.log,
+      errorHandler: {
+        error: (_error, _message, count): ErrorHandlerResult => ({
+          action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
+        }),
+        closed: (): CloseHandlerResult => this.onClosed(),
+      },
+    };
+  }
+
+  private onClosed(): CloseHandlerResult {
+    this.changed.fire(false);
+    const decision = this.crashes.onCrash(Date.now());
+    this.log.warn(decision.message);
+    if (decision.restart) {
+      void vscode.window.showWarningMessage(decision.message);
+      return { action: CloseAction.Restart, handled: true };
+    }
+    void vscode.window.showErrorMessage(decision.message, "Restart").then((choice) => {
+      if (choice === "Restart") void this.restart("requested after repeated crashes");
+    });
+    return { action: CloseAction.DoNotRestart, handled: true };
+  }
+
+  private reportStartFailure(message: string): void {
+    this.log.error(message);
+    void vscode.window
+      .showErrorMessage(`Backend.AI: ${message}`, "Retry", "Open Settings")
+      .then((choice) => {
+        if (choice === "Retry") void this.restart("retry after a failed start");
+        if (choice === "Open Settings") {
+          void vscode.commands.executeCommand("workbench.action.openSettings", SECTION);
+        }
+      });
+  }
+
+  private async stopNow(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    for (const disposable of this.wiring) disposable.dispose();
+    this.wiring = [];
+    if (client === undefined) return;
+    try {
+      if (client.isRunning()) await client.stop(5000);
+    } catch (error) {
+      this.log.warn(`stopping the language server: ${String(error)}`);
+    } finally {
+      this.changed.fire(false);
+    }
+  }
+}
+
+function workspaceRoot(): string | undefined {
+  return vscode.workspace.workspaceFolders?.[0]?.uri.fsPath;
+}

@@ -1,0 +1,208 @@
+// The extension's own UI commands (ids `baiBridge.*`): each one gathers its argument from the
+// editor and calls the server's command (`bai-bridge.*`) through workspace/executeCommand.
+import * as vscode from "vscode";
+
+import type { BridgeClient } from "./client";
+import { SECRET_KEY_ID } from "./config";
+import {
+  type RemoteFile,
+  type RunResult,
+  ServerCommand,
+  type TerminalDescriptor,
+} from "./protocol";
+import type { SessionStatusItem } from "./status";
+import { createSessionTerminal } from "./terminal/sessionTerminal";
+
+export interface CommandDeps {
+  context: vscode.ExtensionContext;
+  client: BridgeClient;
+  status: SessionStatusItem;
+  log: vscode.LogOutputChannel;
+  showOutput: () => void;
+}
+
+function pythonEditor(): vscode.TextEditor {
+  const editor = vscode.window.activeTextEditor;
+  if (!editor) throw new Error("open a Python file first");
+  return editor;
+}
+
+function reportRun(result: RunResult | null | undefined): void {
+  if (result && result.status !== "finished" && result.exitCode !== null && result.exitCode !== 0) {
+    void vscode.window.showWarningMessage(
+      `Backend.AI: the run ended with ${result.status} (exit code ${result.exitCode})`,
+    );
+  }
+}
+
+async function runSelection(deps: CommandDeps): Promise<void> {
+  const editor = pythonEditor();
+  const { start, end } = editor.selection;
+  deps.showOutput();
+  const range = {
+    start: { line: start.line, character: start.character },
+    end: { line: end.line, character: end.character },
+  };
+  reportRun(
+    await deps.client.execute<RunResult>(ServerCommand.runSelection, {
+      uri: editor.document.uri.toString(),
+      range,
+    }),
+  );
+  if (editor.selection.isEmpty && start.line + 1 < editor.document.lineCount) {
+    // Like a REPL: move to the next line, so Shift+Enter walks through a file.
+    const next = new vscode.Position(start.line + 1, 0);
+    editor.selection = new vscode.Selection(next, next);
+  }
+}
+
+async function runCell(deps: CommandDeps, uri?: string, line?: number): Promise<void> {
+  const editor = uri === undefined ? pythonEditor() : undefined;
+  deps.showOutput();
+  const args = {
+    uri: uri ?? editor?.document.uri.toString(),
+    line: line ?? editor?.selection.active.line ?? 0,
+  };
+  reportRun(await deps.client.execute<RunResult>(ServerCommand.runCell, args));
+}
+
+async function runFile(deps: CommandDeps): Promise<void> {
+  const editor = pythonEditor();
+  if (editor.document.isDirty) await editor.document.save();
+  deps.showOutput();
+  reportRun(
+    await deps.client.execute<RunResult>(ServerCommand.runFile, {
+      uri: editor.document.uri.toString(),
+    }),
+  );
+}
+
+async function showDocument(content: unknown, language: string): Promise<void> {
+  const text = typeof content === "string" ? content : JSON.stringify(content, null, 2);
+  const document = await vscode.workspace.openTextDocument({ content: text, language });
+  await vscode.window.showTextDocument(document, { preview: true });
+}
+
+async function downloadFiles(deps: CommandDeps): Promise<void> {
+  const files = await deps.client.execute<RemoteFile[]>(ServerCommand.listRemoteFiles, {});
+  const picks = await vscode.window.showQuickPick(
+    files.map((file) => ({ label: file.filename, description: `${file.size} bytes` })),
+    { canPickMany: true, title: "Backend.AI: files to download into the workspace" },
+  );
+  if (!picks || picks.length === 0) return;
+  await deps.client.execute(ServerCommand.download, { paths: picks.map((pick) => pick.label) });
+  void vscode.window.showInformationMessage(`Backend.AI: downloaded ${picks.length} file(s)`);
+}
+
+async function setSecretKey(deps: CommandDeps): Promise<void> {
+  const secret = await vscode.window.showInputBox({
+    title: "Backend.AI secret key",
+    prompt: "Kept in VS Code's secret storage; empty removes it",
+    password: true,
+    ignoreFocusOut: true,
+  });
+  if (secret === undefined) return;
+  if (secret === "") await deps.context.secrets.delete(SECRET_KEY_ID);
+  else await deps.context.secrets.store(SECRET_KEY_ID, secret);
+  await deps.client.restart("the secret key changed");
+}
+
+export function openSessionTerminal(deps: CommandDeps): vscode.Terminal {
+  const terminal = vscode.window.createTerminal(
+    createSessionTerminal(terminalDescriptor(deps), deps.log),
+  );
+  terminal.show();
+  return terminal;
+}
+
+export function terminalDescriptor(
+  deps: Pick<CommandDeps, "client">,
+): () => Promise<TerminalDescriptor> {
+  return () => deps.client.execute<TerminalDescriptor>(ServerCommand.terminalDescriptor);
+}
+
+async function sessionActions(deps: CommandDeps): Promise<void> {
+  const actions: [string, string][] = [
+    ["$(terminal) Open Session Terminal", "baiBridge.openTerminal"],
+    ["$(info) Session Info", "baiBridge.sessionInfo"],
+    ["$(output) Session Logs", "baiBridge.sessionLogs"],
+    ["$(debug-pause) Interrupt", "baiBridge.interrupt"],
+    ["$(debug-restart) Restart Session", "baiBridge.restartSession"],
+    ["$(trash) Destroy Session", "baiBridge.destroySession"],
+    ["$(sync) Sync Workspace", "baiBridge.syncWorkspace"],
+    ["$(cloud-download) Download Files", "baiBridge.downloadFiles"],
+    ["$(preview) Show Output", "baiBridge.showOutput"],
+    ["$(refresh) Restart Language Server", "baiBridge.restartServer"],
+  ];
+  const status = deps.status.status;
+  const pick = await vscode.window.showQuickPick(
+    actions.map(([label, command]) => ({ label, command })),
+    { title: status ? `Backend.AI session ${status.sessionName}: ${status.state}` : "Backend.AI" },
+  );
+  if (pick) await vscode.commands.executeCommand(pick.command);
+}
+
+async function confirm(question: string, action: string): Promise<boolean> {
+  return (await vscode.window.showWarningMessage(question, { modal: true }, action)) === action;
+}
+
+/** Every UI command, by id. */
+export function commandTable(
+  deps: CommandDeps,
+): Record<string, (...args: unknown[]) => Promise<unknown>> {
+  const run = (command: string) => () => deps.client.execute(command);
+  return {
+    "baiBridge.runSelection": () => runSelection(deps),
+    "baiBridge.runCell": (uri?: unknown, line?: unknown) =>
+      runCell(
+        deps,
+        typeof uri === "string" ? uri : undefined,
+        typeof line === "number" ? line : undefined,
+      ),
+    "baiBridge.runFile": () => runFile(deps),
+    "baiBridge.interrupt": run(ServerCommand.interrupt),
+    "baiBridge.restartSession": async () => {
+      if (await confirm("Restart the Backend.AI session? Its variables are lost.", "Restart")) {
+        await deps.client.execute(ServerCommand.restart);
+      }
+    },
+    "baiBridge.destroySession": async () => {
+      if (await confirm("Destroy the Backend.AI session?", "Destroy"))
+        await deps.client.execute(ServerCommand.destroy);
+    },
+    "baiBridge.openTerminal": () => Promise.resolve(openSessionTerminal(deps)),
+    "baiBridge.sessionInfo": async () =>
+      showDocument(await deps.client.execute(ServerCommand.sessionInfo), "json"),
+    "baiBridge.sessionLogs": async () =>
+      showDocument(await deps.client.execute(ServerCommand.sessionLogs), "log"),
+    "baiBridge.syncWorkspace": async () => {
+      const result = await deps.client.execute(ServerCommand.syncWorkspace);
+      deps.log.info(`sync: ${JSON.stringify(result)}`);
+      void vscode.window.setStatusBarMessage("Backend.AI: workspace synced", 4000);
+    },
+    "baiBridge.downloadFiles": () => downloadFiles(deps),
+    "baiBridge.setSecretKey": () => setSecretKey(deps),
+    "baiBridge.showOutput": () => {
+      deps.showOutput();
+      return Promise.resolve();
+    },
+    "baiBridge.sessionActions": () => sessionActions(deps),
+    "baiBridge.restartServer": () => deps.client.restart("requested"),
+  };
+}
+
+/** Register the table; a failing command shows its error instead of failing silently. */
+export function registerCommands(deps: CommandDeps): vscode.Disposable[] {
+  return Object.entries(commandTable(deps)).map(([id, handler]) =>
+    vscode.commands.registerCommand(id, async (...args: unknown[]) => {
+      try {
+        return await handler(...args);
+      } catch (error) {
+        const message = error instanceof Error ? error.message : String(error);
+        deps.log.error(`${id}: ${message}`);
+        void vscode.window.showErrorMessage(`Backend.AI: ${message}`);
+        return undefined;
+      }
+    }),
+  );
+}

@@ -1,0 +1,94 @@
+// Entry point: activate() only wires the pieces together and hands their disposables to VS Code.
+import * as vscode from "vscode";
+import type { LanguageClient } from "vscode-languageclient/node";
+
+import { BridgeClient } from "./client";
+import { registerCommands, terminalDescriptor } from "./commands";
+import { SECTION, readSettings } from "./config";
+import { askForInput } from "./input";
+import { OutputView } from "./outputView";
+import {
+  INPUT_REQUEST,
+  type InputRequestParams,
+  OUTPUT,
+  type Output,
+  SESSION_STATUS,
+  type SessionStatus,
+} from "./protocol";
+import { needsRestart, ownsRunKeys } from "./settings";
+import { SessionStatusItem } from "./status";
+import { createSessionTerminal } from "./terminal/sessionTerminal";
+
+const OTHER_RUNNERS = ["ms-python.python", "ms-toolsai.jupyter"];
+
+function wireClient(
+  status: SessionStatusItem,
+  output: OutputView,
+): (client: LanguageClient) => vscode.Disposable[] {
+  return (client) => [
+    client.onNotification(SESSION_STATUS, (params: SessionStatus) => {
+      status.update(params);
+    }),
+    client.onNotification(OUTPUT, (params: Output) => {
+      output.apply(params);
+    }),
+    client.onRequest(INPUT_REQUEST, (params: InputRequestParams) => askForInput(params)),
+  ];
+}
+
+function updateRunKeys(): void {
+  const others = OTHER_RUNNERS.some((id) => vscode.extensions.getExtension(id) !== undefined);
+  const owns = ownsRunKeys(readSettings().runKeys, others);
+  void vscode.commands.executeCommand("setContext", "baiBridge.ownsRunKeys", owns);
+}
+
+export async function activate(
+  context: vscode.ExtensionContext,
+): Promise<{ client: BridgeClient }> {
+  const log = vscode.window.createOutputChannel("Backend.AI Bridge", { log: true });
+  const runOutput = vscode.window.createOutputChannel("Backend.AI Output");
+  const status = new SessionStatusItem();
+  const output = new OutputView(context.extensionUri, runOutput, readSettings().outputFoldLines);
+  const client = new BridgeClient(context, log, wireClient(status, output));
+  const deps = {
+    context,
+    client,
+    status,
+    log,
+    showOutput: () => {
+      output.show();
+    },
+  };
+  let settings = readSettings();
+
+  context.subscriptions.push(
+    log,
+    runOutput,
+    status,
+    output,
+    client,
+    ...registerCommands(deps),
+    client.onDidChangeRunning((running) => {
+      if (!running) status.showServer("stopped");
+    }),
+    vscode.window.registerTerminalProfileProvider("baiBridge.sessionTerminal", {
+      provideTerminalProfile: () =>
+        new vscode.TerminalProfile(createSessionTerminal(terminalDescriptor(deps), log)),
+    }),
+    vscode.workspace.onDidChangeConfiguration((event) => {
+      if (!event.affectsConfiguration(SECTION)) return;
+      const next = readSettings();
+      updateRunKeys();
+      if (needsRestart(settings, next)) void client.restart("settings changed");
+      settings = next;
+    }),
+    vscode.extensions.onDidChange(updateRunKeys),
+  );
+  updateRunKeys();
+  await client.start();
+  return { client };
+}
+
+export function deactivate(): void {
+  // Disposables registered in activate() stop the client and close the views.
+}

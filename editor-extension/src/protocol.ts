@@ -1,0 +1,112 @@
+// The bridge's own LSP vocabulary, declared once here and once in
+// server/bai_bridge/lsp/protocol.py, with the same spelling.
+
+/** Server → client notifications. */
+export const SESSION_STATUS = "baiBridge/sessionStatus";
+export const OUTPUT = "baiBridge/output";
+/** Server → client request. */
+export const INPUT_REQUEST = "baiBridge/input";
+
+/** The server's workspace/executeCommand ids (the extension's UI commands use other ids). */
+export const ServerCommand = {
+  runSelection: "bai-bridge.runSelection",
+  runCell: "bai-bridge.runCell",
+  runCellsAbove: "bai-bridge.runCellsAbove",
+  runFile: "bai-bridge.runFile",
+  interrupt: "bai-bridge.interrupt",
+  restart: "bai-bridge.restart",
+  destroy: "bai-bridge.destroy",
+  sessionInfo: "bai-bridge.sessionInfo",
+  sessionLogs: "bai-bridge.sessionLogs",
+  syncWorkspace: "bai-bridge.syncWorkspace",
+  listRemoteFiles: "bai-bridge.listRemoteFiles",
+  download: "bai-bridge.download",
+  terminalDescriptor: "bai-bridge.terminalDescriptor",
+  resolveConflict: "bai-bridge.resolveConflict",
+} as const;
+
+export type SessionState =
+  "starting" | "running" | "busy" | "restarting" | "reconnecting" | "terminated" | "error";
+
+export interface SessionStatus {
+  /** One of SessionState (kept open: a newer server may add states). */
+  state: string;
+  sessionName: string;
+  sessionId?: string | null;
+  image?: string | null;
+  endpoint?: string | null;
+  message?: string | null;
+}
+
+export type OutputKind = "stdout" | "stderr" | "media" | "html";
+
+export interface OutputItem {
+  /** One of OutputKind. */
+  kind: string;
+  data: string;
+  mime?: string | null;
+}
+
+export interface Output {
+  runId: string;
+  /** "start" (label, uri set) | "output" (items set) | "end" (status, exitCode set). */
+  event: string;
+  items?: OutputItem[];
+  label?: string | null;
+  uri?: string | null;
+  status?: string | null;
+  exitCode?: number | null;
+}
+
+export interface InputRequestParams {
+  runId: string;
+  prompt: string;
+  password?: boolean;
+}
+
+/** The answer to INPUT_REQUEST; `null` cancels (the run is interrupted). */
+export type InputResponse = { text: string } | null;
+
+export interface TerminalDescriptor {
+  url: string;
+  headers: Record<string, string>;
+  expiresIn: number;
+  sessionName: string;
+}
+
+export interface RunResult {
+  runId: string;
+  status: string;
+  exitCode: number | null;
+}
+
+export interface RemoteFile {
+  filename: string;
+  size: number;
+  mode: string;
+  mtime: number | string;
+}
+
+// Command argument shapes (one JSON object each).
+export interface Position {
+  line: number;
+  character: number;
+}
+export interface RunSelectionArgs {
+  uri: string;
+  range: { start: Position; end: Position };
+}
+export interface RunCellArgs {
+  uri: string;
+  line: number;
+}
+export interface RunFileArgs {
+  uri: string;
+}
+export interface ListRemoteFilesArgs {
+  path?: string;
+}
+export interface DownloadArgs {
+  paths: string[];
+  dest?: string;
+}

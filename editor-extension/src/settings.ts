@@ -1,0 +1,59 @@
+// Settings → the language server's environment and initializationOptions. Pure (no vscode):
+// `readSettings` in config.ts fills `Settings` from the workspace configuration.
+
+export interface Settings {
+  interpreter: string;
+  endpoint: string;
+  accessKey: string;
+  image: string;
+  resources: Record<string, string | number>;
+  mounts: string[];
+  syncExcludes: string[];
+  sessionName: string;
+  syncOnStart: boolean;
+  outputFoldLines: number;
+  runKeys: "auto" | "on" | "off";
+}
+
+/** Settings that only the server process reads at start: changing them restarts it. */
+export const RESTART_SETTINGS = ["interpreter", "endpoint", "accessKey"] as const;
+
+/**
+ * The language server's environment: the editor's own, plus the Backend.AI keys.
+ * The secret key only ever travels here (never in initializationOptions, never in a log).
+ */
+export function serverEnvironment(
+  settings: Settings,
+  secretKey: string | undefined,
+  base: NodeJS.ProcessEnv,
+): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = { ...base, PYTHONUNBUFFERED: "1" };
+  if (settings.endpoint.trim() !== "") env.BACKEND_ENDPOINT = settings.endpoint.trim();
+  if (settings.accessKey.trim() !== "") env.BACKEND_ACCESS_KEY = settings.accessKey.trim();
+  if (secretKey !== undefined && secretKey !== "") env.BACKEND_SECRET_KEY = secretKey;
+  return env;
+}
+
+/** The server's options (camelCase, as server/bai_bridge/lsp/config.py reads them). */
+export function serverOptions(settings: Settings): Record<string, unknown> {
+  const options: Record<string, unknown> = {
+    image: settings.image,
+    resources: settings.resources,
+    mounts: settings.mounts,
+    syncExcludes: settings.syncExcludes,
+    syncOnStart: settings.syncOnStart,
+  };
+  if (settings.endpoint.trim() !== "") options.endpoint = settings.endpoint.trim();
+  if (settings.sessionName.trim() !== "") options.sessionName = settings.sessionName.trim();
+  return options;
+}
+
+/** Whether a configuration change needs a server restart (it reads these only at start). */
+export function needsRestart(before: Settings, after: Settings): boolean {
+  return RESTART_SETTINGS.some((key) => before[key] !== after[key]);
+}
+
+/** Whether Shift+Enter / Ctrl+Enter are ours, given which other extensions are installed. */
+export function ownsRunKeys(runKeys: Settings["runKeys"], othersInstalled: boolean): boolean {
+  return runKeys === "on" || (runKeys === "auto" && !othersInstalled);
+}

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { CrashPolicy } from "../src/crashPolicy";
+import {
+  type Settings,
+  needsRestart,
+  ownsRunKeys,
+  serverEnvironment,
+  serverOptions,
+} from "../src/settings";
+
+const base: Settings = {
+  interpreter: "",
+  endpoint: "",
+  accessKey: "",
+  image: "python:3.11-ubuntu22.04",
+  resources: { cpu: 2 },
+  mounts: [],
+  syncExcludes: [".git/"],
+  sessionName: "",
+  syncOnStart: true,
+  outputFoldLines: 200,
+  runKeys: "auto",
+};
+
+test("no endpoint: the environment leaves BACKEND_* alone (embedded server)", () => {
+  const env = serverEnvironment(base, undefined, { PATH: "/bin", BACKEND_ENDPOINT: "http://x" });
+  assert.equal(env.BACKEND_ENDPOINT, "http://x");
+  assert.equal(env.BACKEND_SECRET_KEY, undefined);
+  assert.equal(env.PATH, "/bin");
+});
+
+test("endpoint, access key and the secret go to the environment", () => {
+  const settings = { ...base, endpoint: " https://api.example.org ", accessKey: "AKIA" };
+  const env = serverEnvironment(settings, "s3cret", {});
+  assert.equal(env.BACKEND_ENDPOINT, "https://api.example.org");
+  assert.equal(env.BACKEND_ACCESS_KEY, "AKIA");
+  assert.equal(env.BACKEND_SECRET_KEY, "s3cret");
+});
+
+test("the secret never reaches the server options", () => {
+  const options = serverOptions({ ...base, endpoint: "https://e", sessionName: "my-session" });
+  assert.deepEqual(options, {
+    image: "python:3.11-ubuntu22.04",
+    resources: { cpu: 2 },
+    mounts: [],
+    syncExcludes: [".git/"],
+    syncOnStart: true,
+    endpoint: "https://e",
+    sessionName: "my-session",
+  });
+  assert.doesNotMatch(JSON.stringify(options), /s3cret|accessKey|secret/i);
+});
+
+test("only start-time settings restart the server", () => {
+  assert.equal(needsRestart(base, { ...base, image: "other" }), false);
+  assert.equal(needsRestart(base, { ...base, endpoint: "https://e" }), true);
+  assert.equal(needsRestart(base, { ...base, interpreter: "/usr/bin/python3" }), true);
+});
+
+test("run keys: auto yields to the Python and Jupyter extensions", () => {
+  assert.equal(ownsRunKeys("auto", false), true);
+  assert.equal(ownsRunKeys("auto", true), false);
+  assert.equal(ownsRunKeys("on", true), true);
+  assert.equal(ownsRunKeys("off", false), false);
+});
+
+test("crashes restart until too many come in a short window", () => {
+  const policy = new CrashPolicy(2, 1000);
+  assert.equal(policy.onCrash(0).restart, true);
+  assert.equal(policy.onCrash(10).restart, true);
+  const third = policy.onCrash(20);
+  assert.equal(third.restart, false);
+  assert.match(third.message, /not restarted/);
+  assert.equal(policy.onCrash(5000).restart, true);
+});
