@@ -14,9 +14,6 @@ from bai_bridge.api.config import APIConfig
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-EMBEDDED_ACCESS_KEY = "AKIAEMBEDDEDTEST0000"
-EMBEDDED_SECRET_KEY = "embedded-secret-key-for-the-client-tests"
-
 
 def json_shape(value: object) -> object:
     """The keys of a JSON value, recursively (values dropped): what parity compares."""

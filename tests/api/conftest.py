@@ -49,12 +49,7 @@ async def signature_middleware(request: web.Request, handler: Handler) -> web.St
     return await handler(request)
 
 
-from api_support import (  # noqa: E402  (tests/api is on sys.path, like this file)
-    EMBEDDED_ACCESS_KEY,
-    EMBEDDED_SECRET_KEY,
-    Embedded,
-    Recorder,
-)
+from api_support import Embedded, Recorder  # noqa: E402  (tests/api is on sys.path)
 
 
 def hello_handler(version: str, manager: str) -> Handler:
@@ -103,23 +98,17 @@ async def embedded(tmp_path: Path) -> AsyncIterator[Embedded]:
 
     Downloads may be up to 16 MiB here so the 5 MiB round trip can come back in one piece.
     """
-    from bai_bridge.local.config import LocalConfig
     from bai_bridge.local.serve import start_server
+    from serverkit import random_config
 
     recorder = Recorder()
-    config = LocalConfig(
-        data_dir=tmp_path / "server",
-        access_key=EMBEDDED_ACCESS_KEY,
-        secret_key=EMBEDDED_SECRET_KEY,
-        port=0,
-        max_download_size=16 << 20,
-    )
+    config = random_config(tmp_path / "server", max_download_size=16 << 20)
     server = await start_server(config, extra_middlewares=(recorder.middleware,))
     try:
         client = APIConfig(
             endpoint=server.endpoint,
-            access_key=EMBEDDED_ACCESS_KEY,
-            secret_key=EMBEDDED_SECRET_KEY,
+            access_key=config.access_key,
+            secret_key=config.secret_key,
         )
         yield Embedded(client, recorder, config.data_dir)
     finally:

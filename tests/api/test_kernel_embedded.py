@@ -1,0 +1,364 @@
+"""Every Kernel method against the embedded session server, as a v4 and as a v8 client."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import os
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from api_support import Embedded
+
+from bai_bridge.api import APISession, BatchOptions
+from bai_bridge.api.errors import (
+    BackendAuthError,
+    BackendInvalidParamsError,
+    BackendNotFoundError,
+    TransferError,
+)
+from bai_bridge.api.kernel import Kernel
+from bai_bridge.api.models import ExecutionResult, Stderr, Stdout
+
+VERSIONS = {"v4": "v4.20190615", "v8": "v8.20240915"}
+
+
+@pytest.fixture(params=sorted(VERSIONS))
+async def api(request: pytest.FixtureRequest, embedded: Embedded) -> AsyncIterator[APISession]:
+    async with APISession(embedded.client(VERSIONS[request.param])) as session:
+        yield session
+
+
+@pytest.fixture
+async def kernel(api: APISession) -> AsyncIterator[Kernel]:
+    kernel = await api.Kernel.get_or_create("python")
+    try:
+        yield kernel
+    finally:
+        with contextlib.suppress(BackendNotFoundError):
+            await kernel.destroy()
+
+
+def stdout(results: list[ExecutionResult]) -> str:
+    return "".join(i.text for r in results for i in r.console if isinstance(i, Stdout))
+
+
+def stderr(results: list[ExecutionResult]) -> str:
+    return "".join(i.text for r in results for i in r.console if isinstance(i, Stderr))
+
+
+async def run(kernel: Kernel, code: str, **kwargs: object) -> list[ExecutionResult]:
+    async with asyncio.timeout(60):
+        return [r async for r in kernel.run(code, **kwargs)]  # type: ignore[arg-type]
+
+
+async def test_negotiation_and_paths(api: APISession, embedded: Embedded, kernel: Kernel) -> None:
+    assert api.server_info is not None
+    assert api.server_info.version == "v8.20240915"
+    first = embedded.recorder.requests[0]
+    assert (first.method, first.path, first.signed) == ("GET", "/", False)
+    create = embedded.recorder.requests[1]
+    assert create.signed
+    assert create.version == str(api.api_version)
+    if api.api_version.major == 4:
+        assert create.path == "/kernel/create"
+        assert "clientSessionToken" in create.body_shape  # type: ignore[operator]
+        assert "clusterSize" in create.body_shape["config"]  # type: ignore[index]
+        assert kernel.session_id is None
+    else:
+        assert create.path == "/session"
+        assert "name" in create.body_shape  # type: ignore[operator]
+        assert "clusterSize" in create.body_shape  # type: ignore[operator]
+        assert kernel.session_id is not None
+
+
+async def test_get_or_create_reuses_then_destroy(api: APISession) -> None:
+    first = await api.Kernel.get_or_create("python", client_token="reuse-me")
+    again = await api.Kernel.get_or_create("python", client_token="reuse-me")
+    assert (first.created, again.created) == (True, False)
+    assert first.status == again.status == "RUNNING"
+    result = await first.destroy()
+    assert result.stats.get("status") == "terminated"
+    with pytest.raises(BackendNotFoundError):
+        await first.get_info()
+
+
+async def test_get_info_and_logs(kernel: Kernel) -> None:
+    info = await kernel.get_info()
+    assert info.status == "RUNNING"
+    assert info.image
+    logs = await kernel.get_logs()
+    assert isinstance(logs.logs, str)
+
+
+async def test_execute_steps_by_hand(kernel: Kernel) -> None:
+    result = await kernel.execute(code="print(6 * 7)")
+    results = [result]
+    while not result.is_final:
+        result = await kernel.execute(result.run_id, "", "continue")
+        results.append(result)
+    assert result.status == "finished"
+    assert result.exit_code == 0
+    assert stdout(results) == "42\n"
+    with pytest.raises(ValueError, match="needs code"):
+        await kernel.execute(result.run_id, None, "continue")
+
+
+async def test_run_query_answers_input(kernel: Kernel) -> None:
+    prompts: list[tuple[str, bool]] = []
+
+    async def answer(prompt: str, password: bool) -> str:
+        prompts.append((prompt, password))
+        return "secret" if password else "Ada"
+
+    code = (
+        "import getpass\nname = input('Name? ')\npw = getpass.getpass('PW: ')\nprint(name, len(pw))"
+    )
+    results = await run(kernel, code, on_input=answer)
+    assert prompts == [("Name? ", False), ("PW: ", True)]
+    assert results[-1].status == "finished"
+    assert "Ada 6" in stdout(results)
+
+
+async def test_run_batch_steps_and_exit_code(kernel: Kernel) -> None:
+    opts = BatchOptions(build="echo built", exec="echo ran; echo oops >&2; exit 3")
+    results = await run(kernel, "", mode="batch", opts=opts)
+    assert [r.status for r in results if r.status != "continued"] == [
+        "clean-finished",
+        "build-finished",
+        "finished",
+    ]
+    assert results[-1].exit_code == 3
+    assert "built" in stdout(results)
+    assert "ran" in stdout(results)
+    assert "oops" in stderr(results)
+
+
+async def test_run_error_in_user_code_is_output(kernel: Kernel) -> None:
+    results = await run(kernel, "1/0")
+    assert results[-1].status == "finished"
+    assert "ZeroDivisionError" in stderr(results) + stdout(results)
+
+
+async def test_cancelling_a_run_interrupts_it(kernel: Kernel, embedded: Embedded) -> None:
+    started = asyncio.Event()
+
+    async def consume() -> None:
+        async for result in kernel.run("import time\nprint('start', flush=True)\ntime.sleep(60)"):
+            if "start" in stdout([result]):
+                started.set()
+
+    task = asyncio.create_task(consume())
+    async with asyncio.timeout(30):
+        await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert any(r.path.endswith("/interrupt") for r in embedded.recorder.requests)
+    begun = time.monotonic()
+    results = await run(kernel, "print('after')")
+    assert stdout(results) == "after\n"
+    assert time.monotonic() - begun < 20  # the sleep did not have to finish
+
+
+async def test_complete(kernel: Kernel) -> None:
+    await run(kernel, "import os\nlongish_name_for_test = 1")
+    candidates = await kernel.complete("longish_na", {"row": 0, "col": 10, "line": "longish_na"})
+    assert "longish_name_for_test" in candidates
+    assert kernel.completion_supported is True
+
+
+async def test_interrupt_and_restart(kernel: Kernel) -> None:
+    await kernel.interrupt()
+    await run(kernel, "remembered = 5")
+    await kernel.restart()
+    results = await run(kernel, "print('remembered' in globals())")
+    assert stdout(results) == "False\n"
+
+
+def make_tree(root: Path, count: int) -> list[Path]:
+    files = []
+    for i in range(count):
+        path = root / ("sub" if i % 2 else "") / f"f{i:02d}.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(f"file {i}\n")
+        files.append(path)
+    return files
+
+
+async def test_upload_list_download_round_trip(
+    kernel: Kernel, embedded: Embedded, tmp_path: Path
+) -> None:
+    local = tmp_path / "local"
+    files = await asyncio.to_thread(make_tree, local, 25)  # more than 20: two requests
+    progress: list[tuple[int, int]] = []
+    result = await kernel.upload(
+        files, basedir=local, progress=lambda d, t: progress.append((d, t))
+    )
+    assert len(result.file_names) == 25
+    assert "sub/f01.txt" in result.file_names
+    uploads = [r for r in embedded.recorder.requests if r.path.endswith("/upload")]
+    assert len(uploads) == 2
+    assert {r.content_type for r in uploads} == {"multipart/form-data"}
+    assert progress[-1][0] == progress[-1][1] == sum(len(f"file {i}\n") for i in range(25))
+
+    listing = await kernel.list_files("sub")
+    assert {e.filename for e in listing.files} >= {"f01.txt", "f03.txt"}
+    assert all(not e.is_dir for e in listing.files)
+
+    dest = tmp_path / "back"
+    names = [f"f{i:02d}.txt" for i in range(0, 14, 2)] + ["sub"]  # 8 paths: two requests
+    downloaded = await kernel.download(names, dest)
+    assert "f00.txt" in downloaded.file_names
+    assert (dest / "sub" / "f13.txt").read_text() == "file 13\n"
+    assert (dest / "f12.txt").read_text() == "file 12\n"
+    downloads = [r for r in embedded.recorder.requests if r.path.endswith("/download")]
+    assert len(downloads) == 2
+    assert {r.method for r in downloads} == {kernel.session.download_method}
+
+
+async def test_upload_refuses_paths_outside_basedir(
+    kernel: Kernel, embedded: Embedded, tmp_path: Path
+) -> None:
+    inside = tmp_path / "base" / "ok.txt"
+    inside.parent.mkdir()
+    inside.write_text("ok")
+    outside = tmp_path / "elsewhere.txt"
+    outside.write_text("no")
+    with pytest.raises(ValueError, match="outside of the base directory"):
+        await kernel.upload([inside, outside], basedir=inside.parent)
+    with pytest.raises(ValueError, match="outside of the base directory"):
+        await kernel.upload([inside.parent / ".." / "elsewhere.txt"], basedir=inside.parent)
+    assert not any(r.path.endswith("/upload") for r in embedded.recorder.requests)
+
+
+def write_random(path: Path, size: int) -> str:
+    data = os.urandom(size)
+    path.write_bytes(data)
+    return hashlib.sha256(data).hexdigest()
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+async def test_five_mib_file_goes_up_in_chunks_and_comes_back(
+    kernel: Kernel, embedded: Embedded, tmp_path: Path
+) -> None:
+    big = tmp_path / "up" / "data" / "big.bin"
+    big.parent.mkdir(parents=True)
+    digest = await asyncio.to_thread(write_random, big, 5 << 20)
+    result = await kernel.upload([big], basedir=tmp_path / "up")
+    assert result.file_names == ["data/big.bin"]
+    uploads = [r for r in embedded.recorder.requests if r.path.endswith("/upload")]
+    assert len(uploads) == 1  # six chunks fit one request; each is under 1 MiB
+    listing = await kernel.list_files("data")
+    assert [(e.filename, e.size) for e in listing.files] == [("big.bin", 5 << 20)]
+    downloaded = await kernel.download(["data/big.bin"], tmp_path / "down")
+    assert downloaded.file_names == ["big.bin"]
+    assert await asyncio.to_thread(sha256_of, tmp_path / "down" / "big.bin") == digest
+
+
+async def test_too_many_files_in_one_request_is_refused(kernel: Kernel, tmp_path: Path) -> None:
+    from bai_bridge.api.transfer import upload
+
+    files = await asyncio.to_thread(make_tree, tmp_path, 21)
+    with pytest.raises(BackendInvalidParamsError):
+        await upload(kernel, files, tmp_path, files_per_request=21)
+
+
+async def test_chunk_join_checks_the_checksum(kernel: Kernel) -> None:
+    from bai_bridge.api.transfer import ChunkedFile, _join
+
+    results = await run(kernel, "", mode="batch", opts=BatchOptions(exec="printf abc > .p0"))
+    assert results[-1].exit_code == 0
+    bogus = ChunkedFile("joined.bin", "0" * 64, (".p0",))
+    with pytest.raises(TransferError, match="checksum mismatch"):
+        await _join(kernel, bogus)
+    listing = await kernel.list_files(".")
+    assert "joined.bin" not in {e.filename for e in listing.files}
+
+
+async def test_stream_execute_with_input(kernel: Kernel) -> None:
+    stream = await kernel.stream_execute("x = input('? ')\nprint('got', x)")
+    async with asyncio.timeout(30), stream:
+        results = []
+        async for result in stream:
+            results.append(result)
+            if result.status == "waiting-input":
+                await stream.send_input("ws-input")
+    assert results[-1].status == "finished"
+    assert "got ws-input" in stdout(results)
+
+
+async def test_stream_execute_batch(kernel: Kernel) -> None:
+    stream = await kernel.stream_execute(mode="batch", opts={"exec": "echo streamed"})
+    async with asyncio.timeout(30), stream:
+        results = [r async for r in stream]
+    assert results[-1].status == "finished"
+    assert "streamed" in stdout(results)
+
+
+async def read_until(pty: object, needle: bytes) -> bytes:
+    seen = b""
+    async with asyncio.timeout(20):
+        while needle not in seen:
+            chunk = await pty.receive()  # type: ignore[attr-defined]
+            assert chunk is not None, f"terminal closed before {needle!r}; got {seen!r}"
+            seen += chunk
+    return seen
+
+
+async def test_stream_pty_echo_resize_restart(kernel: Kernel) -> None:
+    pty = await kernel.stream_pty()
+    async with pty:
+        await pty.send("echo pty-$((40+2))\n")
+        await read_until(pty, b"pty-42")
+        await pty.resize(33, 101)
+        await pty.send("stty size\n")
+        await read_until(pty, b"33 101")
+        await pty.ping()
+    assert pty.closed
+
+
+async def test_stream_events_sees_termination(api: APISession) -> None:
+    kernel = await api.Kernel.get_or_create("python")
+    events = kernel.stream_events()
+    names: list[str] = []
+
+    async def collect() -> None:
+        async for event in events:
+            names.append(event.name)
+            if event.name.endswith("terminated"):
+                return
+
+    task = asyncio.create_task(collect())
+    try:
+        await asyncio.sleep(0)  # let the stream connect before the session goes away
+        await kernel.destroy()
+        async with asyncio.timeout(20):
+            await task
+    finally:
+        task.cancel()
+    assert any(name.endswith("terminated") for name in names)
+
+
+async def test_errors_are_mapped(api: APISession, embedded: Embedded) -> None:
+    ghost = api.Kernel("no-such-session")
+    with pytest.raises(BackendNotFoundError) as not_found:
+        await ghost.get_info()
+    assert not_found.value.status == 404
+    with pytest.raises(BackendNotFoundError):
+        await api.Kernel.get_or_create("no-such-image-anywhere")
+    with pytest.raises(ValueError, match="invalid session name"):
+        await api.Kernel.get_or_create("python", client_token="x")
+    wrong = embedded.client(str(api.api_version))
+    import attrs
+
+    async with APISession(attrs.evolve(wrong, secret_key="wrong")) as bad:
+        with pytest.raises(BackendAuthError) as auth:
+            await bad.Kernel("whatever").get_info()
+    assert auth.value.status == 401
