@@ -1,0 +1,175 @@
+"""The PTY WebSocket of §5.2, bridged to a real `Terminal`.
+
+Client TEXT frames carry JSON: ``stdin`` (base64 bytes), ``resize``, ``ping``, ``restart``.
+Output goes back as TEXT frames ``{"type": "out", "data": <base64>}``. Anything malformed
+is logged and ignored, as the official server ignores non-TEXT frames. The socket closes
+when the terminal's shell exits; a restart re-attaches it to the new terminal instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import contextlib
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import WSCloseCode, WSMsgType, web
+
+from bai_bridge.local.pty_output import TerminalOutput
+from bai_bridge.local.pty_terminal import Terminal, TerminalClosed
+
+log = logging.getLogger(__name__)
+
+_MAX_SIZE = 10_000
+_HEARTBEAT = 30.0
+
+TerminalFactory = Callable[[], Awaitable[Terminal]]
+Ping = Callable[[], Awaitable[None]]
+
+
+async def serve_pty(
+    request: web.Request,
+    terminal: TerminalFactory,
+    restart: TerminalFactory,
+    ping: Ping,
+) -> web.WebSocketResponse:
+    """Answer the WebSocket handshake and bridge it to the session's terminal until either ends."""
+    ws = web.WebSocketResponse(heartbeat=_HEARTBEAT)
+    await ws.prepare(request)
+    try:
+        attached = await terminal()
+    except Exception:
+        log.exception("pty stream: the session's terminal could not be started")
+        await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"no terminal")
+        return ws
+    await _PtyBridge(ws, restart, ping).run(attached)
+    return ws
+
+
+class _PtyBridge:
+    """One socket's attachment to a terminal, kept across restarts."""
+
+    def __init__(
+        self,
+        ws: web.WebSocketResponse,
+        restart: TerminalFactory,
+        ping: Callable[[], Awaitable[None]],
+    ) -> None:
+        self.ws, self._restart, self._ping = ws, restart, ping
+        self.terminal: Terminal | None = None
+        self._output: asyncio.Task[None] | None = None
+        self._restarting: asyncio.Task[None] | None = None
+        self._size: tuple[int, int] | None = None
+
+    async def run(self, terminal: Terminal) -> None:
+        self._attach(terminal)
+        try:
+            async for message in self.ws:
+                if message.type == WSMsgType.TEXT:
+                    await self._handle_safely(message.data)
+                else:
+                    log.info("pty stream: ignoring a %s frame", message.type.name)
+        finally:
+            await self._stop()
+
+    def _attach(self, terminal: Terminal) -> None:
+        if self._output is not None:
+            self._output.cancel()
+        self.terminal = terminal
+        if self._size is not None:  # a new terminal after a restart gets the client's size
+            terminal.resize(*self._size)
+        # Attach now, not when the task first runs: output from here on is this socket's.
+        viewer = terminal.attach()
+        self._output = asyncio.create_task(self._send_output(terminal, viewer), name="pty-out")
+
+    async def _send_output(self, terminal: Terminal, viewer: TerminalOutput) -> None:
+        try:
+            while data := await viewer.next():
+                frame = {"type": "out", "data": base64.b64encode(data).decode("ascii")}
+                await self.ws.send_str(json.dumps(frame))
+        except ConnectionResetError:
+            return  # the client went away; the receiving loop ends too
+        finally:
+            terminal.detach(viewer)
+        if terminal is self.terminal and self._restarting is None:
+            await self.ws.close()  # the shell exited
+
+    async def _handle_safely(self, text: str) -> None:
+        try:
+            await self._handle(text)
+        except Exception:
+            log.exception("pty stream: handling a client message failed")
+
+    async def _handle(self, text: str) -> None:
+        message = _parse(text)
+        if message is None:
+            return
+        kind = message.get("type")
+        if kind == "stdin":
+            await self._stdin(message.get("chars"))
+        elif kind == "resize":
+            self._resize(message.get("rows"), message.get("cols"))
+        elif kind == "ping":
+            await self._ping()
+        elif kind == "restart":
+            if self._restarting is None:
+                self._restarting = asyncio.create_task(self._do_restart(), name="pty-restart")
+        else:
+            log.info("pty stream: ignoring a message of type %r", kind)
+
+    async def _stdin(self, chars: Any) -> None:
+        try:
+            data = base64.b64decode(chars, validate=True)
+        except (binascii.Error, TypeError, ValueError):
+            log.info("pty stream: ignoring stdin that is not base64")
+            return
+        if self._restarting is not None:
+            # Typed while restarting: it belongs to the new shell (later messages wait too).
+            await asyncio.shield(self._restarting)
+        if self.terminal is None:
+            return
+        try:
+            await self.terminal.write(data)
+        except TerminalClosed:
+            log.info("pty stream: input for a terminal that has exited")
+
+    def _resize(self, rows: Any, cols: Any) -> None:
+        if not all(isinstance(v, int) and 0 < v <= _MAX_SIZE for v in (rows, cols)):
+            log.info("pty stream: ignoring resize to %r x %r", rows, cols)
+        elif self.terminal is not None:
+            self._size = (rows, cols)
+            self.terminal.resize(rows, cols)
+
+    async def _do_restart(self) -> None:
+        try:
+            self._attach(await self._restart())
+        except Exception:
+            log.exception("pty stream: restarting the terminal failed")
+            await self.ws.close(message=b"restart failed")
+        finally:
+            self._restarting = None
+
+    async def _stop(self) -> None:
+        if self._restarting is not None:
+            # A restart replaces the session's terminal: let it finish for the next viewer.
+            await asyncio.shield(self._restarting)
+        if self._output is not None:
+            self._output.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._output
+
+
+def _parse(text: str) -> dict[str, Any] | None:
+    try:
+        message = json.loads(text)
+    except ValueError:
+        log.info("pty stream: ignoring a frame that is not JSON")
+        return None
+    if not isinstance(message, dict):
+        log.info("pty stream: ignoring a JSON frame that is not an object")
+        return None
+    return message
