@@ -96,13 +96,13 @@ async def tiny_server() -> AsyncIterator[TinyServer]:
 async def embedded(tmp_path: Path) -> AsyncIterator[Embedded]:
     """The embedded session server in-process on 127.0.0.1:0 (real kernels, shell, PTY).
 
-    Downloads may be up to 16 MiB here so the 5 MiB round trip can come back in one piece.
+    It keeps the real manager's file limits (20 files under 1 MiB up, 5 paths of 1 MiB down).
     """
     from bai_bridge.local.serve import start_server
     from serverkit import random_config
 
     recorder = Recorder()
-    config = random_config(tmp_path / "server", max_download_size=16 << 20)
+    config = random_config(tmp_path / "server")
     server = await start_server(config, extra_middlewares=(recorder.middleware,))
     try:
         client = APIConfig(

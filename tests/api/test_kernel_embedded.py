@@ -260,6 +260,12 @@ async def test_five_mib_file_goes_up_in_chunks_and_comes_back(
     downloaded = await kernel.download(["data/big.bin"], tmp_path / "down")
     assert downloaded.file_names == ["big.bin"]
     assert await asyncio.to_thread(sha256_of, tmp_path / "down" / "big.bin") == digest
+    # Too large for one archive: refused once, then fetched as seven pieces in two requests.
+    downloads = [r for r in embedded.recorder.requests if r.path.endswith("/download")]
+    assert len(downloads) == 3
+    leftovers = await kernel.list_files("data")
+    assert [e.filename for e in leftovers.files] == ["big.bin"]
+    assert await asyncio.to_thread(os.listdir, tmp_path / "down") == ["big.bin"]
 
 
 async def test_too_many_files_in_one_request_is_refused(kernel: Kernel, tmp_path: Path) -> None:

@@ -6,7 +6,9 @@ names, which a batch-mode shell command in the session joins, checks against the
 SHA-256 and renames into place, so large files reach real clusters too.
 
 Download asks for at most `DOWNLOAD_PATHS_PER_REQUEST` paths at a time, streams each
-multipart part (a tar archive) to a temporary file and extracts it with `tarsafe`.
+multipart part (a tar archive) to a temporary file and extracts it with `tarsafe`. When the
+server refuses a batch and a listing shows a file too large for one archive, that file is
+split in the session, fetched in pieces and joined locally with a checksum check.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import asyncio
 import hashlib
 import os
 import shlex
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -26,7 +29,7 @@ import aiohttp
 import attrs
 from aiohttp import hdrs, payload
 
-from .errors import BackendClientError, TransferError
+from .errors import BackendAPIError, BackendClientError, TransferError
 from .models import BatchOptions, DownloadResult, ExecutionResult, UploadResult
 from .tarsafe import safe_extract
 
@@ -47,6 +50,8 @@ UPLOAD_FILES_PER_REQUEST = 20
 UPLOAD_FILE_LIMIT = 1024 * 1024  # the manager refuses files of this size or more
 CHUNK_SIZE = UPLOAD_FILE_LIMIT - 64 * 1024
 DOWNLOAD_PATHS_PER_REQUEST = 5
+DOWNLOAD_FILE_LIMIT = 1024 * 1024  # each path's tar archive must stay under this
+DOWNLOAD_CHUNK_SIZE = 768 * 1024  # leaves room for the tar headers and padding
 READ_SIZE = 256 * 1024
 
 # progress(bytes_done, bytes_total), called from the event loop.
@@ -296,6 +301,105 @@ async def _download_batch(
     return names
 
 
+async def _large_files(kernel: Kernel, paths: Sequence[str], limit: int) -> dict[str, int]:
+    """Which of ``paths`` are regular files too large for one archive (path -> size)."""
+    large: dict[str, int] = {}
+    by_parent: dict[str, list[str]] = {}
+    for path in paths:
+        by_parent.setdefault(str(PurePosixPath(path).parent), []).append(path)
+    for parent, children in by_parent.items():
+        listing = await kernel.list_files(parent)
+        sizes = {e.filename: e.size for e in listing.files if e.mode.startswith("-")}
+        for path in children:
+            size = sizes.get(PurePosixPath(path).name)
+            if size is not None and size > limit - 16 * 1024:
+                large[path] = size
+    return large
+
+
+async def _batch_output(kernel: Kernel, command: str, what: str) -> str:
+    """Run a shell command in the session (batch mode); its stdout, or `TransferError`."""
+    from .runloop import run_code
+
+    out: list[str] = []
+    err: list[str] = []
+    last: ExecutionResult | None = None
+    async for result in run_code(kernel, "", mode="batch", opts=BatchOptions(exec=command)):
+        out += [getattr(i, "text", "") for i in result.console if i.kind == "stdout"]
+        err += [getattr(i, "text", "") for i in result.console if i.kind == "stderr"]
+        last = result
+    if last is None or last.status != "finished" or last.exit_code != 0:
+        raise TransferError(f"{what} failed in the session: {''.join(err).strip()}")
+    return "".join(out)
+
+
+def _join_local(parts: Sequence[Path], target: Path, sha256: str) -> None:
+    """Concatenate ``parts`` into ``target`` atomically if the checksum matches (blocking)."""
+    digest = hashlib.sha256()
+    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            for part in parts:
+                with part.open("rb") as f:
+                    while block := f.read(READ_SIZE):
+                        digest.update(block)
+                        out.write(block)
+        if digest.hexdigest() != sha256:
+            raise TransferError(f"checksum mismatch for {target.name} after download")
+        os.replace(tmp, target)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+async def _download_in_chunks(
+    kernel: Kernel, path: str, dest: Path, advance: Callable[[int], None]
+) -> list[str]:
+    """Split ``path`` in the session, fetch the pieces, join them into ``dest``."""
+    remote = PurePosixPath(path)
+    prefix = str(remote.with_name(f".{remote.name}.bai-dl-{uuid.uuid4().hex[:12]}-"))
+    quoted, qprefix = shlex.quote(path), shlex.quote(prefix)
+    split = (
+        f"split -b {DOWNLOAD_CHUNK_SIZE} -d -a 5 -- {quoted} {qprefix} && "
+        f"sha256sum -- {quoted} | cut -d' ' -f1 && ls -1 -- {qprefix}*"
+    )
+    try:
+        lines = (await _batch_output(kernel, split, f"splitting {path}")).split()
+        sha256, names = lines[0], sorted(lines[1:])
+        workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, ".tmp", ".bai-dl-", dest))
+        try:
+            pieces: list[Path] = []
+            for start in range(0, len(names), DOWNLOAD_PATHS_PER_REQUEST):
+                batch = names[start : start + DOWNLOAD_PATHS_PER_REQUEST]
+                await _download_batch(kernel, batch, workdir, advance)
+                pieces += [workdir / PurePosixPath(n).name for n in batch]
+            await asyncio.to_thread(_join_local, pieces, dest / remote.name, sha256)
+        finally:
+            await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
+    finally:
+        await _batch_output(kernel, f"rm -f -- {qprefix}*", f"cleaning up after {path}")
+    return [remote.name]
+
+
+async def _download_some(
+    kernel: Kernel, paths: Sequence[str], dest: Path, advance: Callable[[int], None]
+) -> list[str]:
+    """One batch; if the server refuses it, retry large files in chunks."""
+    try:
+        return await _download_batch(kernel, paths, dest, advance)
+    except BackendAPIError as e:
+        if e.status not in (400, 500):
+            raise
+        large = await _large_files(kernel, paths, DOWNLOAD_FILE_LIMIT)
+        if not large:
+            raise
+    small = [p for p in paths if p not in large]
+    names = await _download_batch(kernel, small, dest, advance) if small else []
+    for path in large:
+        names += await _download_in_chunks(kernel, path, dest, advance)
+    return names
+
+
 def _prepare_dest(dest: Path) -> Path:
     dest.mkdir(parents=True, exist_ok=True)
     return dest.resolve()
@@ -320,5 +424,5 @@ async def download(
     with _progress_sink(0, "Downloading", show_progress, progress) as advance:
         for start in range(0, len(paths), paths_per_request):
             batch = paths[start : start + paths_per_request]
-            names += await _download_batch(kernel, batch, target, advance)
+            names += await _download_some(kernel, batch, target, advance)
     return DownloadResult(names)
