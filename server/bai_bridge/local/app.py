@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from bai_bridge.local import execute_ws, sessions_api
+from bai_bridge.local import execute_ws, files_api, sessions_api
 from bai_bridge.local.config import LocalConfig
 from bai_bridge.local.context import CONTEXT, ServerContext
 from bai_bridge.local.images import installed_kernels
@@ -44,6 +44,7 @@ def create_app(
     )
     app[CONTEXT] = context
     sessions_api.add_routes(app)
+    files_api.add_routes(app)
     for prefix in ("kernel", "session"):
         app.router.add_get(f"/stream/{prefix}/{{sid}}/execute", execute_ws.stream_execute)
     app.on_response_prepare.append(set_server_header)

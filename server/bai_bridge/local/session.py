@@ -86,6 +86,7 @@ class Session:
 
     def __init__(self, spec: SessionSpec, root: Path, base_env: Mapping[str, str]) -> None:
         self.id = uuid.uuid4()
+        self.kernel_id = uuid.uuid4()  # one kernel per session; kept across restarts
         self.spec = spec
         self.dir = root / str(self.id)
         self.work_dir = self.dir / "work"
@@ -93,6 +94,7 @@ class Session:
         self.status = Status.PENDING
         self.status_info: str | None = None
         self.created_at = datetime.now(UTC)
+        self.last_used = self.created_at
         self.terminated_at: datetime | None = None
         self.num_queries = 0
         self.kernel: JupyterKernel | None = None
@@ -120,6 +122,10 @@ class Session:
             "BACKENDAI_SESSION_NAME": self.spec.name,
             "BACKENDAI_KERNEL_IMAGE": self.spec.image,
         }
+
+    def touch(self) -> None:
+        """Count a use of the session (the PTY's ping does this)."""
+        self.last_used = datetime.now(UTC)
 
     def set_status(self, status: Status, info: str | None = None) -> None:
         self.status = status
@@ -153,11 +159,13 @@ class Session:
             log.exception("kernel of session %s failed to start", self.name)
             raise KernelFailure("create", f"The kernel failed to start: {exc}") from exc
         self._watch = asyncio.create_task(self._watch_kernel(self.kernel))
+        self.note(f"kernel {self.spec.kernel_name} started (pid {self.kernel.pid})")
 
     async def _watch_kernel(self, kernel: JupyterKernel) -> None:
         await kernel.dead.wait()
         if self.kernel is kernel and self.status == Status.RUNNING:
             log.warning("kernel of session %s died (exit %s)", self.name, kernel.exit_code)
+            self.note(f"kernel died (exit code {kernel.exit_code}); restart the session")
             self.set_status(Status.ERROR, "kernel-died")
 
     async def restart(self) -> None:
@@ -289,6 +297,12 @@ class Session:
 
     async def complete(self, code: str, cursor_pos: int) -> list[str]:
         return await self.require_kernel().complete(code, cursor_pos)
+
+    def note(self, text: str) -> None:
+        """Add a line of the server's own to the session's console log."""
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
+        with self.log_file.open("a") as log_out:
+            log_out.write(f"[{stamp}] bai-bridge: {text}\n")
 
     def logs(self) -> str:
         try:

@@ -1,0 +1,70 @@
+"""Handlers of upload, download, list_files and the PTY stream (§3.9-§3.11, §5.2)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from bai_bridge.local import payloads
+from bai_bridge.local.context import find_session, read_json, server
+from bai_bridge.local.files import FileLimits, list_files, receive_upload, send_download
+from bai_bridge.local.files_threads import in_thread
+from bai_bridge.local.pty import Terminal, serve_pty
+
+
+def file_limits(request: web.Request) -> FileLimits:
+    config = server(request).config
+    return FileLimits(
+        max_upload_files=config.max_upload_files,
+        max_upload_file_size=config.max_upload_file_size,
+        max_download_paths=config.max_download_paths,
+        max_download_size=config.max_download_size,
+    )
+
+
+async def upload(request: web.Request) -> web.Response:
+    session = find_session(request)
+    await receive_upload(await request.multipart(), session.work_dir, file_limits(request))
+    return web.Response(status=204)
+
+
+async def download(request: web.Request) -> web.StreamResponse:
+    # GET with a JSON body (clients before 24.09) and POST (24.09 clients) both work.
+    body = await read_json(request)
+    download_request = payloads.parse_download(body, request.query.getall("files", []))
+    session = find_session(request)
+    return await send_download(
+        request, session.work_dir, download_request.files, file_limits(request)
+    )
+
+
+async def files(request: web.Request) -> web.Response:
+    list_request = payloads.parse_list_files(await read_json(request))
+    session = find_session(request)
+    return web.json_response(await in_thread(list_files, session.work_dir, list_request.path))
+
+
+async def stream_pty(request: web.Request) -> web.WebSocketResponse:
+    session = find_session(request)
+
+    async def terminal() -> Terminal:
+        terminal: Terminal = await session.get_terminal(Terminal.spawn)
+        return terminal
+
+    async def restart() -> Terminal:
+        await session.restart()
+        return await terminal()
+
+    async def ping() -> None:
+        session.touch()
+
+    return await serve_pty(request, terminal, restart, ping)
+
+
+def add_routes(app: web.Application) -> None:
+    for prefix in ("kernel", "session"):
+        base = f"/{prefix}/{{sid}}"
+        app.router.add_post(base + "/upload", upload)
+        app.router.add_get(base + "/download", download)
+        app.router.add_post(base + "/download", download)
+        app.router.add_get(base + "/files", files)
+        app.router.add_get(f"/stream/{prefix}/{{sid}}/pty", stream_pty)
