@@ -220,6 +220,17 @@ async def test_upload_list_download_round_trip(
     assert {r.method for r in downloads} == {kernel.session.download_method}
 
 
+async def test_show_progress_draws_a_bar(
+    kernel: Kernel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files = await asyncio.to_thread(make_tree, tmp_path / "p", 3)
+    await kernel.upload(files, basedir=tmp_path / "p", show_progress=True)
+    await kernel.download(["f00.txt"], tmp_path / "back", show_progress=True)
+    err = capsys.readouterr().err
+    assert "Uploading" in err
+    assert "Downloading" in err
+
+
 async def test_upload_refuses_paths_outside_basedir(
     kernel: Kernel, embedded: Embedded, tmp_path: Path
 ) -> None:
