@@ -296,7 +296,10 @@ async def test_chunk_join_checks_the_checksum(kernel: Kernel) -> None:
     with pytest.raises(TransferError, match="checksum mismatch"):
         await _join(kernel, bogus)
     listing = await kernel.list_files(".")
-    assert "joined.bin" not in {e.filename for e in listing.files}
+    names = {e.filename for e in listing.files}
+    assert "joined.bin" not in names
+    assert ".p0" not in names  # the chunks are gone too
+    assert not [n for n in names if ".bai-tmp-" in n]
 
 
 async def test_stream_execute_with_input(kernel: Kernel) -> None:

@@ -52,7 +52,7 @@ async def run_code(
         raise ValueError(f"run mode must be 'query' or 'batch', not {mode!r}")
     finished = False
     try:
-        result = await kernel.execute(None, code if mode == "query" else code or "", mode, opts)
+        result = await kernel.execute(None, code, mode, opts)
         while True:
             yield result
             if result.is_final:

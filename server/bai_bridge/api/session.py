@@ -16,11 +16,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, Self, TypeVar
 
 import aiohttp
+import cattrs
 from yarl import URL
 
 from .auth import authorization_header, generate_signature
 from .config import APIConfig
-from .errors import BackendClientError, api_error_from_body
+from .errors import BackendClientError, BackendError, api_error_from_body
 from .models import ApiInfo, converter
 from .versioning import CLIENT_API_VERSION, ApiVersion, manager_version_tuple, parse_api_version
 
@@ -125,11 +126,7 @@ class APISession:
         try:
             info = await self.hello()
             server_version = parse_api_version(info.version)
-        except (BackendClientError, ValueError, aiohttp.ContentTypeError) as e:
-            log.warning("API version negotiation failed (%s); using %s", e, client_version)
-            self.api_version = client_version
-            return self.api_version
-        except Exception as e:  # an API error on GET / still leaves the session usable
+        except (BackendError, ValueError, aiohttp.ClientError, cattrs.BaseValidationError) as e:
             log.warning("API version negotiation failed (%s); using %s", e, client_version)
             self.api_version = client_version
             return self.api_version
@@ -211,8 +208,8 @@ class APISession:
             if resp.status >= 300:
                 raise api_error_from_body(resp.status, resp.reason or "", await resp.read())
             yield resp
-        except aiohttp.ClientError as e:
-            raise BackendClientError(f"{method} {path}: {e}") from e
+        except (aiohttp.ClientError, TimeoutError) as e:
+            raise BackendClientError(f"{method} {path}: {e!r}") from e
         finally:
             resp.release()
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import logging
 import os
 import shlex
 import shutil
 import tempfile
 import uuid
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -45,6 +46,8 @@ __all__ = [
     "plan_upload",
     "upload",
 ]
+
+log = logging.getLogger(__name__)
 
 UPLOAD_FILES_PER_REQUEST = 20
 UPLOAD_FILE_LIMIT = 1024 * 1024  # the manager refuses files of this size or more
@@ -166,17 +169,26 @@ def plan_upload(
 
 
 def join_command(chunked: ChunkedFile) -> str:
-    """Shell command joining the chunks into place after a checksum check (run in /home/work)."""
+    """Shell command joining the chunks into place after a checksum check (run in /home/work).
+
+    The chunks are removed whatever happens; the target appears only when the sum matches.
+    """
     remote = PurePosixPath(chunked.remote)
     tmp = shlex.quote(str(remote.with_name(f".{remote.name}.bai-tmp-{uuid.uuid4().hex[:12]}")))
     parts = " ".join(shlex.quote(p) for p in chunked.parts)
     target = shlex.quote(chunked.remote)
     return (
-        f"cat {parts} > {tmp} && rm -f {parts} && "
-        f'if [ "$(sha256sum {tmp} | cut -d" " -f1)" = {chunked.sha256} ]; '
-        f"then mv -f {tmp} {target}; "
-        f"else rm -f {tmp}; echo 'checksum mismatch for {target}' >&2; exit 1; fi"
+        f"cat -- {parts} > {tmp}; status=$?; rm -f -- {parts}; "
+        f"if [ $status -ne 0 ]; then rm -f -- {tmp}; exit 1; fi; "
+        f'if [ "$(sha256sum -- {tmp} | cut -d" " -f1)" = {chunked.sha256} ]; '
+        f"then mv -f -- {tmp} {target}; "
+        f"else rm -f -- {tmp}; echo 'checksum mismatch for {target}' >&2; exit 1; fi"
     )
+
+
+def remove_command(plan: UploadPlan) -> str:
+    parts = " ".join(shlex.quote(p) for c in plan.chunked for p in c.parts)
+    return f"rm -f -- {parts}"
 
 
 @contextmanager
@@ -223,17 +235,7 @@ async def _send_batch(
 
 
 async def _join(kernel: Kernel, chunked: ChunkedFile) -> None:
-    from .runloop import run_code
-
-    last: ExecutionResult | None = None
-    stderr: list[str] = []
-    opts = BatchOptions(exec=join_command(chunked))
-    async for result in run_code(kernel, "", mode="batch", opts=opts):
-        stderr += [getattr(item, "text", "") for item in result.console if item.kind == "stderr"]
-        last = result
-    if last is None or last.status != "finished" or last.exit_code != 0:
-        detail = "".join(stderr).strip() or f"status {last.status if last else None}"
-        raise TransferError(f"could not reassemble {chunked.remote} in the session: {detail}")
+    await _batch_output(kernel, join_command(chunked), f"reassembling {chunked.remote}")
 
 
 async def upload(
@@ -249,12 +251,24 @@ async def upload(
     """Upload ``files`` (paths relative to ``basedir``, default the working directory)."""
     plan = await asyncio.to_thread(plan_upload, files, basedir, file_limit=file_limit)
     pieces = plan.pieces
-    with _progress_sink(plan.total, "Uploading", show_progress, progress) as advance:
-        for start in range(0, len(pieces), files_per_request):
-            await _send_batch(kernel, pieces[start : start + files_per_request], advance)
+    try:
+        with _progress_sink(plan.total, "Uploading", show_progress, progress) as advance:
+            for start in range(0, len(pieces), files_per_request):
+                await _send_batch(kernel, pieces[start : start + files_per_request], advance)
+    except Exception:
+        if plan.chunked:  # do not leave hidden chunks behind in the session
+            await _best_effort(_batch_output(kernel, remove_command(plan), "removing chunks"))
+        raise
     for chunked in plan.chunked:
         await _join(kernel, chunked)
     return UploadResult(list(plan.names))
+
+
+async def _best_effort(cleanup: Awaitable[object]) -> None:
+    try:
+        await cleanup
+    except Exception as e:
+        log.warning("cleanup in the session failed: %s", e)
 
 
 def _check_part_headers(part: aiohttp.BodyPartReader) -> None:
@@ -329,7 +343,8 @@ async def _batch_output(kernel: Kernel, command: str, what: str) -> str:
         err += [getattr(i, "text", "") for i in result.console if i.kind == "stderr"]
         last = result
     if last is None or last.status != "finished" or last.exit_code != 0:
-        raise TransferError(f"{what} failed in the session: {''.join(err).strip()}")
+        detail = "".join(err).strip() or f"exit code {last.exit_code if last else None}"
+        raise TransferError(f"{what} failed in the session: {detail}")
     return "".join(out)
 
 
@@ -365,6 +380,8 @@ async def _download_in_chunks(
     )
     try:
         lines = (await _batch_output(kernel, split, f"splitting {path}")).split()
+        if len(lines) < 2:
+            raise TransferError(f"splitting {path} in the session gave no pieces")
         sha256, names = lines[0], sorted(lines[1:])
         workdir = Path(await asyncio.to_thread(tempfile.mkdtemp, ".tmp", ".bai-dl-", dest))
         try:
@@ -377,7 +394,7 @@ async def _download_in_chunks(
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
     finally:
-        await _batch_output(kernel, f"rm -f -- {qprefix}*", f"cleaning up after {path}")
+        await _best_effort(_batch_output(kernel, f"rm -f -- {qprefix}*", "removing pieces"))
     return [remote.name]
 
 
@@ -390,7 +407,10 @@ async def _download_some(
     except BackendAPIError as e:
         if e.status not in (400, 500):
             raise
-        large = await _large_files(kernel, paths, DOWNLOAD_FILE_LIMIT)
+        try:
+            large = await _large_files(kernel, paths, DOWNLOAD_FILE_LIMIT)
+        except BackendAPIError:
+            raise e from None
         if not large:
             raise
     small = [p for p in paths if p not in large]
