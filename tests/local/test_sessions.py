@@ -9,6 +9,7 @@ import signal
 import time
 from typing import Any
 
+from bai_bridge.local.context import CONTEXT
 from bai_bridge.local.serve import RunningServer
 from serverkit import SignedClient, text_of
 
@@ -248,20 +249,23 @@ async def test_batch_session_runs_its_startup_command(
         "name": "batch-type",
         "image": IMAGE,
         "type": "batch",
-        "startupCommand": "echo started > started.txt; echo to-log",
+        "startupCommand": "echo started > results/started.txt; pwd > results/cwd.txt",
+        "config": {"mounts": ["results"]},
     }
     reply = await client.request("POST", "/session", json_body=body)
     assert reply.status == 201
     session_id = reply.json()["sessionId"]
-    marker = local_server.app  # the work dir is data_dir/sessions/<uuid>/work
-    from bai_bridge.local.context import CONTEXT
-
-    work = marker[CONTEXT].config.data_dir / "sessions" / session_id / "work"
     deadline = time.monotonic() + 30
     while (await client.request("GET", "/session/batch-type")).status != 404:
         assert time.monotonic() < deadline, "the batch session did not end"
         await asyncio.sleep(0.1)
-    assert (work / "started.txt").read_text() == "started\n"
+    # The mounted vfolder outlives the session; its scratch work dir does not.
+    data_dir = local_server.app[CONTEXT].config.data_dir
+    results = data_dir / "vfolders" / "results"
+    assert (results / "started.txt").read_text() == "started\n"
+    work_dir = data_dir / "sessions" / session_id / "work"
+    assert (results / "cwd.txt").read_text().strip() == str(work_dir)
+    assert not work_dir.exists()
 
 
 async def test_enqueue_only_answers_pending(client: SignedClient) -> None:

@@ -7,9 +7,10 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from bai_bridge.local import execute_ws, files_api, sessions_api
+from bai_bridge.local import events_api, execute_ws, files_api, sessions_api
 from bai_bridge.local.config import LocalConfig
 from bai_bridge.local.context import CONTEXT, ServerContext
+from bai_bridge.local.events import EventBus
 from bai_bridge.local.images import installed_kernels
 from bai_bridge.local.middleware import (
     auth_middleware,
@@ -17,7 +18,7 @@ from bai_bridge.local.middleware import (
     set_server_header,
     version_middleware,
 )
-from bai_bridge.local.registry import Lifecycle, SessionRegistry
+from bai_bridge.local.registry import SessionRegistry
 
 # Uploads are multipart bodies of up to 20 files under 1 MiB each by default.
 BODY_MARGIN = 1 << 20
@@ -32,19 +33,22 @@ def create_app(
         middlewares=[error_middleware, *extra_middlewares, version_middleware, auth_middleware],
         client_max_size=max_body,
     )
+    bus = EventBus()
     context = ServerContext(
         config=config,
         registry=SessionRegistry(
             config.data_dir,
             installed_kernels(),
-            lambda event: publish(context, event),
+            lambda lifecycle: events_api.publish(bus, lifecycle),
             run_queue_size=config.run_queue_size,
         ),
         keys={config.access_key: config.secret_key},
+        bus=bus,
     )
     app[CONTEXT] = context
     sessions_api.add_routes(app)
     files_api.add_routes(app)
+    events_api.add_routes(app)
     for prefix in ("kernel", "session"):
         app.router.add_get(f"/stream/{prefix}/{{sid}}/execute", execute_ws.stream_execute)
     app.on_response_prepare.append(set_server_header)
@@ -52,10 +56,6 @@ def create_app(
     return app
 
 
-def publish(context: ServerContext, event: Lifecycle) -> None:
-    if context.bus is not None:
-        context.bus.publish(event)
-
-
 async def _shutdown(app: web.Application) -> None:
     await app[CONTEXT].registry.close()
+    app[CONTEXT].bus.close()  # ends the open event streams

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from bai_bridge.local.config import LocalConfig
 from bai_bridge.local.errors import InvalidParams
+from bai_bridge.local.events import EventBus
 from bai_bridge.local.registry import SessionRegistry
 from bai_bridge.local.session import Session
 from bai_bridge.local.versioning import DEFAULT_MAJOR, ApiVersion, latest_for_major
@@ -20,7 +21,7 @@ class ServerContext:
     config: LocalConfig
     registry: SessionRegistry
     keys: dict[str, str]
-    bus: Any = None  # the event bus (events.EventBus)
+    bus: EventBus
 
 
 CONTEXT = web.AppKey("bai_bridge_local_context", ServerContext)

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import re
+import shutil
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
@@ -218,6 +219,8 @@ class SessionRegistry:
         stats = await session.stop(forced=forced)
         session.status_info = reason
         self._sessions.pop(str(session.id), None)
+        # The work dir is scratch space, as a container's is; vfolders (mounts) persist.
+        await asyncio.to_thread(shutil.rmtree, session.dir, True)
         self.publish(Lifecycle("kernel_terminated", session, reason))
         self.publish(Lifecycle("session_terminated", session, reason))
         return stats
