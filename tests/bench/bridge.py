@@ -50,6 +50,7 @@ async def bridge(
         init_options={"baiBridge": options or {}},
     ) as client:  # fmt: skip
         await _first_run(client, cfg.work_dir / f"{name}-ready.py")
+        client.messages.clear()  # start-up retries are not errors of the measured work
         yield client, workspace
 
 

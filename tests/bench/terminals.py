@@ -13,6 +13,7 @@ import aiohttp
 import ptyprocess
 
 READ_SIZE = 1 << 16
+WAIT_TIMEOUT = 60.0
 
 
 class TerminalBuffer:
@@ -33,6 +34,16 @@ class TerminalBuffer:
 
     async def wait_for(self, marker: bytes, start: int) -> int:
         """Offset just past the first ``marker`` at or after ``start``."""
+        try:
+            async with asyncio.timeout(WAIT_TIMEOUT):
+                return await self._find(marker, start)
+        except TimeoutError:
+            tail = bytes(self.data[-200:])
+            raise TimeoutError(
+                f"no {marker!r} from the terminal; it last printed {tail!r}"
+            ) from None
+
+    async def _find(self, marker: bytes, start: int) -> int:
         searched = start
         while True:
             found = self.data.find(marker, searched)
