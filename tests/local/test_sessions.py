@@ -240,6 +240,10 @@ async def test_many_sessions_have_their_own_work_dirs(client: SignedClient) -> N
     assert cwd_one != cwd_two
     assert exists == "False"
     assert oct(os.stat(cwd_one).st_mode & 0o777) == "0o700"
+    session_dir = os.path.dirname(cwd_one)
+    assert oct(os.stat(session_dir).st_mode & 0o777) == "0o700"
+    # The kernel's connection file holds its HMAC key: readable by the user only.
+    assert oct(os.stat(os.path.join(session_dir, "kernel.json")).st_mode & 0o777) == "0o600"
 
 
 async def test_batch_session_runs_its_startup_command(
