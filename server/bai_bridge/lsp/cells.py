@@ -19,6 +19,7 @@ __all__ = [
     "cell_snippet",
     "cells_above",
     "find_cells",
+    "has_cell_markers",
     "selection_snippet",
 ]
 
@@ -56,6 +57,10 @@ def find_cells(text: str) -> list[Cell]:
         for start, end in itertools.pairwise(bounds)
         if end > start
     ]
+
+
+def has_cell_markers(text: str) -> bool:
+    return any(_CELL_MARKER.match(line) for line in text.splitlines())
 
 
 def _title(line: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Literal
 
 import attrs
+from lsprotocol.types import Range
 
 # -- server → client notifications ------------------------------------------------------------
 SESSION_STATUS = "baiBridge/sessionStatus"
@@ -116,3 +117,71 @@ class TerminalDescriptor:
     headers: dict[str, str]
     expires_in: float
     session_name: str
+
+
+# -- command arguments and results (structured by pygls's converter) ---------------------------
+
+
+@attrs.define
+class RunSelectionArgs:
+    uri: str
+    range: Range
+
+
+@attrs.define
+class RunCellArgs:
+    uri: str
+    line: int
+
+
+@attrs.define
+class RunFileArgs:
+    uri: str
+
+
+@attrs.define
+class RunResult:
+    """What a run command resolves to; status "interrupted" when cancelled or interrupted."""
+
+    run_id: str
+    status: str
+    exit_code: int | None = None
+
+
+@attrs.define
+class ListRemoteFilesArgs:
+    path: str = "."
+
+
+@attrs.define
+class RemoteFile:
+    filename: str
+    size: int
+    mode: str
+    mtime: float
+
+
+@attrs.define
+class DownloadArgs:
+    paths: list[str]
+    dest: str | None = None  # a workspace-relative folder; default the workspace root
+
+
+@attrs.define
+class DownloadResult:
+    files: list[str]
+
+
+@attrs.define
+class ResolveConflictArgs:
+    path: str
+    action: str  # "overwrite" | "keep-remote"
+
+
+@attrs.define
+class SyncResult:
+    uploaded: list[str]
+    unchanged: int
+    conflicts: list[str]
+    skipped: list[str]  # over the size cap
+    failed: list[str]

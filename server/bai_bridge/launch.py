@@ -1,0 +1,156 @@
+"""`bai-bridge lsp`: the language server, with its backend.
+
+With ``BACKEND_ENDPOINT`` set, the server talks to that manager (keys from ``BACKEND_*``).
+Without it, the embedded session server starts in this process on 127.0.0.1, on a free port,
+with a fresh keypair that lives only in memory; the language server reaches it over HTTP
+exactly as it would a cluster. Shutting down stops background work and the embedded server's
+kernels and terminals.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import stat
+import sys
+import tempfile
+import threading
+from collections.abc import AsyncIterator
+from typing import Any, BinaryIO
+
+from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+
+from bai_bridge.api import APIConfig
+
+__all__ = ["run_language_server"]
+
+log = logging.getLogger(__name__)
+
+
+def run_language_server(tcp: str | None) -> int:
+    """Serve LSP on stdio (or on ``tcp`` = "HOST:PORT") until the client leaves."""
+    try:
+        return asyncio.run(_main(tcp))
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _main(tcp: str | None) -> int:
+    from bai_bridge.lsp import lifecycle
+    from bai_bridge.lsp.server import create_server
+
+    # pygls logs every message at INFO: too much, and results may carry signed headers.
+    logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, main.cancel if main else lambda: None)
+    async with _backend() as (api_config, problem):
+        server = create_server(api_config)
+        server.startup_problem = problem
+        try:
+            return await (_serve_tcp(server, tcp) if tcp else _serve_stdio(server))
+        except asyncio.CancelledError:
+            log.info("stopped by a signal")
+            return 0
+        finally:
+            await lifecycle.stop(server)
+
+
+@contextlib.asynccontextmanager
+async def _backend() -> AsyncIterator[tuple[APIConfig | None, str | None]]:
+    """The API config to use (None: from BACKEND_* at initialization) and any problem."""
+    if APIConfig.endpoint_configured():
+        yield None, None
+        return
+    from bai_bridge.local.config import LocalConfig, generate_keypair
+    from bai_bridge.local.serve import start_server
+
+    keypair = generate_keypair()
+    with tempfile.TemporaryDirectory(prefix="bai-bridge-embedded-") as data_dir:
+        config = LocalConfig(
+            data_dir=data_dir,
+            access_key=keypair.access_key,
+            secret_key=keypair.secret_key,
+            host="127.0.0.1",
+            port=0,
+        )
+        try:
+            running = await start_server(config)
+        except Exception as e:
+            log.exception("the embedded session server did not start")
+            yield None, f"the embedded session server did not start: {e}"
+            return
+        log.info("embedded session server on %s", running.endpoint)
+        try:
+            yield (
+                APIConfig(
+                    endpoint=running.endpoint,
+                    access_key=keypair.access_key,
+                    secret_key=keypair.secret_key,
+                ),
+                None,
+            )
+        finally:
+            await running.close()
+
+
+async def _serve_stdio(server: Any) -> int:
+    """LSP on stdin/stdout. fd 1 is pointed at stderr first, so that nothing a child process
+    (a kernel, a shell) writes can corrupt the LSP stream."""
+    lsp_out: BinaryIO = os.fdopen(os.dup(sys.stdout.fileno()), "wb")
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    server.protocol.set_writer(StdoutWriter(lsp_out))
+    reader = await _stdin_reader(server)
+    return await _run(server, reader)
+
+
+async def _stdin_reader(server: Any) -> Any:
+    """A non-blocking reader on a pipe or socket; a thread reader for anything else."""
+    mode = os.fstat(sys.stdin.fileno()).st_mode
+    if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
+        return StdinAsyncReader(sys.stdin.buffer, server.thread_pool)
+    stream = asyncio.StreamReader(limit=1 << 24)
+    await asyncio.get_running_loop().connect_read_pipe(
+        lambda: asyncio.StreamReaderProtocol(stream), sys.stdin.buffer
+    )
+    return stream
+
+
+async def _run(server: Any, reader: Any) -> int:
+    stop = threading.Event()
+    server._stop_event = stop
+    try:
+        await run_async(
+            stop_event=stop,
+            reader=reader,
+            protocol=server.protocol,
+            logger=log,
+            error_handler=server.report_server_error,
+        )
+    except SystemExit as e:  # pygls exits this way on the `exit` notification
+        return e.code if isinstance(e.code, int) else 0
+    except (BrokenPipeError, asyncio.IncompleteReadError):
+        log.info("the client went away")
+    return 0
+
+
+async def _serve_tcp(server: Any, address: str) -> int:
+    host, _, port = address.rpartition(":")
+    connected: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
+    listener = await asyncio.start_server(
+        lambda r, w: connected.put_nowait((r, w)), host or "127.0.0.1", int(port)
+    )
+    log.info("waiting for one LSP client on %s", address)
+    try:
+        reader, writer = await connected.get()
+    finally:
+        listener.close()
+    server.protocol.set_writer(writer)
+    try:
+        return await _run(server, reader)
+    finally:
+        writer.close()

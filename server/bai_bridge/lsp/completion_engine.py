@@ -1,0 +1,152 @@
+"""Where completions come from, in order of preference, knowing nothing of LSP.
+
+1. The session's own ``complete()``, bounded in time (the embedded server answers through a
+   kernel subshell, so this works during a run too).
+2. If the server does not support completion (real managers answer 500 or null): a silent
+   runtime query listing names, made only while no run is going on, cached.
+3. Always as the fallback: names the session reported earlier, and jedi on the buffer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+
+import attrs
+
+from bai_bridge.api import CompletionOptions, Kernel
+
+from .session import SessionManager
+from .static_completion import Candidate, from_known_names, jedi_candidates, word_before
+
+__all__ = ["CompletionEngine", "CompletionRequest"]
+
+log = logging.getLogger(__name__)
+
+_OWNER = re.compile(r"((?:[A-Za-z_]\w*\.)*)([A-Za-z_]\w*)?$")
+_MARK = "\x1ebai-bridge-names\x1e"
+_MAX_KNOWN = 20_000
+# Lists globals, or the attributes of a dotted name, without defining anything new.
+_NAMES_QUERY = (
+    "print({mark!r} + __import__('json').dumps(sorted(n for n in "
+    "({expr}) if not n.startswith('__'))))"
+)
+
+
+@attrs.frozen
+class CompletionRequest:
+    source: str
+    line: int  # 0-based
+    col: int  # 0-based, in code points
+    path: str | None = None
+
+    @property
+    def line_text(self) -> str:
+        lines = self.source.split("\n")
+        return lines[self.line] if self.line < len(lines) else ""
+
+    @property
+    def prefix_code(self) -> str:
+        lines = self.source.split("\n")
+        return "\n".join([*lines[: self.line], self.line_text[: self.col]])
+
+    @property
+    def owner(self) -> str:
+        """The dotted expression before the word (``df`` in ``df.ke``), or ""."""
+        match = _OWNER.search(self.line_text[: self.col])
+        return match.group(1).rstrip(".") if match else ""
+
+
+@attrs.frozen
+class CompletionAnswer:
+    candidates: list[Candidate]
+    incomplete: bool
+
+
+class CompletionEngine:
+    def __init__(self, sessions: SessionManager, timeout: float) -> None:
+        self.sessions = sessions
+        self.timeout = timeout
+        self.known_names: set[str] = set()
+
+    async def complete(self, request: CompletionRequest) -> CompletionAnswer:
+        kernel = self.sessions.kernel_if_ready
+        runtime: list[Candidate] = []
+        incomplete = kernel is None
+        if kernel is not None:
+            try:
+                runtime = await asyncio.wait_for(self._runtime(kernel, request), self.timeout)
+            except TimeoutError:
+                incomplete = True
+            except Exception as e:  # the fallback below still answers
+                log.info("runtime completion failed: %s", e)
+                incomplete = True
+        if runtime:
+            return CompletionAnswer(runtime, incomplete)
+        return CompletionAnswer(await self._fallback(request), incomplete)
+
+    async def _runtime(self, kernel: Kernel, request: CompletionRequest) -> list[Candidate]:
+        if kernel.completion_supported is not False:
+            options = CompletionOptions(
+                row=request.line,
+                col=request.col,
+                line=request.line_text,
+                post=request.line_text[request.col :],
+            )
+            names = await kernel.complete(request.prefix_code, options)
+            if _supported(kernel) is not False:
+                return _normalize(names, request, "session")
+        if self.sessions.busy:
+            return []
+        await self._query_names(kernel, request.owner)
+        return []  # the fallback reads the fresh names
+
+    async def _query_names(self, kernel: Kernel, owner: str) -> None:
+        expr = f"dir({owner})" if owner else "list(globals())"
+        code = _NAMES_QUERY.format(mark=_MARK, expr=expr)
+        text = ""
+        async for result in kernel.run(code):
+            text += "".join(getattr(item, "text", "") for item in result.console)
+        if _MARK not in text:
+            return
+        try:
+            names = json.loads(text.split(_MARK, 1)[1].strip())
+        except ValueError:
+            return
+        prefix = f"{owner}." if owner else ""
+        if len(self.known_names) > _MAX_KNOWN:
+            self.known_names.clear()
+        self.known_names.update(prefix + str(n) for n in names)
+
+    async def _fallback(self, request: CompletionRequest) -> list[Candidate]:
+        known = from_known_names(self.known_names, request.line_text, request.col)
+        static = await asyncio.to_thread(
+            jedi_candidates, request.source, request.line, request.col, request.path
+        )
+        seen = {c.label for c in known}
+        return known + [c for c in static if c.label not in seen]
+
+
+def _supported(kernel: Kernel) -> bool | None:
+    """Whether the server answers completion (None: not asked yet)."""
+    return kernel.completion_supported
+
+
+def _normalize(names: list[str], request: CompletionRequest, source: str) -> list[Candidate]:
+    """Labels that replace just the word being typed, de-duplicated, in the given order.
+
+    Kernels answer either the last segment (``keys``) or the whole dotted name (``df.keys``).
+    """
+    owner = request.owner
+    word = word_before(request.line_text, request.col)
+    seen: set[str] = set()
+    found = []
+    for name in names:
+        label = name[len(owner) + 1 :] if owner and name.startswith(owner + ".") else name
+        if not label or label in seen or not label.startswith(word):
+            continue
+        seen.add(label)
+        found.append(Candidate(label, source))
+    return found

@@ -1,0 +1,94 @@
+"""Run commands: selection/line, cell, cells above, whole file (batch mode)."""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import AsyncIterator
+
+from lsprotocol import types
+
+from bai_bridge.api import BatchOptions, ExecutionResult, Kernel
+
+from . import protocol
+from .cells import Snippet, cell_at, cell_snippet, cells_above, find_cells, selection_snippet
+from .messages import describe_error
+from .runs import InputHandler, RunSpec, run
+from .server import BridgeServer
+from .sync import relative_path
+
+__all__ = ["register"]
+
+
+def register(server: BridgeServer) -> None:
+    @server.command(protocol.RUN_SELECTION)
+    async def run_selection(
+        ls: BridgeServer, args: protocol.RunSelectionArgs
+    ) -> protocol.RunResult | None:
+        text = ls.workspace.get_text_document(args.uri).source
+        r = args.range
+        snippet = selection_snippet(
+            text, (r.start.line, r.start.character), (r.end.line, r.end.character)
+        )
+        return await _run_snippet(ls, args.uri, snippet, f"line {snippet.first_line + 1}")
+
+    @server.command(protocol.RUN_CELL)
+    async def run_cell(ls: BridgeServer, args: protocol.RunCellArgs) -> protocol.RunResult | None:
+        text = ls.workspace.get_text_document(args.uri).source
+        cell = cell_at(find_cells(text), args.line)
+        snippet = cell_snippet(text, [cell] if cell else [])
+        label = f"cell at line {cell.start + 1}" if cell else "cell"
+        return await _run_snippet(ls, args.uri, snippet, label)
+
+    @server.command(protocol.RUN_CELLS_ABOVE)
+    async def run_above(ls: BridgeServer, args: protocol.RunCellArgs) -> protocol.RunResult | None:
+        text = ls.workspace.get_text_document(args.uri).source
+        snippet = cell_snippet(text, cells_above(find_cells(text), args.line))
+        return await _run_snippet(ls, args.uri, snippet, "cells above")
+
+    @server.command(protocol.RUN_FILE)
+    async def run_file(ls: BridgeServer, args: protocol.RunFileArgs) -> protocol.RunResult | None:
+        return await _run_file(ls, args.uri)
+
+
+async def _run_snippet(
+    ls: BridgeServer, uri: str, snippet: Snippet | None, label: str
+) -> protocol.RunResult | None:
+    if snippet is None or not snippet.code.strip():
+        ls.tell("bai-bridge: nothing to run there.", types.MessageType.Info)
+        return None
+
+    def start(kernel: Kernel, on_input: InputHandler) -> AsyncIterator[ExecutionResult]:
+        return kernel.run(snippet.code, on_input=on_input)
+
+    code_lines = snippet.code.count("\n") or 1
+    return await _guarded(ls, RunSpec(uri, label, start, snippet.first_line, code_lines))
+
+
+async def _run_file(ls: BridgeServer, uri: str) -> protocol.RunResult | None:
+    if ls.sync is None:
+        return None
+    rel = relative_path(ls, uri)
+    if rel is None:
+        ls.tell("bai-bridge: only files inside the workspace folder can run remotely.")
+        return None
+    try:
+        await ls.sync.upload_files([rel], force=True)  # running it is the person's decision
+    except Exception as e:
+        ls.tell(describe_error(f"uploading {rel}", e))
+        return None
+
+    def start(kernel: Kernel, on_input: InputHandler) -> AsyncIterator[ExecutionResult]:
+        command = f"python {shlex.quote(rel)}"
+        return kernel.run("", mode="batch", opts=BatchOptions(exec=command), on_input=on_input)
+
+    lines = ls.workspace.get_text_document(uri).source.count("\n") + 1
+    return await _guarded(ls, RunSpec(uri, rel, start, 0, lines, remote_path=rel))
+
+
+async def _guarded(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult | None:
+    """A run whose failure (not the code's: the backend's) becomes a message."""
+    try:
+        return await run(ls, spec)
+    except Exception as e:
+        ls.tell(describe_error(f"running {spec.label}", e))
+        return None

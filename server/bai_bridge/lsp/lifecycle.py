@@ -1,0 +1,113 @@
+"""Initialize, configure, start the session ahead of need, shut down cleanly."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+
+from bai_bridge.api import APIConfig, APISession
+
+from . import protocol, sync
+from .config import CONFIG_SECTION, default_session_name, parse_options
+from .messages import describe_error
+from .server import BridgeServer
+from .session import SessionManager
+
+__all__ = ["register"]
+
+log = logging.getLogger(__name__)
+
+
+def register(server: BridgeServer) -> None:
+    @server.feature(types.INITIALIZE)
+    def initialize(ls: BridgeServer, params: types.InitializeParams) -> None:
+        ls.init_options = params.initialization_options
+
+    @server.feature(types.INITIALIZED)
+    async def initialized(ls: BridgeServer, params: types.InitializedParams) -> None:
+        await start(ls)
+
+    @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def changed(ls: BridgeServer, params: types.DidChangeConfigurationParams) -> None:
+        options, problems = parse_options(*await _client_settings(ls))
+        _report(ls, problems)
+        ls.options = options
+        if ls.sync is not None:
+            ls.sync.options = options
+
+    @server.feature(types.SHUTDOWN)
+    async def shutdown(ls: BridgeServer, params: None) -> None:
+        await stop(ls)
+
+
+async def _client_settings(ls: BridgeServer) -> list[Any]:
+    """initializationOptions, then workspace/configuration's ``baiBridge`` section."""
+    sources: list[Any] = [ls.init_options]
+    workspace = ls.client_capabilities.workspace
+    if workspace is not None and workspace.configuration:
+        try:
+            items = [types.ConfigurationItem(section=CONFIG_SECTION)]
+            result = await ls.workspace_configuration_async(types.ConfigurationParams(items=items))
+            sources.extend(result or [])
+        except Exception as e:  # a client that fails this request still gets a server
+            log.warning("workspace/configuration failed: %s", e)
+    return sources
+
+
+def _report(ls: BridgeServer, problems: list[str]) -> None:
+    if problems:
+        ls.tell(
+            "bai-bridge: some settings are invalid and their defaults are used: "
+            + "; ".join(problems),
+            types.MessageType.Warning,
+        )
+
+
+async def start(ls: BridgeServer) -> None:
+    options, problems = parse_options(*await _client_settings(ls))
+    _report(ls, problems)
+    ls.options = options
+    if ls.startup_problem:
+        ls.tell(f"bai-bridge: {ls.startup_problem}. Restart the language server to retry.")
+        return
+    try:
+        config = _api_config(ls)
+    except Exception as e:
+        ls.tell(describe_error("reading the connection settings", e))
+        return
+    ls.api = APISession(config)
+    await ls.api.open()  # negotiation failures are logged; the first real call reports
+    name = options.session_name or default_session_name(ls.root)
+    ls.sessions = SessionManager(ls.api, options, name, ls.tasks, lambda s: _push_status(ls, s))
+    sync.attach(ls)
+    ls.tasks.spawn(_warm_up(ls), "session-start")
+
+
+def _api_config(ls: BridgeServer) -> APIConfig:
+    config = ls.api_config if ls.api_config is not None else APIConfig.from_env()
+    if ls.options.endpoint and ls.options.endpoint != str(config.endpoint):
+        config = APIConfig.from_env(endpoint=ls.options.endpoint)
+    return config
+
+
+async def _warm_up(ls: BridgeServer) -> None:
+    """Start (or reuse) the session ahead of need: kernels take a while to start."""
+    try:
+        await ls.session_manager().kernel()
+    except Exception as e:
+        ls.tell(describe_error("starting the session", e))
+
+
+def _push_status(ls: BridgeServer, status: protocol.SessionStatus) -> None:
+    ls.protocol.notify(protocol.SESSION_STATUS, status)
+
+
+async def stop(ls: BridgeServer) -> None:
+    """Stop background work and close the connection; the session itself stays for reuse."""
+    if ls.sessions is not None:
+        await ls.sessions.close()
+    await ls.tasks.cancel_all()
+    if ls.api is not None:
+        await ls.api.close()

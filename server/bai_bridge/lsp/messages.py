@@ -1,0 +1,45 @@
+"""Errors translated once, for a person: what went wrong and what to do about it."""
+
+from __future__ import annotations
+
+from bai_bridge.api import (
+    APIConfigError,
+    BackendAPIError,
+    BackendAuthError,
+    BackendClientError,
+    BackendNotFoundError,
+)
+from bai_bridge.api.errors import BackendRateLimitError, BackendUnavailableError
+
+__all__ = ["describe_error"]
+
+
+def describe_error(action: str, error: BaseException) -> str:
+    """One sentence or two for window/showMessage: ``action`` is what we were doing."""
+    return f"bai-bridge: {action} failed: {_what(error)}"
+
+
+def _what(error: BaseException) -> str:
+    if isinstance(error, BackendAuthError):
+        return (
+            f"{error}. Check BACKEND_ACCESS_KEY / BACKEND_SECRET_KEY and that this machine's "
+            "clock is right (requests are signed with the current time)."
+        )
+    if isinstance(error, BackendNotFoundError):
+        return f"{error}. The session or image is gone; the next action creates a new session."
+    if isinstance(error, BackendRateLimitError):
+        return f"{error}. The key's request budget is spent; wait a minute and retry."
+    if isinstance(error, BackendUnavailableError):
+        return f"{error}. The manager is not accepting work now; retry later."
+    if isinstance(error, BackendAPIError):
+        return f"{error}."
+    if isinstance(error, BackendClientError):
+        return (
+            f"cannot reach the session server ({error}). Check BACKEND_ENDPOINT or the "
+            "network; bai-bridge keeps retrying."
+        )
+    if isinstance(error, APIConfigError):
+        return f"{error}. Fix the setting and restart the language server."
+    if isinstance(error, OSError):
+        return f"{error.strerror or error} ({getattr(error, 'filename', '') or ''})."
+    return f"{type(error).__name__}: {error}"

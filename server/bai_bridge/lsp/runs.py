@@ -1,0 +1,194 @@
+"""One run, from the editor's point of view: output notifications, progress that cancels,
+input requests, and the traceback turned into a diagnostic on the right local line."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import AsyncIterator, Callable
+
+from lsprotocol import types
+
+from bai_bridge.api import BackendNotFoundError, ExecutionResult, Kernel
+from bai_bridge.api.models import Html, Media, Stderr, Stdout
+
+from . import protocol
+from .server import BridgeServer
+from .tracebacks import RemoteError, find_error
+
+__all__ = ["RunSpec", "run"]
+
+log = logging.getLogger(__name__)
+
+# How a run is started on a given kernel (query code or a batch exec).
+Starter = Callable[[Kernel, "InputHandler"], AsyncIterator[ExecutionResult]]
+
+
+class InputCancelled(Exception):
+    """The person dismissed the input prompt: the run is interrupted."""
+
+
+class InputHandler:
+    def __init__(self, ls: BridgeServer, run_id: str) -> None:
+        self.ls = ls
+        self.run_id = run_id
+
+    async def __call__(self, prompt: str, password: bool) -> str:
+        params = protocol.InputRequestParams(self.run_id, prompt, password)
+        answer = await self.ls.protocol.send_request_async(protocol.INPUT_REQUEST, params)
+        text = answer.get("text") if isinstance(answer, dict) else getattr(answer, "text", None)
+        if text is None:
+            raise InputCancelled
+        return str(text)
+
+
+class RunSpec:
+    """What to run and how its errors map back: ``first_line`` 0-based, or a batch file."""
+
+    def __init__(
+        self,
+        uri: str,
+        label: str,
+        start: Starter,
+        first_line: int,
+        line_count: int,
+        remote_path: str | None = None,
+    ) -> None:
+        self.uri = uri
+        self.label = label
+        self.start = start
+        self.first_line = first_line
+        self.line_count = line_count
+        self.remote_path = remote_path
+
+
+async def run(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult:
+    """Run to the end (or until the person cancels); never raises for a failed run."""
+    run_id = uuid.uuid4().hex[:12]
+    ls.protocol.notify(
+        protocol.OUTPUT, protocol.Output(run_id, "start", label=spec.label, uri=spec.uri)
+    )
+    sessions = ls.session_manager()
+    result = protocol.RunResult(run_id, "error")
+    sessions.run_started()
+    try:
+        async with _progress(ls, run_id, spec.label) as cancelled:
+            result = await _follow(ls, spec, run_id, cancelled)
+    finally:
+        sessions.run_finished()
+        ls.protocol.notify(
+            protocol.OUTPUT,
+            protocol.Output(run_id, "end", status=result.status, exit_code=result.exit_code),
+        )
+    return result
+
+
+async def _follow(
+    ls: BridgeServer, spec: RunSpec, run_id: str, cancelled: asyncio.Event
+) -> protocol.RunResult:
+    stderr: list[str] = []
+    task = asyncio.ensure_future(_stream(ls, spec, run_id, stderr))
+    waiter = asyncio.ensure_future(cancelled.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+        if not task.done():
+            task.cancel()  # the run loop interrupts the remote run on its way out
+        try:
+            status, exit_code = await task
+        except asyncio.CancelledError:
+            if not cancelled.is_set():
+                raise
+            status, exit_code = "interrupted", None
+    finally:
+        waiter.cancel()
+        if not task.done():
+            task.cancel()
+    error = find_error("".join(stderr), spec.remote_path) if status != "error" else None
+    _publish(ls, spec, error)
+    return protocol.RunResult(run_id, status, exit_code)
+
+
+async def _stream(
+    ls: BridgeServer, spec: RunSpec, run_id: str, stderr: list[str]
+) -> tuple[str, int | None]:
+    """Follow the run, forwarding output; one retry on a fresh session if ours vanished."""
+    sessions = ls.session_manager()
+    on_input = InputHandler(ls, run_id)
+    for attempt in range(2):
+        kernel = await sessions.kernel()
+        started = False
+        try:
+            last: ExecutionResult | None = None
+            async for result in spec.start(kernel, on_input):
+                started = True
+                last = result
+                _forward(ls, run_id, result, stderr)
+            status = last.status if last else "finished"
+            return ("finished" if status == "finished" else status), (
+                last.exit_code if last else None
+            )
+        except BackendNotFoundError:
+            if started or attempt:
+                raise
+            sessions.forget("the session was terminated; creating a new one")
+        except InputCancelled:
+            return "interrupted", None
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _forward(ls: BridgeServer, run_id: str, result: ExecutionResult, stderr: list[str]) -> None:
+    items = []
+    for item in result.console:
+        if isinstance(item, Stdout):
+            items.append(protocol.OutputItem("stdout", item.text))
+        elif isinstance(item, Stderr):
+            stderr.append(item.text)
+            items.append(protocol.OutputItem("stderr", item.text))
+        elif isinstance(item, Media):
+            items.append(protocol.OutputItem("media", item.data, item.mime))
+        elif isinstance(item, Html):
+            items.append(protocol.OutputItem("html", item.html))
+    if items:
+        ls.protocol.notify(protocol.OUTPUT, protocol.Output(run_id, "output", items=items))
+
+
+def _publish(ls: BridgeServer, spec: RunSpec, error: RemoteError | None) -> None:
+    diagnostics = ls.diagnostics.record(spec.uri, spec.first_line, spec.line_count, error)
+    ls.text_document_publish_diagnostics(
+        types.PublishDiagnosticsParams(uri=spec.uri, diagnostics=diagnostics)
+    )
+
+
+class _progress:
+    """$/progress for a run; its cancel sets the yielded event. Always ends."""
+
+    def __init__(self, ls: BridgeServer, run_id: str, title: str) -> None:
+        self.ls = ls
+        self.token = f"bai-bridge/run/{run_id}"
+        self.title = title
+        self.cancelled = asyncio.Event()
+        self.begun = False
+
+    async def __aenter__(self) -> asyncio.Event:
+        window = self.ls.client_capabilities.window
+        if window is None or not window.work_done_progress:
+            return self.cancelled
+        try:
+            await self.ls.work_done_progress.create_async(self.token)
+        except Exception as e:  # the run goes on without a progress bar
+            log.info("progress not available: %s", e)
+            return self.cancelled
+        self.ls.work_done_progress.begin(
+            self.token, types.WorkDoneProgressBegin(title=self.title, cancellable=True)
+        )
+        self.begun = True
+        future = self.ls.work_done_progress.tokens[self.token]
+        loop = asyncio.get_running_loop()
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self.cancelled.set))
+        return self.cancelled
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self.begun:
+            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd())
+            self.ls.work_done_progress.tokens.pop(self.token, None)

@@ -1,0 +1,93 @@
+"""`create_server()`: a fresh bai-bridge language server with every feature registered.
+
+The server object holds the per-connection state (the API session, the compute session, the
+sync and run bookkeeping); features reach it through the ``ls`` argument of their handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lsprotocol import types
+from pygls.lsp.server import LanguageServer
+from pygls.uris import to_fs_path
+
+from bai_bridge import __version__
+from bai_bridge.api import APIConfig
+
+from .config import BridgeOptions
+from .diagnostics import RunDiagnostics
+from .tasks import BackgroundTasks
+
+if TYPE_CHECKING:
+    from bai_bridge.api import APISession
+
+    from .completion_engine import CompletionEngine
+    from .session import SessionManager
+    from .sync_service import SyncService
+
+__all__ = ["BridgeServer", "create_server"]
+
+log = logging.getLogger(__name__)
+
+
+class BridgeServer(LanguageServer):
+    """The language server plus the state of one editor connection."""
+
+    def __init__(self, api_config: APIConfig | None = None) -> None:
+        super().__init__(
+            "bai-bridge",
+            __version__,
+            text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+        )
+        self.api_config = api_config
+        self.tasks = BackgroundTasks()
+        self.options = BridgeOptions()
+        self.diagnostics = RunDiagnostics()
+        self.init_options: Any = None
+        self.startup_problem: str | None = None  # e.g. the embedded server did not start
+        # Set once the client is initialized (lifecycle.py).
+        self.api: APISession | None = None
+        self.sessions: SessionManager | None = None
+        self.sync: SyncService | None = None
+        self.completion: CompletionEngine | None = None
+
+    @property
+    def root(self) -> Path | None:
+        """The first workspace folder, where sync reads from and downloads land."""
+        folders = list(self.workspace.folders.values())
+        uri = folders[0].uri if folders else self.workspace.root_uri
+        path = to_fs_path(uri) if uri else None
+        return Path(path) if path else None
+
+    def session_manager(self) -> SessionManager:
+        if self.sessions is None:
+            raise RuntimeError("the language server is not initialized yet")
+        return self.sessions
+
+    def tell(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
+        """window/showMessage (and the log): how every failure reaches the person."""
+        log.log(logging.ERROR if kind == types.MessageType.Error else logging.INFO, "%s", message)
+        self.window_show_message(types.ShowMessageParams(type=kind, message=message))
+
+
+def create_server(api_config: APIConfig | None = None) -> BridgeServer:
+    """A new server; ``api_config`` None means: read ``BACKEND_*`` at initialization."""
+    from . import (
+        completion,
+        execution,
+        files,
+        lenses,
+        lifecycle,
+        session_commands,
+        sync,
+        terminal,
+    )
+
+    server = BridgeServer(api_config)
+    features = (lifecycle, session_commands, completion, execution, lenses, sync, files, terminal)
+    for feature in features:
+        feature.register(server)
+    return server

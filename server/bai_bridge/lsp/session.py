@@ -1,0 +1,236 @@
+"""The compute session behind the editor: created on first need, watched, re-created.
+
+`SessionManager` knows nothing of LSP: it reports its state through ``on_status`` and calls
+``on_ready`` listeners whenever a session (new, reused, restarted or re-created) is ready, so
+sync can run. Actions go through `call`, which re-creates a session terminated from outside
+and turns a lost connection into a reconnect loop with backoff.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
+
+from bai_bridge.api import APISession, BackendClientError, BackendNotFoundError, Kernel
+
+from .config import BridgeOptions
+from .protocol import SessionStatus
+from .tasks import BackgroundTasks
+
+__all__ = ["SessionManager"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+ReadyListener = Callable[
+    [Kernel, str], Coroutine[Any, Any, None]
+]  # reason: created|reused|restarted
+BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+_GONE_EVENTS = {"session_terminated", "kernel_terminated", "session_cancelled", "kernel_cancelled"}
+_STARTED_EVENTS = {"session_started", "kernel_started"}
+
+
+class SessionUnavailable(Exception):
+    """The session server cannot be reached right now (a reconnect loop is running)."""
+
+
+class SessionManager:
+    def __init__(
+        self,
+        api: APISession,
+        options: BridgeOptions,
+        session_name: str,
+        tasks: BackgroundTasks,
+        on_status: Callable[[SessionStatus], None],
+    ) -> None:
+        self.api = api
+        self.options = options
+        self.session_name = session_name
+        self.on_ready: list[ReadyListener] = []
+        self._tasks = tasks
+        self._on_status = on_status
+        self._kernel: Kernel | None = None
+        self._lock = asyncio.Lock()
+        self._runs = 0
+        self._state = "terminated"
+        self._reconnecting: asyncio.Task[None] | None = None
+        self._watcher: asyncio.Task[None] | None = None
+
+    # -- state ----------------------------------------------------------------------------
+
+    @property
+    def kernel_if_ready(self) -> Kernel | None:
+        return self._kernel if self._state in ("running", "busy") else None
+
+    @property
+    def busy(self) -> bool:
+        return self._runs > 0
+
+    def set_state(self, state: str, message: str | None = None) -> None:
+        self._state = state
+        kernel = self._kernel
+        self._on_status(
+            SessionStatus(
+                state=state,
+                session_name=self.session_name,
+                session_id=kernel.session_id if kernel else None,
+                image=self.options.image,
+                endpoint=str(self.api.endpoint),
+                message=message,
+            )
+        )
+
+    def run_started(self) -> None:
+        self._runs += 1
+        if self._runs == 1:
+            self.set_state("busy")
+
+    def run_finished(self) -> None:
+        self._runs = max(0, self._runs - 1)
+        if self._runs == 0 and self._kernel is not None and self._state == "busy":
+            self.set_state("running")
+
+    # -- the session ----------------------------------------------------------------------
+
+    async def kernel(self) -> Kernel:
+        """The live session, created (or reused by name) on first need."""
+        if self._reconnecting is not None and not self._reconnecting.done():
+            raise SessionUnavailable("reconnecting to the session server")
+        if self._kernel is not None:
+            return self._kernel
+        async with self._lock:
+            return self._kernel or await self._create()
+
+    async def _create(self) -> Kernel:
+        self.set_state("starting", f"starting {self.options.image}")
+        try:
+            kernel = await self.api.Kernel.get_or_create(
+                self.options.image,
+                client_token=self.session_name,
+                mounts=list(self.options.mounts),
+                envs=dict(self.options.envs),
+                resources=dict(self.options.resources),
+            )
+        except BackendClientError as e:
+            self._start_reconnect(e)
+            raise
+        except Exception as e:
+            self.set_state("error", str(e))
+            raise
+        self._kernel = kernel
+        self.set_state("busy" if self._runs else "running")
+        self._watch(kernel)
+        self._announce(kernel, "created" if kernel.created else "reused")
+        return kernel
+
+    def _announce(self, kernel: Kernel, reason: str) -> None:
+        for listener in self.on_ready:
+            self._tasks.spawn(listener(kernel, reason), f"session-ready:{reason}")
+
+    def forget(self, reason: str) -> None:
+        """The session is gone (terminated from outside or destroyed)."""
+        if self._watcher is not None:
+            self._watcher.cancel()
+            self._watcher = None
+        self._kernel = None
+        self.set_state("terminated", reason)
+
+    async def call(self, fn: Callable[[Kernel], Awaitable[T]]) -> T:
+        """Run ``fn`` on the session; one retry on a fresh session if it vanished."""
+        kernel = await self.kernel()
+        try:
+            return await fn(kernel)
+        except BackendNotFoundError:
+            if self._kernel is kernel:
+                self.forget("the session was terminated; creating a new one")
+            return await fn(await self.kernel())
+        except BackendClientError as e:
+            self._start_reconnect(e)
+            raise
+
+    async def restart(self) -> None:
+        kernel = await self.kernel()
+        self.set_state("restarting")
+        try:
+            await kernel.restart()
+        finally:
+            self.set_state("running")
+        self._announce(kernel, "restarted")
+
+    async def destroy(self) -> None:
+        kernel = await self.kernel()
+        try:
+            await kernel.destroy()
+        finally:
+            self.forget("destroyed; the next action creates a new session")
+
+    async def close(self) -> None:
+        for task in (self._watcher, self._reconnecting):
+            if task is not None:
+                task.cancel()
+
+    # -- reconnect and events ---------------------------------------------------------------
+
+    def _start_reconnect(self, error: BaseException) -> None:
+        if self._reconnecting is not None and not self._reconnecting.done():
+            return
+        self.set_state("reconnecting", f"lost the session server ({error}); retrying")
+        self._reconnecting = self._tasks.spawn(self._reconnect(), "session-reconnect")
+
+    async def _reconnect(self) -> None:
+        for attempt in range(1_000_000):
+            await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+            try:
+                await self.api.hello()
+            except Exception as e:
+                log.info("session server still unreachable: %s", e)
+                continue
+            break
+        kernel = self._kernel
+        if kernel is None:
+            self.set_state("terminated", "reconnected; the next action starts the session")
+            return
+        try:
+            await kernel.get_info()
+        except Exception as e:
+            self._reconnecting = None
+            self.forget(
+                f"reconnected, but the session is gone ({e}); the next action re-creates it"
+            )
+            return
+        self.set_state("busy" if self._runs else "running", "reconnected")
+
+    def _watch(self, kernel: Kernel) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
+        self._watcher = self._tasks.spawn(self._watch_events(kernel), "session-events")
+
+    async def _watch_events(self, kernel: Kernel) -> None:
+        """Follow the session's lifecycle events; the stream is re-opened when it drops."""
+        stream_events = getattr(kernel, "stream_events", None)
+        if stream_events is None:
+            return
+        attempt = 0
+        while self._kernel is kernel:
+            try:
+                async for event in stream_events():
+                    attempt = 0
+                    self._on_event(kernel, event.name)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.info("event stream of %s dropped: %s", kernel.kernel_id, e)
+            await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
+            attempt += 1
+
+    def _on_event(self, kernel: Kernel, name: str) -> None:
+        if self._kernel is not kernel:
+            return
+        if name in _GONE_EVENTS:
+            self._kernel = None
+            self.set_state(
+                "terminated", "the session was terminated; the next action re-creates it"
+            )
+        elif name in _STARTED_EVENTS and self._state not in ("running", "busy"):
+            self.set_state("busy" if self._runs else "running")

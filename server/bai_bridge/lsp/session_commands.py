@@ -1,0 +1,69 @@
+"""Commands on the session itself: interrupt, restart, destroy, info, logs."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from lsprotocol import types
+
+from bai_bridge.api import Kernel
+from bai_bridge.api.models import converter as api_converter
+
+from . import protocol
+from .messages import describe_error
+from .server import BridgeServer
+
+__all__ = ["register"]
+
+T = TypeVar("T")
+
+
+async def _guard(ls: BridgeServer, action: str, work: Callable[[], Awaitable[T]]) -> T | None:
+    try:
+        return await work()
+    except Exception as e:
+        ls.tell(describe_error(action, e))
+        return None
+
+
+def register(server: BridgeServer) -> None:
+    @server.command(protocol.INTERRUPT)
+    async def interrupt(ls: BridgeServer, *args: object) -> None:
+        async def work() -> None:
+            await ls.session_manager().call(lambda k: k.interrupt())
+
+        await _guard(ls, "interrupting the session", work)
+
+    @server.command(protocol.RESTART)
+    async def restart(ls: BridgeServer, *args: object) -> None:
+        await _guard(ls, "restarting the session", ls.session_manager().restart)
+
+    @server.command(protocol.DESTROY)
+    async def destroy(ls: BridgeServer, *args: object) -> None:
+        async def work() -> bool:
+            await ls.session_manager().destroy()
+            return True
+
+        if await _guard(ls, "destroying the session", work):
+            ls.tell("bai-bridge: the session was destroyed.", types.MessageType.Info)
+
+    @server.command(protocol.SESSION_INFO)
+    async def info(ls: BridgeServer, *args: object) -> dict[str, Any] | None:
+        async def work() -> dict[str, Any]:
+            found = await ls.session_manager().call(_info)
+            return {"sessionName": ls.session_manager().session_name, **found}
+
+        return await _guard(ls, "reading the session's info", work)
+
+    @server.command(protocol.SESSION_LOGS)
+    async def logs(ls: BridgeServer, *args: object) -> str | None:
+        async def work() -> str:
+            return (await ls.session_manager().call(lambda k: k.get_logs())).logs
+
+        return await _guard(ls, "reading the session's logs", work)
+
+
+async def _info(kernel: Kernel) -> dict[str, Any]:
+    raw: dict[str, Any] = api_converter.unstructure(await kernel.get_info())
+    return {key: value for key, value in raw.items() if value is not None}

@@ -1,0 +1,133 @@
+"""File sync in the editor: didSave uploads, workspace sync with progress, conflicts asked.
+
+`attach` builds the `SyncService` for a connection; `register` adds the handlers.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.uris import to_fs_path
+
+from bai_bridge.api import Kernel
+
+from . import protocol
+from .messages import describe_error
+from .progress import progress
+from .server import BridgeServer
+from .sync_plan import Conflict
+from .sync_service import SyncService
+
+__all__ = ["attach", "register", "relative_path"]
+
+log = logging.getLogger(__name__)
+OVERWRITE = "Overwrite with local"
+KEEP_REMOTE = "Keep the session's"
+
+
+def relative_path(ls: BridgeServer, uri: str) -> str | None:
+    """The workspace-relative posix path of a file URI, or None outside the workspace."""
+    root, path = ls.root, to_fs_path(uri)
+    if root is None or path is None:
+        return None
+    try:
+        return Path(path).resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return None
+
+
+def attach(ls: BridgeServer) -> None:
+    root, sessions = ls.root, ls.session_manager()
+    if root is None:
+        return  # no workspace folder: nothing to sync
+    service = SyncService(root, ls.options, sessions)
+    service.on_conflicts = lambda conflicts: _ask(ls, conflicts)
+    service.on_failure = lambda path, e: ls.tell(describe_error(f"syncing {path}", e))
+
+    async def on_ready(kernel: Kernel, reason: str) -> None:
+        if reason == "created":
+            service.forget_session()
+        if ls.options.sync_on_start:
+            await sync_with_progress(ls)
+
+    sessions.on_ready.append(on_ready)
+    ls.sync = service
+    ls.tasks.spawn(service.save_worker(), "sync-saves")
+
+
+async def sync_with_progress(ls: BridgeServer) -> protocol.SyncResult | None:
+    if ls.sync is None:
+        return None
+    try:
+        async with progress(ls, "bai-bridge: syncing the workspace") as report:
+            result = await ls.sync.sync_workspace(report)
+    except Exception as e:
+        ls.tell(describe_error("syncing the workspace", e))
+        return None
+    if result.skipped:
+        ls.tell(
+            f"bai-bridge: not synced (over the {ls.options.max_file_size} byte cap): "
+            + ", ".join(result.skipped[:10]),
+            types.MessageType.Warning,
+        )
+    return result
+
+
+def _ask(ls: BridgeServer, conflicts: list[Conflict]) -> None:
+    ls.tasks.spawn(_ask_person(ls, conflicts), "sync-conflict")
+
+
+async def _ask_person(ls: BridgeServer, conflicts: list[Conflict]) -> None:
+    """Ask what to do; no answer leaves both sides as they are (RESOLVE_CONFLICT later)."""
+    names = ", ".join(c.path for c in conflicts[:5]) + (" ..." if len(conflicts) > 5 else "")
+    params = types.ShowMessageRequestParams(
+        type=types.MessageType.Warning,
+        message=(
+            f"bai-bridge: {names} changed in the session since it was last synced (or was "
+            "not put there by sync). Nothing was overwritten."
+        ),
+        actions=[types.MessageActionItem(OVERWRITE), types.MessageActionItem(KEEP_REMOTE)],
+    )
+    try:
+        answer = await ls.window_show_message_request_async(params)
+    except Exception as e:  # a client without this request: the command resolves it
+        log.info("conflict question not answered: %s", e)
+        return
+    if answer is not None:
+        action = "overwrite" if answer.title == OVERWRITE else "keep-remote"
+        for conflict in conflicts:
+            await resolve(ls, conflict.path, action)
+
+
+async def resolve(ls: BridgeServer, path: str, action: str) -> bool:
+    if ls.sync is None:
+        return False
+    try:
+        if action == "overwrite":
+            await ls.sync.upload_files([path], force=True)
+        elif action == "keep-remote":
+            await ls.sync.keep_remote(path)
+        else:
+            raise ValueError(f"unknown action {action!r}: 'overwrite' or 'keep-remote'")
+    except Exception as e:
+        ls.tell(describe_error(f"resolving {path}", e))
+        return False
+    return True
+
+
+def register(server: BridgeServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
+    def did_save(ls: BridgeServer, params: types.DidSaveTextDocumentParams) -> None:
+        rel = relative_path(ls, params.text_document.uri)
+        if ls.sync is not None and rel is not None:
+            ls.sync.saved(rel)
+
+    @server.command(protocol.SYNC_WORKSPACE)
+    async def sync_workspace(ls: BridgeServer, *args: object) -> protocol.SyncResult | None:
+        return await sync_with_progress(ls)
+
+    @server.command(protocol.RESOLVE_CONFLICT)
+    async def resolve_conflict(ls: BridgeServer, args: protocol.ResolveConflictArgs) -> bool:
+        return await resolve(ls, args.path, args.action)

@@ -1,0 +1,189 @@
+"""Workspace sync, the doing part: scans, uploads, the manifest, conflicts, coalesced saves.
+
+It never blocks completions or runs: it works in background tasks, one sync at a time, and
+touches the session only through uploads, listings and (for the manifest) a download.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+from bai_bridge.api import Kernel
+
+from .config import BridgeOptions
+from .protocol import SyncResult
+from .remote_files import load_manifest, remote_stats, save_manifest
+from .session import SessionManager
+from .sync_plan import (
+    Conflict,
+    LocalFile,
+    Manifest,
+    ManifestEntry,
+    file_digest,
+    plan_file,
+    plan_sync,
+    scan_workspace,
+)
+
+__all__ = ["SyncService"]
+
+log = logging.getLogger(__name__)
+UPLOAD_BATCH = 20
+SAVE_COALESCE = 0.2  # seconds: saves in quick succession become one upload
+
+Progress = Callable[[str, int], None]  # (message, percentage)
+
+
+class SyncService:
+    def __init__(self, root: Path, options: BridgeOptions, sessions: SessionManager) -> None:
+        self.root = root
+        self.options = options
+        self.sessions = sessions
+        self.conflicts: dict[str, Conflict] = {}
+        self.on_conflicts: Callable[[list[Conflict]], None] = lambda _: None
+        self.on_failure: Callable[[str, BaseException], None] = lambda _p, _e: None
+        self._manifest: Manifest | None = None
+        self._lock = asyncio.Lock()
+        self._dirty: set[str] = set()
+        self._dirty_event = asyncio.Event()
+
+    # -- whole workspace ------------------------------------------------------------------
+
+    async def sync_workspace(self, progress: Progress | None = None) -> SyncResult:
+        report = progress or (lambda _m, _p: None)
+        report("scanning the workspace", 0)
+        files, too_large = await asyncio.to_thread(
+            scan_workspace, self.root, self.options.sync_excludes, self.options.max_file_size
+        )
+        async with self._lock:
+            kernel = await self.sessions.kernel()
+            manifest = await self._manifest_for(kernel)
+            remote = await remote_stats(kernel, [f.path for f in files])
+            plan = plan_sync(files, remote, manifest)
+            by_path = {f.path: f for f in files}
+            uploaded, failed = await self._upload(kernel, [by_path[p] for p in plan.upload], report)
+            await self._record(kernel, [by_path[p] for p in uploaded])
+        self._flag(plan.conflicts)
+        report("done", 100)
+        return SyncResult(
+            uploaded=uploaded,
+            unchanged=len(plan.unchanged),
+            conflicts=[c.path for c in plan.conflicts],
+            skipped=too_large,
+            failed=failed,
+        )
+
+    async def _manifest_for(self, kernel: Kernel) -> Manifest:
+        session_id = kernel.session_id or kernel.kernel_id
+        if self._manifest is None or self._manifest.session_id != session_id:
+            self._manifest = await load_manifest(kernel)
+        return self._manifest
+
+    def forget_session(self) -> None:
+        """A re-created session starts from an empty manifest (re-read from the session)."""
+        self._manifest = None
+
+    async def _upload(
+        self, kernel: Kernel, files: list[LocalFile], report: Progress
+    ) -> tuple[list[str], list[str]]:
+        """Upload in batches; a failing batch is retried file by file so one bad file is
+        reported and the rest go on."""
+        done: list[str] = []
+        failed: list[str] = []
+        total = sum(f.size for f in files) or 1
+        sent = 0
+        for start in range(0, len(files), UPLOAD_BATCH):
+            batch = files[start : start + UPLOAD_BATCH]
+            report(f"uploading {len(done) + len(batch)}/{len(files)} files", sent * 100 // total)
+            try:
+                await kernel.upload([self.root / f.path for f in batch], basedir=self.root)
+                done += [f.path for f in batch]
+            except Exception:
+                for file in batch:
+                    try:
+                        await kernel.upload([self.root / file.path], basedir=self.root)
+                        done.append(file.path)
+                    except Exception as e:
+                        failed.append(file.path)
+                        self.on_failure(file.path, e)
+            sent += sum(f.size for f in batch)
+        return done, failed
+
+    async def _record(self, kernel: Kernel, files: list[LocalFile]) -> None:
+        """Remember what was sent, with the size and mtime the session now reports."""
+        if not files:
+            return
+        manifest = await self._manifest_for(kernel)
+        stats = await remote_stats(kernel, [f.path for f in files])
+        for file in files:
+            if (stat := stats.get(file.path)) is not None:
+                manifest.entries[file.path] = ManifestEntry(file.sha256, stat.size, stat.mtime)
+                self.conflicts.pop(file.path, None)
+        await save_manifest(kernel, manifest)
+
+    def _flag(self, conflicts: list[Conflict]) -> None:
+        fresh = [c for c in conflicts if c.path not in self.conflicts]
+        self.conflicts.update({c.path: c for c in conflicts})
+        if fresh:
+            self.on_conflicts(fresh)
+
+    # -- single files ---------------------------------------------------------------------
+
+    def saved(self, rel: str) -> None:
+        """A file was saved: upload it soon (quick successive saves coalesce)."""
+        self._dirty.add(rel)
+        self._dirty_event.set()
+
+    async def save_worker(self) -> None:
+        """Background loop draining saved files (start once, as a kept task)."""
+        while True:
+            await self._dirty_event.wait()
+            await asyncio.sleep(SAVE_COALESCE)
+            self._dirty_event.clear()
+            batch, self._dirty = sorted(self._dirty), set()
+            try:
+                await self.upload_files(batch)
+            except Exception as e:
+                self.on_failure(", ".join(batch), e)
+
+    async def upload_files(self, rels: list[str], force: bool = False) -> list[str]:
+        """Upload these files unless the session's copy changed since sync put it there
+        (``force``: the person decided). Returns what was sent."""
+        local = await asyncio.to_thread(self._describe, rels)
+        async with self._lock:
+            kernel = await self.sessions.kernel()
+            manifest = await self._manifest_for(kernel)
+            remote = await remote_stats(kernel, [f.path for f in local])
+            send, conflicts = [], []
+            for file in local:
+                verdict = plan_file(file, remote.get(file.path), manifest.entries.get(file.path))
+                if isinstance(verdict, Conflict) and not force:
+                    conflicts.append(verdict)
+                elif verdict != "unchanged" or force:
+                    send.append(file)
+            uploaded, _ = await self._upload(kernel, send, lambda _m, _p: None)
+            sent = [f for f in send if f.path in uploaded]
+            await self._record(kernel, sent)
+        self._flag(conflicts)
+        return [f.path for f in sent]
+
+    def _describe(self, rels: list[str]) -> list[LocalFile]:
+        found = []
+        for rel in rels:
+            path = self.root / rel
+            if path.is_file() and path.stat().st_size <= self.options.max_file_size:
+                size, sha = file_digest(path)
+                found.append(LocalFile(rel, size, sha))
+        return found
+
+    async def keep_remote(self, rel: str) -> None:
+        """The person keeps the session's version: fetch it into the workspace."""
+        target = (self.root / rel).parent
+        async with self._lock:
+            kernel = await self.sessions.kernel()
+            await kernel.download([rel], target)
+            await self._record(kernel, await asyncio.to_thread(self._describe, [rel]))
+        self.conflicts.pop(rel, None)

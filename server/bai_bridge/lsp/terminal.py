@@ -1,0 +1,36 @@
+"""Terminal hand-off: the PTY WebSocket URL and headers signed now, for the editor to use."""
+
+from __future__ import annotations
+
+from bai_bridge.api import Kernel
+
+from . import protocol
+from .messages import describe_error
+from .server import BridgeServer
+
+__all__ = ["register"]
+
+# The server accepts a signed Date within ±15 minutes (protocol doc §2.2); leave a margin.
+SIGNATURE_LIFETIME = 14 * 60.0
+
+
+def register(server: BridgeServer) -> None:
+    @server.command(protocol.TERMINAL_DESCRIPTOR)
+    async def terminal_descriptor(
+        ls: BridgeServer, *args: object
+    ) -> protocol.TerminalDescriptor | None:
+        try:
+            kernel = await ls.session_manager().kernel()
+        except Exception as e:
+            ls.tell(describe_error("opening the session's terminal", e))
+            return None
+        return describe(kernel, ls.session_manager().session_name)
+
+
+def describe(kernel: Kernel, session_name: str) -> protocol.TerminalDescriptor:
+    api = kernel.session
+    path = f"/stream/{api.api_version.path_prefix}/{kernel.stream_id}/pty"
+    url = api.url(path, kernel._query() or None)
+    headers = api.signed_headers("GET", url, "application/octet-stream", send_content_type=False)
+    ws_url = url.with_scheme("wss" if url.scheme == "https" else "ws")
+    return protocol.TerminalDescriptor(str(ws_url), headers, SIGNATURE_LIFETIME, session_name)
