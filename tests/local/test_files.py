@@ -22,6 +22,14 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bai_bridge.local.files import FileLimits, list_files, receive_upload, send_download
+from bai_bridge.local.files_paths import (
+    confine,
+    open_dir_beneath,
+    open_work_dir,
+    path_error,
+    relative_parts,
+)
+from bai_bridge.local.files_tar import build_tar
 from bai_bridge.local.problems import Problem
 
 MiB = 1 << 20
@@ -479,3 +487,47 @@ def _umask() -> int:
     return int(
         next(line for line in status.splitlines() if line.startswith("Umask:")).split()[1], 8
     )
+
+
+# --- races: a symlink swapped in after the check ---------------------------------------------
+
+
+def test_walk_refuses_a_symlink_swapped_in_after_the_check(layout: Any) -> None:
+    work, outside = layout
+    (work / "d").mkdir()
+    parts = relative_parts(work, confine(work, "d/new.txt"))  # checked while d is a directory
+    (work / "d").rmdir()
+    (work / "d").symlink_to(outside)  # ...then the session's shell swaps it
+    root_fd = open_work_dir(work)
+    try:
+        with pytest.raises(OSError, match=r"Too many levels|Not a directory") as refused:
+            open_dir_beneath(root_fd, parts[:-1], create=[])
+        assert path_error("d/new.txt", refused.value).status == 400
+    finally:
+        os.close(root_fd)
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+def test_tar_refuses_a_symlink_swapped_in_after_the_check(layout: Any) -> None:
+    work, outside = layout
+    (work / "d").mkdir()
+    (work / "d" / "secret.txt").write_bytes(b"inside")
+    parts = relative_parts(work, confine(work, "d/secret.txt"))
+    (work / "d" / "secret.txt").unlink()
+    (work / "d").rmdir()
+    (work / "d").symlink_to(outside)
+    with pytest.raises(OSError, match=r"Too many levels|Not a directory"):
+        build_tar(work, parts, MiB)
+
+
+async def test_download_through_a_symlink_that_stays_inside(served: Any, layout: Any) -> None:
+    client, _ = served
+    work, _ = layout
+    (work / "real").mkdir()
+    (work / "real" / "f.txt").write_bytes(b"inside")
+    (work / "alias").symlink_to("real")
+    parts = await read_parts(await client.post("/download", json={"files": ["alias/f.txt"]}))
+    with tarfile.open(fileobj=io.BytesIO(parts[0][1])) as tar:
+        extracted = tar.extractfile("f.txt")
+        assert extracted is not None
+        assert extracted.read() == b"inside"

@@ -14,7 +14,7 @@ from typing import IO
 from aiohttp import web
 
 from bai_bridge.local.files_limits import FileLimits
-from bai_bridge.local.files_paths import confine, relative_parts
+from bai_bridge.local.files_paths import confine, path_error, relative_parts
 from bai_bridge.local.files_tar import ArchiveTooLarge, build_tar
 from bai_bridge.local.files_threads import in_thread
 from bai_bridge.local.problems import InvalidAPIParams
@@ -46,10 +46,10 @@ async def send_download(
 async def _archive(work_dir: Path, path: str, parts: tuple[str, ...], limit: int) -> IO[bytes]:
     try:
         return await in_thread(build_tar, work_dir, parts, limit)
-    except FileNotFoundError as e:
+    except (FileNotFoundError, NotADirectoryError) as e:
         raise InvalidAPIParams("The file is not found.", data={"path": path}) from e
-    except NotADirectoryError as e:
-        raise InvalidAPIParams("The file is not found.", data={"path": path}) from e
+    except OSError as e:  # e.g. a symlink swapped in after the path was checked
+        raise path_error(path, e) from e
     except ArchiveTooLarge as e:
         raise InvalidAPIParams(
             f"Too large file: the archive of {path!r} exceeds {limit} bytes.",
