@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,14 +12,17 @@ import pytest_asyncio
 import pytest_lsp
 from lsp_harness import (
     Recorder,
+    change_doc,
     complete,
     field,
     initialize,
     open_doc,
+    run_cell,
     run_selection,
     server_config,
     stop_server,
 )
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -54,3 +59,136 @@ async def test_completes_a_name_a_run_defined(
     assert item.text_edit is not None
     assert item.text_edit.range.start.character == 0  # replaces the word typed so far
     assert "session" in (item.detail or "")
+
+
+CELLS = """# %% setup
+import math
+value = 6 * 7
+
+# %% show
+print("value is", value)
+
+# %% broken
+a = 1
+b = 0
+print(a / b)
+"""
+
+
+async def test_cell_output_streams_and_a_traceback_lands_on_its_line(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "cells.py", CELLS)
+    await run_cell(client, uri, 1)
+    shown = await run_cell(client, uri, 5)
+    run_id = field(shown, "runId")
+    assert "value is 42" in bridge.text(run_id)
+    events = [o["event"] for o in bridge.run_outputs(run_id)]
+    assert events[0] == "start"
+    assert events[-1] == "end"
+
+    broken = await run_cell(client, uri, 8)  # the cell starts at line 7; its 4th line raises
+    assert field(broken, "status") == "finished"
+    diagnostics = await bridge.wait_for("the diagnostic", lambda: client.diagnostics.get(uri))
+    [diagnostic] = diagnostics
+    assert diagnostic.range.start.line == 10
+    assert "ZeroDivisionError" in diagnostic.message
+
+    fixed = CELLS.replace("b = 0", "b = 2")
+    change_doc(client, uri, fixed, 2)
+    await run_cell(client, uri, 8)
+    cleared = lambda: list(client.diagnostics.get(uri, [None])) == []  # noqa: E731
+    await bridge.wait_for("cleared diagnostics", cleared)
+
+
+async def test_a_plotting_cell_sends_a_png(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    code = "import matplotlib.pyplot as plt\nplt.plot([1, 2, 3], [3, 1, 2])\nplt.show()\n"
+    uri = open_doc(client, workspace / "plot.py", code)
+    result = await run_cell(client, uri, 0)
+    media = [
+        item
+        for o in bridge.run_outputs(field(result, "runId"))
+        for item in o.get("items", [])
+        if item["kind"] == "media"
+    ]
+    assert media
+    assert media[0]["mime"] == "image/png"
+    assert media[0]["data"].startswith("data:image/png;base64,")
+
+
+async def test_code_lenses_on_every_cell(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "lenses.py", CELLS)
+    lenses = await client.text_document_code_lens_async(
+        types.CodeLensParams(text_document=types.TextDocumentIdentifier(uri=uri))
+    )
+    assert lenses is not None
+    titles = [(lens.range.start.line, lens.command.title) for lens in lenses if lens.command]
+    assert titles == [
+        (0, "Run Cell"),
+        (4, "Run Cell"),
+        (4, "Run Above"),
+        (7, "Run Cell"),
+        (7, "Run Above"),
+    ]
+
+
+async def test_input_is_asked_of_the_client(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "ask.py", "name = input('who? ')\nprint('hello', name)\n")
+    bridge.input_answers.append("ada")
+    result = await run_cell(client, uri, 0)
+    assert "hello ada" in bridge.text(field(result, "runId"))
+    assert bridge.input_prompts[-1]["prompt"] == "who? "
+
+
+async def _progress_token(client: LanguageClient, bridge: Recorder, known: set[str]) -> str:
+    def fresh() -> str | None:
+        for token, reports in client.progress_reports.items():
+            if str(token).startswith("bai-bridge/run/") and token not in known and reports:
+                return str(token)
+        return None
+
+    return str(await bridge.wait_for("a run's progress", fresh))
+
+
+async def test_completion_answers_while_a_long_run_goes_on_and_cancel_stops_it(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    uri = open_doc(
+        client,
+        workspace / "slow.py",
+        "import time; time.sleep(20)\nwhile True: pass\nresult_ok = 1\nresult_\n",
+    )
+    known = {str(t) for t in client.progress_reports}
+    sleeping = asyncio.create_task(run_selection(client, uri, 0))
+    token = await _progress_token(client, bridge, known)
+    await bridge.wait_for("busy", lambda: bridge.state() == "busy")
+
+    started = time.monotonic()
+    answer = await complete(client, uri, 0, 8)  # `import t|`: the module name
+    elapsed = time.monotonic() - started
+    assert elapsed < 3.0  # completion_timeout (1 s) plus the static fallback's own time
+    assert any(item.label == "time" for item in answer.items)
+
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    result = await asyncio.wait_for(sleeping, 30)
+    assert field(result, "status") == "interrupted"
+
+    known.add(token)
+    spinning = asyncio.create_task(run_selection(client, uri, 1))
+    token = await _progress_token(client, bridge, known)
+    client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
+    result = await asyncio.wait_for(spinning, 30)
+    assert field(result, "status") == "interrupted"
+    ends = client.progress_reports[token]
+    assert isinstance(ends[-1], types.WorkDoneProgressEnd)
+
+    after = await run_selection(client, uri, 2)
+    assert field(after, "status") == "finished"
+    answer = await complete(client, uri, 3, 7)
+    assert "result_ok" in [item.label for item in answer.items]
