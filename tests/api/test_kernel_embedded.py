@@ -280,7 +280,7 @@ async def test_five_mib_file_goes_up_in_chunks_and_comes_back(
 
 
 async def test_too_many_files_in_one_request_is_refused(kernel: Kernel, tmp_path: Path) -> None:
-    from bai_bridge.api.transfer import upload
+    from bai_bridge.api.upload import upload
 
     files = await asyncio.to_thread(make_tree, tmp_path, 21)
     with pytest.raises(BackendInvalidParamsError):
@@ -288,7 +288,7 @@ async def test_too_many_files_in_one_request_is_refused(kernel: Kernel, tmp_path
 
 
 async def test_chunk_join_checks_the_checksum(kernel: Kernel) -> None:
-    from bai_bridge.api.transfer import ChunkedFile, _join
+    from bai_bridge.api.upload import ChunkedFile, _join
 
     results = await run(kernel, "", mode="batch", opts=BatchOptions(exec="printf abc > .p0"))
     assert results[-1].exit_code == 0

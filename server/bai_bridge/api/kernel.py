@@ -28,6 +28,8 @@ from .models import (
     ExecutionResult,
     FileListing,
     SessionInfo,
+    batch_options_payload,
+    completion_options_payload,
     converter,
 )
 from .runloop import InputCallback
@@ -51,31 +53,6 @@ EXECUTE_MODES = frozenset({"query", "batch", "continue", "input"})
 def bind_kernel(session: APISession) -> type[Kernel]:
     """A `Kernel` subclass whose class methods and instances talk through ``session``."""
     return type("Kernel", (Kernel,), {"session": session})
-
-
-def _batch_options(opts: BatchOptions | Mapping[str, Any] | None) -> dict[str, Any]:
-    if opts is None:
-        opts = BatchOptions()
-    if isinstance(opts, BatchOptions):
-        return converter.unstructure(opts)  # type: ignore[no-any-return]
-    return {
-        "clean": opts.get("clean"),
-        "build": opts.get("build"),
-        "buildLog": bool(opts.get("buildLog", opts.get("build_log", False))),
-        "exec": opts.get("exec"),
-    }
-
-
-def _completion_options(opts: CompletionOptions | Mapping[str, Any] | None) -> dict[str, Any]:
-    if isinstance(opts, CompletionOptions):
-        return converter.unstructure(opts)  # type: ignore[no-any-return]
-    opts = opts or {}
-    return {
-        "row": int(opts.get("row", 0)),
-        "col": int(opts.get("col", 0)),
-        "line": str(opts.get("line", "")),
-        "post": str(opts.get("post", "")),
-    }
 
 
 def _completions(body: Any) -> list[str] | None:
@@ -290,7 +267,7 @@ class Kernel:
         Real managers answer 500 (19.09, 20.03) or ``{"result": null}`` (24.09): then this
         returns ``[]`` and sets ``completion_supported`` to False, so callers can fall back.
         """
-        body = {"code": code, "options": _completion_options(opts)}
+        body = {"code": code, "options": completion_options_payload(opts)}
         path = self._path("/complete")
         try:
             raw = await self.session.fetch_json("POST", path, query=self._query(), json_body=body)
@@ -319,7 +296,7 @@ class Kernel:
         body: dict[str, Any] = {"mode": mode, "code": code, "runId": run_id}
         if mode == "batch":
             body["code"] = code or ""
-            body["options"] = _batch_options(opts)
+            body["options"] = batch_options_payload(opts)
         elif code is None:
             raise ValueError(f"mode {mode!r} needs code (an empty string to continue)")
         raw = await self.session.fetch_json(
@@ -358,8 +335,8 @@ class Kernel:
         *,
         progress: ProgressCallback | None = None,
     ) -> UploadResult:
-        """Send local files into the session (see `transfer.upload`)."""
-        from .transfer import upload
+        """Send local files into the session (see `upload.upload`)."""
+        from .upload import upload
 
         return await upload(self, files, basedir, show_progress=show_progress, progress=progress)
 
@@ -371,8 +348,8 @@ class Kernel:
         *,
         progress: ProgressCallback | None = None,
     ) -> DownloadResult:
-        """Fetch session files into ``dest`` (see `transfer.download`)."""
-        from .transfer import download
+        """Fetch session files into ``dest`` (see `download.download`)."""
+        from .download import download
 
         return await download(self, files, dest, show_progress=show_progress, progress=progress)
 

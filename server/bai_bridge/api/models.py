@@ -8,6 +8,7 @@ so newer managers adding fields do not break older clients.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Literal, TypeAlias
 
 import attrs
@@ -37,6 +38,8 @@ __all__ = [
     "Stdout",
     "UnknownConsoleItem",
     "UploadResult",
+    "batch_options_payload",
+    "completion_options_payload",
     "converter",
     "structure_console",
 ]
@@ -275,6 +278,35 @@ class SessionEvent:
     data: SessionEventData
     id: str | None = None
     raw_data: str = ""
+
+
+def batch_options_payload(opts: BatchOptions | Mapping[str, Any] | None) -> dict[str, Any]:
+    """Batch options as the wire wants them (all four keys, as the official client sends)."""
+    if opts is None:
+        opts = BatchOptions()
+    if isinstance(opts, BatchOptions):
+        return converter.unstructure(opts)  # type: ignore[no-any-return]
+    return {
+        "clean": opts.get("clean"),
+        "build": opts.get("build"),
+        "buildLog": bool(opts.get("buildLog", opts.get("build_log", False))),
+        "exec": opts.get("exec"),
+    }
+
+
+def completion_options_payload(
+    opts: CompletionOptions | Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """Cursor context as the wire wants it (row/col cast to int, as the official client does)."""
+    if isinstance(opts, CompletionOptions):
+        return converter.unstructure(opts)  # type: ignore[no-any-return]
+    opts = opts or {}
+    return {
+        "row": int(opts.get("row", 0)),
+        "col": int(opts.get("col", 0)),
+        "line": str(opts.get("line", "")),
+        "post": str(opts.get("post", "")),
+    }
 
 
 def _make_converter() -> cattrs.Converter:

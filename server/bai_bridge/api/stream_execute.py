@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Self
 import aiohttp
 
 from .errors import BackendClientError, BackendServerError
-from .models import BatchOptions, ExecutionResult, converter
+from .models import BatchOptions, ExecutionResult, batch_options_payload, converter
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -31,11 +31,9 @@ async def open_execute_stream(
     opts: BatchOptions | Mapping[str, Any] | None = None,
 ) -> ExecuteStream:
     """Connect to ``/stream/{kernel|session}/{sid}/execute`` and send the start frame."""
-    from .kernel import _batch_options
-
     if mode not in ("query", "batch"):
         raise ValueError(f"stream-execution mode must be 'query' or 'batch', not {mode!r}")
-    options = _batch_options(opts) if mode == "batch" else {}
+    options = batch_options_payload(opts) if mode == "batch" else {}
     path = f"/stream/{kernel.session.api_version.path_prefix}/{kernel.stream_id}/execute"
     ws = await kernel.session.ws_connect(path, kernel._query())
     stream = ExecuteStream(ws)

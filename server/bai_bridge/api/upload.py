@@ -1,0 +1,217 @@
+"""Upload within the manager's limits (protocol doc §3.9).
+
+Files stream from disk in multipart requests of at most `UPLOAD_FILES_PER_REQUEST` parts. A
+file at or above `UPLOAD_FILE_LIMIT` goes up as chunks under hidden temporary names, which a
+batch-mode shell command in the session joins, checks against the file's SHA-256 and renames
+into place, so large files reach real clusters too. Paths outside ``basedir`` are refused
+before anything is sent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shlex
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import attrs
+from aiohttp import payload
+
+from .errors import TransferError
+from .models import UploadResult
+from .transfer import (
+    READ_SIZE,
+    UPLOAD_FILE_LIMIT,
+    UPLOAD_FILES_PER_REQUEST,
+    ProgressCallback,
+    batch_output,
+    best_effort,
+    progress_sink,
+)
+
+if TYPE_CHECKING:
+    from .kernel import Kernel
+
+__all__ = ["ChunkedFile", "UploadPlan", "join_command", "plan_upload", "upload"]
+
+CHUNK_SIZE = UPLOAD_FILE_LIMIT - 64 * 1024
+
+
+@attrs.frozen
+class Piece:
+    """A byte range of a local file sent as one multipart part named ``remote``."""
+
+    local: Path
+    remote: str
+    offset: int
+    length: int
+
+
+@attrs.frozen
+class ChunkedFile:
+    """A large file: its chunks' remote names and the checksum to verify after joining."""
+
+    remote: str
+    sha256: str
+    parts: tuple[str, ...]
+
+
+@attrs.frozen
+class UploadPlan:
+    pieces: tuple[Piece, ...]
+    chunked: tuple[ChunkedFile, ...]
+    names: tuple[str, ...]
+
+    @property
+    def total(self) -> int:
+        return sum(p.length for p in self.pieces)
+
+
+class FileSlicePayload(payload.Payload):
+    """A part streamed from ``[offset, offset+length)`` of a file, read in a worker thread."""
+
+    def __init__(self, piece: Piece, on_bytes: Callable[[int], None]) -> None:
+        super().__init__(piece, content_type="application/octet-stream")
+        self._size = piece.length
+        self._piece = piece
+        self._on_bytes = on_bytes
+        # Raw (not percent-encoded) name: managers take it as the path to write.
+        self.set_content_disposition(
+            "form-data", quote_fields=False, name="src", filename=piece.remote
+        )
+
+    async def write(self, writer: Any) -> None:
+        piece = self._piece
+        with await asyncio.to_thread(open, piece.local, "rb") as f:
+            await asyncio.to_thread(f.seek, piece.offset)
+            remaining = piece.length
+            while remaining > 0:
+                chunk = await asyncio.to_thread(f.read, min(READ_SIZE, remaining))
+                if not chunk:
+                    raise TransferError(f"{piece.local} shrank while it was being uploaded")
+                await writer.write(chunk)
+                remaining -= len(chunk)
+                self._on_bytes(len(chunk))
+
+    def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
+        raise TypeError("a file slice is streamed, not decoded")
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _remote_name(path: Path, base: Path) -> str:
+    try:
+        return path.relative_to(base).as_posix()
+    except ValueError:
+        raise ValueError(f'file "{path}" is outside of the base directory "{base}"') from None
+
+
+def plan_upload(
+    files: Sequence[str | Path], basedir: str | Path | None, *, file_limit: int = UPLOAD_FILE_LIMIT
+) -> UploadPlan:
+    """Check every path and split large files into chunks; blocking (hashes large files).
+
+    Raises ValueError for a path outside ``basedir`` and FileNotFoundError/IsADirectoryError
+    for what is not a regular file, before anything is sent.
+    """
+    base = Path.cwd() if basedir is None else Path(basedir).resolve()
+    resolved = [(Path(f).resolve(), f) for f in files]
+    names = [_remote_name(path, base) for path, _ in resolved]
+    pieces: list[Piece] = []
+    chunked: list[ChunkedFile] = []
+    for (path, given), name in zip(resolved, names, strict=True):
+        if not path.is_file():
+            raise FileNotFoundError(f"not a regular file: {given}")
+        size = path.stat().st_size
+        if size < file_limit:
+            pieces.append(Piece(path, name, 0, size))
+            continue
+        chunk_size = min(CHUNK_SIZE, file_limit - 1)
+        token = uuid.uuid4().hex[:12]
+        remote = PurePosixPath(name)
+        parts = []
+        for index, offset in enumerate(range(0, size, chunk_size)):
+            part = str(remote.with_name(f".{remote.name}.bai-part-{token}-{index:05d}"))
+            pieces.append(Piece(path, part, offset, min(chunk_size, size - offset)))
+            parts.append(part)
+        chunked.append(ChunkedFile(name, _sha256(path), tuple(parts)))
+    return UploadPlan(tuple(pieces), tuple(chunked), tuple(names))
+
+
+def join_command(chunked: ChunkedFile) -> str:
+    """Shell command joining the chunks into place after a checksum check (run in /home/work).
+
+    The chunks are removed whatever happens; the target appears only when the sum matches.
+    """
+    remote = PurePosixPath(chunked.remote)
+    tmp = shlex.quote(str(remote.with_name(f".{remote.name}.bai-tmp-{uuid.uuid4().hex[:12]}")))
+    parts = " ".join(shlex.quote(p) for p in chunked.parts)
+    target = shlex.quote(chunked.remote)
+    return (
+        f"cat -- {parts} > {tmp}; status=$?; rm -f -- {parts}; "
+        f"if [ $status -ne 0 ]; then rm -f -- {tmp}; exit 1; fi; "
+        f'if [ "$(sha256sum -- {tmp} | cut -d" " -f1)" = {chunked.sha256} ]; '
+        f"then mv -f -- {tmp} {target}; "
+        f"else rm -f -- {tmp}; echo 'checksum mismatch for {target}' >&2; exit 1; fi"
+    )
+
+
+def remove_command(plan: UploadPlan) -> str:
+    parts = " ".join(shlex.quote(p) for c in plan.chunked for p in c.parts)
+    return f"rm -f -- {parts}"
+
+
+async def _send_batch(
+    kernel: Kernel, batch: Sequence[Piece], advance: Callable[[int], None]
+) -> None:
+    def body() -> aiohttp.MultipartWriter:
+        writer = aiohttp.MultipartWriter("form-data")
+        for piece in batch:
+            writer.append_payload(FileSlicePayload(piece, advance))
+        return writer
+
+    path = kernel._path("/upload")
+    async with kernel.session.request(
+        "POST", path, query=kernel._query(), body=body, content_type="multipart/form-data"
+    ):
+        pass
+
+
+async def _join(kernel: Kernel, chunked: ChunkedFile) -> None:
+    await batch_output(kernel, join_command(chunked), f"reassembling {chunked.remote}")
+
+
+async def upload(
+    kernel: Kernel,
+    files: Sequence[str | Path],
+    basedir: str | Path | None = None,
+    *,
+    show_progress: bool = False,
+    progress: ProgressCallback | None = None,
+    file_limit: int = UPLOAD_FILE_LIMIT,
+    files_per_request: int = UPLOAD_FILES_PER_REQUEST,
+) -> UploadResult:
+    """Upload ``files`` (paths relative to ``basedir``, default the working directory)."""
+    plan = await asyncio.to_thread(plan_upload, files, basedir, file_limit=file_limit)
+    pieces = plan.pieces
+    try:
+        with progress_sink(plan.total, "Uploading", show_progress, progress) as advance:
+            for start in range(0, len(pieces), files_per_request):
+                await _send_batch(kernel, pieces[start : start + files_per_request], advance)
+    except Exception:
+        if plan.chunked:  # do not leave hidden chunks behind in the session
+            await best_effort(batch_output(kernel, remove_command(plan), "removing chunks"))
+        raise
+    for chunked in plan.chunked:
+        await _join(kernel, chunked)
+    return UploadResult(list(plan.names))
