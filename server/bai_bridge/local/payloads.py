@@ -195,8 +195,7 @@ def structure(data: Mapping[str, Any], cls: type[T]) -> T:
     try:
         return CONVERTER.structure(data, cls)
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
-        messages = cattrs.transform_error(exc) if isinstance(exc, Exception) else [str(exc)]
-        raise InvalidParams(VALIDATION_ERROR, _error_data(messages)) from exc
+        raise InvalidParams(VALIDATION_ERROR, _error_data(cattrs.transform_error(exc))) from exc
 
 
 def _error_data(messages: Sequence[str]) -> dict[str, str]:

@@ -8,7 +8,7 @@ import os
 import re
 import shutil
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Coroutine, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -163,7 +163,7 @@ class SessionRegistry:
         self.spawn(self._start(session))
         return session
 
-    def spawn(self, work: Any) -> None:
+    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
         """Run background work, keeping the task and logging its failure."""
         task: asyncio.Task[None] = asyncio.create_task(work)
         self._tasks.add(task)
@@ -175,21 +175,21 @@ class SessionRegistry:
             log.error("background task failed", exc_info=task.exception())
 
     async def _start(self, session: Session) -> None:
+        if session.status != Status.PENDING:  # cancelled before it was scheduled
+            return
         session.set_status(Status.SCHEDULED)
         self.publish(Lifecycle("session_scheduled", session))
         session.set_status(Status.PREPARING)
         self.publish(Lifecycle("kernel_preparing", session))
-        try:
-            session.prepare_dirs()
-            await session.start_kernel()
-        except (KernelFailure, OSError) as exc:
-            session.set_status(Status.ERROR, str(exc))
-            self.publish(Lifecycle("session_failure", session, "kernel-creation-failed", 1))
-            return
-        if session.status != Status.PREPARING:  # destroyed while it was starting
-            await session.stop_work()
-            return
-        session.set_status(Status.RUNNING)
+        async with session.lifecycle:
+            try:
+                session.prepare_dirs()
+                await session.start_kernel()
+            except (KernelFailure, OSError) as exc:
+                session.set_status(Status.ERROR, str(exc))
+                self.publish(Lifecycle("session_failure", session, "kernel-creation-failed", 1))
+                return
+            session.set_status(Status.RUNNING)
         self.publish(Lifecycle("kernel_started", session))
         self.publish(Lifecycle("session_started", session))
         if session.spec.type == "batch" and session.spec.startup_command:
@@ -197,6 +197,8 @@ class SessionRegistry:
 
     async def _run_batch_task(self, session: Session, command: str) -> None:
         """A batch session runs its startup command, reports the outcome, then ends."""
+        if not session.alive:
+            return
         exit_code = await run_logged(command, session)
         if not session.alive:
             return

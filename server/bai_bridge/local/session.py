@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import enum
 import logging
+import signal
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime
@@ -105,6 +106,8 @@ class Session:
         self._runs: dict[str, Run] = {}
         self._run_lock = asyncio.Lock()
         self._terminal_lock = asyncio.Lock()
+        # Start, restart and stop of the kernel never overlap (no kernel is left behind).
+        self.lifecycle = asyncio.Lock()
         self._batch_runners: set[StepRunner] = set()
         self._watch: asyncio.Task[None] | None = None
 
@@ -169,22 +172,28 @@ class Session:
             self.set_status(Status.ERROR, "kernel-died")
 
     async def restart(self) -> None:
-        self.set_status(Status.RESTARTING)
-        await self.stop_work()
-        try:
-            await self.start_kernel()
-        except KernelFailure:
-            self.set_status(Status.ERROR, "restart-failed")
-            raise
-        self.set_status(Status.RUNNING)
+        async with self.lifecycle:
+            if self.status not in (Status.RUNNING, Status.ERROR):
+                raise KernelUnavailable(f"The session {self.name} is {self.status}.")
+            self.set_status(Status.RESTARTING)
+            await self.stop_work()
+            try:
+                await self.start_kernel()
+            except KernelFailure:
+                self.set_status(Status.ERROR, "restart-failed")
+                raise
+            self.set_status(Status.RUNNING)
+            self.note("restarted")
 
     async def stop(self, *, forced: bool = False) -> dict[str, Any]:
         """Stop everything; returns the last metrics (only the status when forced)."""
-        self.set_status(Status.TERMINATING)
-        stats = {} if forced else metrics.process_stats(self.kernel.pid if self.kernel else None)
-        await self.stop_work(now=forced)
-        self.terminated_at = datetime.now(UTC)
-        self.set_status(Status.TERMINATED, "force-terminated" if forced else "user-requested")
+        async with self.lifecycle:
+            self.set_status(Status.TERMINATING)
+            pid = self.kernel.pid if self.kernel else None
+            stats = {} if forced else metrics.process_stats(pid)
+            await self.stop_work(now=forced)
+            self.terminated_at = datetime.now(UTC)
+            self.set_status(Status.TERMINATED, "force-terminated" if forced else "user-requested")
         return {**stats, "status": "terminated"}
 
     async def stop_work(self, *, now: bool = False) -> None:
@@ -283,13 +292,7 @@ class Session:
             run.end(1)
             self._run_lock.release()
 
-    def active_run(self) -> Run | None:
-        """The run holding the session (used to interrupt a batch step)."""
-        return next((r for r in self._runs.values() if r.task and not r.task.done()), None)
-
     async def interrupt(self) -> None:
-        import signal
-
         for runner in list(self._batch_runners):
             runner.signal(signal.SIGINT)
         if self.kernel is not None and self.kernel.alive:
