@@ -45,11 +45,13 @@ async def test_reconnects_after_a_drop_with_last_event_id(tiny_server: TinyServe
     async with APISession(config) as api:
         kernel = api.Kernel("evsess", session_id=SESSION_ID)
         received = []
+        connects: list[int] = []
         async with asyncio.timeout(10):
-            async for event in kernel.stream_events():
+            async for event in kernel.stream_events(on_connect=lambda: connects.append(1)):
                 received.append(event)
                 if len(received) == 2:
                     break
+    assert len(connects) == 2
     assert [e.name for e in received] == ["session_started", "session_terminated"]
     assert [e.id for e in received] == ["1", "2"]
     assert received[1].data.reason == "user-requested"

@@ -346,7 +346,8 @@ async def test_stream_pty_echo_resize_restart(kernel: Kernel) -> None:
 
 async def test_stream_events_sees_termination(api: APISession) -> None:
     kernel = await api.Kernel.get_or_create("python")
-    events = kernel.stream_events()
+    connected = asyncio.Event()
+    events = kernel.stream_events(on_connect=connected.set)
     names: list[str] = []
 
     async def collect() -> None:
@@ -357,7 +358,8 @@ async def test_stream_events_sees_termination(api: APISession) -> None:
 
     task = asyncio.create_task(collect())
     try:
-        await asyncio.sleep(0)  # let the stream connect before the session goes away
+        async with asyncio.timeout(20):
+            await connected.wait()  # subscribed: the termination cannot be missed
         await kernel.destroy()
         async with asyncio.timeout(20):
             await task

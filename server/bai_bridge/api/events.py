@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -39,11 +39,13 @@ async def sse_messages(
     last_event_id: str | None = None,
     default_retry: float = DEFAULT_RETRY,
     max_failures: int = MAX_FAILURES,
+    on_connect: Callable[[], None] | None = None,
 ) -> AsyncIterator[SSEMessage]:
     """Messages of the stream at ``path`` until the consumer stops; reconnects on drops.
 
     Non-2xx answers raise the mapped `BackendAPIError`; ``max_failures`` reconnects in a row
-    that do not get through raise `BackendClientError`.
+    that do not get through raise `BackendClientError`. ``on_connect`` is called each time
+    the server's headers arrive (events from then on are not missed).
     """
     parser = SSEParser()
     parser.last_event_id = last_event_id
@@ -58,6 +60,8 @@ async def sse_messages(
                 raise
         else:
             failures = 0
+            if on_connect is not None:
+                on_connect()
             try:
                 async for chunk in resp.content.iter_any():
                     for message in parser.feed(chunk):
@@ -97,9 +101,16 @@ def _events_request(kernel: Kernel, scope: str) -> tuple[str, dict[str, str]]:
 
 
 async def session_events(
-    kernel: Kernel, *, scope: str = "*", default_retry: float = DEFAULT_RETRY
+    kernel: Kernel,
+    *,
+    scope: str = "*",
+    default_retry: float = DEFAULT_RETRY,
+    on_connect: Callable[[], None] | None = None,
 ) -> AsyncIterator[SessionEvent]:
     """Typed lifecycle events of ``kernel`` (``kernel_*``/``session_*`` names as sent)."""
     path, query = _events_request(kernel, scope)
-    async for message in sse_messages(kernel.session, path, query, default_retry=default_retry):
+    messages = sse_messages(
+        kernel.session, path, query, default_retry=default_retry, on_connect=on_connect
+    )
+    async for message in messages:
         yield session_event(message)

@@ -13,7 +13,7 @@ import logging
 import platform
 import re
 import uuid
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -355,11 +355,17 @@ class Kernel:
 
     # -- streams --------------------------------------------------------------------------
 
-    def stream_events(self, scope: str = "*") -> AsyncIterator[SessionEvent]:
-        """Lifecycle events of this session, reconnecting after drops (`events`)."""
+    def stream_events(
+        self, scope: str = "*", *, on_connect: Callable[[], None] | None = None
+    ) -> AsyncIterator[SessionEvent]:
+        """Lifecycle events of this session, reconnecting after drops (`events`).
+
+        The stream never ends by itself: stop iterating (or cancel) to close it.
+        ``on_connect`` is called whenever the stream is (re)established.
+        """
         from .events import session_events
 
-        return session_events(self, scope=scope)
+        return session_events(self, scope=scope, on_connect=on_connect)
 
     async def stream_pty(self) -> StreamPty:
         """Open the session's terminal (see `pty.StreamPty`)."""
