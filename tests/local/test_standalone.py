@@ -67,3 +67,23 @@ async def test_sigterm_stops_every_kernel_and_terminal(
     assert not pid_alive(kernel_pid)
     assert not pid_alive(shell_pid)
     assert server.secret_key not in (server.process.stdout.read() if server.process.stdout else "")
+
+
+async def test_in_process_close_stops_every_kernel(tmp_path: Path) -> None:
+    from bai_bridge.local.serve import start_server
+    from serverkit import random_config
+
+    server = await start_server(random_config(tmp_path / "data"))
+    try:
+        async with aiohttp.ClientSession() as http:
+            client = SignedClient(server.endpoint, server.access_key, server.secret_key, http)
+            assert server.endpoint.startswith("http://127.0.0.1:")
+            assert not server.endpoint.endswith(":0")
+            pids = []
+            for name in ("closing-one", "closing-two"):
+                await client.create(name)
+                run = await client.run(name, "import os; print(os.getpid())")
+                pids.append(int(run["console"][0][1]))
+    finally:
+        await server.close()
+    assert not any(pid_alive(pid) for pid in pids)
