@@ -341,6 +341,10 @@ async def test_stream_pty_echo_resize_restart(kernel: Kernel) -> None:
         await pty.send("stty size\n")
         await read_until(pty, b"33 101")
         await pty.ping()
+        await pty.send("export MARK=before-restart\n")
+        await pty.restart()
+        await pty.send("echo after-$((1+1))-${MARK:-gone}\n")
+        await read_until(pty, b"after-2-gone")  # a fresh shell answers on the same stream
     assert pty.closed
 
 
