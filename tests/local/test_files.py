@@ -29,7 +29,7 @@ from bai_bridge.local.files_paths import (
     path_error,
     relative_parts,
 )
-from bai_bridge.local.files_tar import build_tar
+from bai_bridge.local.files_tar import build_tar, tar_of
 from bai_bridge.local.problems import Problem
 
 MiB = 1 << 20
@@ -531,3 +531,18 @@ async def test_download_through_a_symlink_that_stays_inside(served: Any, layout:
         extracted = tar.extractfile("f.txt")
         assert extracted is not None
         assert extracted.read() == b"inside"
+
+
+@pytest.mark.parametrize("size", [0, 1, 511, 512, 10_000, 300_000])
+def test_a_single_file_is_sent_exactly_as_tarfile_writes_it(layout: Any, size: int) -> None:
+    work, _ = layout
+    name = "a-long-name-" + "x" * 120 + ".bin"  # over 100 bytes: needs a pax header
+    (work / name).write_bytes(os.urandom(size))
+    part = tar_of(work, (name,), MiB)
+    try:
+        described = part.head + part.file.read() + part.tail
+        assert len(described) == part.size
+    finally:
+        part.close()
+    with build_tar(work, (name,), MiB) as written:
+        assert described == written.read()

@@ -1,23 +1,25 @@
 """Answering a download (§3.10): one tar archive per requested path, as `multipart/mixed`.
 
-Every archive is built (in a worker thread, into a temporary file) before the response
-starts, so a missing or too large path is still a clean 400; then the parts are streamed
-with an exact Content-Length each.
+Every archive is prepared (in a worker thread) before the response starts, so a missing or
+too large path is still a clean 400; then the parts are streamed with an exact
+Content-Length each. A file is read once, straight into the response.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from pathlib import Path
-from typing import IO
 
 from aiohttp import web
 
 from bai_bridge.local.files_limits import FileLimits
 from bai_bridge.local.files_paths import confine, path_error, relative_parts
-from bai_bridge.local.files_tar import ArchiveTooLarge, build_tar
+from bai_bridge.local.files_tar import ArchiveTooLarge, TarPart, tar_of
 from bai_bridge.local.files_threads import in_thread
 from bai_bridge.local.problems import InvalidAPIParams
+
+log = logging.getLogger(__name__)
 
 _SEND_CHUNK = 1 << 20
 
@@ -33,7 +35,7 @@ async def send_download(
             f"Too many files: at most {limits.max_download_paths} paths a request."
         )
     targets = [relative_parts(work_dir, confine(work_dir, p)) for p in paths]
-    archives: list[IO[bytes]] = []
+    archives: list[TarPart] = []
     try:
         for path, parts in zip(paths, targets, strict=True):
             archives.append(await _archive(work_dir, path, parts, limits.max_download_size))
@@ -43,9 +45,9 @@ async def send_download(
             archive.close()
 
 
-async def _archive(work_dir: Path, path: str, parts: tuple[str, ...], limit: int) -> IO[bytes]:
+async def _archive(work_dir: Path, path: str, parts: tuple[str, ...], limit: int) -> TarPart:
     try:
-        return await in_thread(build_tar, work_dir, parts, limit)
+        return await in_thread(tar_of, work_dir, parts, limit)
     except (FileNotFoundError, NotADirectoryError) as e:
         raise InvalidAPIParams("The file is not found.", data={"path": path}) from e
     except OSError as e:  # e.g. a symlink swapped in after the path was checked
@@ -57,23 +59,33 @@ async def _archive(work_dir: Path, path: str, parts: tuple[str, ...], limit: int
         ) from e
 
 
-async def _stream_parts(request: web.Request, archives: list[IO[bytes]]) -> web.StreamResponse:
+async def _stream_parts(request: web.Request, archives: list[TarPart]) -> web.StreamResponse:
     boundary = secrets.token_hex(16)
-    heads = [_part_head(boundary, _size(a)) for a in archives]
+    heads = [_part_head(boundary, a.size) for a in archives]
     tail = f"--{boundary}--\r\n".encode()
     response = web.StreamResponse(headers={"Content-Type": f"multipart/mixed; boundary={boundary}"})
-    response.content_length = sum(
-        len(h) + _size(a) + 2 for h, a in zip(heads, archives, strict=True)
-    ) + len(tail)
+    response.content_length = sum(len(h) + a.size + 2 for h, a in zip(heads, archives, strict=True))
+    response.content_length += len(tail)
     await response.prepare(request)
     for head, archive in zip(heads, archives, strict=True):
-        await response.write(head)
-        while chunk := await in_thread(archive.read, _SEND_CHUNK):
-            await response.write(chunk)
-        await response.write(b"\r\n")
+        await response.write(head + archive.head)
+        await _send_body(response, archive)
+        await response.write(archive.tail + b"\r\n")
     await response.write(tail)
     await response.write_eof()
     return response
+
+
+async def _send_body(response: web.StreamResponse, archive: TarPart) -> None:
+    """Exactly `body_size` bytes: a file that shrank meanwhile is padded, one that grew cut."""
+    left = archive.body_size
+    while left:
+        chunk = await in_thread(archive.file.read, min(left, _SEND_CHUNK))
+        if not chunk:
+            log.warning("download: a file shrank while being sent; padding it with zeros")
+            chunk = bytes(min(left, _SEND_CHUNK))
+        left -= len(chunk)
+        await response.write(chunk)
 
 
 def _part_head(boundary: str, size: int) -> bytes:
@@ -84,10 +96,3 @@ def _part_head(boundary: str, size: int) -> bytes:
         "Content-Encoding: identity\r\n"
         "\r\n"
     ).encode()
-
-
-def _size(archive: IO[bytes]) -> int:
-    position = archive.tell()
-    size = archive.seek(0, 2)
-    archive.seek(position)
-    return size

@@ -3,8 +3,10 @@
 The walk goes from directory descriptor to directory descriptor with ``O_NOFOLLOW``, so a
 symlink inside the tree is stored as a symlink (its target is never read) and one swapped
 in during the walk is refused. Only regular files are read; FIFOs and devices are stored
-as metadata; sockets are left out. The archive goes to an anonymous temporary file and
-stops growing past the limit.
+as metadata; sockets are left out.
+
+A single regular file is sent as header, the file itself and padding, with no copy; a
+directory's archive goes to an anonymous temporary file and stops growing past the limit.
 """
 
 from __future__ import annotations
@@ -52,18 +54,82 @@ class _LimitedWriter:
         return self.file.write(data)
 
 
-def build_tar(root: Path, parts: tuple[str, ...], limit: int) -> IO[bytes]:
-    """The tar of `parts` below the work dir `root`, stored under its base name (or "."),
-    as a temporary file positioned at its start. Raises `FileNotFoundError` if it is missing
-    and `ArchiveTooLarge` past `limit` bytes. Blocking: run it in a thread.
+@attrs.define
+class TarPart:
+    """A tar archive ready to send: `head`, then `body_size` bytes of `file`, then `tail`."""
+
+    file: IO[bytes]
+    body_size: int
+    head: bytes = b""
+    tail: bytes = b""
+
+    @property
+    def size(self) -> int:
+        return len(self.head) + self.body_size + len(self.tail)
+
+    def close(self) -> None:
+        self.file.close()
+
+
+def tar_of(root: Path, parts: tuple[str, ...], limit: int) -> TarPart:
+    """The tar of `parts` below the work dir `root`, stored under its base name (or ".").
+
+    Raises `FileNotFoundError` if it is missing and `ArchiveTooLarge` past `limit` bytes.
+    Blocking: run it in a thread.
     """
+    single = _single_file(root, parts, limit)
+    if single is not None:
+        return single
+    archive = build_tar(root, parts, limit)
+    return TarPart(archive, archive.seek(0, os.SEEK_END) - archive.seek(0))
+
+
+def _single_file(root: Path, parts: tuple[str, ...], limit: int) -> TarPart | None:
+    """A regular file's tar, described rather than copied; None for anything else."""
+    if not parts:
+        return None
+    parent_fd = _open_parent(root, parts)
+    try:
+        st = os.stat(parts[-1], dir_fd=parent_fd, follow_symlinks=False)
+        if not stat.S_ISREG(st.st_mode):
+            return None
+        file = _open_regular(parent_fd, parts[-1], st)
+    finally:
+        os.close(parent_fd)
+    try:
+        return _describe(file, parts[-1], limit)
+    except BaseException:
+        file.close()
+        raise
+
+
+def _describe(file: IO[bytes], name: str, limit: int) -> TarPart:
+    """What tarfile would write for this one file: header, data, padding, end blocks."""
+    opened = os.fstat(file.fileno())
+    head = _info(name, opened, tarfile.REGTYPE).tobuf(
+        tarfile.DEFAULT_FORMAT, tarfile.ENCODING, "surrogateescape"
+    )
+    padding = -opened.st_size % tarfile.BLOCKSIZE + 2 * tarfile.BLOCKSIZE
+    padding += -(len(head) + opened.st_size + padding) % tarfile.RECORDSIZE
+    part = TarPart(file, opened.st_size, head, bytes(padding))
+    if part.size > limit:
+        raise ArchiveTooLarge
+    return part
+
+
+def _open_parent(root: Path, parts: tuple[str, ...]) -> int:
+    root_fd = open_work_dir(root)
+    try:
+        return open_dir_beneath(root_fd, parts[:-1])
+    finally:
+        os.close(root_fd)
+
+
+def build_tar(root: Path, parts: tuple[str, ...], limit: int) -> IO[bytes]:
+    """`tar_of` written out to a temporary file, positioned at its start."""
     out = tempfile.TemporaryFile()  # noqa: SIM115  (returned open on success)
     try:
-        root_fd = open_work_dir(root)
-        try:
-            parent_fd = open_dir_beneath(root_fd, parts[:-1])
-        finally:
-            os.close(root_fd)
+        parent_fd = _open_parent(root, parts)
         try:
             name = parts[-1] if parts else "."
             writer: Any = _LimitedWriter(out, limit)
