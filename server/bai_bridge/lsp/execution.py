@@ -11,7 +11,6 @@ from bai_bridge.api import BatchOptions, ExecutionResult, Kernel
 
 from . import protocol
 from .cells import Snippet, cell_at, cell_snippet, cells_above, find_cells, selection_snippet
-from .messages import describe_error
 from .runs import InputHandler, RunSpec, run
 from .server import BridgeServer
 from .sync import relative_path
@@ -74,7 +73,7 @@ async def _run_file(ls: BridgeServer, uri: str) -> protocol.RunResult | None:
     try:
         await ls.sync.upload_files([rel], force=True)  # running it is the person's decision
     except Exception as e:
-        ls.tell(describe_error(f"uploading {rel}", e))
+        ls.fail(f"uploading {rel}", e)
         return None
 
     def start(kernel: Kernel, on_input: InputHandler) -> AsyncIterator[ExecutionResult]:
@@ -90,5 +89,5 @@ async def _guarded(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult | None
     try:
         return await run(ls, spec)
     except Exception as e:
-        ls.tell(describe_error(f"running {spec.label}", e))
+        ls.fail(f"running {spec.label}", e)
         return None

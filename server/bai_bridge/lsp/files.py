@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from . import protocol
-from .messages import describe_error
 from .progress import progress
 from .server import BridgeServer
 
@@ -21,7 +20,7 @@ def register(server: BridgeServer) -> None:
         try:
             listing = await ls.session_manager().call(lambda k: k.list_files(path))
         except Exception as e:
-            ls.tell(describe_error(f"listing {path} in the session", e))
+            ls.fail(f"listing {path} in the session", e)
             return None
         return [protocol.RemoteFile(e.filename, e.size, e.mode, e.mtime) for e in listing.files]
 
@@ -43,7 +42,7 @@ def register(server: BridgeServer) -> None:
                     lambda k: k.download(args.paths, dest, progress=on_bytes)
                 )
         except Exception as e:
-            ls.tell(describe_error("downloading " + ", ".join(args.paths), e))
+            ls.fail("downloading " + ", ".join(args.paths), e)
             return None
         return protocol.DownloadResult(result.file_names)
 

@@ -11,7 +11,6 @@ from bai_bridge.api import APIConfig, APISession
 
 from . import protocol, sync
 from .config import CONFIG_SECTION, default_session_name, parse_options
-from .messages import describe_error
 from .server import BridgeServer
 from .session import SessionManager
 
@@ -75,7 +74,7 @@ async def start(ls: BridgeServer) -> None:
     try:
         config = _api_config(ls)
     except Exception as e:
-        ls.tell(describe_error("reading the connection settings", e))
+        ls.fail("reading the connection settings", e)
         return
     ls.api = APISession(config)
     await ls.api.open()  # negotiation failures are logged; the first real call reports
@@ -97,7 +96,7 @@ async def _warm_up(ls: BridgeServer) -> None:
     try:
         await ls.session_manager().kernel()
     except Exception as e:
-        ls.tell(describe_error("starting the session", e))
+        ls.fail("starting the session", e)
 
 
 def _push_status(ls: BridgeServer, status: protocol.SessionStatus) -> None:

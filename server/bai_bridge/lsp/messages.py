@@ -11,6 +11,8 @@ from bai_bridge.api import (
 )
 from bai_bridge.api.errors import BackendRateLimitError, BackendUnavailableError
 
+from .session import SessionUnavailable
+
 __all__ = ["describe_error"]
 
 
@@ -20,6 +22,11 @@ def describe_error(action: str, error: BaseException) -> str:
 
 
 def _what(error: BaseException) -> str:
+    if isinstance(error, SessionUnavailable):
+        return (
+            "the session server cannot be reached; bai-bridge keeps retrying and shows the "
+            "session as running again when it is back."
+        )
     if isinstance(error, BackendAuthError):
         return (
             f"{error}. Check BACKEND_ACCESS_KEY / BACKEND_SECRET_KEY and that this machine's "

@@ -15,10 +15,11 @@ from pygls.lsp.server import LanguageServer
 from pygls.uris import to_fs_path
 
 from bai_bridge import __version__
-from bai_bridge.api import APIConfig
+from bai_bridge.api import APIConfig, BackendClientError
 
 from .config import BridgeOptions
 from .diagnostics import RunDiagnostics
+from .messages import describe_error
 from .tasks import BackgroundTasks
 
 if TYPE_CHECKING:
@@ -66,6 +67,12 @@ class BridgeServer(LanguageServer):
         if self.sessions is None:
             raise RuntimeError("the language server is not initialized yet")
         return self.sessions
+
+    def fail(self, action: str, error: BaseException) -> None:
+        """A failed action: tell the person; a lost connection starts the reconnect loop."""
+        if isinstance(error, BackendClientError) and self.sessions is not None:
+            self.sessions.connection_lost(error)
+        self.tell(describe_error(action, error))
 
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         """window/showMessage (and the log): how every failure reaches the person."""

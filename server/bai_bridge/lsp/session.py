@@ -113,7 +113,7 @@ class SessionManager:
                 resources=dict(self.options.resources),
             )
         except BackendClientError as e:
-            self._start_reconnect(e)
+            self.connection_lost(e)
             raise
         except Exception as e:
             self.set_state("error", str(e))
@@ -146,7 +146,7 @@ class SessionManager:
                 self.forget("the session was terminated; creating a new one")
             return await fn(await self.kernel())
         except BackendClientError as e:
-            self._start_reconnect(e)
+            self.connection_lost(e)
             raise
 
     async def restart(self) -> None:
@@ -172,7 +172,7 @@ class SessionManager:
 
     # -- reconnect and events ---------------------------------------------------------------
 
-    def _start_reconnect(self, error: BaseException) -> None:
+    def connection_lost(self, error: BaseException) -> None:
         if self._reconnecting is not None and not self._reconnecting.done():
             return
         self.set_state("reconnecting", f"lost the session server ({error}); retrying")

@@ -11,7 +11,6 @@ from bai_bridge.api import Kernel
 from bai_bridge.api.models import converter as api_converter
 
 from . import protocol
-from .messages import describe_error
 from .server import BridgeServer
 
 __all__ = ["register"]
@@ -23,7 +22,7 @@ async def _guard(ls: BridgeServer, action: str, work: Callable[[], Awaitable[T]]
     try:
         return await work()
     except Exception as e:
-        ls.tell(describe_error(action, e))
+        ls.fail(action, e)
         return None
 
 

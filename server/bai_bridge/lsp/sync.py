@@ -14,7 +14,6 @@ from pygls.uris import to_fs_path
 from bai_bridge.api import Kernel
 
 from . import protocol
-from .messages import describe_error
 from .progress import progress
 from .server import BridgeServer
 from .sync_plan import Conflict
@@ -44,7 +43,7 @@ def attach(ls: BridgeServer) -> None:
         return  # no workspace folder: nothing to sync
     service = SyncService(root, ls.options, sessions)
     service.on_conflicts = lambda conflicts: _ask(ls, conflicts)
-    service.on_failure = lambda path, e: ls.tell(describe_error(f"syncing {path}", e))
+    service.on_failure = lambda path, e: ls.fail(f"syncing {path}", e)
 
     async def on_ready(kernel: Kernel, reason: str) -> None:
         if reason == "created":
@@ -64,7 +63,7 @@ async def sync_with_progress(ls: BridgeServer) -> protocol.SyncResult | None:
         async with progress(ls, "bai-bridge: syncing the workspace") as report:
             result = await ls.sync.sync_workspace(report)
     except Exception as e:
-        ls.tell(describe_error("syncing the workspace", e))
+        ls.fail("syncing the workspace", e)
         return None
     if result.skipped:
         ls.tell(
@@ -112,7 +111,7 @@ async def resolve(ls: BridgeServer, path: str, action: str) -> bool:
         else:
             raise ValueError(f"unknown action {action!r}: 'overwrite' or 'keep-remote'")
     except Exception as e:
-        ls.tell(describe_error(f"resolving {path}", e))
+        ls.fail(f"resolving {path}", e)
         return False
     return True
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 from bai_bridge.api import Kernel
 
 from . import protocol
-from .messages import describe_error
 from .server import BridgeServer
 
 __all__ = ["register"]
@@ -22,7 +21,7 @@ def register(server: BridgeServer) -> None:
         try:
             kernel = await ls.session_manager().kernel()
         except Exception as e:
-            ls.tell(describe_error("opening the session's terminal", e))
+            ls.fail("opening the session's terminal", e)
             return None
         return describe(kernel, ls.session_manager().session_name)
 
