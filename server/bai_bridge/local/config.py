@@ -55,12 +55,13 @@ def stored_keypair(directory: Path | None = None) -> Keypair:
     return keypair
 
 
-def keypair_from_env_or_store() -> Keypair:
+def keypair_from_env_or_store() -> tuple[Keypair, str]:
+    """The keypair to serve with, and where it came from (said at start-up, never the secret)."""
     access = os.environ.get("BACKEND_ACCESS_KEY")
     secret = os.environ.get("BACKEND_SECRET_KEY")
     if access and secret:
-        return Keypair(access, secret)
-    return stored_keypair()
+        return Keypair(access, secret), "BACKEND_ACCESS_KEY/BACKEND_SECRET_KEY"
+    return stored_keypair(), str(config_dir() / KEYPAIR_FILE)
 
 
 @attrs.frozen

@@ -59,14 +59,14 @@ def _bound_port(runner: web.AppRunner, fallback: int) -> int:
     return fallback
 
 
-async def _serve(config: LocalConfig) -> int:
+async def _serve(config: LocalConfig, keypair_source: str) -> int:
     server = await start_server(config)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     print(f"bai-bridge local server: {server.endpoint}", flush=True)
-    print(f"access key: {server.access_key}", flush=True)
+    print(f"access key: {server.access_key} (keypair from {keypair_source})", flush=True)
     print(f"data dir: {config.data_dir}", flush=True)
     try:
         await stop.wait()
@@ -80,7 +80,7 @@ async def _serve(config: LocalConfig) -> int:
 
 def serve_forever(*, host: str, port: int, data_dir: Path | None) -> int:
     """`bai-bridge local-server`: serve until SIGINT/SIGTERM."""
-    keypair = keypair_from_env_or_store()
+    keypair, source = keypair_from_env_or_store()
     config = LocalConfig(
         data_dir=data_dir or default_data_dir(),
         access_key=keypair.access_key,
@@ -89,7 +89,7 @@ def serve_forever(*, host: str, port: int, data_dir: Path | None) -> int:
         port=port,
     )
     try:
-        return asyncio.run(_serve(config))
+        return asyncio.run(_serve(config, source))
     except OSError as exc:
         print(f"bai-bridge local server: cannot start: {exc}", file=sys.stderr)
         return 1
