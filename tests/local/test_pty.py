@@ -117,6 +117,19 @@ async def test_exit_gives_eof(terminal: Terminal) -> None:
     assert not terminal.alive
 
 
+@pytest.mark.parametrize("attempt", range(5))
+async def test_last_output_before_exit_is_delivered(tmp_path: Path, attempt: int) -> None:
+    term = await Terminal.spawn(tmp_path, shell_env(tmp_path))
+    try:
+        await term.write(b"printf 'LAST_%s\\n' WORDS; exit\n")
+        seen = b""
+        while chunk := await asyncio.wait_for(term.read(), TIMEOUT):
+            seen += chunk
+        assert b"LAST_WORDS\r\n" in seen
+    finally:
+        await term.close()
+
+
 async def test_reads_are_coalesced(terminal: Terminal) -> None:
     await terminal.write(b"head -c 3000000 /dev/zero | tr '\\0' x; echo; echo DONE\n")
     sizes = []

@@ -93,6 +93,10 @@ class _PtyBridge:
                 await self.ws.send_str(json.dumps(frame))
         except ConnectionResetError:
             return  # the client went away; the receiving loop ends too
+        except Exception:
+            log.exception("pty stream: forwarding terminal output failed")
+            await self.ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"output failed")
+            return
         finally:
             terminal.detach(viewer)
         if terminal is self.terminal and self._restarting is None:

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 READ_SIZE = 64 * 1024
 _HANGUP_GRACE = 1.0
+_DRAIN_GRACE = 0.1
 _TERM_GRACE = 1.0
 
 
@@ -87,9 +88,8 @@ class Terminal:
             try:
                 data = os.read(self._fd, READ_SIZE - size)
             except BlockingIOError:
-                if chunks or self._exited.done():
+                if chunks or not await self._more_output():
                     break
-                await self._ready(self._loop.add_reader, self._loop.remove_reader)
                 continue
             except OSError as e:  # EIO: every slave side is closed
                 if e.errno != errno.EIO:
@@ -154,12 +154,23 @@ class Terminal:
     def _loop(self) -> asyncio.AbstractEventLoop:
         return asyncio.get_running_loop()
 
-    async def _ready(self, add: _Watch, remove: _Unwatch) -> None:
-        """Wait until the master is readable/writable or the shell has exited."""
+    async def _more_output(self) -> bool:
+        """Wait for output; False once the shell has exited and nothing more arrives."""
+        if not self._exited.done():
+            await self._ready(self._loop.add_reader, self._loop.remove_reader)
+            return True
+        # What the shell wrote just before exiting can still be on its way through the
+        # tty layer (flushed by a kernel worker), so give it a moment to arrive.
+        return await self._ready(self._loop.add_reader, self._loop.remove_reader, _DRAIN_GRACE)
+
+    async def _ready(self, add: _Watch, remove: _Unwatch, within: float | None = None) -> bool:
+        """Wait until the master is readable/writable (True), the shell exits or time is up."""
         ready = self._loop.create_future()
         add(self._fd, _resolve, ready)
         try:
-            await asyncio.wait([ready, self._exited], return_when=asyncio.FIRST_COMPLETED)
+            waits = [ready] if self._exited.done() else [ready, self._exited]
+            await asyncio.wait(waits, timeout=within, return_when=asyncio.FIRST_COMPLETED)
+            return ready.done()
         finally:
             remove(self._fd)
             ready.cancel()
