@@ -212,3 +212,49 @@ async def test_info_logs_and_restart_keep_files_but_not_state(
     assert await sha_in_session(client, bridge, workspace, "pkg/util.py") == local_sha(
         workspace / "pkg" / "util.py"
     )
+
+
+async def wait_for_remote(
+    client: LanguageClient, bridge: Recorder, workspace: Path, rel: str, want: str
+) -> None:
+    for _ in range(100):
+        if await sha_in_session(client, bridge, workspace, rel) == want:
+            return
+    raise AssertionError(f"{rel} never became {want!r} in the session")
+
+
+async def test_deletes_and_renames_are_mirrored_only_for_files_sync_put_there(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    old = workspace / "old_name.py"
+    await save(client, old, "MOVED = True\n")
+    await wait_for_remote(client, bridge, workspace, "old_name.py", local_sha(old))
+    uri = open_doc(client, workspace / ".probe" / "own.py", "open('theirs.py', 'w').write('x')\n")
+    await run_selection(client, uri, 0)
+
+    new = workspace / "new_name.py"
+    await asyncio.to_thread(old.rename, new)
+    client.workspace_did_rename_files(
+        types.RenameFilesParams(files=[types.FileRename(old_uri=uri_of(old), new_uri=uri_of(new))])
+    )
+    await wait_for_remote(client, bridge, workspace, "old_name.py", "missing")
+    assert await sha_in_session(client, bridge, workspace, "new_name.py") == local_sha(new)
+
+    await asyncio.to_thread(new.unlink)
+    client.workspace_did_delete_files(
+        types.DeleteFilesParams(
+            files=[
+                types.FileDelete(uri=uri_of(new)),
+                types.FileDelete(uri=uri_of(workspace / "theirs.py")),
+            ]
+        )
+    )
+    await wait_for_remote(client, bridge, workspace, "new_name.py", "missing")
+    theirs = hashlib.sha256(b"x").hexdigest()
+    assert await sha_in_session(client, bridge, workspace, "theirs.py") == theirs
+
+
+def uri_of(path: Path) -> str:
+    uri = from_fs_path(str(path))
+    assert uri is not None
+    return uri

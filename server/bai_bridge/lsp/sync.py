@@ -130,3 +130,50 @@ def register(server: BridgeServer) -> None:
     @server.command(protocol.RESOLVE_CONFLICT)
     async def resolve_conflict(ls: BridgeServer, args: protocol.ResolveConflictArgs) -> bool:
         return await resolve(ls, args.path, args.action)
+
+    register_file_operations(server)
+
+
+def register_file_operations(server: BridgeServer) -> None:
+    """Deletes and renames in the editor mirrored in the session (sync-owned files only)."""
+    every_file = types.FileOperationRegistrationOptions(
+        filters=[types.FileOperationFilter(pattern=types.FileOperationPattern(glob="**/*"))]
+    )
+
+    @server.feature(types.WORKSPACE_DID_DELETE_FILES, every_file)
+    async def did_delete(ls: BridgeServer, params: types.DeleteFilesParams) -> None:
+        rels = [r for f in params.files if (r := relative_path(ls, f.uri)) is not None]
+        if ls.sync is None or not rels:
+            return
+        try:
+            _removed, kept = await ls.sync.remove(rels)
+        except Exception as e:
+            ls.fail("mirroring a delete", e)
+            return
+        _tell_kept(ls, kept)
+
+    @server.feature(types.WORKSPACE_DID_RENAME_FILES, every_file)
+    async def did_rename(ls: BridgeServer, params: types.RenameFilesParams) -> None:
+        pairs = [
+            (old, new)
+            for f in params.files
+            if (old := relative_path(ls, f.old_uri)) is not None
+            and (new := relative_path(ls, f.new_uri)) is not None
+        ]
+        if ls.sync is None or not pairs:
+            return
+        try:
+            _removed, kept = await ls.sync.rename(pairs)
+        except Exception as e:
+            ls.fail("mirroring a rename", e)
+            return
+        _tell_kept(ls, kept)
+
+
+def _tell_kept(ls: BridgeServer, kept: list[str]) -> None:
+    if kept:
+        ls.tell(
+            "bai-bridge: kept in the session because they changed there since the last sync: "
+            + ", ".join(kept),
+            types.MessageType.Warning,
+        )

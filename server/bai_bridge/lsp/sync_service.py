@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
-from bai_bridge.api import Kernel
+from bai_bridge.api import BatchOptions, Kernel
 
 from .config import BridgeOptions
 from .protocol import SyncResult
@@ -25,6 +26,7 @@ from .sync_plan import (
     file_digest,
     plan_file,
     plan_sync,
+    remote_changed,
     scan_workspace,
 )
 
@@ -187,3 +189,59 @@ class SyncService:
             await kernel.download([rel], target)
             await self._record(kernel, await asyncio.to_thread(self._describe, [rel]))
         self.conflicts.pop(rel, None)
+
+    # -- deletes and renames ----------------------------------------------------------------
+
+    def owned_under(self, rel: str) -> list[str]:
+        """Manifest paths that are ``rel`` itself or inside the folder ``rel``."""
+        entries = self._manifest.entries if self._manifest is not None else {}
+        return [p for p in entries if p == rel or p.startswith(rel.rstrip("/") + "/")]
+
+    async def remove(self, rels: list[str]) -> tuple[list[str], list[str]]:
+        """Delete in the session the files sync put there and nobody changed since.
+
+        Returns (removed, kept): kept files changed in the session and stay as they are.
+        """
+        async with self._lock:
+            kernel = await self.sessions.kernel()
+            manifest = await self._manifest_for(kernel)
+            owned = sorted({p for rel in rels for p in self.owned_under(rel)})
+            remote = await remote_stats(kernel, owned)
+            doomed, kept = [], []
+            for path in owned:
+                stat = remote.get(path)
+                if stat is not None and remote_changed(manifest.entries[path], stat):
+                    kept.append(path)
+                else:
+                    doomed.append(path)
+            existing = [p for p in doomed if p in remote]
+            if existing:
+                await _delete_remote(kernel, existing)
+            for path in doomed:
+                manifest.entries.pop(path, None)
+            if doomed:
+                await save_manifest(kernel, manifest)
+        return doomed, kept
+
+    async def rename(self, pairs: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
+        """Mirror renames: the new paths are uploaded, the old ones removed if sync owned them."""
+        moved_from: list[str] = []
+        new_files: list[str] = []
+        for old, new in pairs:
+            owned = self.owned_under(old)
+            moved_from += owned
+            new_files += [new + p[len(old) :] for p in owned if p != old] or [new]
+        local = [p for p in new_files if (self.root / p).is_file()]
+        await self.upload_files(local)
+        return await self.remove(moved_from) if moved_from else ([], [])
+
+
+async def _delete_remote(kernel: Kernel, paths: list[str]) -> None:
+    """No API deletes files: a batch-mode `rm` in the work directory does."""
+    quoted = " ".join(shlex.quote(p) for p in paths)
+    opts = BatchOptions(exec=f"rm -f -- {quoted}")
+    last = None
+    async for result in kernel.run("", mode="batch", opts=opts):
+        last = result
+    if last is None or last.exit_code != 0:
+        raise OSError(f"could not delete {', '.join(paths)} in the session")
