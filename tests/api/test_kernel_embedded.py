@@ -35,6 +35,7 @@ async def api(request: pytest.FixtureRequest, embedded: Embedded) -> AsyncIterat
 @pytest.fixture
 async def kernel(api: APISession) -> AsyncIterator[Kernel]:
     kernel = await api.Kernel.get_or_create("python")
+    assert kernel.status == "RUNNING", f"the session did not start: {kernel!r}"
     try:
         yield kernel
     finally:
@@ -88,8 +89,8 @@ async def test_get_or_create_reuses_then_destroy(api: APISession) -> None:
 
 async def test_get_info_and_logs(kernel: Kernel) -> None:
     info = await kernel.get_info()
-    assert info.status == "RUNNING"
-    assert info.image
+    assert info.status == "RUNNING", info
+    assert info.image, info
     logs = await kernel.get_logs()
     assert isinstance(logs.logs, str)
 
