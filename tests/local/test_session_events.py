@@ -3,43 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import json
-from typing import Any
 
-import aiohttp
 import pytest
 
-from serverkit import SignedClient
+from serverkit import SignedClient, open_stream, read_events
 
 IMAGE = "python:3.11-ubuntu20.04"
-
-
-async def read_events(response: aiohttp.ClientResponse, until: str) -> list[dict[str, Any]]:
-    """Parse SSE frames until an event named ``until`` arrives."""
-    events: list[dict[str, Any]] = []
-    current: dict[str, Any] = {}
-    async for raw in response.content:
-        line = raw.decode().rstrip("\r\n")
-        if not line:
-            if current:
-                events.append(current)
-                if current.get("event") == until:
-                    return events
-            current = {}
-        elif not line.startswith(":"):
-            field, _, value = line.partition(": ")
-            current[field] = json.loads(value) if field == "data" else value
-    return events
-
-
-async def open_stream(
-    client: SignedClient, path: str, version: str | None = None
-) -> aiohttp.ClientResponse:
-    headers = client.sign("GET", path, "application/octet-stream", version=version)
-    response = await client.session.get(client.endpoint + path, headers=headers)
-    assert response.status == 200, await response.text()
-    assert response.headers["Content-Type"].startswith("text/event-stream")
-    return response
 
 
 @pytest.mark.parametrize("path", ["/events/session", "/stream/kernel/_/events"])

@@ -4,14 +4,14 @@ interrupt, restart, a kernel killed mid-run, batch mode, many sessions, destroy.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import time
-from typing import Any
 
 from bai_bridge.local.context import CONTEXT
 from bai_bridge.local.serve import RunningServer
-from serverkit import SignedClient, text_of
+from serverkit import SignedClient, open_stream, read_events, text_of
 
 IMAGE = "cr.backend.ai/stable/python:3.9-ubuntu20.04"
 
@@ -134,17 +134,18 @@ async def test_exception_is_on_stderr_and_exit_code_zero(client: SignedClient) -
 
 async def test_runs_of_one_session_are_fifo(client: SignedClient) -> None:
     await client.create("fifo-sess", IMAGE)
-
-    async def query(code: str) -> dict[str, Any]:
-        return await client.run("fifo-sess", code)
-
-    first = asyncio.create_task(
-        query("import time\norder = ['first']\ntime.sleep(1.0)\norder.append('first-done')")
-    )
-    await asyncio.sleep(0)  # let the first request go out before the second
-    second = await query("order.append('second'); print(order)")
-    await first
-    assert text_of(second["console"]).strip() == "['first', 'first-done', 'second']"
+    path = "/stream/session/fifo-sess/execute"
+    ws = await client.session.ws_connect(client.endpoint + path, headers=client.ws_headers(path))
+    code = "import time\norder = ['first']\nprint('started', flush=True)\ntime.sleep(1.0)\n"
+    await ws.send_json({"code": code + "order.append('first-done')", "mode": "query"})
+    async for msg in ws:  # the first run is surely active once its output arrives
+        if "started" in msg.data:
+            break
+    second = await client.run("fifo-sess", "order.append('second'); print(order)")
+    assert second["console"] == [["stdout", "['first', 'first-done', 'second']\n"]]
+    frames = [json.loads(msg.data) async for msg in ws]
+    await ws.close()
+    assert frames[-1]["status"] == "finished"
 
 
 async def test_interrupt_and_restart_keep_the_work_dir(client: SignedClient) -> None:
@@ -256,13 +257,18 @@ async def test_batch_session_runs_its_startup_command(
         "startupCommand": "echo started > results/started.txt; pwd > results/cwd.txt",
         "config": {"mounts": ["results"]},
     }
-    reply = await client.request("POST", "/session", json_body=body)
-    assert reply.status == 201
-    session_id = reply.json()["sessionId"]
-    deadline = time.monotonic() + 30
-    while (await client.request("GET", "/session/batch-type")).status != 404:
-        assert time.monotonic() < deadline, "the batch session did not end"
-        await asyncio.sleep(0.1)
+    stream = await open_stream(client, "/events/session?sessionName=batch-type")
+    try:
+        reply = await client.request("POST", "/session", json_body=body)
+        assert reply.status == 201
+        session_id = reply.json()["sessionId"]
+        events = await asyncio.wait_for(read_events(stream, "session_terminated"), 30)
+    finally:
+        stream.close()
+    names = [e["event"] for e in events]
+    assert names.index("session_started") < names.index("session_success")
+    assert events[-1]["data"]["reason"] == "self-terminated"
+    assert (await client.request("GET", "/session/batch-type")).status == 404
     # The mounted vfolder outlives the session; its scratch work dir does not.
     data_dir = local_server.app[CONTEXT].config.data_dir
     results = data_dir / "vfolders" / "results"
@@ -273,13 +279,18 @@ async def test_batch_session_runs_its_startup_command(
 
 
 async def test_enqueue_only_answers_pending(client: SignedClient) -> None:
-    reply = await client.request(
-        "POST", "/session", json_body={"name": "queued-sess", "image": IMAGE, "enqueueOnly": True}
-    )
-    assert (reply.status, reply.json()["status"]) == (201, "PENDING")
-    deadline = time.monotonic() + 30
-    while (await client.request("GET", "/session/queued-sess")).json()["status"] != "RUNNING":
-        assert time.monotonic() < deadline
-        await asyncio.sleep(0.1)
+    stream = await open_stream(client, "/events/session?sessionName=queued-sess")
+    try:
+        reply = await client.request(
+            "POST",
+            "/session",
+            json_body={"name": "queued-sess", "image": IMAGE, "enqueueOnly": True},
+        )
+        assert (reply.status, reply.json()["status"]) == (201, "PENDING")
+        events = await asyncio.wait_for(read_events(stream, "session_started"), 30)
+    finally:
+        stream.close()
+    assert events[0]["event"] == "session_enqueued"
+    assert (await client.request("GET", "/session/queued-sess")).json()["status"] == "RUNNING"
     run = await client.run("queued-sess", "print('up')")
     assert text_of(run["console"]) == "up\n"
