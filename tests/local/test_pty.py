@@ -371,3 +371,21 @@ async def test_ws_bulk_output_throughput(pty_server: Any) -> None:
         rate = total / (time.perf_counter() - started) / 1e6
     print(f"\npty bulk output over the WebSocket: {rate:.0f} MB/s, {total / frames:.0f} B/frame")
     assert total >= 30_000_000
+
+
+async def test_ws_keystroke_echo_latency(pty_server: Any) -> None:
+    client, _ = pty_server
+    async with client.ws_connect("/pty") as ws:
+        await ws.send_str(stdin("echo ready\n"))
+        await ws_read_until(ws, rb"[\r\n]ready\r\n(?s:.)*[#$] $")  # and the next prompt
+        latencies = []
+        for _ in range(50):
+            started = time.perf_counter()
+            await ws.send_str(stdin("a"))
+            await ws_read_until(ws, rb"a")
+            latencies.append(time.perf_counter() - started)
+        await ws.send_str(stdin("\x15"))  # clear the line
+    latencies.sort()
+    median, p95 = latencies[25], latencies[47]
+    print(f"\npty keystroke echo over the WebSocket: {median * 1e6:.0f} µs [{p95 * 1e6:.0f}]")
+    assert median < 0.05
