@@ -28,6 +28,7 @@ from lsp_harness import (
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
+from bai_bridge.api import APIConfig, APISession
 from bai_bridge.lsp import protocol
 
 
@@ -146,5 +147,36 @@ async def test_a_killed_backend_gives_a_clear_message_and_the_server_still_answe
         again = await run_selection(client, uri, 2)  # while reconnecting: a quick, clear no
         assert again is None
         assert "keeps retrying" in client.messages[-1].message
+    finally:
+        await close_bridge(client)
+
+
+async def test_a_session_terminated_from_outside_is_re_created_and_re_synced(
+    backend: Backend, tmp_path: Path
+) -> None:
+    root = tmp_path / "project"
+    root.mkdir()
+    (root / "data.py").write_text("ROWS = 3\n")
+    client, bridge = await start_bridge(backend, root)
+    try:
+        await command(client, protocol.SYNC_WORKSPACE)
+        first_id = bridge.statuses[-1]["sessionId"]
+        config = APIConfig(
+            endpoint=backend.env["BACKEND_ENDPOINT"],
+            access_key=backend.env["BACKEND_ACCESS_KEY"],
+            secret_key=backend.env["BACKEND_SECRET_KEY"],
+        )
+        async with APISession(config) as api:
+            await api.Kernel(bridge.statuses[-1]["sessionName"]).destroy()
+        await bridge.wait_for("terminated", lambda: bridge.state() == "terminated")
+
+        uri = open_doc(client, root / "use.py", "import data\nprint('rows', data.ROWS)\n")
+        for _ in range(50):  # the re-sync runs beside the first run: retry until it landed
+            result = await run_selection(client, uri, 0)
+            if "ModuleNotFoundError" not in bridge.text(field(result, "runId"), "stderr"):
+                break
+        result = await run_selection(client, uri, 1)
+        assert "rows 3" in bridge.text(field(result, "runId"))
+        assert bridge.statuses[-1]["sessionId"] != first_id
     finally:
         await close_bridge(client)
