@@ -1,0 +1,69 @@
+"""Completion where the session's complete() is unsupported (real managers answer 500 or
+null): names from a silent runtime query while idle, kept for when a run is going on, plus
+jedi. Driven against a real kernel of the embedded server; only the server's "unsupported"
+answer is stood in for, by the flag the client sets when it sees one."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bai_bridge.api import APIConfig, APISession
+from bai_bridge.local.serve import RunningServer
+from bai_bridge.lsp.completion_engine import CompletionEngine, CompletionRequest
+from bai_bridge.lsp.config import BridgeOptions
+from bai_bridge.lsp.protocol import SessionStatus
+from bai_bridge.lsp.session import SessionManager
+from bai_bridge.lsp.tasks import BackgroundTasks
+
+
+@pytest.fixture
+async def sessions(local_server: RunningServer) -> AsyncIterator[SessionManager]:
+    config = APIConfig(
+        endpoint=local_server.endpoint,
+        access_key=local_server.access_key,
+        secret_key=local_server.secret_key,
+    )
+    tasks = BackgroundTasks()
+    statuses: list[SessionStatus] = []
+    async with APISession(config) as api:
+        manager = SessionManager(api, BridgeOptions(), "fallback-test", tasks, statuses.append)
+        try:
+            yield manager
+        finally:
+            await manager.close()
+            await tasks.cancel_all()
+
+
+async def test_names_come_from_a_silent_query_then_from_memory_during_a_run(
+    sessions: SessionManager,
+) -> None:
+    kernel = await sessions.kernel()
+    async for _ in kernel.run("class Box: pass\nbox = Box()\nbox.weight_kg = 3\nbox_count = 1\n"):
+        pass
+    kernel.completion_supported = False  # what complete() records after a 500 or null
+    engine = CompletionEngine(sessions, timeout=5.0)
+
+    source = "box.we"
+    answer = await engine.complete(CompletionRequest(source, 0, len(source)))
+    found = {c.label: c.source for c in answer.candidates}
+    assert found.get("weight_kg") == "session (cached)"
+
+    sessions.run_started()  # a run is going on: no query may queue behind it
+    try:
+        source = "import os\nbox_"
+        answer = await engine.complete(CompletionRequest(source, 1, 4))
+        assert "box_count" not in {c.label for c in answer.candidates}  # never listed yet
+        source = "import os\nos.pa"
+        answer = await engine.complete(CompletionRequest(source, 1, 5))
+        assert ("path", "static") in {(c.label, c.source) for c in answer.candidates}
+        source = "box.w"
+        answer = await engine.complete(CompletionRequest(source, 0, 5))
+        assert "weight_kg" in {c.label for c in answer.candidates}
+    finally:
+        sessions.run_finished()
+
+    source = "box_"
+    answer = await engine.complete(CompletionRequest(source, 0, 4))
+    assert "box_count" in {c.label for c in answer.candidates}
