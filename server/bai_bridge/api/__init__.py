@@ -14,10 +14,13 @@ from .errors import (
     BackendError,
     BackendNotFoundError,
     BackendServerError,
+    TransferError,
 )
 from .kernel import Kernel
-from .models import BatchOptions, CompletionOptions, ExecutionResult
+from .models import BatchOptions, CompletionOptions, ExecutionResult, SessionEvent
+from .pty import StreamPty
 from .session import APISession
+from .stream_execute import ExecuteStream
 from .versioning import CLIENT_API_VERSION, ApiVersion
 
 __all__ = [
@@ -34,6 +37,10 @@ __all__ = [
     "BackendServerError",
     "BatchOptions",
     "CompletionOptions",
+    "ExecuteStream",
     "ExecutionResult",
     "Kernel",
+    "SessionEvent",
+    "StreamPty",
+    "TransferError",
 ]
