@@ -3,6 +3,7 @@
 import * as vscode from "vscode";
 import {
   CloseAction,
+  DidChangeConfigurationNotification,
   type CloseHandlerResult,
   ErrorAction,
   type ErrorHandlerResult,
@@ -10,7 +11,6 @@ import {
   LanguageClient,
   type LanguageClientOptions,
   type ServerOptions,
-  TransportKind,
 } from "vscode-languageclient/node";
 
 import { SECRET_KEY_ID, SECTION, readSettings } from "./config";
@@ -65,6 +65,15 @@ export class BridgeClient implements vscode.Disposable {
     return (await client.sendRequest(ExecuteCommandRequest.type, params)) as R;
   }
 
+  /** Tell the server its settings changed; it pulls them again (see the middleware). */
+  async settingsChanged(): Promise<void> {
+    if (this.client?.isRunning()) {
+      await this.client.sendNotification(DidChangeConfigurationNotification.type, {
+        settings: null,
+      });
+    }
+  }
+
   dispose(): void {
     void this.enqueue(() => this.stopNow());
     this.changed.dispose();
@@ -91,11 +100,11 @@ export class BridgeClient implements vscode.Disposable {
       this.log.warn("the language server is not installed; Backend.AI features are off");
       return;
     }
-    const secret = await this.context.secrets.get(SECRET_KEY_ID);
+    const secret = await this.secretKey();
+    // No `transport`: the client would append `--stdio`; stdio is what `bai-bridge lsp` speaks.
     const server: ServerOptions = {
       command: python,
       args: ["-m", "bai_bridge", "lsp"],
-      transport: TransportKind.stdio,
       options: { env: serverEnvironment(settings, secret, process.env), cwd: workspaceRoot() },
     };
     const client = new LanguageClient(
@@ -115,17 +124,45 @@ export class BridgeClient implements vscode.Disposable {
     }
   }
 
+  /** The secret key from SecretStorage; a storage that never answers must not block the start. */
+  private async secretKey(): Promise<string | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(() => {
+        this.log.warn(
+          "the secret storage did not answer within 10 s; starting without a secret key",
+        );
+        resolve(undefined);
+      }, 10_000);
+    });
+    try {
+      return await Promise.race([
+        Promise.resolve(this.context.secrets.get(SECRET_KEY_ID)),
+        timeout,
+      ]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   private clientOptions(settings: ReturnType<typeof readSettings>): LanguageClientOptions {
     return {
       documentSelector: [
         { scheme: "file", language: "python" },
         { scheme: "untitled", language: "python" },
       ],
-      synchronize: {
-        // The server reads pushed settings; the pull model needs nothing more from us.
-        // eslint-disable-next-line @typescript-eslint/no-deprecated
-        configurationSection: SECTION,
-        fileEvents: vscode.workspace.createFileSystemWatcher("**/*"),
+      middleware: {
+        workspace: {
+          // The server pulls the `baiBridge` section: answer with its options only (the
+          // extension's own settings, such as the interpreter, are not the server's business).
+          configuration: async (params, token, next) => {
+            const result = await next(params, token);
+            if (!Array.isArray(result)) return result;
+            return result.map((value: unknown, index) =>
+              params.items[index]?.section === SECTION ? serverOptions(readSettings()) : value,
+            );
+          },
+        },
       },
       initializationOptions: { [SECTION]: serverOptions(settings) },
       outputChannel: this.log,

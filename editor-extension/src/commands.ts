@@ -117,8 +117,8 @@ export function openSessionTerminal(deps: CommandDeps): vscode.Terminal {
 
 export function terminalDescriptor(
   deps: Pick<CommandDeps, "client">,
-): () => Promise<TerminalDescriptor> {
-  return () => deps.client.execute<TerminalDescriptor>(ServerCommand.terminalDescriptor);
+): () => Promise<TerminalDescriptor | null> {
+  return () => deps.client.execute<TerminalDescriptor | null>(ServerCommand.terminalDescriptor);
 }
 
 async function sessionActions(deps: CommandDeps): Promise<void> {

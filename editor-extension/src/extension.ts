@@ -80,6 +80,7 @@ export async function activate(
       const next = readSettings();
       updateRunKeys();
       if (needsRestart(settings, next)) void client.restart("settings changed");
+      else void client.settingsChanged();
       settings = next;
     }),
     vscode.extensions.onDidChange(updateRunKeys),

@@ -104,7 +104,9 @@ export async function serverInterpreter(
   log: vscode.LogOutputChannel,
 ): Promise<string | undefined> {
   const python = await configuredInterpreter(setting);
+  log.info(`language server interpreter: ${python}`);
   if (await hasServer(python)) return python;
+  log.warn(`${python} cannot import bai_bridge`);
   const venv = path.join(context.globalStorageUri.fsPath, "server-venv");
   if (await hasServer(venvPython(venv))) return venvPython(venv);
   const wheel = bundledWheel(context.extensionPath);

@@ -12,7 +12,8 @@ import { ReconnectPolicy, isFinalClose } from "./reconnect";
 const PING_INTERVAL_MS = 30_000;
 const NOTE = (text: string): string => `\r\n\x1b[2;33m[Backend.AI] ${text}\x1b[0m\r\n`;
 
-export type DescriptorSource = () => Promise<TerminalDescriptor>;
+/** Resolves null when the server could not reach the session (it says why itself). */
+export type DescriptorSource = () => Promise<TerminalDescriptor | null>;
 
 export class SessionTerminal implements vscode.Pseudoterminal {
   private readonly writer = new vscode.EventEmitter<string>();
@@ -64,7 +65,7 @@ export class SessionTerminal implements vscode.Pseudoterminal {
   }
 
   private async connect(): Promise<void> {
-    let descriptor: TerminalDescriptor;
+    let descriptor: TerminalDescriptor | null;
     try {
       descriptor = await this.descriptor();
     } catch (error) {
@@ -72,6 +73,11 @@ export class SessionTerminal implements vscode.Pseudoterminal {
       return;
     }
     if (this.closed) return;
+    if (descriptor === null) {
+      // The server has already told the person why (a message); retry with backoff.
+      this.onDropped(0, 1011, "the session is not available");
+      return;
+    }
     const socket = new WebSocket(descriptor.url, {
       headers: descriptor.headers,
       perMessageDeflate: false,

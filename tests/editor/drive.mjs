@@ -1,0 +1,160 @@
+// Drives code-server in headless Chromium through the bai-bridge scenario. Run by
+// test_vscode.py with Node 24: node drive.mjs CONFIG_JSON. Prints one JSON line per step;
+// exits non-zero on the first failure (after a screenshot of what the editor showed).
+import { createRequire } from "node:module";
+import * as path from "node:path";
+
+const config = JSON.parse(process.argv[2]);
+const { chromium } = createRequire(import.meta.url)(config.playwright);
+const WAIT = config.waitMs ?? 90_000;
+
+const report = (step, detail = {}) => console.log(JSON.stringify({ step, ...detail }));
+const shot = (page, name) => page.screenshot({ path: path.join(config.artifacts, `${name}.png`) });
+
+/** Wait until `check` returns a truthy value (re-checked every 250 ms), or fail with `what`. */
+async function until(page, what, check, timeout = WAIT) {
+  const deadline = Date.now() + timeout;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      const value = await check();
+      if (value) return value;
+    } catch (error) {
+      last = error;
+    }
+    await page.waitForTimeout(250); // the polling interval of a condition wait
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+}
+
+async function command(page, title) {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: WAIT });
+  await input.fill(`>${title}`);
+  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+  await row.waitFor({ state: "visible", timeout: WAIT });
+  await page.keyboard.press("Enter");
+}
+
+async function openFile(page, name) {
+  await page.keyboard.press("Control+P");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: WAIT });
+  await input.fill(name);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: name }).first().waitFor({ timeout: WAIT });
+  await page.keyboard.press("Enter");
+  await page.locator(`.tab.active[aria-label*="${name}"]`).waitFor({ timeout: WAIT });
+}
+
+async function goToLine(page, line) {
+  await page.keyboard.press("Control+G");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: WAIT });
+  await input.fill(`:${line}`);
+  await page.keyboard.press("Enter");
+  await input.waitFor({ state: "hidden", timeout: WAIT });
+}
+
+function outputFrame(page) {
+  return page.frameLocator("iframe.webview.ready").frameLocator("iframe#active-frame");
+}
+
+async function terminalText(page) {
+  return page.locator(".terminal-wrapper.active .xterm-rows").innerText();
+}
+
+async function runCell(page) {
+  await goToLine(page, config.cellLine);
+  await page.keyboard.press("Control+Enter");
+  const frame = outputFrame(page);
+  const text = frame.locator("pre", { hasText: config.expectText });
+  await text.first().waitFor({ timeout: WAIT });
+  const png = frame.locator('img[src^="data:image/png"]').first();
+  await png.waitFor({ timeout: WAIT });
+  const size = await until(page, "the plot to load", () =>
+    png.evaluate((img) => img.complete && img.naturalWidth > 0 && [img.naturalWidth, img.naturalHeight]),
+  );
+  const table = await frame.locator(".item-html table").count();
+  const coloured = await frame.locator("pre span.ansi-fg-2").count();
+  await frame.locator(".run:not(.running)").first().waitFor({ timeout: WAIT });
+  await shot(page, "02-cell-output");
+  report("run-cell", { png: size, tables: table, colouredSpans: coloured });
+}
+
+async function completion(page) {
+  await page.locator(".monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.type(config.completionPrefix, { delay: 30 });
+  const row = page.locator(".suggest-widget.visible .monaco-list-row", { hasText: config.completionName });
+  await until(page, `"${config.completionName}" in the suggest widget`, async () => {
+    if (await row.count()) return true;
+    if (!(await page.locator(".suggest-widget.visible").count())) await page.keyboard.press("Control+Space");
+    return false;
+  });
+  await shot(page, "03-completion");
+  const labels = await page.locator(".suggest-widget.visible .monaco-list-row").allInnerTexts();
+  report("completion", { labels: labels.slice(0, 8) });
+  await page.keyboard.press("Escape");
+}
+
+async function sessionTerminal(page) {
+  await command(page, "Backend.AI: Open Session Terminal");
+  await page.locator(".terminal-wrapper.active .xterm-rows").waitFor({ timeout: WAIT });
+  await until(page, "the session shell's prompt", async () => /\$\s*$|#\s*$/m.test(await terminalText(page)));
+  await page.keyboard.type("echo bridge-$((6*7))\r", { delay: 20 });
+  await until(page, "echo output in the session terminal", async () => /^bridge-42\s*$/m.test(await terminalText(page)));
+  await shot(page, "04-terminal-echo");
+  report("terminal-echo");
+}
+
+async function savedFileReachesSession(page) {
+  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.type(`# ${config.saveMarker}`);
+  await page.keyboard.press("Control+S");
+  await page.locator(".tab.active.dirty").waitFor({ state: "detached", timeout: WAIT });
+  await page.locator(".terminal-wrapper.active .xterm-screen").click();
+  const found = new RegExp(`^found: 1\\s*$`, "m");
+  await until(page, "the saved file in the session", async () => {
+    if (found.test(await terminalText(page))) return true;
+    await page.keyboard.type(`echo "found: $(grep -c ${config.saveMarker} ${config.fileName})"\r`);
+    return until(page, "a grep answer", async () => found.test(await terminalText(page)), 3000).catch(() => false);
+  });
+  await shot(page, "05-saved-file-in-session");
+  report("saved-file");
+}
+
+async function main() {
+  const browser = await chromium.launch({
+    executablePath: config.chromium,
+    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+      "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+  });
+  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  page.setDefaultTimeout(WAIT);
+  try {
+    await page.goto(`${config.url}/?folder=${encodeURIComponent(config.workspace)}`);
+    await page.locator(".monaco-workbench").waitFor({ timeout: WAIT });
+    await openFile(page, config.fileName);
+    const status = page.locator('[id$="baiBridge.status"]');
+    await until(page, "the session to be running (status bar)", async () =>
+      /: (running|busy)/.test(await status.innerText()),
+    );
+    report("session-running", { status: (await status.innerText()).trim() });
+    await shot(page, "01-workbench");
+    for (const step of [runCell, completion, sessionTerminal, savedFileReachesSession]) await step(page);
+    const toasts = await page.locator(".notifications-toasts .notification-list-item-message").allInnerTexts();
+    report("notifications", { toasts });
+  } catch (error) {
+    await shot(page, "failure").catch(() => undefined);
+    report("failed", { error: String(error?.stack ?? error) });
+    process.exitCode = 1;
+  } finally {
+    await browser.close();
+  }
+}
+
+await main();

@@ -1,0 +1,97 @@
+"""The extension in a real VS Code (code-server in headless Chromium, driven by playwright-core)
+against the embedded backend: run a cell with a plot, complete a runtime-defined name, open the
+session terminal, and find a saved file in the session. Screenshots go to
+test-artifacts/editor/ (the path is printed)."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import subprocess
+from pathlib import Path
+
+import pytest
+from editor_harness import REPO, build_vsix, code_server, editor_tools
+
+pytestmark = pytest.mark.editor
+
+ANALYSIS = """\
+# %% a cell with text, colour, a table and a plot
+import matplotlib.pyplot as plt
+import pandas as pd
+from IPython.display import display
+
+for suffix in ("alpha", "beta"):
+    globals()["bridge_dyn_" + suffix] = len(suffix)
+total = sum(v for k, v in globals().items() if k.startswith("bridge_dyn_"))
+print("\\x1b[32mdynamic total\\x1b[0m", total)
+display(pd.DataFrame({"x": [1, 2, 3], "y": [1, 4, 9]}))
+fig, ax = plt.subplots(figsize=(4, 3))
+ax.plot([1, 2, 3, 4], [1, 4, 9, 16])
+plt.show()
+
+# %% another cell
+print("second cell")
+"""
+
+
+def test_run_complete_terminal_and_sync_in_vscode(tmp_path: Path) -> None:
+    tools = editor_tools()
+    if tools is None:
+        pytest.skip("the real-editor tools are not installed: run `bash scripts/setup-editor`")
+    artifacts = REPO / "test-artifacts" / "editor"
+    artifacts.mkdir(parents=True, exist_ok=True)
+    for old in artifacts.glob("*.png"):
+        old.unlink()
+    print(f"editor screenshots and logs: {artifacts}")
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    (workspace / "analysis.py").write_text(ANALYSIS)
+    vsix = build_vsix(tmp_path / "bai-bridge.vsix")
+    marker = f"saved-marker-{secrets.token_hex(4)}"
+
+    with code_server(tools, vsix, tmp_path / "editor", workspace, artifacts / "logs") as editor:
+        config = {
+            "url": editor.url,
+            "workspace": str(workspace),
+            "playwright": str(tools.playwright),
+            "chromium": str(tools.chromium),
+            "artifacts": str(artifacts),
+            "fileName": "analysis.py",
+            "cellLine": 3,
+            "expectText": "dynamic total 9",
+            "completionPrefix": "bridge_dyn_",
+            "completionName": "bridge_dyn_alpha",
+            "saveMarker": marker,
+            "waitMs": 120_000,
+        }
+        driver = subprocess.run(
+            [str(tools.node), str(Path(__file__).with_name("drive.mjs")), json.dumps(config)],
+            capture_output=True,
+            text=True,
+            timeout=540,
+        )
+        print(driver.stdout)
+        steps = {
+            line["step"]: line for line in map(json.loads, filter(None, driver.stdout.splitlines()))
+        }
+        if driver.returncode != 0:
+            log_tail = editor.log.read_text(errors="replace")[-4000:]
+            pytest.fail(
+                f"the editor scenario failed: {steps.get('failed', {}).get('error')}\n"
+                f"driver stderr:\n{driver.stderr[-3000:]}\ncode-server log:\n{log_tail}"
+            )
+
+    run = steps["run-cell"]
+    width, height = run["png"]
+    assert width > 100, "the matplotlib PNG is shown at a real size"
+    assert height > 100
+    assert run["tables"] >= 1, "the pandas table is shown as HTML"
+    assert run["colouredSpans"] >= 1, "ANSI colours are rendered"
+    assert any("bridge_dyn_alpha" in label for label in steps["completion"]["labels"])
+    assert "terminal-echo" in steps
+    assert "saved-file" in steps
+    toasts = steps["notifications"]["toasts"]
+    assert not [t for t in toasts if "invalid" in t or "stopped" in t], toasts
+    assert (workspace / "analysis.py").read_text().rstrip().endswith(f"# {marker}")
