@@ -5,6 +5,8 @@ only the output produced since the previous one), continues through ``continued`
 ``clean-finished`` and ``build-finished``, answers ``waiting-input`` through ``on_input``, and
 stops after ``finished`` or ``exec-timeout``. If the consumer is cancelled or stops iterating
 before the end, the remote run is interrupted (best effort) and the cancellation propagates.
+A consumer that breaks out of the loop should close the iterator (``contextlib.aclosing``)
+so that the interrupt is sent at once rather than when the iterator is collected.
 """
 
 from __future__ import annotations
