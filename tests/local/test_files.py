@@ -22,13 +22,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bai_bridge.local.files import FileLimits, list_files, receive_upload, send_download
-from bai_bridge.local.files_paths import (
-    confine,
-    open_dir_beneath,
-    open_work_dir,
-    path_error,
-    relative_parts,
-)
+from bai_bridge.local.files_paths import locate, open_dir_beneath, open_root, path_error
 from bai_bridge.local.files_tar import build_tar, tar_of
 from bai_bridge.local.problems import Problem
 
@@ -39,8 +33,8 @@ SECRET = b"outside secret"
 class FilesApp:
     """The test app: one work dir, the default limits, a record of finished uploads."""
 
-    def __init__(self, work_dir: Path, limits: FileLimits) -> None:
-        self.work_dir, self.limits = work_dir, limits
+    def __init__(self, work_dir: Path, limits: FileLimits, mounts: tuple[Path, ...] = ()) -> None:
+        self.work_dir, self.limits, self.mounts = work_dir, limits, mounts
         self.upload_finished = asyncio.Event()
         self.upload_error: BaseException | None = None
 
@@ -53,7 +47,9 @@ class FilesApp:
 
     async def upload(self, request: web.Request) -> web.Response:
         try:
-            names = await receive_upload(await request.multipart(), self.work_dir, self.limits)
+            names = await receive_upload(
+                await request.multipart(), self.work_dir, self.limits, mounts=self.mounts
+            )
         except BaseException as e:
             self.upload_error = e
             raise
@@ -63,11 +59,14 @@ class FilesApp:
 
     async def download(self, request: web.Request) -> web.StreamResponse:
         body = await request.json()
-        return await send_download(request, self.work_dir, body["files"], self.limits)
+        return await send_download(
+            request, self.work_dir, body["files"], self.limits, mounts=self.mounts
+        )
 
     async def files(self, request: web.Request) -> web.Response:
         body = await request.json()
-        result = await asyncio.to_thread(list_files, self.work_dir, body.get("path", "."))
+        path = body.get("path", ".")
+        result = await asyncio.to_thread(list_files, self.work_dir, path, mounts=self.mounts)
         return web.json_response(result)
 
 
@@ -495,10 +494,10 @@ def _umask() -> int:
 def test_walk_refuses_a_symlink_swapped_in_after_the_check(layout: Any) -> None:
     work, outside = layout
     (work / "d").mkdir()
-    parts = relative_parts(work, confine(work, "d/new.txt"))  # checked while d is a directory
+    parts = locate(work, "d/new.txt").parts  # checked while d is a directory
     (work / "d").rmdir()
     (work / "d").symlink_to(outside)  # ...then the session's shell swaps it
-    root_fd = open_work_dir(work)
+    root_fd = open_root(work)
     try:
         with pytest.raises(OSError, match=r"Too many levels|Not a directory") as refused:
             open_dir_beneath(root_fd, parts[:-1], create=[])
@@ -512,12 +511,12 @@ def test_tar_refuses_a_symlink_swapped_in_after_the_check(layout: Any) -> None:
     work, outside = layout
     (work / "d").mkdir()
     (work / "d" / "secret.txt").write_bytes(b"inside")
-    parts = relative_parts(work, confine(work, "d/secret.txt"))
+    target = locate(work, "d/secret.txt")
     (work / "d" / "secret.txt").unlink()
     (work / "d").rmdir()
     (work / "d").symlink_to(outside)
     with pytest.raises(OSError, match=r"Too many levels|Not a directory"):
-        build_tar(work, parts, MiB)
+        build_tar(target, MiB)
 
 
 async def test_download_through_a_symlink_that_stays_inside(served: Any, layout: Any) -> None:
@@ -538,11 +537,60 @@ def test_a_single_file_is_sent_exactly_as_tarfile_writes_it(layout: Any, size: i
     work, _ = layout
     name = "a-long-name-" + "x" * 120 + ".bin"  # over 100 bytes: needs a pax header
     (work / name).write_bytes(os.urandom(size))
-    part = tar_of(work, (name,), MiB)
+    part = tar_of(locate(work, name), MiB)
     try:
         described = part.head + part.file.read() + part.tail
         assert len(described) == part.size
     finally:
         part.close()
-    with build_tar(work, (name,), MiB) as written:
+    with build_tar(locate(work, name), MiB) as written:
         assert described == written.read()
+
+
+# --- mounted folders ------------------------------------------------------------------------
+
+
+@pytest.fixture
+async def with_mount(
+    layout: tuple[Path, Path],
+) -> AsyncIterator[tuple[TestClient[Any, Any], Path]]:
+    """A vfolder outside the work dir, linked in as "data" (where a cluster bind-mounts it)."""
+    work, _outside = layout
+    vfolder = work.parent / "vfolders" / "data"
+    vfolder.mkdir(parents=True)
+    (vfolder / "in-mount.txt").write_bytes(b"mounted")
+    (work / "data").symlink_to(vfolder)
+    files_app = FilesApp(work, FileLimits(), mounts=(vfolder,))
+    async with TestClient(TestServer(files_app.build(), host="127.0.0.1")) as client:
+        yield client, vfolder
+
+
+async def test_mounted_folder_is_inside(with_mount: Any, layout: Any) -> None:
+    client, vfolder = with_mount
+    _work, outside = layout
+    response = await client.post("/upload", data=form(("data/sub/new.txt", b"new")))
+    assert response.status == 200
+    assert await response.json() == ["data/sub/new.txt"]
+    assert (vfolder / "sub" / "new.txt").read_bytes() == b"new"
+    listing = await (await client.get("/files", json={"path": "data"})).json()
+    assert [e["filename"] for e in json.loads(listing["files"])] == ["in-mount.txt", "sub"]
+    parts = await read_parts(await client.post("/download", json={"files": ["data"]}))
+    assert sorted(members(parts[0][1])) == [
+        "data",
+        "data/in-mount.txt",
+        "data/sub",
+        "data/sub/new.txt",
+    ]
+    # Other links leading out are still refused.
+    await expect_problem(await client.post("/upload", data=form(("escape_dir/x.txt", b"x"))))
+    assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+async def test_mount_is_outside_unless_declared(served: Any, layout: Any) -> None:
+    client, _ = served
+    work, _ = layout
+    vfolder = work.parent / "vfolders" / "data"
+    vfolder.mkdir(parents=True)
+    (work / "data").symlink_to(vfolder)
+    await expect_problem(await client.post("/upload", data=form(("data/x.txt", b"x"))))
+    assert list(vfolder.iterdir()) == []

@@ -10,36 +10,37 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from bai_bridge.local.files_download import send_download
 from bai_bridge.local.files_limits import FileLimits
-from bai_bridge.local.files_paths import confine, open_dir_beneath, open_work_dir, relative_parts
+from bai_bridge.local.files_paths import Located, confine, locate, open_dir_beneath, open_root
 from bai_bridge.local.files_upload import receive_upload
 
 __all__ = ["FileLimits", "confine", "list_files", "receive_upload", "send_download"]
 
 
-def list_files(work_dir: Path, path: str) -> dict[str, Any]:
+def list_files(work_dir: Path, path: str, *, mounts: Sequence[Path] = ()) -> dict[str, Any]:
     """The §3.11 answer for the directory `path`. Blocking: call it in a thread.
 
     Like the real agent, a directory that cannot be listed is not an HTTP error: `files`
-    is empty and `errors` says why.
+    is empty and `errors` says why. `mounts`: the folders mounted in the work dir.
     """
-    parts = relative_parts(work_dir, confine(work_dir, path or "."))
+    located = locate(work_dir, path or ".", mounts=mounts)
     try:
-        files = _entries(work_dir, parts)
+        files = _entries(located)
         errors = ""
     except OSError as e:
         files, errors = [], f"{type(e).__name__}: {e.strerror}: {path!r}\n"
     return {"files": json.dumps(files), "errors": errors, "abspath": path}
 
 
-def _entries(work_dir: Path, parts: tuple[str, ...]) -> list[dict[str, Any]]:
-    root_fd = open_work_dir(work_dir)
+def _entries(located: Located) -> list[dict[str, Any]]:
+    root_fd = open_root(located.root)
     try:
-        dir_fd = open_dir_beneath(root_fd, parts)
+        dir_fd = open_dir_beneath(root_fd, located.parts)
     finally:
         os.close(root_fd)
     try:

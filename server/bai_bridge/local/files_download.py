@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 
 from aiohttp import web
 
 from bai_bridge.local.files_limits import FileLimits
-from bai_bridge.local.files_paths import confine, path_error, relative_parts
+from bai_bridge.local.files_paths import Located, locate, path_error
 from bai_bridge.local.files_tar import ArchiveTooLarge, TarPart, tar_of
 from bai_bridge.local.files_threads import in_thread
 from bai_bridge.local.problems import InvalidAPIParams
@@ -25,29 +26,37 @@ _SEND_CHUNK = 1 << 20
 
 
 async def send_download(
-    request: web.Request, work_dir: Path, paths: list[str], limits: FileLimits
+    request: web.Request,
+    work_dir: Path,
+    paths: list[str],
+    limits: FileLimits,
+    *,
+    mounts: Sequence[Path] = (),
 ) -> web.StreamResponse:
-    """A 200 `multipart/mixed` response with the tar archive of each path, in order."""
+    """A 200 `multipart/mixed` response with the tar archive of each path, in order.
+
+    `mounts`: the folders mounted in the work dir (through symlinks), readable too.
+    """
     if not paths:
         raise InvalidAPIParams("No file(s) specified.")
     if len(paths) > limits.max_download_paths:
         raise InvalidAPIParams(
             f"Too many files: at most {limits.max_download_paths} paths a request."
         )
-    targets = [relative_parts(work_dir, confine(work_dir, p)) for p in paths]
+    targets = [locate(work_dir, p, mounts=mounts) for p in paths]
     archives: list[TarPart] = []
     try:
-        for path, parts in zip(paths, targets, strict=True):
-            archives.append(await _archive(work_dir, path, parts, limits.max_download_size))
+        for path, target in zip(paths, targets, strict=True):
+            archives.append(await _archive(path, target, limits.max_download_size))
         return await _stream_parts(request, archives)
     finally:
         for archive in archives:
             archive.close()
 
 
-async def _archive(work_dir: Path, path: str, parts: tuple[str, ...], limit: int) -> TarPart:
+async def _archive(path: str, target: Located, limit: int) -> TarPart:
     try:
-        return await in_thread(tar_of, work_dir, parts, limit)
+        return await in_thread(tar_of, target, limit)
     except (FileNotFoundError, NotADirectoryError) as e:
         raise InvalidAPIParams("The file is not found.", data={"path": path}) from e
     except OSError as e:  # e.g. a symlink swapped in after the path was checked

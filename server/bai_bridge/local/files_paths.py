@@ -1,9 +1,12 @@
-"""Confining client-supplied paths to a session's work dir.
+"""Confining client-supplied paths to a session's work dir (and the folders mounted in it).
 
 `confine` checks a path once (lexically, then with symlinks resolved). Code that then opens
-or creates files walks from the work dir's descriptor one component at a time with
+or creates files walks from its root's descriptor one component at a time with
 ``O_NOFOLLOW`` (`open_dir_beneath`), so a symlink swapped in after the check by the
 session's own shell still cannot lead outside.
+
+Mounted folders appear in the work dir as symlinks to folders of the server's data dir
+(where a real cluster bind-mounts them); passed as `mounts`, they count as inside.
 """
 
 from __future__ import annotations
@@ -11,7 +14,10 @@ from __future__ import annotations
 import errno
 import os
 import re
+from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
+
+import attrs
 
 from bai_bridge.local.problems import InvalidAPIParams
 
@@ -23,14 +29,36 @@ class PathOutsideWorkDir(InvalidAPIParams):
     """A client path that is malformed or would reach outside the work dir."""
 
 
-def confine(work_dir: Path, relpath: str) -> Path:
-    """The resolved path `relpath` names inside `work_dir`; a 400 problem if it is unsafe."""
+@attrs.frozen
+class Located:
+    """A confined path: the root it lies in (the work dir or a mount) and its parts below."""
+
+    root: Path
+    parts: tuple[str, ...]
+    name: str  # the base name the client used, "." for the work dir itself
+
+
+def confine(work_dir: Path, relpath: str, *, mounts: Sequence[Path] = ()) -> Path:
+    """The resolved path `relpath` names inside `work_dir` (or one of the `mounts` linked
+    in it); a 400 problem if it is unsafe."""
     pure = _checked_relative(relpath)
-    root = work_dir.resolve(strict=True)
-    target = (root / pure).resolve(strict=False)
-    if not target.is_relative_to(root):
+    target = (work_dir.resolve(strict=True) / pure).resolve(strict=False)
+    if not any(target.is_relative_to(root) for root in _roots(work_dir, mounts)):
         raise PathOutsideWorkDir(f"The path leads outside the work directory: {relpath!r}")
     return target
+
+
+def locate(work_dir: Path, relpath: str, *, mounts: Sequence[Path] = ()) -> Located:
+    """`confine`, telling which root the path lies in and the components below it."""
+    target = confine(work_dir, relpath, mounts=mounts)
+    roots = sorted(_roots(work_dir, mounts), key=lambda r: len(r.parts), reverse=True)
+    root = next(r for r in roots if target.is_relative_to(r))
+    name = PurePosixPath(os.path.normpath(relpath)).name or "."
+    return Located(root, target.relative_to(root).parts, name)
+
+
+def _roots(work_dir: Path, mounts: Sequence[Path]) -> list[Path]:
+    return [work_dir.resolve(strict=True), *(m.resolve(strict=False) for m in mounts)]
 
 
 def _checked_relative(relpath: str) -> PurePosixPath:
@@ -51,13 +79,9 @@ def _checked_relative(relpath: str) -> PurePosixPath:
     return pure
 
 
-def relative_parts(work_dir: Path, resolved: Path) -> tuple[str, ...]:
-    """The components of a `confine`d path below the (resolved) work dir."""
-    return resolved.relative_to(work_dir.resolve(strict=True)).parts
-
-
-def open_work_dir(work_dir: Path) -> int:
-    return os.open(work_dir.resolve(strict=True), _DIR_FLAGS)
+def open_root(root: Path) -> int:
+    """A descriptor of a root (the work dir or a mount) to walk from."""
+    return os.open(root.resolve(strict=True), _DIR_FLAGS)
 
 
 def open_dir_beneath(

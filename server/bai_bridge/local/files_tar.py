@@ -16,12 +16,11 @@ import os
 import stat
 import tarfile
 import tempfile
-from pathlib import Path
 from typing import IO, Any
 
 import attrs
 
-from bai_bridge.local.files_paths import open_dir_beneath, open_work_dir
+from bai_bridge.local.files_paths import Located, open_dir_beneath, open_root
 
 log = logging.getLogger(__name__)
 
@@ -71,33 +70,33 @@ class TarPart:
         self.file.close()
 
 
-def tar_of(root: Path, parts: tuple[str, ...], limit: int) -> TarPart:
-    """The tar of `parts` below the work dir `root`, stored under its base name (or ".").
+def tar_of(path: Located, limit: int) -> TarPart:
+    """The tar of a confined path, stored under the base name the client used.
 
     Raises `FileNotFoundError` if it is missing and `ArchiveTooLarge` past `limit` bytes.
     Blocking: run it in a thread.
     """
-    single = _single_file(root, parts, limit)
+    single = _single_file(path, limit)
     if single is not None:
         return single
-    archive = build_tar(root, parts, limit)
+    archive = build_tar(path, limit)
     return TarPart(archive, archive.seek(0, os.SEEK_END) - archive.seek(0))
 
 
-def _single_file(root: Path, parts: tuple[str, ...], limit: int) -> TarPart | None:
+def _single_file(path: Located, limit: int) -> TarPart | None:
     """A regular file's tar, described rather than copied; None for anything else."""
-    if not parts:
+    if not path.parts:
         return None
-    parent_fd = _open_parent(root, parts)
+    parent_fd = _open_parent(path)
     try:
-        st = os.stat(parts[-1], dir_fd=parent_fd, follow_symlinks=False)
+        st = os.stat(path.parts[-1], dir_fd=parent_fd, follow_symlinks=False)
         if not stat.S_ISREG(st.st_mode):
             return None
-        file = _open_regular(parent_fd, parts[-1], st)
+        file = _open_regular(parent_fd, path.parts[-1], st)
     finally:
         os.close(parent_fd)
     try:
-        return _describe(file, parts[-1], limit)
+        return _describe(file, path.name, limit)
     except BaseException:
         file.close()
         raise
@@ -117,24 +116,24 @@ def _describe(file: IO[bytes], name: str, limit: int) -> TarPart:
     return part
 
 
-def _open_parent(root: Path, parts: tuple[str, ...]) -> int:
-    root_fd = open_work_dir(root)
+def _open_parent(path: Located) -> int:
+    root_fd = open_root(path.root)
     try:
-        return open_dir_beneath(root_fd, parts[:-1])
+        return open_dir_beneath(root_fd, path.parts[:-1])
     finally:
         os.close(root_fd)
 
 
-def build_tar(root: Path, parts: tuple[str, ...], limit: int) -> IO[bytes]:
+def build_tar(path: Located, limit: int) -> IO[bytes]:
     """`tar_of` written out to a temporary file, positioned at its start."""
     out = tempfile.TemporaryFile()  # noqa: SIM115  (returned open on success)
     try:
-        parent_fd = _open_parent(root, parts)
+        parent_fd = _open_parent(path)
         try:
-            name = parts[-1] if parts else "."
+            name = path.parts[-1] if path.parts else "."
             writer: Any = _LimitedWriter(out, limit)
             with tarfile.open(fileobj=writer, mode="w|") as tar:
-                _add(tar, parent_fd, name, name, top=True)
+                _add(tar, parent_fd, name, path.name, top=True)
         finally:
             os.close(parent_fd)
         out.seek(0)

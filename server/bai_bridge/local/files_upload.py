@@ -14,6 +14,7 @@ import os
 import re
 import secrets
 import stat
+from collections.abc import Sequence
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -23,11 +24,11 @@ from aiohttp.multipart import parse_content_disposition
 
 from bai_bridge.local.files_limits import FileLimits
 from bai_bridge.local.files_paths import (
-    confine,
+    Located,
+    locate,
     open_dir_beneath,
-    open_work_dir,
+    open_root,
     path_error,
-    relative_parts,
 )
 from bai_bridge.local.files_threads import in_thread
 from bai_bridge.local.problems import InvalidAPIParams
@@ -56,24 +57,29 @@ class _Staged:
 
 
 async def receive_upload(
-    reader: aiohttp.MultipartReader, work_dir: Path, limits: FileLimits
+    reader: aiohttp.MultipartReader,
+    work_dir: Path,
+    limits: FileLimits,
+    *,
+    mounts: Sequence[Path] = (),
 ) -> list[str]:
-    """Store every part of `reader` under `work_dir`; the relative names written."""
+    """Store every part of `reader` under `work_dir`; the relative names written.
+
+    `mounts`: the folders mounted in the work dir (through symlinks), writable too.
+    """
     staged: list[_Staged] = []
-    made_dirs: list[str] = []
-    root_fd = open_work_dir(work_dir)
+    made_dirs: list[tuple[Path, str]] = []
     try:
         while (part := await _next_part(reader)) is not None:
             if len(staged) >= limits.max_upload_files:
                 raise InvalidAPIParams("Too many files")
-            staged.append(_stage(part, work_dir, root_fd, made_dirs))
+            staged.append(_stage(part, _locate_part(part, work_dir, mounts), made_dirs))
             await _receive_part(part, staged[-1], limits.max_upload_file_size)
         return _commit(staged)
     finally:
         _discard(staged)
         if not all(s.committed for s in staged):
-            _remove_dirs(root_fd, made_dirs)
-        os.close(root_fd)
+            _remove_dirs(made_dirs)
 
 
 async def _next_part(reader: aiohttp.MultipartReader) -> aiohttp.BodyPartReader | None:
@@ -86,22 +92,35 @@ async def _next_part(reader: aiohttp.MultipartReader) -> aiohttp.BodyPartReader 
     raise InvalidAPIParams("Nested multipart bodies are not accepted.")
 
 
+def _locate_part(
+    part: aiohttp.BodyPartReader, work_dir: Path, mounts: Sequence[Path]
+) -> tuple[str, Located]:
+    """The part's name (normalised) and where it goes; 400 for anything but a file name."""
+    _check_encodings(part)
+    filename = _client_filename(part).replace("\\", "/")  # the client's OS separators
+    located = locate(work_dir, filename, mounts=mounts)
+    if not located.parts:
+        raise InvalidAPIParams(f"Not a file name: {filename!r}")
+    return os.path.normpath(filename), located
+
+
 def _stage(
-    part: aiohttp.BodyPartReader, work_dir: Path, root_fd: int, made_dirs: list[str]
+    part: aiohttp.BodyPartReader,
+    target: tuple[str, Located],
+    made_dirs: list[tuple[Path, str]],
 ) -> _Staged:
     """Create the temporary file for `part` (and its missing parent directories)."""
-    _check_encodings(part)
-    filename = _client_filename(part)
-    # Clients send the path with their own OS separators.
-    parts = relative_parts(work_dir, confine(work_dir, filename.replace("\\", "/")))
-    if not parts:
-        raise InvalidAPIParams(f"Not a file name: {filename!r}")
-    name = "/".join(parts)
+    name, located = target
+    made: list[str] = []
+    root_fd = open_root(located.root)
     try:
-        dir_fd = open_dir_beneath(root_fd, parts[:-1], create=made_dirs)
+        dir_fd = open_dir_beneath(root_fd, located.parts[:-1], create=made)
     except OSError as e:
         raise path_error(name, e) from e
-    staged = _Staged(name, dir_fd, parts[-1], f".bai-upload-{secrets.token_hex(8)}")
+    finally:
+        os.close(root_fd)
+        made_dirs.extend((located.root, rel) for rel in made)
+    staged = _Staged(name, dir_fd, located.parts[-1], f".bai-upload-{secrets.token_hex(8)}")
     try:
         _refuse_directory(dir_fd, staged.final_name, name)
         staged.file_fd = os.open(staged.tmp_name, _FILE_FLAGS, 0o666, dir_fd=dir_fd)
@@ -204,14 +223,20 @@ def _discard(staged: list[_Staged]) -> None:
         os.close(s.dir_fd)
 
 
-def _remove_dirs(root_fd: int, made_dirs: list[str]) -> None:
+def _remove_dirs(made_dirs: list[tuple[Path, str]]) -> None:
     """Remove the directories a failed request created, deepest first, if still empty."""
-    for rel in reversed(made_dirs):
+    for root, rel in reversed(made_dirs):
         *parents, name = rel.split("/")
+        try:
+            root_fd = open_root(root)
+        except OSError:
+            continue
         try:
             parent_fd = open_dir_beneath(root_fd, tuple(parents))
         except OSError:
             continue
+        finally:
+            os.close(root_fd)
         try:
             os.rmdir(name, dir_fd=parent_fd)
         except OSError as e:
