@@ -30,7 +30,7 @@ from pytest_lsp import LanguageClient
 from bai_bridge.lsp import protocol
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-CAP = 4096
+CAP = 2 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (root / "data").mkdir()
     (root / "data" / "ignored.csv").write_text("1,2\n")
     (root / "huge.bin").write_bytes(b"x" * (CAP + 1))
+    (root / "weights.bin").write_bytes(bytes(range(256)) * 6000)  # 1.5 MB: sent in chunks
     return root
 
 
@@ -54,7 +55,7 @@ async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def bridge(client: LanguageClient, workspace: Path) -> Recorder:
-    recorder = await initialize(client, workspace, {"maxFileSize": CAP})
+    recorder = await initialize(client, workspace, {"maxFileSize": CAP, "completionTimeout": "x"})
     await recorder.wait_for("the session", lambda: recorder.state() == "running")
     return recorder
 
@@ -106,6 +107,15 @@ async def test_workspace_sync_honours_excludes_and_a_second_sync_sends_nothing(
     assert await sha_in_session(client, bridge, workspace, "pkg/util.py") == local_sha(
         workspace / "pkg" / "util.py"
     )
+    assert await sha_in_session(client, bridge, workspace, "weights.bin") == local_sha(
+        workspace / "weights.bin"
+    )
+
+
+async def test_invalid_options_are_reported_once(client: LanguageClient, bridge: Recorder) -> None:
+    warnings = [m.message for m in client.messages if "completionTimeout" in m.message]
+    assert len(warnings) == 1
+    assert "default" in warnings[0]
 
 
 async def save(client: LanguageClient, path: Path, text: str) -> None:
