@@ -54,6 +54,10 @@ def markdown(figures: list[Figure], meta: dict[str, Any]) -> str:
         "Medians [p95] over repeated trials; each bridge figure sits next to its baseline "
         "measured in the same run; ratio = bridge median / baseline median.",
         "",
+        "Sizes and trials: "
+        + ", ".join(f"{k}={v}" for k, v in meta.get("config", {}).items() if k != "quick")
+        + ".",
+        "",
         "| row | figure | bridge | baseline | baseline figure | ratio | goal | result |",
         "|---|---|---|---|---|---|---|---|",
     ]
