@@ -15,28 +15,9 @@ import sys
 from typing import Any
 
 
-def restore_netloc() -> None:
-    """23.9.10 reads ``URL._val.netloc``, which yarl >= 1.10 no longer has (the peer
-    environment pins yarl 1.25). Hand it the same netloc; the algorithm stays the official one.
-    """
-    import types
-
-    import ai.backend.client.request as request
-
-    original = request.generate_signature
-
-    def generate_signature(*, endpoint: Any, **kwargs: Any) -> Any:
-        shim = types.SimpleNamespace(_val=types.SimpleNamespace(netloc=endpoint.raw_authority))
-        return original(endpoint=shim, **kwargs)
-
-    request.generate_signature = generate_signature
-
-
 async def main(args: dict[str, Any]) -> None:
     from ai.backend.client.config import APIConfig
     from ai.backend.client.session import AsyncSession
-
-    restore_netloc()
 
     config = APIConfig(
         endpoint=args["endpoint"],
