@@ -144,7 +144,8 @@ async def _serve_tcp(server: Any, address: str) -> int:
     listener = await asyncio.start_server(
         lambda r, w: connected.put_nowait((r, w)), host or "127.0.0.1", int(port)
     )
-    log.info("waiting for one LSP client on %s", address)
+    bound = ", ".join(f"{s.getsockname()[0]}:{s.getsockname()[1]}" for s in listener.sockets)
+    log.warning("bai-bridge lsp: waiting for one LSP client on %s", bound)
     try:
         reader, writer = await connected.get()
     finally:

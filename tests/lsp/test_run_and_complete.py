@@ -13,6 +13,7 @@ import pytest_lsp
 from lsp_harness import (
     Recorder,
     change_doc,
+    command,
     complete,
     field,
     initialize,
@@ -24,6 +25,8 @@ from lsp_harness import (
 )
 from lsprotocol import types
 from pytest_lsp import LanguageClient
+
+from bai_bridge.lsp import protocol
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -192,3 +195,14 @@ async def test_completion_answers_while_a_long_run_goes_on_and_cancel_stops_it(
     assert field(after, "status") == "finished"
     answer = await complete(client, uri, 3, 7)
     assert "result_ok" in [item.label for item in answer.items]
+
+
+async def test_run_cells_above_runs_every_earlier_cell(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    text = "# %% one\nabove_a = 1\n# %% two\nabove_b = above_a + 1\n# %% three\nprint(above_b)\n"
+    uri = open_doc(client, workspace / "above.py", text)
+    result = await command(client, protocol.RUN_CELLS_ABOVE, {"uri": uri, "line": 5})
+    assert field(result, "status") == "finished"
+    shown = await run_cell(client, uri, 5)
+    assert bridge.text(field(shown, "runId")).strip() == "2"

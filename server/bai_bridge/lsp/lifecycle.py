@@ -10,7 +10,7 @@ from lsprotocol import types
 from bai_bridge.api import APIConfig, APISession
 
 from . import protocol, sync
-from .config import CONFIG_SECTION, default_session_name, parse_options
+from .config import CONFIG_SECTION, BridgeOptions, default_session_name, parse_options
 from .server import BridgeServer
 from .session import SessionManager
 
@@ -32,13 +32,21 @@ def register(server: BridgeServer) -> None:
     async def changed(ls: BridgeServer, params: types.DidChangeConfigurationParams) -> None:
         options, problems = parse_options(*await _client_settings(ls))
         _report(ls, problems)
-        ls.options = options
-        if ls.sync is not None:
-            ls.sync.options = options
+        apply_options(ls, options)
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: BridgeServer, params: None) -> None:
         await stop(ls)
+
+
+def apply_options(ls: BridgeServer, options: BridgeOptions) -> None:
+    """New settings take effect for what comes next (a new session uses the new image)."""
+    ls.options = options
+    for holder in (ls.sessions, ls.sync):
+        if holder is not None:
+            holder.options = options
+    if ls.completion is not None:
+        ls.completion.timeout = options.completion_timeout
 
 
 async def _client_settings(ls: BridgeServer) -> list[Any]:
