@@ -18,7 +18,7 @@ import attrs
 from bai_bridge.local import metrics
 from bai_bridge.local.batch import StepRunner, run_batch
 from bai_bridge.local.errors import InvalidParams, KernelFailure, KernelUnavailable
-from bai_bridge.local.kernel import JupyterKernel, KernelStart
+from bai_bridge.local.kernel import JupyterKernel, KernelDied, KernelStart
 from bai_bridge.local.payloads import BatchOptions
 from bai_bridge.local.query import run_query
 from bai_bridge.local.runs import ExecResult, Run
@@ -248,7 +248,9 @@ class Session:
         if not run.waiting_input:
             raise InvalidParams("The run is not waiting for input.")
         run.waiting_input = False
-        self.require_kernel().send_input(text)
+        if self.kernel is not None and self.kernel.alive:
+            self.kernel.send_input(text)
+        # Otherwise the kernel died while waiting: the run reports that on its next result.
 
     async def start_run(self, run_id: str, code: str, batch: BatchOptions | None) -> Run:
         """Queue a run; a run waits until the session's previous run has finished (§4.6)."""
@@ -299,7 +301,10 @@ class Session:
             await self.kernel.interrupt()
 
     async def complete(self, code: str, cursor_pos: int) -> list[str]:
-        return await self.require_kernel().complete(code, cursor_pos)
+        try:
+            return await self.require_kernel().complete(code, cursor_pos)
+        except KernelDied as exc:
+            raise KernelUnavailable(f"The session's kernel died ({exc}).") from exc
 
     def note(self, text: str) -> None:
         """Add a line of the server's own to the session's console log."""
