@@ -407,10 +407,15 @@ async def test_download_tar_does_not_follow_links_outside(served: Any, layout: A
 )
 async def test_download_rejects_hostile_paths(served: Any, layout: Any, path: str) -> None:
     client, _ = served
-    _work, outside = layout
-    response = await client.post("/download", json={"files": [path.format(outside=outside)]})
+    work, outside = layout
+    (work / "ok.txt").write_bytes(b"ok")  # a fine path first: the whole request is refused
+    before = snapshot(work.parent)
+    response = await client.post(
+        "/download", json={"files": ["ok.txt", path.format(outside=outside)]}
+    )
     body = await expect_problem(response)
     assert SECRET.decode() not in json.dumps(body)
+    assert snapshot(work.parent) == before
 
 
 async def test_download_missing_path(served: Any) -> None:
@@ -476,9 +481,12 @@ async def test_list_missing_directory_reports_error(served: Any) -> None:
 )
 async def test_list_rejects_hostile_paths(served: Any, layout: Any, path: str) -> None:
     client, _ = served
-    _work, outside = layout
+    work, outside = layout
+    before = snapshot(work.parent)
     response = await client.get("/files", json={"path": path.format(outside=outside)})
-    await expect_problem(response)
+    body = await expect_problem(response)
+    assert "secret.txt" not in json.dumps(body)
+    assert snapshot(work.parent) == before
 
 
 def _umask() -> int:
