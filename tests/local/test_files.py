@@ -602,3 +602,26 @@ async def test_mount_is_outside_unless_declared(served: Any, layout: Any) -> Non
     (work / "data").symlink_to(vfolder)
     await expect_problem(await client.post("/upload", data=form(("data/x.txt", b"x"))))
     assert list(vfolder.iterdir()) == []
+
+
+async def test_upload_decodes_names_as_aiohttp_clients_encode_them(
+    served: Any, layout: Any
+) -> None:
+    """The official client (aiohttp 3.8) sends ``filename="sub%2Fa.txt"`` for sub/a.txt."""
+    client, _ = served
+    work, _ = layout
+    boundary = "officialboundary"
+    body = raw_multipart(
+        boundary,
+        ('filename="sub%2Fdeep%2Fa.txt"', b"a"),
+        ('filename="100%25%20done.txt"', b"b"),
+        ("filename*=utf-8''caf%C3%A9%25.txt", b"c"),
+    )
+    response = await client.post(
+        "/upload", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert response.status == 200, await response.text()
+    assert await response.json() == ["sub/deep/a.txt", "100% done.txt", "café%.txt"]
+    assert (work / "sub" / "deep" / "a.txt").read_bytes() == b"a"
+    assert (work / "100% done.txt").read_bytes() == b"b"
+    assert (work / "café%.txt").read_bytes() == b"c"
