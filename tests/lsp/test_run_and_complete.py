@@ -206,3 +206,23 @@ async def test_run_cells_above_runs_every_earlier_cell(
     assert field(result, "status") == "finished"
     shown = await run_cell(client, uri, 5)
     assert bridge.text(field(shown, "runId")).strip() == "2"
+
+
+async def test_the_interrupt_command_stops_a_run_without_a_diagnostic(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    uri = open_doc(
+        client, workspace / "spin.py", "print('spinning', flush=True)\nwhile True: pass\n"
+    )
+    where = {"start": {"line": 0, "character": 0}, "end": {"line": 2, "character": 0}}
+    spinning = asyncio.create_task(
+        command(client, protocol.RUN_SELECTION, {"uri": uri, "range": where})
+    )
+    spins = lambda: any("spinning" in bridge.text(o["runId"]) for o in bridge.outputs)  # noqa: E731
+    await bridge.wait_for("the loop to start", spins)
+    await command(client, protocol.INTERRUPT)
+    result = await asyncio.wait_for(spinning, 30)
+    assert field(result, "status") == "finished"
+    assert "KeyboardInterrupt" in bridge.text(field(result, "runId"), "stderr")
+    await bridge.wait_for("running", lambda: bridge.state() == "running")
+    assert list(client.diagnostics.get(uri, [])) == []

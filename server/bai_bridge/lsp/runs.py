@@ -104,7 +104,9 @@ async def _follow(
         waiter.cancel()
         if not task.done():
             task.cancel()
-    error = find_error("".join(stderr), spec.remote_path) if status != "error" else None
+    error = find_error("".join(stderr), spec.remote_path)
+    if error is not None and error.message.startswith("KeyboardInterrupt"):
+        error = None  # the person stopped it: not a problem in the code
     _publish(ls, spec, error)
     return protocol.RunResult(run_id, status, exit_code)
 
