@@ -236,6 +236,11 @@ async def test_many_sessions_have_their_own_work_dirs(client: SignedClient) -> N
         client.run("multi-one", "import os; open('mine.txt','w').write('one'); print(os.getcwd())"),
         client.run("multi-two", "import os; print(os.getcwd(), os.path.exists('mine.txt'))"),
     )
+    ambiguous = await client.request("GET", "/session/multi-")
+    assert (ambiguous.status, ambiguous.problem_type) == (404, "too-many-sessions-matched")
+    matches = ambiguous.json()["data"]["matches"]
+    assert sorted(m["name"] for m in matches) == ["multi-one", "multi-two"]
+    assert {m["status"] for m in matches} == {"RUNNING"}
     cwd_one = text_of(one["console"]).strip()
     cwd_two, exists = text_of(two["console"]).split()
     assert cwd_one != cwd_two
