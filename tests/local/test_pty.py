@@ -389,3 +389,12 @@ async def test_ws_keystroke_echo_latency(pty_server: Any) -> None:
     median, p95 = latencies[25], latencies[47]
     print(f"\npty keystroke echo over the WebSocket: {median * 1e6:.0f} µs [{p95 * 1e6:.0f}]")
     assert median < 0.05
+
+
+async def test_missing_shell_falls_back_to_bash(tmp_path: Path) -> None:
+    term = await Terminal.spawn(tmp_path, {**shell_env(tmp_path), "SHELL": "/nonexistent/sh"})
+    try:
+        await term.write(b"echo $BASH_VERSION\n")
+        await read_until(term, rb"[\r\n]\d+\.\d+\.\d+")
+    finally:
+        await term.close()

@@ -52,9 +52,8 @@ class Terminal:
         master, slave = os.openpty()
         try:
             _set_size(slave, rows, cols)
-            shell = env.get("SHELL") or os.environ.get("SHELL") or "/bin/bash"
             process = await asyncio.create_subprocess_exec(
-                shell,
+                _shell(env),
                 "-i",
                 stdin=slave,
                 stdout=slave,
@@ -207,6 +206,14 @@ class Terminal:
 
 _Watch = Callable[..., object]
 _Unwatch = Callable[[int], object]
+
+
+def _shell(env: Mapping[str, str]) -> str:
+    """The user's shell ($SHELL), else bash, else sh: the first one that can run."""
+    for candidate in (env.get("SHELL"), os.environ.get("SHELL"), "/bin/bash", "/bin/sh"):
+        if candidate and os.access(candidate, os.X_OK):
+            return candidate
+    return "/bin/sh"
 
 
 def _set_size(fd: int, rows: int, cols: int) -> None:
