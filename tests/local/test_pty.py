@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bai_bridge.local.pty import Terminal, serve_pty
+from bai_bridge.local.pty import Terminal, TerminalOutput, serve_pty
 
 TIMEOUT = 10.0
 
@@ -398,3 +398,15 @@ async def test_missing_shell_falls_back_to_bash(tmp_path: Path) -> None:
         await read_until(term, rb"[\r\n]\d+\.\d+\.\d+")
     finally:
         await term.close()
+
+
+async def test_a_stalled_viewer_is_dropped_without_holding_others() -> None:
+    stalled = TerminalOutput(buffer_limit=10)
+    assert await stalled.put(b"x" * 10)
+    started = time.monotonic()
+    assert not await stalled.put(b"more", grace=0.2)  # full and nobody reads
+    assert time.monotonic() - started < 5
+    stalled.end()
+    assert await stalled.put(b"after the end")  # nothing to deliver, not a stall
+    assert await stalled.next() == b"x" * 10
+    assert await stalled.next() == b""

@@ -35,11 +35,13 @@ class TerminalOutput:
     async def put(self, chunk: bytes, grace: float = STALL_GRACE) -> bool:
         """Queue `chunk`, waiting up to `grace` seconds for room; False if the viewer stalled."""
         if self._ended:
-            return False
+            return True  # detached meanwhile: nothing to deliver
         try:
             await asyncio.wait_for(self._room.wait(), grace)
         except TimeoutError:
             return False
+        if self._ended:
+            return True
         self._chunks.append(chunk)
         self._size += len(chunk)
         self._readable.set()
