@@ -254,7 +254,8 @@ class Session:
 
     async def start_run(self, run_id: str, code: str, batch: BatchOptions | None) -> Run:
         """Queue a run; a run waits until the session's previous run has finished (§4.6)."""
-        kernel = self.require_kernel() if batch is None else None
+        if batch is None:
+            self.require_kernel()  # fail now rather than after the queue
         if run_id in self._runs:
             raise InvalidParams(f"The run ID {run_id!r} is already in use.")
         run = Run(run_id, self.run_queue_size)
@@ -264,12 +265,21 @@ class Session:
         except BaseException:
             self._runs.pop(run_id, None)
             raise
+        try:
+            if run.ended:  # stopped by a restart or destroy while it waited
+                self._run_lock.release()
+                return run
+            # The kernel is taken now: a restart while this run waited replaced it.
+            work = (
+                self._batch_work(run, batch)
+                if batch
+                else run_query(run, self.require_kernel(), code)
+            )
+        except BaseException:
+            self._run_lock.release()
+            self._runs.pop(run_id, None)
+            raise
         self.num_queries += 1
-        if batch is not None:
-            work = self._batch_work(run, batch)
-        else:
-            assert kernel is not None
-            work = run_query(run, kernel, code)
         run.task = asyncio.create_task(self._drive(run, work))
         return run
 
