@@ -97,6 +97,13 @@ async def test_workspace_sync_honours_excludes_and_a_second_sync_sends_nothing(
     await command(client, protocol.SYNC_WORKSPACE)
     second = await command(client, protocol.SYNC_WORKSPACE)
     assert field(second, "uploaded") == []
+    syncs = [
+        reports
+        for reports in client.progress_reports.values()
+        if reports and getattr(reports[0], "title", "") == "bai-bridge: syncing the workspace"
+    ]
+    assert len(syncs) >= 2
+    assert all(isinstance(reports[-1], types.WorkDoneProgressEnd) for reports in syncs)
     assert field(second, "skipped") == ["huge.bin"]
     assert field(second, "unchanged") >= 3
     listing = await command(client, protocol.LIST_REMOTE_FILES, {"path": "."})
