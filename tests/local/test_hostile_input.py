@@ -86,6 +86,7 @@ async def test_invalid_names_are_rejected(client: SignedClient, name: str) -> No
         {"name": "okname", "image": IMAGE, "config": {"resources": {"cuda.device": 1.5}}},
         {"name": "okname", "image": IMAGE, "config": {"mounts": ["../escape"]}},
         {"name": "okname", "image": IMAGE, "config": {"mount_map": {"data": "/etc/data"}}},
+        {"name": "okname", "image": IMAGE, "bootstrap_script": "not base64!"},
         [1, 2, 3],
     ],
 )

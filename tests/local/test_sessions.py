@@ -4,6 +4,7 @@ interrupt, restart, a kernel killed mid-run, batch mode, many sessions, destroy.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import signal
@@ -289,7 +290,12 @@ async def test_enqueue_only_answers_pending(client: SignedClient) -> None:
         reply = await client.request(
             "POST",
             "/session",
-            json_body={"name": "queued-sess", "image": IMAGE, "enqueueOnly": True},
+            json_body={
+                "name": "queued-sess",
+                "image": IMAGE,
+                "enqueueOnly": True,
+                "bootstrap_script": base64.b64encode(b"echo booted > boot.txt").decode(),
+            },
         )
         assert (reply.status, reply.json()["status"]) == (201, "PENDING")
         events = await asyncio.wait_for(read_events(stream, "session_started"), 30)
@@ -297,5 +303,5 @@ async def test_enqueue_only_answers_pending(client: SignedClient) -> None:
         stream.close()
     assert events[0]["event"] == "session_enqueued"
     assert (await client.request("GET", "/session/queued-sess")).json()["status"] == "RUNNING"
-    run = await client.run("queued-sess", "print('up')")
-    assert text_of(run["console"]) == "up\n"
+    run = await client.run("queued-sess", "print(open('boot.txt').read())")
+    assert text_of(run["console"]) == "booted\n\n"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import logging
 import os
 import re
@@ -140,6 +142,7 @@ class SessionRegistry:
             resource_opts=config.resource_opts,
             mounts=self._mounts(config.mounts, config.mount_map),
             startup_command=request.startup_command,
+            bootstrap_script=decode_bootstrap(request.bootstrap_script),
             tag=request.tag,
             domain=request.domain,
             group=request.group,
@@ -184,6 +187,9 @@ class SessionRegistry:
         async with session.lifecycle:
             try:
                 session.prepare_dirs()
+                if session.spec.bootstrap_script:
+                    code = await run_logged(session.spec.bootstrap_script, session)
+                    session.note(f"bootstrap script exited with {code}")
                 await session.start_kernel()
             except (KernelFailure, OSError) as exc:
                 session.set_status(Status.ERROR, str(exc))
@@ -239,6 +245,18 @@ class SessionRegistry:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+
+def decode_bootstrap(script: str | None) -> str | None:
+    """The bootstrap script is sent base64-encoded (protocol doc §3.1)."""
+    if not script:
+        return None
+    try:
+        return base64.b64decode(script, validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidParams(
+            "Input validation error", {"bootstrap_script": "must be base64 text"}
+        ) from None
 
 
 def mount_link(name: str, target: str | None) -> Path:

@@ -76,6 +76,7 @@ class SessionSpec:
     resource_opts: Mapping[str, Any] = attrs.Factory(dict)
     mounts: tuple[Mount, ...] = ()
     startup_command: str | None = None
+    bootstrap_script: str | None = None  # shell text run in the work dir before the kernel
     tag: str | None = None
     domain: str = "default"
     group: str = "default"
