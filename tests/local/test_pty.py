@@ -19,7 +19,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bai_bridge.local.pty import Terminal, TerminalOutput, serve_pty
+from bai_bridge.local.pty import Terminal, TerminalClosed, TerminalOutput, serve_pty
 
 TIMEOUT = 10.0
 
@@ -410,3 +410,31 @@ async def test_a_stalled_viewer_is_dropped_without_holding_others() -> None:
     assert await stalled.put(b"after the end")  # nothing to deliver, not a stall
     assert await stalled.next() == b"x" * 10
     assert await stalled.next() == b""
+
+
+async def test_ws_restart_gets_through_a_stuck_paste(pty_server: Any) -> None:
+    """A paste into a program that reads no input fills the pty; restart still works."""
+    client, holder = pty_server
+    async with client.ws_connect("/pty") as ws:
+        await ws.send_str(stdin("echo PID=$$; sleep 60\n"))
+        first = re.findall(rb"PID=(\d+)\r\n", await ws_read_until(ws, rb"PID=\d+\r\n"))[0]
+        paste = "x" * 65536
+        for _ in range(8):  # far more than the terminal's input buffers hold
+            await ws.send_str(stdin(paste))
+        await ws.send_str(json.dumps({"type": "restart"}))
+        await ws.send_str(stdin("echo AFTER=$$\n"))
+        seen = await ws_read_until(ws, rb"AFTER=\d+\r\n")
+        after = re.findall(rb"AFTER=(\d+)\r\n", seen)[-1]
+        assert after != first
+        assert holder.restarts == 1
+
+
+async def test_close_while_a_write_waits(terminal: Terminal) -> None:
+    terminal.attach()  # keep output flowing: only the input side is stuck
+    await terminal.write(b"sleep 60\n")
+    blocked = asyncio.create_task(terminal.write(b"x" * 524288))
+    done, _ = await asyncio.wait([blocked], timeout=0.5)
+    assert not done  # the shell's foreground job reads no input: the write waits
+    await asyncio.wait_for(terminal.close(), TIMEOUT)
+    with pytest.raises(TerminalClosed):
+        await asyncio.wait_for(blocked, TIMEOUT)

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 _MAX_SIZE = 10_000
 _HEARTBEAT = 30.0
+_INPUT_BACKLOG = 256
 
 TerminalFactory = Callable[[], Awaitable[Terminal]]
 Ping = Callable[[], Awaitable[None]]
@@ -64,9 +65,14 @@ class _PtyBridge:
         self._output: asyncio.Task[None] | None = None
         self._restarting: asyncio.Task[None] | None = None
         self._size: tuple[int, int] | None = None
+        # Input goes through its own task: a shell that does not read its input (a paste
+        # into `sleep 100`) must not hold up resize, ping and restart.
+        self._input: asyncio.Queue[bytes] = asyncio.Queue(_INPUT_BACKLOG)
+        self._writer: asyncio.Task[None] | None = None
 
     async def run(self, terminal: Terminal) -> None:
         self._attach(terminal)
+        self._writer = asyncio.create_task(self._write_input(), name="pty-in")
         try:
             async for message in self.ws:
                 if message.type == WSMsgType.TEXT:
@@ -121,6 +127,7 @@ class _PtyBridge:
             await self._ping()
         elif kind == "restart":
             if self._restarting is None:
+                self._drop_input()  # what was typed for the old shell
                 self._restarting = asyncio.create_task(self._do_restart(), name="pty-restart")
         else:
             log.info("pty stream: ignoring a message of type %r", kind)
@@ -131,15 +138,21 @@ class _PtyBridge:
         except (binascii.Error, TypeError, ValueError):
             log.info("pty stream: ignoring stdin that is not base64")
             return
-        if self._restarting is not None:
-            # Typed while restarting: it belongs to the new shell (later messages wait too).
-            await asyncio.shield(self._restarting)
-        if self.terminal is None:
-            return
-        try:
-            await self.terminal.write(data)
-        except TerminalClosed:
-            log.info("pty stream: input for a terminal that has exited")
+        await self._input.put(data)  # waits while the backlog is full: backpressure
+
+    async def _write_input(self) -> None:
+        while True:
+            data = await self._input.get()
+            if self._restarting is not None:
+                # Typed while restarting: it belongs to the new shell.
+                await asyncio.shield(self._restarting)
+            try:
+                if self.terminal is not None:
+                    await self.terminal.write(data)
+            except TerminalClosed:
+                log.info("pty stream: input for a terminal that has exited")
+            except Exception:
+                log.exception("pty stream: writing to the terminal failed")
 
     def _resize(self, rows: Any, cols: Any) -> None:
         if not all(isinstance(v, int) and 0 < v <= _MAX_SIZE for v in (rows, cols)):
@@ -147,6 +160,10 @@ class _PtyBridge:
         elif self.terminal is not None:
             self._size = (rows, cols)
             self.terminal.resize(rows, cols)
+
+    def _drop_input(self) -> None:
+        while not self._input.empty():
+            self._input.get_nowait()
 
     async def _do_restart(self) -> None:
         try:
@@ -161,10 +178,11 @@ class _PtyBridge:
         if self._restarting is not None:
             # A restart replaces the session's terminal: let it finish for the next viewer.
             await asyncio.shield(self._restarting)
-        if self._output is not None:
-            self._output.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._output
+        for task in (self._writer, self._output):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
 
 def _parse(text: str) -> dict[str, Any] | None:

@@ -19,6 +19,7 @@ import struct
 import termios
 from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import Any
 
 from bai_bridge.local.pty_output import TerminalOutput
 
@@ -44,6 +45,12 @@ class Terminal:
         self._viewers: set[TerminalOutput] = set()
         self._pump: asyncio.Task[None] | None = None
         self._closed = False
+        # Waits on the descriptor in progress: close() ends them before closing it, so no
+        # one unregisters a descriptor number that may already belong to someone else.
+        self._waits: set[asyncio.Future[None]] = set()
+        self._no_waits = asyncio.Event()
+        self._no_waits.set()
+        self._write_lock = asyncio.Lock()  # one write at a time: one writer callback per fd
 
     @classmethod
     async def spawn(
@@ -101,7 +108,11 @@ class Terminal:
         return b"".join(chunks)
 
     async def write(self, data: bytes) -> None:
-        view = memoryview(data)
+        """Send `data` to the shell's input, waiting while the terminal's input is full."""
+        async with self._write_lock:
+            await self._write(memoryview(data))
+
+    async def _write(self, view: memoryview) -> None:
         while view:
             if not self.alive:
                 raise TerminalClosed("the terminal's shell has exited")
@@ -147,6 +158,9 @@ class Terminal:
         try:
             await self._end_session()
         finally:
+            for wait in self._waits:
+                _resolve(wait)
+            await self._no_waits.wait()
             os.close(self._fd)
 
     @property
@@ -164,15 +178,24 @@ class Terminal:
 
     async def _ready(self, add: _Watch, remove: _Unwatch, within: float | None = None) -> bool:
         """Wait until the master is readable/writable (True), the shell exits or time is up."""
-        ready = self._loop.create_future()
+        if self._closed:
+            return False
+        ready: asyncio.Future[None] = self._loop.create_future()
         add(self._fd, _resolve, ready)
+        self._waits.add(ready)
+        self._no_waits.clear()
         try:
-            waits = [ready] if self._exited.done() else [ready, self._exited]
+            waits: list[asyncio.Future[Any]] = [ready]
+            if not self._exited.done():
+                waits.append(self._exited)
             await asyncio.wait(waits, timeout=within, return_when=asyncio.FIRST_COMPLETED)
-            return ready.done()
+            return ready.done() and not self._closed
         finally:
             remove(self._fd)
             ready.cancel()
+            self._waits.discard(ready)
+            if not self._waits:
+                self._no_waits.set()
 
     async def _fan_out(self) -> None:
         try:
