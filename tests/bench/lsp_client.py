@@ -44,6 +44,7 @@ class BenchClient(LanguageClient):
         self.messages: list[str] = []
         self.progress: list[tuple[float, Any, Any]] = []
         self.progress_changed = asyncio.Condition()
+        self.completion_sources: set[str] = set()  # the items' detail: where they came from
         self._register()
 
     def _register(self) -> None:
@@ -129,6 +130,7 @@ class BenchClient(LanguageClient):
         )
         elapsed = time.perf_counter() - started
         items = result.items if isinstance(result, types.CompletionList) else (result or [])
+        self.completion_sources.update(item.detail or "" for item in items)
         return elapsed, [item.label for item in items]
 
     async def command(self, name: str, *arguments: Any) -> Any:

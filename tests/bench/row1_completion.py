@@ -67,13 +67,15 @@ async def _lsp_trials(client: object, uri: str, trials: int) -> Summary:
     return Summary.of(samples)
 
 
-async def bridge_completion(cfg: BenchConfig) -> Summary:
+async def bridge_completion(cfg: BenchConfig) -> tuple[Summary, str]:
+    """The figure, and where the items came from (their detail) as a note."""
     async with bridge.bridge(cfg, "row1") as (client, workspace):
         path = workspace / "buffer.py"
         path.write_text(BUFFER)
         uri = client.open(path)
         await bridge.run_selection(client, uri, 0, 3)
-        return await _lsp_trials(client, uri, cfg.trials)
+        summary = await _lsp_trials(client, uri, cfg.trials)
+        return summary, "items' source: " + ", ".join(sorted(client.completion_sources))
 
 
 async def run(cfg: BenchConfig) -> list[Figure]:
@@ -91,12 +93,12 @@ async def run(cfg: BenchConfig) -> list[Figure]:
             Figure(ROW, "jedi-language-server (baseline only)", "ms", baseline=jedi,
                    baseline_name="jedi-language-server"),
         ]  # fmt: skip
-    mine = await bridge_completion(cfg)
+    mine, sources = await bridge_completion(cfg)
     fast = mine.median <= 15
     figures = [
         Figure(ROW, "completion `df.ke`", "ms", mine, default, "ipykernel default (jedi)",
                ratio(mine, default), goal_speed, fast and (ratio(mine, default) or 9) <= 0.2,
-               headline=True),
+               headline=True, note=sources),
         Figure(ROW, "completion `df.ke`", "ms", mine, jedi, "jedi-language-server",
                ratio(mine, jedi), goal_speed, fast and (ratio(mine, jedi) or 9) <= 0.2,
                headline=True),
