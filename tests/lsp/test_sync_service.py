@@ -61,3 +61,9 @@ async def test_one_failing_file_is_reported_and_the_rest_go_on(
     again = await service.sync_workspace()
     assert sorted(again.uploaded) == ["a.py", "b.py", "c.py"]
     assert (await service.sync_workspace()).uploaded == []
+
+    (root / ".gitignore").write_text("scratch/\n")
+    (root / "scratch").mkdir()
+    (root / "scratch" / "notes.txt").write_text("private\n")
+    assert await service.upload_files(["scratch/notes.txt"]) == []  # a save of it: ignored
+    assert await service.upload_files(["scratch/notes.txt"], force=True) == ["scratch/notes.txt"]

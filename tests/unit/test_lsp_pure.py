@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from bai_bridge.lsp.cells import cell_at, cell_snippet, cells_above, find_cells, selection_snippet
+from bai_bridge.lsp.completion_engine import CompletionRequest, _normalize
 from bai_bridge.lsp.config import SESSION_NAME_RE, default_session_name, parse_options
+from bai_bridge.lsp.diagnostics import RunDiagnostics
 from bai_bridge.lsp.static_completion import from_known_names, jedi_candidates, word_before
 from bai_bridge.lsp.sync_plan import (
     Conflict,
@@ -13,10 +15,11 @@ from bai_bridge.lsp.sync_plan import (
     Manifest,
     ManifestEntry,
     RemoteStat,
+    is_excluded,
     plan_sync,
     scan_workspace,
 )
-from bai_bridge.lsp.tracebacks import find_error
+from bai_bridge.lsp.tracebacks import RemoteError, find_error
 
 SOURCE = "import os\n\n# %% load\nx = 1\ny = 2\n# %% train\nz = x + y\nprint(z)\n"
 
@@ -155,3 +158,33 @@ def test_static_and_cached_completion() -> None:
     assert any(c.label == "path" and c.source == "static" for c in names)
     known = from_known_names(["df", "df.keys", "df.kurt", "dx"], "print(df.k", 10)
     assert [c.label for c in known] == ["keys", "kurt"]
+
+
+def test_one_path_is_checked_against_excludes_and_gitignores_on_its_way(tmp_path: Path) -> None:
+    (tmp_path / "pkg").mkdir()
+    (tmp_path / "pkg" / ".gitignore").write_text("*.log\nbuild/\n")
+    (tmp_path / ".gitignore").write_text("secrets.txt\n")
+    excludes = [".git/", "*.pyc"]
+    assert is_excluded(tmp_path, excludes, "pkg/run.log")
+    assert is_excluded(tmp_path, excludes, "pkg/build/out.py")
+    assert is_excluded(tmp_path, excludes, "deep/secrets.txt")
+    assert is_excluded(tmp_path, excludes, ".git/config")
+    assert is_excluded(tmp_path, excludes, "x/y.pyc")
+    assert not is_excluded(tmp_path, excludes, "pkg/mod.py")
+    assert not is_excluded(tmp_path, excludes, "run.log")  # pkg's .gitignore stays in pkg
+
+
+def test_a_span_that_runs_cleanly_clears_only_its_own_diagnostic() -> None:
+    store = RunDiagnostics()
+    store.record("file:///a.py", 0, 3, RemoteError(2, "ValueError: x"))
+    both = store.record("file:///a.py", 10, 2, RemoteError(1, "KeyError: 'k'"))
+    assert [d.range.start.line for d in both] == [1, 10]
+    left = store.record("file:///a.py", 0, 3, None)
+    assert [(d.range.start.line, d.message) for d in left] == [(10, "KeyError: 'k'")]
+
+
+def test_runtime_candidates_edit_only_the_word_typed() -> None:
+    request = CompletionRequest("df.ke", 0, 5)
+    found = _normalize(["df.keys", "keys", "kurt", "df.kernel"], request, "session")
+    assert [c.label for c in found] == ["keys", "kernel"]
+    assert CompletionRequest("x = np.lin", 0, 10).owner == "np"

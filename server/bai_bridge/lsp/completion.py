@@ -5,7 +5,7 @@ from __future__ import annotations
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from .completion_engine import CompletionEngine, CompletionRequest
+from .completion_engine import CompletionRequest
 from .server import BridgeServer
 from .static_completion import Candidate, word_before
 
@@ -32,10 +32,8 @@ def register(server: BridgeServer) -> None:
     async def completion(
         ls: BridgeServer, params: types.CompletionParams
     ) -> types.CompletionList | None:
-        if ls.sessions is None:
-            return None
         if ls.completion is None:
-            ls.completion = CompletionEngine(ls.sessions, ls.options.completion_timeout)
+            return None
         doc = ls.workspace.get_text_document(params.text_document.uri)
         position = doc.position_codec.position_from_client_units(doc.lines, params.position)
         request = CompletionRequest(

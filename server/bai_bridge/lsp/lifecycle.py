@@ -10,6 +10,7 @@ from lsprotocol import types
 from bai_bridge.api import APIConfig, APISession
 
 from . import protocol, sync
+from .completion_engine import CompletionEngine
 from .config import CONFIG_SECTION, BridgeOptions, default_session_name, parse_options
 from .server import BridgeServer
 from .session import SessionManager
@@ -64,6 +65,9 @@ async def _client_settings(ls: BridgeServer) -> list[Any]:
 
 
 def _report(ls: BridgeServer, problems: list[str]) -> None:
+    """Each problem is shown once, not again on every settings change."""
+    problems = [p for p in problems if p not in ls.reported_problems]
+    ls.reported_problems.update(problems)
     if problems:
         ls.tell(
             "bai-bridge: some settings are invalid and their defaults are used: "
@@ -88,6 +92,7 @@ async def start(ls: BridgeServer) -> None:
     await ls.api.open()  # negotiation failures are logged; the first real call reports
     name = options.session_name or default_session_name(ls.root)
     ls.sessions = SessionManager(ls.api, options, name, ls.tasks, lambda s: _push_status(ls, s))
+    ls.completion = CompletionEngine(ls.sessions, options.completion_timeout)
     sync.attach(ls)
     ls.tasks.spawn(_warm_up(ls), "session-start")
 

@@ -48,6 +48,7 @@ class BridgeServer(LanguageServer):
         self.options = BridgeOptions()
         self.diagnostics = RunDiagnostics()
         self.init_options: Any = None
+        self.reported_problems: set[str] = set()
         self.startup_problem: str | None = None  # e.g. the embedded server did not start
         # Set once the client is initialized (lifecycle.py).
         self.api: APISession | None = None

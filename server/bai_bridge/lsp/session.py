@@ -9,6 +9,7 @@ and turns a lost connection into a reconnect loop with backoff.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
@@ -179,7 +180,7 @@ class SessionManager:
         self._reconnecting = self._tasks.spawn(self._reconnect(), "session-reconnect")
 
     async def _reconnect(self) -> None:
-        for attempt in range(1_000_000):
+        for attempt in itertools.count():
             await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
             try:
                 await self.api.hello()
@@ -208,13 +209,10 @@ class SessionManager:
 
     async def _watch_events(self, kernel: Kernel) -> None:
         """Follow the session's lifecycle events; the stream is re-opened when it drops."""
-        stream_events = getattr(kernel, "stream_events", None)
-        if stream_events is None:
-            return
         attempt = 0
         while self._kernel is kernel:
             try:
-                async for event in stream_events():
+                async for event in kernel.stream_events():
                     attempt = 0
                     self._on_event(kernel, event.name)
             except asyncio.CancelledError:
@@ -225,8 +223,8 @@ class SessionManager:
             attempt += 1
 
     def _on_event(self, kernel: Kernel, name: str) -> None:
-        if self._kernel is not kernel:
-            return
+        if self._kernel is not kernel or self._state == "restarting":
+            return  # a restart may pass through kernel events of its own
         if name in _GONE_EVENTS:
             self._kernel = None
             self.set_state(

@@ -193,3 +193,16 @@ def scan_workspace(
             continue  # vanished while scanning
         files.append(LocalFile(rel, size, sha))
     return files, too_large
+
+
+def is_excluded(root: Path, excludes: Iterable[str], rel: str) -> bool:
+    """Whether one path is left out by the excludes or a `.gitignore` on its way (blocking)."""
+    flt = WorkspaceFilter(root, excludes)
+    parts = PurePosixPath(rel).parts
+    for depth in range(len(parts)):
+        folder = "/".join(parts[:depth])
+        flt.add_gitignore(folder)
+        here = "/".join(parts[: depth + 1])
+        if flt.excluded(here, is_dir=depth < len(parts) - 1):
+            return True
+    return False

@@ -24,6 +24,7 @@ from .sync_plan import (
     Manifest,
     ManifestEntry,
     file_digest,
+    is_excluded,
     plan_file,
     plan_sync,
     remote_changed,
@@ -154,7 +155,7 @@ class SyncService:
     async def upload_files(self, rels: list[str], force: bool = False) -> list[str]:
         """Upload these files unless the session's copy changed since sync put it there
         (``force``: the person decided). Returns what was sent."""
-        local = await asyncio.to_thread(self._describe, rels)
+        local = await asyncio.to_thread(self._describe, rels, not force)
         async with self._lock:
             kernel = await self.sessions.kernel()
             manifest = await self._manifest_for(kernel)
@@ -172,10 +173,14 @@ class SyncService:
         self._flag(conflicts)
         return [f.path for f in sent]
 
-    def _describe(self, rels: list[str]) -> list[LocalFile]:
+    def _describe(self, rels: list[str], honour_excludes: bool = False) -> list[LocalFile]:
+        """Hash the files that exist, fit the cap and (if asked) are not excluded."""
         found = []
+        excludes = self.options.sync_excludes
         for rel in rels:
             path = self.root / rel
+            if honour_excludes and is_excluded(self.root, excludes, rel):
+                continue
             if path.is_file() and path.stat().st_size <= self.options.max_file_size:
                 size, sha = file_digest(path)
                 found.append(LocalFile(rel, size, sha))
