@@ -82,6 +82,31 @@ async function runCell(page) {
   report("run-cell", { png: size, tables: table, colouredSpans: coloured });
 }
 
+async function inputBox(page) {
+  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.type('answer = input("your name: ")');
+  await page.keyboard.press("Enter");
+  await page.keyboard.type('print("hello", answer)');
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("ArrowUp");
+  await page.keyboard.press("Shift+Enter");
+  const box = page.locator(".quick-input-widget", { hasText: "your name" });
+  await box.waitFor({ state: "visible", timeout: WAIT });
+  await page.keyboard.type(config.inputAnswer);
+  await shot(page, "03-input-box");
+  await page.keyboard.press("Enter");
+  await box.waitFor({ state: "hidden", timeout: WAIT });
+  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Home");
+  await page.keyboard.press("Shift+Enter");
+  const frame = outputFrame(page);
+  await frame.locator("pre", { hasText: `hello ${config.inputAnswer}` }).first().waitFor({ timeout: WAIT });
+  report("input-box");
+}
+
 async function completion(page) {
   await page.locator(".monaco-editor .view-lines").first().click();
   await page.keyboard.press("Control+End");
@@ -93,7 +118,7 @@ async function completion(page) {
     if (!(await page.locator(".suggest-widget.visible").count())) await page.keyboard.press("Control+Space");
     return false;
   });
-  await shot(page, "03-completion");
+  await shot(page, "04-completion");
   const labels = await page.locator(".suggest-widget.visible .monaco-list-row").allInnerTexts();
   report("completion", { labels: labels.slice(0, 8) });
   await page.keyboard.press("Escape");
@@ -105,7 +130,7 @@ async function sessionTerminal(page) {
   await until(page, "the session shell's prompt", async () => /\$\s*$|#\s*$/m.test(await terminalText(page)));
   await page.keyboard.type("echo bridge-$((6*7))\r", { delay: 20 });
   await until(page, "echo output in the session terminal", async () => /^bridge-42\s*$/m.test(await terminalText(page)));
-  await shot(page, "04-terminal-echo");
+  await shot(page, "05-terminal-echo");
   report("terminal-echo");
 }
 
@@ -123,8 +148,24 @@ async function savedFileReachesSession(page) {
     await page.keyboard.type(`echo "found: $(grep -c ${config.saveMarker} ${config.fileName})"\r`);
     return until(page, "a grep answer", async () => found.test(await terminalText(page)), 3000).catch(() => false);
   });
-  await shot(page, "05-saved-file-in-session");
+  await shot(page, "06-saved-file-in-session");
   report("saved-file");
+}
+
+async function terminalReconnects(page) {
+  await command(page, "View: Toggle Maximized Panel");
+  await page.locator(".terminal-wrapper.active .xterm-screen").click();
+  await page.keyboard.type("exit\r");
+  await until(page, "the note that the terminal ended", async () =>
+    (await terminalText(page)).includes("Press any key to reconnect"),
+  );
+  await page.keyboard.press("Enter");
+  await until(page, "the reconnected note", async () => (await terminalText(page)).includes("reconnected to"));
+  await page.keyboard.type("echo again-$((2*3))\r", { delay: 20 });
+  await until(page, "echo after reconnecting", async () => /^again-6\s*$/m.test(await terminalText(page)));
+  const text = await terminalText(page);
+  await shot(page, "07-terminal-reconnected");
+  report("terminal-reconnect", { keptScreen: /^bridge-42\s*$/m.test(text) && /^found: 1\s*$/m.test(text) });
 }
 
 async function main() {
@@ -145,7 +186,8 @@ async function main() {
     );
     report("session-running", { status: (await status.innerText()).trim() });
     await shot(page, "01-workbench");
-    for (const step of [runCell, completion, sessionTerminal, savedFileReachesSession]) await step(page);
+    const steps = [runCell, inputBox, completion, sessionTerminal, savedFileReachesSession, terminalReconnects];
+    for (const step of steps) await step(page);
     const toasts = await page.locator(".notifications-toasts .notification-list-item-message").allInnerTexts();
     report("notifications", { toasts });
   } catch (error) {

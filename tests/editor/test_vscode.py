@@ -64,6 +64,7 @@ def test_run_complete_terminal_and_sync_in_vscode(tmp_path: Path) -> None:
             "completionPrefix": "bridge_dyn_",
             "completionName": "bridge_dyn_alpha",
             "saveMarker": marker,
+            "inputAnswer": "Ada",
             "waitMs": 120_000,
         }
         driver = subprocess.run(
@@ -91,7 +92,9 @@ def test_run_complete_terminal_and_sync_in_vscode(tmp_path: Path) -> None:
     assert run["colouredSpans"] >= 1, "ANSI colours are rendered"
     assert any("bridge_dyn_alpha" in label for label in steps["completion"]["labels"])
     assert "terminal-echo" in steps
+    assert "input-box" in steps
     assert "saved-file" in steps
+    assert steps["terminal-reconnect"]["keptScreen"], "the screen survives a reconnection"
     toasts = steps["notifications"]["toasts"]
     assert not [t for t in toasts if "invalid" in t or "stopped" in t], toasts
     assert (workspace / "analysis.py").read_text().rstrip().endswith(f"# {marker}")
