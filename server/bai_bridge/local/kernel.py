@@ -98,10 +98,15 @@ class JupyterKernel:
     async def start(cls, spec: KernelStart) -> JupyterKernel:
         km = AsyncKernelManager(kernel_name=spec.kernel_name)
         km.connection_file = str(spec.connection_file)
-        with spec.log_file.open("ab") as log_out:
-            await km.start_kernel(
-                cwd=str(spec.cwd), env=dict(spec.env), stdout=log_out, stderr=subprocess.STDOUT
-            )
+        try:
+            with spec.log_file.open("ab") as log_out:
+                await km.start_kernel(
+                    cwd=str(spec.cwd), env=dict(spec.env), stdout=log_out, stderr=subprocess.STDOUT
+                )
+        except BaseException:  # failed or cancelled: whatever was launched must not survive
+            with contextlib.suppress(Exception):
+                await km.shutdown_kernel(now=True)
+            raise
         kernel = cls(km)
         try:
             await kernel._connect()

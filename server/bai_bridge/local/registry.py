@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import logging
 import os
 import re
 import shutil
+import signal
 import sys
-from collections.abc import Callable, Coroutine, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -24,6 +26,7 @@ from bai_bridge.local.errors import (
     SessionExists,
 )
 from bai_bridge.local.images import kernel_for_image
+from bai_bridge.local.kernel import exit_code_of
 from bai_bridge.local.payloads import CreateRequest
 from bai_bridge.local.resources import normalize_resources
 from bai_bridge.local.session import Mount, Session, SessionSpec, Status
@@ -78,7 +81,6 @@ class SessionRegistry:
         self.publish = publish
         self.run_queue_size = run_queue_size
         self._sessions: dict[str, Session] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
         self._base_env = base_environment()
 
     # -- lookup -----------------------------------------------------------------------------
@@ -163,19 +165,8 @@ class SessionRegistry:
         session.run_queue_size = self.run_queue_size
         self._sessions[str(session.id)] = session
         self.publish(Lifecycle("session_enqueued", session))
-        self.spawn(self._start(session))
+        session.run_in_background(self._start(session))
         return session
-
-    def spawn(self, work: Coroutine[Any, Any, None]) -> None:
-        """Run background work, keeping the task and logging its failure."""
-        task: asyncio.Task[None] = asyncio.create_task(work)
-        self._tasks.add(task)
-        task.add_done_callback(self._task_done)
-
-    def _task_done(self, task: asyncio.Task[None]) -> None:
-        self._tasks.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.error("background task failed", exc_info=task.exception())
 
     async def _start(self, session: Session) -> None:
         if session.status != Status.PENDING:  # cancelled before it was scheduled
@@ -199,7 +190,7 @@ class SessionRegistry:
         self.publish(Lifecycle("kernel_started", session))
         self.publish(Lifecycle("session_started", session))
         if session.spec.type == "batch" and session.spec.startup_command:
-            self.spawn(self._run_batch_task(session, session.spec.startup_command))
+            session.run_in_background(self._run_batch_task(session, session.spec.startup_command))
 
     async def _run_batch_task(self, session: Session, command: str) -> None:
         """A batch session runs its startup command, reports the outcome, then ends."""
@@ -234,7 +225,7 @@ class SessionRegistry:
         return stats
 
     async def close(self) -> None:
-        """Stop every session and background task (server shutdown)."""
+        """Stop every session (server shutdown)."""
         sessions = [s for s in self._sessions.values() if s.alive]
         results = await asyncio.gather(
             *(self.destroy(s, reason="server-shutdown") for s in sessions), return_exceptions=True
@@ -242,9 +233,6 @@ class SessionRegistry:
         for result in results:
             if isinstance(result, BaseException):
                 log.error("stopping a session failed", exc_info=result)
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
 
 
 def decode_bootstrap(script: str | None) -> str | None:
@@ -289,7 +277,9 @@ async def run_logged(command: str, session: Session) -> int:
             start_new_session=True,
         )
     try:
-        return await process.wait()
+        return exit_code_of(await process.wait())
     finally:
-        if process.returncode is None:
-            process.kill()
+        if process.returncode is None:  # cancelled: stop the command and its children
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            await process.wait()

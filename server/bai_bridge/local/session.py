@@ -8,7 +8,7 @@ import enum
 import logging
 import signal
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -111,6 +111,7 @@ class Session:
         self.lifecycle = asyncio.Lock()
         self._batch_runners: set[StepRunner] = set()
         self._watch: asyncio.Task[None] | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def name(self) -> str:
@@ -126,6 +127,24 @@ class Session:
             "BACKENDAI_SESSION_NAME": self.spec.name,
             "BACKENDAI_KERNEL_IMAGE": self.spec.image,
         }
+
+    def run_in_background(self, work: Coroutine[Any, Any, None]) -> None:
+        """Work that belongs to this session (its start, a batch startup command): it is
+        cancelled when the session stops."""
+        task = asyncio.create_task(work)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+
+    def _background_done(self, task: asyncio.Task[None]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background work of session %s failed", self.name, exc_info=task.exception())
+
+    async def _cancel_background(self) -> None:
+        others = [t for t in self._background if t is not asyncio.current_task()]
+        for task in others:
+            task.cancel()
+        await asyncio.gather(*others, return_exceptions=True)
 
     def touch(self) -> None:
         """Count a use of the session (the PTY's ping does this)."""
@@ -188,6 +207,7 @@ class Session:
 
     async def stop(self, *, forced: bool = False) -> dict[str, Any]:
         """Stop everything; returns the last metrics (only the status when forced)."""
+        await self._cancel_background()  # a start or bootstrap in progress ends here
         async with self.lifecycle:
             self.set_status(Status.TERMINATING)
             pid = self.kernel.pid if self.kernel else None
