@@ -177,21 +177,32 @@ def file_digest(path: Path) -> tuple[int, str]:
     return size, digest.hexdigest()
 
 
+HashCache = dict[str, tuple[int, int, str]]  # path -> (size, mtime_ns, sha256)
+
+
 def scan_workspace(
-    root: Path, excludes: Iterable[str], max_size: int
+    root: Path, excludes: Iterable[str], max_size: int, cache: HashCache | None = None
 ) -> tuple[list[LocalFile], list[str]]:
-    """Files to sync with their hashes, and the paths skipped for exceeding ``max_size``."""
+    """Files to sync with their hashes, and the paths skipped for exceeding ``max_size``.
+
+    ``cache`` keeps hashes between scans: a file whose size and mtime did not change is not
+    read again.
+    """
+    cache = {} if cache is None else cache
     files, too_large = [], []
     for rel in iter_workspace(root, excludes):
-        full = root / rel
         try:
-            if full.stat().st_size > max_size:
+            stat = (root / rel).stat()
+            if stat.st_size > max_size:
                 too_large.append(rel)
                 continue
-            size, sha = file_digest(full)
+            known = cache.get(rel)
+            if known is None or known[:2] != (stat.st_size, stat.st_mtime_ns):
+                size, sha = file_digest(root / rel)
+                known = cache[rel] = (size, stat.st_mtime_ns, sha)
         except OSError:
             continue  # vanished while scanning
-        files.append(LocalFile(rel, size, sha))
+        files.append(LocalFile(rel, known[0], known[2]))
     return files, too_large
 
 

@@ -20,6 +20,7 @@ from .remote_files import load_manifest, remote_stats, save_manifest
 from .session import SessionManager
 from .sync_plan import (
     Conflict,
+    HashCache,
     LocalFile,
     Manifest,
     ManifestEntry,
@@ -49,6 +50,7 @@ class SyncService:
         self.on_conflicts: Callable[[list[Conflict]], None] = lambda _: None
         self.on_failure: Callable[[str, BaseException], None] = lambda _p, _e: None
         self._manifest: Manifest | None = None
+        self._hashes: HashCache = {}
         self._lock = asyncio.Lock()
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
@@ -59,7 +61,11 @@ class SyncService:
         report = progress or (lambda _m, _p: None)
         report("scanning the workspace", 0)
         files, too_large = await asyncio.to_thread(
-            scan_workspace, self.root, self.options.sync_excludes, self.options.max_file_size
+            scan_workspace,
+            self.root,
+            self.options.sync_excludes,
+            self.options.max_file_size,
+            self._hashes,
         )
         async with self._lock:
             kernel = await self.sessions.kernel()
