@@ -4,17 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bai_bridge.lsp import protocol
 from bench.config import BenchConfig
 from bench.lsp_client import BenchClient, bridge_argv, field, lsp_server
 
+log = logging.getLogger(__name__)
+T = TypeVar("T")
 READY_TIMEOUT = 60.0
 READY_RETRY = 0.2
 END_GRACE = 30.0  # how long the end notification may trail the command's answer
@@ -26,6 +29,23 @@ def unavailable() -> str | None:
         if importlib.util.find_spec(module) is None:
             return f"{module} is not in the tree yet"
     return None
+
+
+async def attempt(
+    measure: Callable[[BenchConfig], Awaitable[T]], cfg: BenchConfig
+) -> tuple[T | None, str | None]:
+    """Run a bridge measurement: (its result, None), or (None, why it could not be had).
+
+    A failing bridge path must not take the row's baselines down with it.
+    """
+    reason = unavailable()
+    if reason:
+        return None, reason
+    try:
+        return await measure(cfg), None
+    except Exception as error:
+        log.exception("the bridge path failed")
+        return None, f"the bridge path failed: {error!r}"[:300]
 
 
 def clean_env(**extra: str) -> dict[str, str]:

@@ -134,15 +134,20 @@ async def run(cfg: BenchConfig) -> list[Figure]:
     what = f"{cfg.small_files:,} small files + {cfg.big_file_mib} MiB"
     raw = await raw_upload(cfg, full_root, paths)
     peer = await official_client(cfg, small_root, small)
-    reason = bridge.unavailable()
+
+    async def both(cfg: BenchConfig) -> tuple[tuple[Summary, Summary], tuple[Summary, Summary]]:
+        full = await bridge_sync(cfg, "row4-full", full_root, paths)
+        return full, await bridge_sync(cfg, "row4-small", small_root, small)
+
+    measured, reason = await bridge.attempt(both, cfg)
     if reason:
         first = skipped(ROW, f"first sync, {what}", "MB/s", reason, goal=GOAL_FIRST)
         first.baseline, first.baseline_name = raw, "raw multipart upload"
         small_fig = skipped(ROW, "small files", "MB/s", reason, goal=GOAL_SMALL)
         small_fig.baseline, small_fig.baseline_name = peer, "official client 23.9.10"
         return [first, small_fig]
-    mine_first, mine_unchanged = await bridge_sync(cfg, "row4-full", full_root, paths)
-    mine_small, _ = await bridge_sync(cfg, "row4-small", small_root, small)
+    assert measured is not None
+    (mine_first, mine_unchanged), (mine_small, _) = measured
     r_first, r_small = ratio(mine_first, raw), ratio(mine_small, peer)
     return [
         Figure(ROW, f"first sync, {what}", "MB/s", mine_first, raw, "raw multipart upload",

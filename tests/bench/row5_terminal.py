@@ -82,14 +82,15 @@ async def through_bridge(cfg: BenchConfig) -> tuple[Summary, Summary]:
 
 async def run(cfg: BenchConfig) -> list[Figure]:
     local_echo, local_bulk = await measure(LocalPty(), cfg)
-    reason = bridge.unavailable()
+    measured, reason = await bridge.attempt(through_bridge, cfg)
     if reason:
         echo_fig = skipped(ROW, "keystroke echo", "ms", reason, goal=GOAL_ECHO)
         echo_fig.baseline, echo_fig.baseline_name = local_echo, "local pty"
         bulk_fig = skipped(ROW, "bulk output", "MB/s", reason, goal=GOAL_BULK)
         bulk_fig.baseline, bulk_fig.baseline_name = local_bulk, "local pty"
         return [echo_fig, bulk_fig]
-    my_echo, my_bulk = await through_bridge(cfg)
+    assert measured is not None
+    my_echo, my_bulk = measured
     bulk_ratio = ratio(my_bulk, local_bulk)
     return [
         Figure(ROW, "keystroke echo", "ms", my_echo, local_echo, "local pty",
