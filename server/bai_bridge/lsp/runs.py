@@ -102,8 +102,8 @@ async def _follow(
             status, exit_code = "interrupted", None
     finally:
         waiter.cancel()
-        if not task.done():
-            task.cancel()
+        task.cancel()  # no-op when done; else the run loop interrupts the remote run
+        await asyncio.gather(task, waiter, return_exceptions=True)
     error = find_error("".join(stderr), spec.remote_path)
     if error is not None and error.message.startswith("KeyboardInterrupt"):
         error = None  # the person stopped it: not a problem in the code
@@ -114,29 +114,30 @@ async def _follow(
 async def _stream(
     ls: BridgeServer, spec: RunSpec, run_id: str, stderr: list[str]
 ) -> tuple[str, int | None]:
-    """Follow the run, forwarding output; one retry on a fresh session if ours vanished."""
-    sessions = ls.session_manager()
-    on_input = InputHandler(ls, run_id)
-    for attempt in range(2):
-        kernel = await sessions.kernel()
-        started = False
-        try:
-            last: ExecutionResult | None = None
-            async for result in spec.start(kernel, on_input):
-                started = True
-                last = result
-                _forward(ls, run_id, result, stderr)
-            status = last.status if last else "finished"
-            return ("finished" if status == "finished" else status), (
-                last.exit_code if last else None
-            )
-        except BackendNotFoundError:
-            if started or attempt:
-                raise
-            sessions.forget("the session was terminated; creating a new one")
-        except InputCancelled:
-            return "interrupted", None
-    raise AssertionError("unreachable")  # pragma: no cover
+    """Follow the run, forwarding output; one retry on a fresh session if ours had vanished
+    before the run started (nothing ran, so nothing runs twice)."""
+    seen: list[ExecutionResult] = []
+    try:
+        return await _follow_once(ls, spec, run_id, stderr, seen)
+    except BackendNotFoundError:
+        if seen:
+            raise
+        ls.session_manager().forget("the session was terminated; creating a new one")
+    return await _follow_once(ls, spec, run_id, stderr, seen)
+
+
+async def _follow_once(
+    ls: BridgeServer, spec: RunSpec, run_id: str, stderr: list[str], seen: list[ExecutionResult]
+) -> tuple[str, int | None]:
+    kernel = await ls.session_manager().kernel()
+    try:
+        async for result in spec.start(kernel, InputHandler(ls, run_id)):
+            seen.append(result)
+            _forward(ls, run_id, result, stderr)
+    except InputCancelled:
+        return "interrupted", None
+    last = seen[-1] if seen else None
+    return (last.status, last.exit_code) if last else ("finished", None)
 
 
 def _forward(ls: BridgeServer, run_id: str, result: ExecutionResult, stderr: list[str]) -> None:
