@@ -6,11 +6,14 @@ import type { BridgeClient } from "./client";
 import { SECRET_KEY_ID } from "./config";
 import {
   type RemoteFile,
+  type ResolveConflictArgs,
   type RunResult,
   ServerCommand,
+  type SyncResult,
   type TerminalDescriptor,
 } from "./protocol";
 import type { SessionStatusItem } from "./status";
+import { describeSync } from "./syncSummary";
 import { createSessionTerminal } from "./terminal/sessionTerminal";
 
 export interface CommandDeps {
@@ -78,6 +81,7 @@ async function runFile(deps: CommandDeps): Promise<void> {
 }
 
 async function showDocument(content: unknown, language: string): Promise<void> {
+  if (content === null || content === undefined) return; // the server has said why
   const text = typeof content === "string" ? content : JSON.stringify(content, null, 2);
   const document = await vscode.workspace.openTextDocument({ content: text, language });
   await vscode.window.showTextDocument(document, { preview: true });
@@ -92,6 +96,36 @@ async function downloadFiles(deps: CommandDeps): Promise<void> {
   if (!picks || picks.length === 0) return;
   await deps.client.execute(ServerCommand.download, { paths: picks.map((pick) => pick.label) });
   void vscode.window.showInformationMessage(`Backend.AI: downloaded ${picks.length} file(s)`);
+}
+
+async function resolveConflicts(deps: CommandDeps, conflicts: string[]): Promise<void> {
+  for (const path of conflicts) {
+    const pick = await vscode.window.showQuickPick(
+      [
+        { label: "Overwrite the session's copy", action: "overwrite" as const },
+        { label: "Keep the session's copy", action: "keep-remote" as const },
+      ],
+      { title: `${path} changed in the session since the last sync`, ignoreFocusOut: true },
+    );
+    if (!pick) return;
+    const args: ResolveConflictArgs = { path, action: pick.action };
+    await deps.client.execute(ServerCommand.resolveConflict, args);
+  }
+}
+
+async function syncWorkspace(deps: CommandDeps): Promise<void> {
+  const result = await deps.client.execute<SyncResult | null>(ServerCommand.syncWorkspace);
+  if (result === null) return;
+  const summary = describeSync(result);
+  deps.log.info(summary);
+  if (result.failed.length || result.skipped.length) {
+    void vscode.window.showWarningMessage(
+      `${summary}. ${[...result.failed, ...result.skipped].slice(0, 5).join(", ")}`,
+    );
+  } else {
+    vscode.window.setStatusBarMessage(summary, 5000);
+  }
+  if (result.conflicts.length) await resolveConflicts(deps, result.conflicts);
 }
 
 async function setSecretKey(deps: CommandDeps): Promise<void> {
@@ -175,11 +209,7 @@ export function commandTable(
       showDocument(await deps.client.execute(ServerCommand.sessionInfo), "json"),
     "baiBridge.sessionLogs": async () =>
       showDocument(await deps.client.execute(ServerCommand.sessionLogs), "log"),
-    "baiBridge.syncWorkspace": async () => {
-      const result = await deps.client.execute(ServerCommand.syncWorkspace);
-      deps.log.info(`sync: ${JSON.stringify(result)}`);
-      void vscode.window.setStatusBarMessage("Backend.AI: workspace synced", 4000);
-    },
+    "baiBridge.syncWorkspace": () => syncWorkspace(deps),
     "baiBridge.downloadFiles": () => downloadFiles(deps),
     "baiBridge.setSecretKey": () => setSecretKey(deps),
     "baiBridge.showOutput": () => {

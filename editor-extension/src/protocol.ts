@@ -110,3 +110,17 @@ export interface DownloadArgs {
   paths: string[];
   dest?: string;
 }
+
+export interface SyncResult {
+  uploaded: string[];
+  unchanged: number;
+  conflicts: string[];
+  /** Over the size cap. */
+  skipped: string[];
+  failed: string[];
+}
+
+export interface ResolveConflictArgs {
+  path: string;
+  action: "overwrite" | "keep-remote";
+}

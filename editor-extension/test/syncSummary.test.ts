@@ -1,0 +1,23 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { describeSync } from "../src/syncSummary";
+
+test("a clean sync", () => {
+  const result = { uploaded: ["a.py"], unchanged: 3, conflicts: [], skipped: [], failed: [] };
+  assert.equal(describeSync(result), "Backend.AI sync: 1 sent, 3 unchanged");
+});
+
+test("conflicts, skipped and failed files are counted", () => {
+  const result = {
+    uploaded: [],
+    unchanged: 0,
+    conflicts: ["x"],
+    skipped: ["big"],
+    failed: ["y", "z"],
+  };
+  assert.equal(
+    describeSync(result),
+    "Backend.AI sync: 0 sent, 0 unchanged, 1 changed in the session, 1 over the size limit, 2 failed",
+  );
+});
