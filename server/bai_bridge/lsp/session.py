@@ -155,8 +155,10 @@ class SessionManager:
         self.set_state("restarting")
         try:
             await kernel.restart()
-        finally:
-            self.set_state("running")
+        except Exception as e:
+            self.set_state("error", f"the restart failed ({e}); try again or destroy it")
+            raise
+        self.set_state("busy" if self._runs else "running", "restarted")
         self._announce(kernel, "restarted")
 
     async def destroy(self) -> None:
