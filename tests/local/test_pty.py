@@ -417,7 +417,8 @@ async def test_ws_restart_gets_through_a_stuck_paste(pty_server: Any) -> None:
     """A paste into a program that reads no input fills the pty; restart still works."""
     client, holder = pty_server
     async with client.ws_connect("/pty") as ws:
-        await ws.send_str(stdin("echo PID=$$; sleep 60\n"))
+        # Raw mode: the paste is neither read (sleep ignores it) nor discarded.
+        await ws.send_str(stdin("echo PID=$$; stty raw -echo; sleep 60\n"))
         first = re.findall(rb"PID=(\d+)\r\n", await ws_read_until(ws, rb"PID=\d+\r\n"))[0]
         paste = "x" * 65536
         for _ in range(8):  # far more than the terminal's input buffers hold
@@ -432,7 +433,8 @@ async def test_ws_restart_gets_through_a_stuck_paste(pty_server: Any) -> None:
 
 async def test_close_while_a_write_waits(terminal: Terminal) -> None:
     terminal.attach()  # keep output flowing: only the input side is stuck
-    await terminal.write(b"sleep 60\n")
+    # Raw mode: input is neither read (the foreground job ignores it) nor discarded.
+    await terminal.write(b"stty raw -echo; sleep 60\n")
     blocked = asyncio.create_task(terminal.write(b"x" * 524288))
     done, _ = await asyncio.wait([blocked], timeout=0.5)
     assert not done  # the shell's foreground job reads no input: the write waits
