@@ -21,7 +21,13 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from bai_bridge.local.files import FileLimits, list_files, receive_upload, send_download
+from bai_bridge.local.files import (
+    FileLimits,
+    list_files,
+    multipart_reader,
+    receive_upload,
+    send_download,
+)
 from bai_bridge.local.files_paths import locate, open_dir_beneath, open_root, path_error
 from bai_bridge.local.files_tar import build_tar, tar_of
 from bai_bridge.local.problems import Problem
@@ -48,7 +54,7 @@ class FilesApp:
     async def upload(self, request: web.Request) -> web.Response:
         try:
             names = await receive_upload(
-                await request.multipart(), self.work_dir, self.limits, mounts=self.mounts
+                await multipart_reader(request), self.work_dir, self.limits, mounts=self.mounts
             )
         except BaseException as e:
             self.upload_error = e
@@ -625,3 +631,16 @@ async def test_upload_decodes_names_as_aiohttp_clients_encode_them(
     assert (work / "sub" / "deep" / "a.txt").read_bytes() == b"a"
     assert (work / "100% done.txt").read_bytes() == b"b"
     assert (work / "café%.txt").read_bytes() == b"c"
+
+
+@pytest.mark.parametrize(
+    "content_type", ["application/json", "multipart/form-data", "text/plain; boundary=x"]
+)
+async def test_upload_that_is_not_multipart(served: Any, layout: Any, content_type: str) -> None:
+    client, _ = served
+    work, _ = layout
+    before = snapshot(work)
+    response = await client.post("/upload", data=b"{}", headers={"Content-Type": content_type})
+    body = await expect_problem(response)
+    assert "multipart" in body["msg"]
+    assert snapshot(work) == before

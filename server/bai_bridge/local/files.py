@@ -17,9 +17,16 @@ from typing import Any
 from bai_bridge.local.files_download import send_download
 from bai_bridge.local.files_limits import FileLimits
 from bai_bridge.local.files_paths import Located, confine, locate, open_dir_beneath, open_root
-from bai_bridge.local.files_upload import receive_upload
+from bai_bridge.local.files_upload import multipart_reader, receive_upload
 
-__all__ = ["FileLimits", "confine", "list_files", "receive_upload", "send_download"]
+__all__ = [
+    "FileLimits",
+    "confine",
+    "list_files",
+    "multipart_reader",
+    "receive_upload",
+    "send_download",
+]
 
 
 def list_files(work_dir: Path, path: str, *, mounts: Sequence[Path] = ()) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from urllib.parse import unquote
 
 import aiohttp
 import attrs
+from aiohttp import web
 from aiohttp.multipart import parse_content_disposition
 
 from bai_bridge.local.files_limits import FileLimits
@@ -54,6 +55,14 @@ class _Staged:
     tmp_name: str
     file_fd: int = -1
     committed: bool = False
+
+
+async def multipart_reader(request: web.Request) -> aiohttp.MultipartReader:
+    """The request's multipart reader; a 400 problem if the body is not multipart."""
+    try:
+        return await request.multipart()
+    except (AssertionError, ValueError) as e:  # aiohttp's words for "not multipart"
+        raise InvalidAPIParams(f"Uploads must be multipart/form-data: {e}") from e
 
 
 async def receive_upload(
