@@ -1,6 +1,7 @@
 // Drives code-server in headless Chromium through the bai-bridge scenario. Run by
 // test_vscode.py with Node 24: node drive.mjs CONFIG_JSON. Prints one JSON line per step;
 // exits non-zero on the first failure (after a screenshot of what the editor showed).
+import { readFileSync, readdirSync } from "node:fs";
 import { createRequire } from "node:module";
 import * as path from "node:path";
 
@@ -107,6 +108,24 @@ async function inputBox(page) {
   report("input-box");
 }
 
+async function foldedOutput(page) {
+  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.type('print("\\n".join(f"row {i}" for i in range(5000)))');
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Shift+Enter");
+  const frame = outputFrame(page);
+  const more = frame.locator("button.show-more", { hasText: "4800 more lines" });
+  await more.waitFor({ timeout: WAIT });
+  const before = await frame.locator("pre", { hasText: "row 199" }).count();
+  await more.click();
+  await frame.locator("button.show-more", { hasText: "2800 more lines" }).waitFor({ timeout: WAIT });
+  const after = await frame.locator("pre", { hasText: "row 2199" }).count();
+  await shot(page, "04-folded-output");
+  report("folded-output", { shownBefore: before, shownAfter: after });
+}
+
 async function completion(page) {
   await page.locator(".monaco-editor .view-lines").first().click();
   await page.keyboard.press("Control+End");
@@ -166,6 +185,46 @@ async function terminalReconnects(page) {
   const text = await terminalText(page);
   await shot(page, "07-terminal-reconnected");
   report("terminal-reconnect", { keptScreen: /^bridge-42\s*$/m.test(text) && /^found: 1\s*$/m.test(text) });
+  await command(page, "View: Toggle Maximized Panel");
+}
+
+/** Our language server: the `bai_bridge lsp` process below this code-server (not other tests'). */
+function languageServerPids() {
+  const parents = new Map();
+  const commands = new Map();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+      commands.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0"));
+    } catch {
+      // the process ended while we looked
+    }
+  }
+  const below = (pid) => {
+    for (let p = parents.get(pid); p; p = parents.get(p)) if (p === config.codeServerPid) return true;
+    return false;
+  };
+  return [...commands].filter(([pid, argv]) => argv.includes("bai_bridge") && argv.includes("lsp") && below(pid)).map(([pid]) => pid);
+}
+
+async function serverCrashRestarts(page) {
+  const [pid] = languageServerPids();
+  if (pid === undefined) throw new Error("no language server process found below code-server");
+  process.kill(pid, "SIGKILL");
+  const toast = page.locator(".notifications-toasts .notification-list-item-message", { hasText: "stopped unexpectedly" });
+  await toast.first().waitFor({ timeout: WAIT });
+  const message = await toast.first().innerText();
+  const status = page.locator('[id$="baiBridge.status"]');
+  await until(page, "a new language server", () => languageServerPids().some((p) => p !== pid));
+  await until(page, "the session running again", async () => /: running/.test(await status.innerText()));
+  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await goToLine(page, 16);
+  await page.keyboard.press("Shift+Enter");
+  await outputFrame(page).locator("pre", { hasText: "second cell" }).first().waitFor({ timeout: WAIT });
+  await shot(page, "08-server-restarted");
+  report("server-restart", { message });
 }
 
 async function main() {
@@ -186,10 +245,11 @@ async function main() {
     );
     report("session-running", { status: (await status.innerText()).trim() });
     await shot(page, "01-workbench");
-    const steps = [runCell, inputBox, completion, sessionTerminal, savedFileReachesSession, terminalReconnects];
+    const steps = [runCell, inputBox, foldedOutput, completion, sessionTerminal, savedFileReachesSession, terminalReconnects];
     for (const step of steps) await step(page);
     const toasts = await page.locator(".notifications-toasts .notification-list-item-message").allInnerTexts();
     report("notifications", { toasts });
+    await serverCrashRestarts(page);
   } catch (error) {
     await shot(page, "failure").catch(() => undefined);
     report("failed", { error: String(error?.stack ?? error) });

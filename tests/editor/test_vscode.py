@@ -65,6 +65,7 @@ def test_run_complete_terminal_and_sync_in_vscode(tmp_path: Path) -> None:
             "completionName": "bridge_dyn_alpha",
             "saveMarker": marker,
             "inputAnswer": "Ada",
+            "codeServerPid": editor.process.pid,
             "waitMs": 120_000,
         }
         driver = subprocess.run(
@@ -93,8 +94,10 @@ def test_run_complete_terminal_and_sync_in_vscode(tmp_path: Path) -> None:
     assert any("bridge_dyn_alpha" in label for label in steps["completion"]["labels"])
     assert "terminal-echo" in steps
     assert "input-box" in steps
+    assert steps["folded-output"] == {"step": "folded-output", "shownBefore": 1, "shownAfter": 1}
     assert "saved-file" in steps
     assert steps["terminal-reconnect"]["keptScreen"], "the screen survives a reconnection"
     toasts = steps["notifications"]["toasts"]
     assert not [t for t in toasts if "invalid" in t or "stopped" in t], toasts
+    assert "restarting" in steps["server-restart"]["message"]
     assert (workspace / "analysis.py").read_text().rstrip().endswith(f"# {marker}")
