@@ -7,13 +7,14 @@ here); rows call these from a thread so the asyncio side keeps running.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
+from jupyter_client.asynchronous.client import AsyncKernelClient
 from jupyter_client.blocking.client import BlockingKernelClient
-from jupyter_client.manager import KernelManager
+from jupyter_client.manager import AsyncKernelManager, KernelManager
 
 TIMEOUT = 120.0
 
@@ -73,3 +74,36 @@ def _shell_reply(client: BlockingKernelClient, msg_id: str) -> dict[str, Any]:
 def use_plain_completer(client: BlockingKernelClient) -> None:
     """Switch IPython's completer from jedi to its plain runtime (attribute/namespace) one."""
     execute(client, "get_ipython().Completer.use_jedi = False")
+
+
+@asynccontextmanager
+async def async_jupyter_kernel(cwd: Path) -> AsyncIterator[AsyncKernelClient]:
+    """A fresh ipykernel with jupyter_client's asyncio client (what an asyncio server uses)."""
+    manager = AsyncKernelManager(kernel_name="python3")
+    await manager.start_kernel(cwd=str(cwd))
+    client = manager.client()
+    client.start_channels()
+    try:
+        await client.wait_for_ready(timeout=60)
+        yield client
+    finally:
+        client.stop_channels()
+        await manager.shutdown_kernel(now=False)
+
+
+async def execute_async(client: AsyncKernelClient, code: str) -> float:
+    """Seconds until the reply and the idle status, with the asyncio client."""
+    started = time.perf_counter()
+    msg_id = client.execute(code)
+    idle = False
+    while not idle:
+        msg = await client.get_iopub_msg(timeout=TIMEOUT)
+        content = msg["content"]
+        idle = (
+            msg["parent_header"].get("msg_id") == msg_id
+            and msg["msg_type"] == "status"
+            and content["execution_state"] == "idle"
+        )
+    while (await client.get_shell_msg(timeout=TIMEOUT))["parent_header"].get("msg_id") != msg_id:
+        pass
+    return time.perf_counter() - started

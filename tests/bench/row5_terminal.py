@@ -28,23 +28,33 @@ async def prepare(term: LocalPty | WebSocketPty) -> None:
 
 
 async def echo(term: LocalPty | WebSocketPty, trials: int) -> Summary:
-    """Type one character at a time and time its echo; clear the line now and then."""
+    """Type one character at a time and time its echo, on comment lines (`#xxx…` and Enter:
+    the shell runs nothing and prompts again, a marker that does not depend on signals)."""
     samples = []
     for i in range(WARMUP + trials):
-        if i % LINE_LENGTH == LINE_LENGTH - 1:
-            mark = len(term.buffer.data)
-            await term.send(b"\x03")  # Ctrl-C: a fresh prompt
-            await term.buffer.wait_for(PROMPT, mark)
-        mark = len(term.buffer.data)
-        started = time.perf_counter()
-        await term.send(b"x")
-        await term.buffer.wait_for(b"x", mark)
+        if i % LINE_LENGTH == 0:
+            if i:
+                await enter(term)
+            await keystroke(term, b"#")
+        elapsed = await keystroke(term, b"x")
         if i >= WARMUP:
-            samples.append((time.perf_counter() - started) * 1000)
-    mark = len(term.buffer.data)
-    await term.send(b"\x03")
-    await term.buffer.wait_for(PROMPT, mark)
+            samples.append(elapsed * 1000)
+    await enter(term)
     return Summary.of(samples)
+
+
+async def keystroke(term: LocalPty | WebSocketPty, key: bytes) -> float:
+    mark = len(term.buffer.data)
+    started = time.perf_counter()
+    await term.send(key)
+    await term.buffer.wait_for(key, mark)
+    return time.perf_counter() - started
+
+
+async def enter(term: LocalPty | WebSocketPty) -> None:
+    mark = len(term.buffer.data)
+    await term.send(b"\r")
+    await term.buffer.wait_for(PROMPT, mark)
 
 
 async def bulk(term: LocalPty | WebSocketPty, size: int) -> Summary:
