@@ -12,6 +12,7 @@ import {
   type SyncResult,
   type TerminalDescriptor,
 } from "./protocol";
+import type { ReadonlyDocuments } from "./readonlyDocs";
 import type { SessionStatusItem } from "./status";
 import { describeSync } from "./syncSummary";
 import { createSessionTerminal } from "./terminal/sessionTerminal";
@@ -21,6 +22,7 @@ export interface CommandDeps {
   client: BridgeClient;
   status: SessionStatusItem;
   log: vscode.LogOutputChannel;
+  documents: ReadonlyDocuments;
   showOutput: () => void;
 }
 
@@ -80,11 +82,10 @@ async function runFile(deps: CommandDeps): Promise<void> {
   );
 }
 
-async function showDocument(content: unknown, language: string): Promise<void> {
+async function showDocument(deps: CommandDeps, name: string, content: unknown): Promise<void> {
   if (content === null || content === undefined) return; // the server has said why
   const text = typeof content === "string" ? content : JSON.stringify(content, null, 2);
-  const document = await vscode.workspace.openTextDocument({ content: text, language });
-  await vscode.window.showTextDocument(document, { preview: true });
+  await deps.documents.show(name, text);
 }
 
 async function downloadFiles(deps: CommandDeps): Promise<void> {
@@ -206,9 +207,9 @@ export function commandTable(
     },
     "baiBridge.openTerminal": () => Promise.resolve(openSessionTerminal(deps)),
     "baiBridge.sessionInfo": async () =>
-      showDocument(await deps.client.execute(ServerCommand.sessionInfo), "json"),
+      showDocument(deps, "session-info.json", await deps.client.execute(ServerCommand.sessionInfo)),
     "baiBridge.sessionLogs": async () =>
-      showDocument(await deps.client.execute(ServerCommand.sessionLogs), "log"),
+      showDocument(deps, "session.log", await deps.client.execute(ServerCommand.sessionLogs)),
     "baiBridge.syncWorkspace": () => syncWorkspace(deps),
     "baiBridge.downloadFiles": () => downloadFiles(deps),
     "baiBridge.setSecretKey": () => setSecretKey(deps),

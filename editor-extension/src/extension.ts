@@ -7,6 +7,7 @@ import { registerCommands, terminalDescriptor } from "./commands";
 import { SECTION, readSettings } from "./config";
 import { askForInput } from "./input";
 import { OutputView } from "./outputView";
+import { ReadonlyDocuments, SCHEME } from "./readonlyDocs";
 import {
   INPUT_REQUEST,
   type InputRequestParams,
@@ -50,11 +51,13 @@ export async function activate(
   const status = new SessionStatusItem();
   const output = new OutputView(context.extensionUri, runOutput, readSettings().outputFoldLines);
   const client = new BridgeClient(context, log, wireClient(status, output));
+  const documents = new ReadonlyDocuments();
   const deps = {
     context,
     client,
     status,
     log,
+    documents,
     showOutput: () => {
       output.show();
     },
@@ -67,6 +70,8 @@ export async function activate(
     status,
     output,
     client,
+    documents,
+    vscode.workspace.registerTextDocumentContentProvider(SCHEME, documents),
     ...registerCommands(deps),
     client.onDidChangeRunning((running) => {
       if (!running) status.showServer("stopped");

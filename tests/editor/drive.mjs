@@ -143,13 +143,30 @@ async function completion(page) {
   await page.keyboard.press("Escape");
 }
 
+async function sessionInfo(page) {
+  await command(page, "Backend.AI: Session Info");
+  const editor = page.locator(".editor-group-container .monaco-editor .view-lines", { hasText: "sessionName" });
+  await editor.first().waitFor({ timeout: WAIT });
+  const text = await editor.first().innerText();
+  await shot(page, "05-session-info");
+  report("session-info", { hasStatus: /"status"/.test(text) });
+  await page.keyboard.press("Control+W");
+  await page.locator(`.tab.active[aria-label*="${config.fileName}"]`).waitFor({ timeout: WAIT });
+}
+
 async function sessionTerminal(page) {
-  await command(page, "Backend.AI: Open Session Terminal");
+  // From the status bar item: its click offers the session actions.
+  await page.locator('[id$="baiBridge.status"]').click();
+  const pick = page.locator(".quick-input-widget", { hasText: "Backend.AI session" });
+  await pick.waitFor({ state: "visible", timeout: WAIT });
+  await page.keyboard.type("Open Session Terminal");
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: "Open Session Terminal" }).first().waitFor();
+  await page.keyboard.press("Enter");
   await page.locator(".terminal-wrapper.active .xterm-rows").waitFor({ timeout: WAIT });
   await until(page, "the session shell's prompt", async () => /\$\s*$|#\s*$/m.test(await terminalText(page)));
   await page.keyboard.type("echo bridge-$((6*7))\r", { delay: 20 });
   await until(page, "echo output in the session terminal", async () => /^bridge-42\s*$/m.test(await terminalText(page)));
-  await shot(page, "05-terminal-echo");
+  await shot(page, "06-terminal-echo");
   report("terminal-echo");
 }
 
@@ -167,7 +184,7 @@ async function savedFileReachesSession(page) {
     await page.keyboard.type(`echo "found: $(grep -c ${config.saveMarker} ${config.fileName})"\r`);
     return until(page, "a grep answer", async () => found.test(await terminalText(page)), 3000).catch(() => false);
   });
-  await shot(page, "06-saved-file-in-session");
+  await shot(page, "07-saved-file-in-session");
   report("saved-file");
 }
 
@@ -183,7 +200,7 @@ async function terminalReconnects(page) {
   await page.keyboard.type("echo again-$((2*3))\r", { delay: 20 });
   await until(page, "echo after reconnecting", async () => /^again-6\s*$/m.test(await terminalText(page)));
   const text = await terminalText(page);
-  await shot(page, "07-terminal-reconnected");
+  await shot(page, "08-terminal-reconnected");
   report("terminal-reconnect", { keptScreen: /^bridge-42\s*$/m.test(text) && /^found: 1\s*$/m.test(text) });
   await command(page, "View: Toggle Maximized Panel");
 }
@@ -223,7 +240,7 @@ async function serverCrashRestarts(page) {
   await goToLine(page, 16);
   await page.keyboard.press("Shift+Enter");
   await outputFrame(page).locator("pre", { hasText: "second cell" }).first().waitFor({ timeout: WAIT });
-  await shot(page, "08-server-restarted");
+  await shot(page, "09-server-restarted");
   report("server-restart", { message });
 }
 
@@ -245,7 +262,7 @@ async function main() {
     );
     report("session-running", { status: (await status.innerText()).trim() });
     await shot(page, "01-workbench");
-    const steps = [runCell, inputBox, foldedOutput, completion, sessionTerminal, savedFileReachesSession, terminalReconnects];
+    const steps = [runCell, inputBox, foldedOutput, completion, sessionInfo, sessionTerminal, savedFileReachesSession, terminalReconnects];
     for (const step of steps) await step(page);
     const toasts = await page.locator(".notifications-toasts .notification-list-item-message").allInnerTexts();
     report("notifications", { toasts });

@@ -92,6 +92,7 @@ def test_run_complete_terminal_and_sync_in_vscode(tmp_path: Path) -> None:
     assert run["tables"] >= 1, "the pandas table is shown as HTML"
     assert run["colouredSpans"] >= 1, "ANSI colours are rendered"
     assert any("bridge_dyn_alpha" in label for label in steps["completion"]["labels"])
+    assert steps["session-info"]["hasStatus"], "Session Info shows the session's status"
     assert "terminal-echo" in steps
     assert "input-box" in steps
     assert steps["folded-output"] == {"step": "folded-output", "shownBefore": 1, "shownAfter": 1}
