@@ -74,21 +74,30 @@ def markdown(figures: list[Figure], meta: dict[str, Any]) -> str:
 
 
 def write_chart(path: Path, figures: list[Figure]) -> None:
+    """Horizontal bars: how many times as fast as its same-run baseline the bridge is, with
+    the goal marked; green where the figure's goal is met, red where missed."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    shown = [f for f in figures if f.headline and f.ratio is not None]
-    fig, ax = plt.subplots(figsize=(8, 0.5 * max(len(shown), 1) + 1.5))
-    labels = [f"{f.row} {f.name} (vs {f.baseline_name})" for f in shown]
+    shown = [f for f in figures if f.headline and f.speed is not None]
+    fig, ax = plt.subplots(figsize=(11, 0.6 * max(len(shown), 1) + 1.6))
+    labels = [f"{f.row} {f.name}\nvs {f.baseline_name}" for f in shown]
+    speeds = [f.speed or 0.0 for f in shown]
     colours = ["tab:green" if f.met else "tab:red" if f.met is False else "tab:gray" for f in shown]
-    ax.barh(labels, [f.ratio or 0.0 for f in shown], color=colours)
-    ax.axvline(1.0, color="black", linewidth=0.8)
+    ax.barh(labels, speeds, color=colours)
+    for i, f in enumerate(shown):
+        ax.annotate(f"×{speeds[i]:.2g}", (speeds[i], i), xytext=(4, 0),
+                    textcoords="offset points", va="center", fontsize=8)  # fmt: skip
+        if f.goal_speed:
+            ax.plot([f.goal_speed], [i], marker="|", markersize=22, color="black")
+    ax.axvline(1.0, color="gray", linewidth=0.8, linestyle=":")
     ax.set_xscale("log")
-    ax.set_xlabel("bridge / baseline (median, log scale; green: goal met, red: missed)")
+    ax.set_xlabel("times as fast as the baseline (log scale; | marks the goal)")
+    ax.tick_params(axis="y", labelsize=8)
     ax.invert_yaxis()
-    ax.set_title("bai-bridge: headline ratios in one run")
+    ax.set_title("bai-bridge vs same-run baselines (median)")
     fig.tight_layout()
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp, dpi=100)

@@ -47,6 +47,14 @@ class Figure:
     met: bool | None = None
     headline: bool = False  # drawn in the chart
     note: str = ""
+    goal_speed: float | None = None  # the goal as "times as fast as the baseline", for the chart
+
+    @property
+    def speed(self) -> float | None:
+        """How many times as fast as its baseline the bridge is (> 1: faster)."""
+        if not self.ratio:
+            return None
+        return self.ratio if self.unit == "MB/s" else 1 / self.ratio
 
     def as_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
