@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import re
+import threading
 
 import attrs
 
@@ -70,6 +71,19 @@ class CompletionEngine:
         self.sessions = sessions
         self.timeout = timeout
         self.known_names: set[str] = set()
+        self._jedi = threading.Lock()  # jedi is not thread-safe: one call at a time
+
+    async def warm_up(self) -> None:
+        """jedi's first completion costs about a second: pay it before anyone types."""
+        await self._static(CompletionRequest("import os\nos.pa", 1, 5))
+
+    async def _static(self, request: CompletionRequest) -> list[Candidate]:
+        return await asyncio.to_thread(self._jedi_locked, request)
+
+    def _jedi_locked(self, request: CompletionRequest) -> list[Candidate]:
+        # Locked in the thread, so a cancelled request cannot let two calls overlap.
+        with self._jedi:
+            return jedi_candidates(request.source, request.line, request.col, request.path)
 
     async def complete(self, request: CompletionRequest) -> CompletionAnswer:
         kernel = self.sessions.kernel_if_ready
@@ -122,9 +136,7 @@ class CompletionEngine:
 
     async def _fallback(self, request: CompletionRequest) -> list[Candidate]:
         known = from_known_names(self.known_names, request.line_text, request.col)
-        static = await asyncio.to_thread(
-            jedi_candidates, request.source, request.line, request.col, request.path
-        )
+        static = await self._static(request)
         seen = {c.label for c in known}
         return known + [c for c in static if c.label not in seen]
 

@@ -95,6 +95,7 @@ async def start(ls: BridgeServer) -> None:
     ls.completion = CompletionEngine(ls.sessions, options.completion_timeout)
     sync.attach(ls)
     ls.tasks.spawn(_warm_up(ls), "session-start")
+    ls.tasks.spawn(ls.completion.warm_up(), "jedi-warm-up")
 
 
 def _api_config(ls: BridgeServer) -> APIConfig:
