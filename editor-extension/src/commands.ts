@@ -6,7 +6,6 @@ import type { BridgeClient } from "./client";
 import { SECRET_KEY_ID } from "./config";
 import {
   type RemoteFile,
-  type ResolveConflictArgs,
   type RunResult,
   ServerCommand,
   type SyncResult,
@@ -99,34 +98,13 @@ async function downloadFiles(deps: CommandDeps): Promise<void> {
   void vscode.window.showInformationMessage(`Backend.AI: downloaded ${picks.length} file(s)`);
 }
 
-async function resolveConflicts(deps: CommandDeps, conflicts: string[]): Promise<void> {
-  for (const path of conflicts) {
-    const pick = await vscode.window.showQuickPick(
-      [
-        { label: "Overwrite the session's copy", action: "overwrite" as const },
-        { label: "Keep the session's copy", action: "keep-remote" as const },
-      ],
-      { title: `${path} changed in the session since the last sync`, ignoreFocusOut: true },
-    );
-    if (!pick) return;
-    const args: ResolveConflictArgs = { path, action: pick.action };
-    await deps.client.execute(ServerCommand.resolveConflict, args);
-  }
-}
-
 async function syncWorkspace(deps: CommandDeps): Promise<void> {
+  // The server itself asks about conflicts and reports skipped or failed files.
   const result = await deps.client.execute<SyncResult | null>(ServerCommand.syncWorkspace);
   if (result === null) return;
   const summary = describeSync(result);
   deps.log.info(summary);
-  if (result.failed.length || result.skipped.length) {
-    void vscode.window.showWarningMessage(
-      `${summary}. ${[...result.failed, ...result.skipped].slice(0, 5).join(", ")}`,
-    );
-  } else {
-    vscode.window.setStatusBarMessage(summary, 5000);
-  }
-  if (result.conflicts.length) await resolveConflicts(deps, result.conflicts);
+  vscode.window.setStatusBarMessage(summary, 5000);
 }
 
 async function setSecretKey(deps: CommandDeps): Promise<void> {

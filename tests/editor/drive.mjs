@@ -43,7 +43,10 @@ async function openFile(page, name) {
   const input = page.locator(".quick-input-widget input");
   await input.waitFor({ state: "visible", timeout: WAIT });
   await input.fill(name);
-  await page.locator(".quick-input-list .monaco-list-row", { hasText: name }).first().waitFor({ timeout: WAIT });
+  await page
+    .locator(".quick-input-list .monaco-list-row", { hasText: name })
+    .first()
+    .waitFor({ timeout: WAIT });
   await page.keyboard.press("Enter");
   await page.locator(`.tab.active[aria-label*="${name}"]`).waitFor({ timeout: WAIT });
 }
@@ -74,7 +77,9 @@ async function runCell(page) {
   const png = frame.locator('img[src^="data:image/png"]').first();
   await png.waitFor({ timeout: WAIT });
   const size = await until(page, "the plot to load", () =>
-    png.evaluate((img) => img.complete && img.naturalWidth > 0 && [img.naturalWidth, img.naturalHeight]),
+    png.evaluate(
+      (img) => img.complete && img.naturalWidth > 0 && [img.naturalWidth, img.naturalHeight],
+    ),
   );
   const table = await frame.locator(".item-html table").count();
   const coloured = await frame.locator("pre span.ansi-fg-2").count();
@@ -104,7 +109,10 @@ async function inputBox(page) {
   await page.keyboard.press("Home");
   await page.keyboard.press("Shift+Enter");
   const frame = outputFrame(page);
-  await frame.locator("pre", { hasText: `hello ${config.inputAnswer}` }).first().waitFor({ timeout: WAIT });
+  await frame
+    .locator("pre", { hasText: `hello ${config.inputAnswer}` })
+    .first()
+    .waitFor({ timeout: WAIT });
   report("input-box");
 }
 
@@ -120,7 +128,9 @@ async function foldedOutput(page) {
   await more.waitFor({ timeout: WAIT });
   const before = await frame.locator("pre", { hasText: "row 199" }).count();
   await more.click();
-  await frame.locator("button.show-more", { hasText: "2800 more lines" }).waitFor({ timeout: WAIT });
+  await frame
+    .locator("button.show-more", { hasText: "2800 more lines" })
+    .waitFor({ timeout: WAIT });
   const after = await frame.locator("pre", { hasText: "row 2199" }).count();
   await shot(page, "04-folded-output");
   report("folded-output", { shownBefore: before, shownAfter: after });
@@ -131,10 +141,13 @@ async function completion(page) {
   await page.keyboard.press("Control+End");
   await page.keyboard.press("Enter");
   await page.keyboard.type(config.completionPrefix, { delay: 30 });
-  const row = page.locator(".suggest-widget.visible .monaco-list-row", { hasText: config.completionName });
+  const row = page.locator(".suggest-widget.visible .monaco-list-row", {
+    hasText: config.completionName,
+  });
   await until(page, `"${config.completionName}" in the suggest widget`, async () => {
     if (await row.count()) return true;
-    if (!(await page.locator(".suggest-widget.visible").count())) await page.keyboard.press("Control+Space");
+    if (!(await page.locator(".suggest-widget.visible").count()))
+      await page.keyboard.press("Control+Space");
     return false;
   });
   await shot(page, "04-completion");
@@ -145,7 +158,9 @@ async function completion(page) {
 
 async function sessionInfo(page) {
   await command(page, "Backend.AI: Session Info");
-  const editor = page.locator(".editor-group-container .monaco-editor .view-lines", { hasText: "sessionName" });
+  const editor = page.locator(".editor-group-container .monaco-editor .view-lines", {
+    hasText: "sessionName",
+  });
   await editor.first().waitFor({ timeout: WAIT });
   const text = await editor.first().innerText();
   await shot(page, "05-session-info");
@@ -160,12 +175,19 @@ async function sessionTerminal(page) {
   const pick = page.locator(".quick-input-widget", { hasText: "Backend.AI session" });
   await pick.waitFor({ state: "visible", timeout: WAIT });
   await page.keyboard.type("Open Session Terminal");
-  await page.locator(".quick-input-list .monaco-list-row", { hasText: "Open Session Terminal" }).first().waitFor();
+  await page
+    .locator(".quick-input-list .monaco-list-row", { hasText: "Open Session Terminal" })
+    .first()
+    .waitFor();
   await page.keyboard.press("Enter");
   await page.locator(".terminal-wrapper.active .xterm-rows").waitFor({ timeout: WAIT });
-  await until(page, "the session shell's prompt", async () => /\$\s*$|#\s*$/m.test(await terminalText(page)));
+  await until(page, "the session shell's prompt", async () =>
+    /\$\s*$|#\s*$/m.test(await terminalText(page)),
+  );
   await page.keyboard.type("echo bridge-$((6*7))\r", { delay: 20 });
-  await until(page, "echo output in the session terminal", async () => /^bridge-42\s*$/m.test(await terminalText(page)));
+  await until(page, "echo output in the session terminal", async () =>
+    /^bridge-42\s*$/m.test(await terminalText(page)),
+  );
   await shot(page, "06-terminal-echo");
   report("terminal-echo");
 }
@@ -182,7 +204,12 @@ async function savedFileReachesSession(page) {
   await until(page, "the saved file in the session", async () => {
     if (found.test(await terminalText(page))) return true;
     await page.keyboard.type(`echo "found: $(grep -c ${config.saveMarker} ${config.fileName})"\r`);
-    return until(page, "a grep answer", async () => found.test(await terminalText(page)), 3000).catch(() => false);
+    return until(
+      page,
+      "a grep answer",
+      async () => found.test(await terminalText(page)),
+      3000,
+    ).catch(() => false);
   });
   await shot(page, "07-saved-file-in-session");
   report("saved-file");
@@ -196,12 +223,18 @@ async function terminalReconnects(page) {
     (await terminalText(page)).includes("Press any key to reconnect"),
   );
   await page.keyboard.press("Enter");
-  await until(page, "the reconnected note", async () => (await terminalText(page)).includes("reconnected to"));
+  await until(page, "the reconnected note", async () =>
+    (await terminalText(page)).includes("reconnected to"),
+  );
   await page.keyboard.type("echo again-$((2*3))\r", { delay: 20 });
-  await until(page, "echo after reconnecting", async () => /^again-6\s*$/m.test(await terminalText(page)));
+  await until(page, "echo after reconnecting", async () =>
+    /^again-6\s*$/m.test(await terminalText(page)),
+  );
   const text = await terminalText(page);
   await shot(page, "08-terminal-reconnected");
-  report("terminal-reconnect", { keptScreen: /^bridge-42\s*$/m.test(text) && /^found: 1\s*$/m.test(text) });
+  report("terminal-reconnect", {
+    keptScreen: /^bridge-42\s*$/m.test(text) && /^found: 1\s*$/m.test(text),
+  });
   await command(page, "View: Toggle Maximized Panel");
 }
 
@@ -220,26 +253,36 @@ function languageServerPids() {
     }
   }
   const below = (pid) => {
-    for (let p = parents.get(pid); p; p = parents.get(p)) if (p === config.codeServerPid) return true;
+    for (let p = parents.get(pid); p; p = parents.get(p))
+      if (p === config.codeServerPid) return true;
     return false;
   };
-  return [...commands].filter(([pid, argv]) => argv.includes("bai_bridge") && argv.includes("lsp") && below(pid)).map(([pid]) => pid);
+  return [...commands]
+    .filter(([pid, argv]) => argv.includes("bai_bridge") && argv.includes("lsp") && below(pid))
+    .map(([pid]) => pid);
 }
 
 async function serverCrashRestarts(page) {
   const [pid] = languageServerPids();
   if (pid === undefined) throw new Error("no language server process found below code-server");
   process.kill(pid, "SIGKILL");
-  const toast = page.locator(".notifications-toasts .notification-list-item-message", { hasText: "stopped unexpectedly" });
+  const toast = page.locator(".notifications-toasts .notification-list-item-message", {
+    hasText: "stopped unexpectedly",
+  });
   await toast.first().waitFor({ timeout: WAIT });
   const message = await toast.first().innerText();
   const status = page.locator('[id$="baiBridge.status"]');
   await until(page, "a new language server", () => languageServerPids().some((p) => p !== pid));
-  await until(page, "the session running again", async () => /: running/.test(await status.innerText()));
+  await until(page, "the session running again", async () =>
+    /: running/.test(await status.innerText()),
+  );
   await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
   await goToLine(page, 16);
   await page.keyboard.press("Shift+Enter");
-  await outputFrame(page).locator("pre", { hasText: "second cell" }).first().waitFor({ timeout: WAIT });
+  await outputFrame(page)
+    .locator("pre", { hasText: "second cell" })
+    .first()
+    .waitFor({ timeout: WAIT });
   await shot(page, "09-server-restarted");
   report("server-restart", { message });
 }
@@ -247,8 +290,15 @@ async function serverCrashRestarts(page) {
 async function main() {
   const browser = await chromium.launch({
     executablePath: config.chromium,
-    args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-      "--disable-sync", "--no-first-run", "--disable-dev-shm-usage"],
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+      "--disable-dev-shm-usage",
+    ],
   });
   const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
   page.setDefaultTimeout(WAIT);
@@ -262,9 +312,20 @@ async function main() {
     );
     report("session-running", { status: (await status.innerText()).trim() });
     await shot(page, "01-workbench");
-    const steps = [runCell, inputBox, foldedOutput, completion, sessionInfo, sessionTerminal, savedFileReachesSession, terminalReconnects];
+    const steps = [
+      runCell,
+      inputBox,
+      foldedOutput,
+      completion,
+      sessionInfo,
+      sessionTerminal,
+      savedFileReachesSession,
+      terminalReconnects,
+    ];
     for (const step of steps) await step(page);
-    const toasts = await page.locator(".notifications-toasts .notification-list-item-message").allInnerTexts();
+    const toasts = await page
+      .locator(".notifications-toasts .notification-list-item-message")
+      .allInnerTexts();
     report("notifications", { toasts });
     await serverCrashRestarts(page);
   } catch (error) {
