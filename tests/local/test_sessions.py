@@ -207,8 +207,23 @@ async def test_kernel_killed_mid_run_ends_the_run_and_restart_recovers(
     )
     assert refused.status == 500
     assert (await client.request("PATCH", "/session/kill-sess")).status == 204
-    run = await client.run("kill-sess", "print(6 * 7)")
-    assert text_of(run["console"]) == "42\n"
+    run = await client.run("kill-sess", "import os; print(6 * 7, os.getpid())")
+    answer, new_pid = text_of(run["console"]).split()
+    assert answer == "42"
+    # Killed again, idle: the event stream says so, and get-or-create heals the session.
+    stream = await open_stream(client, "/events/session?sessionName=kill-sess")
+    try:
+        os.kill(int(new_pid), signal.SIGKILL)
+        events = await asyncio.wait_for(read_events(stream, "kernel_terminated"), 30)
+    finally:
+        stream.close()
+    assert events[-1]["data"]["reason"] == "self-terminated"
+    reused = await client.request(
+        "POST", "/session", json_body={"name": "kill-sess", "image": IMAGE}
+    )
+    assert (reused.status, reused.json()["status"]) == (200, "RUNNING")
+    run = await client.run("kill-sess", "print('healed')")
+    assert text_of(run["console"]) == "healed\n"
 
 
 async def test_batch_mode_steps_and_exit_codes(client: SignedClient) -> None:

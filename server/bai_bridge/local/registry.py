@@ -29,7 +29,7 @@ from bai_bridge.local.images import kernel_for_image
 from bai_bridge.local.kernel import exit_code_of
 from bai_bridge.local.payloads import CreateRequest
 from bai_bridge.local.resources import normalize_resources
-from bai_bridge.local.session import Mount, Session, SessionSpec, Status
+from bai_bridge.local.session import KERNEL_DIED, Mount, Session, SessionSpec, Status
 
 log = logging.getLogger(__name__)
 
@@ -120,6 +120,10 @@ class SessionRegistry:
         if existing is not None:
             if existing.spec.image != request.image or not request.reuse_if_exists:
                 raise SessionExists(request.name, str(existing.id))
+            if existing.status == Status.ERROR and existing.status_info == KERNEL_DIED:
+                # Reusing a session whose kernel died gives it a new kernel (same work dir).
+                await existing.restart()
+                self.publish(Lifecycle("kernel_started", existing))
             return CreateOutcome(existing, False, existing.status)
         session = self._new_session(self._spec(request, kernel_name, access_key))
         if request.enqueue_only:
@@ -163,10 +167,15 @@ class SessionRegistry:
     def _new_session(self, spec: SessionSpec) -> Session:
         session = Session(spec, self.sessions_dir, self._base_env)
         session.run_queue_size = self.run_queue_size
+        session.on_kernel_died = self._kernel_died
         self._sessions[str(session.id)] = session
         self.publish(Lifecycle("session_enqueued", session))
         session.run_in_background(self._start(session))
         return session
+
+    def _kernel_died(self, session: Session, exit_code: int | None) -> None:
+        # As a container that exits by itself; the session stays, restartable (status ERROR).
+        self.publish(Lifecycle("kernel_terminated", session, "self-terminated", exit_code))
 
     async def _start(self, session: Session) -> None:
         if session.status != Status.PENDING:  # cancelled before it was scheduled

@@ -41,6 +41,7 @@ class Status(enum.StrEnum):
     CANCELLED = "CANCELLED"
 
 
+KERNEL_DIED = "kernel-died"
 DEAD = frozenset({Status.TERMINATED, Status.CANCELLED})
 SETTLED = frozenset({Status.RUNNING, Status.ERROR, Status.TERMINATED, Status.CANCELLED})
 
@@ -112,6 +113,7 @@ class Session:
         self._batch_runners: set[StepRunner] = set()
         self._watch: asyncio.Task[None] | None = None
         self._background: set[asyncio.Task[None]] = set()
+        self.on_kernel_died: Callable[[Session, int | None], None] | None = None
 
     @property
     def name(self) -> str:
@@ -189,7 +191,9 @@ class Session:
         if self.kernel is kernel and self.status == Status.RUNNING:
             log.warning("kernel of session %s died (exit %s)", self.name, kernel.exit_code)
             self.note(f"kernel died (exit code {kernel.exit_code}); restart the session")
-            self.set_status(Status.ERROR, "kernel-died")
+            self.set_status(Status.ERROR, KERNEL_DIED)
+            if self.on_kernel_died is not None:
+                self.on_kernel_died(self, kernel.exit_code)
 
     async def restart(self) -> None:
         async with self.lifecycle:
