@@ -167,6 +167,16 @@ async def test_saved_file_reaches_the_session_and_a_remote_change_is_not_overwri
     assert ok is True
     assert await sha_in_session(client, bridge, workspace, "main.py") == local_sha(path)
 
+    await run_selection(client, uri, 0)  # changed in the session again
+    asked = len(bridge.message_requests)
+    await save(client, path, "print('another local edit')\n")
+    await bridge.wait_for("the question", lambda: len(bridge.message_requests) > asked)
+    keep = {"path": "main.py", "action": "keep-remote"}
+    assert await command(client, protocol.RESOLVE_CONFLICT, keep) is True
+    assert path.read_text() == "changed in the session\n"  # the session's copy, fetched
+    second = await command(client, protocol.SYNC_WORKSPACE)
+    assert "main.py" not in field(second, "uploaded") + field(second, "conflicts")
+
 
 async def test_download_brings_a_remote_file_into_the_workspace(
     client: LanguageClient, bridge: Recorder, workspace: Path
