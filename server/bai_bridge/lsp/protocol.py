@@ -27,6 +27,9 @@ INPUT_REQUEST = "baiBridge/input"
 #   DOWNLOAD          {paths, dest?}      remote paths into the workspace (or dest)
 #   RESOLVE_CONFLICT  {path, action}      action: "overwrite" | "keep-remote"
 #   the others take no argument; run commands resolve to {runId, status, exitCode}
+#   (RunResult, or null when the backend failed: a window/showMessage says why).
+#   Results: SYNC_WORKSPACE -> SyncResult, DOWNLOAD -> {files}, RESOLVE_CONFLICT -> bool,
+#   SESSION_INFO -> object, SESSION_LOGS -> str, TERMINAL_DESCRIPTOR -> TerminalDescriptor.
 RUN_SELECTION = "bai-bridge.runSelection"
 RUN_CELL = "bai-bridge.runCell"
 RUN_CELLS_ABOVE = "bai-bridge.runCellsAbove"
