@@ -47,8 +47,7 @@ async def stream_pty(request: web.Request) -> web.WebSocketResponse:
     session = find_session(request)
 
     async def terminal() -> Terminal:
-        terminal: Terminal = await session.get_terminal(Terminal.spawn)
-        return terminal
+        return await session.get_terminal(Terminal.spawn)
 
     async def restart() -> Terminal:
         await session.restart()

@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, cast
 
 import attrs
 
@@ -53,7 +53,7 @@ class TerminalLike(Protocol):
     async def close(self) -> None: ...
 
 
-TerminalFactory = Callable[[Path, Mapping[str, str]], Awaitable[Any]]
+T = TypeVar("T", bound=TerminalLike)
 
 
 @attrs.frozen
@@ -101,7 +101,7 @@ class Session:
         self.terminated_at: datetime | None = None
         self.num_queries = 0
         self.kernel: JupyterKernel | None = None
-        self.terminal: Any = None
+        self.terminal: TerminalLike | None = None
         self.settled = asyncio.Event()
         self.env = {**base_env, **self._backend_env(), **spec.environ}
         self.run_queue_size = 4096
@@ -355,14 +355,15 @@ class Session:
 
     # -- terminal ---------------------------------------------------------------------------
 
-    async def get_terminal(self, spawn: TerminalFactory) -> Any:
+    async def get_terminal(self, spawn: Callable[[Path, Mapping[str, str]], Awaitable[T]]) -> T:
         """The session's terminal, spawned on first use or after it ended."""
         async with self._terminal_lock:
             if self.terminal is None or not self.terminal.alive:
                 if self.status not in (Status.RUNNING, Status.ERROR):
                     raise KernelUnavailable(f"The session {self.name} is {self.status}.")
                 self.terminal = await spawn(self.work_dir, self.env)
-            return self.terminal
+            # Every terminal of a session comes from the same `spawn` (the server's Terminal).
+            return cast(T, self.terminal)
 
     async def close_terminal(self) -> None:
         async with self._terminal_lock:
