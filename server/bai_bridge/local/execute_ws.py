@@ -81,7 +81,9 @@ async def _serve_run(
         return
     if not await _relay(ws, session, run, inbox, server(request).config.ws_flush_window):
         # The client went away mid-run: stop the code it started (§5.3 step 4).
-        await session.interrupt()
+        session.forget_run(run)
+        if not run.ended:  # once ended, the kernel may be running someone else's code
+            await session.interrupt()
 
 
 async def _relay(

@@ -263,6 +263,10 @@ class Session:
             self._runs.pop(run.run_id, None)
         return result
 
+    def forget_run(self, run: Run) -> None:
+        """Drop a run nobody will read to its end (its client went away)."""
+        self._runs.pop(run.run_id, None)
+
     def _existing_run(self, run_id: str | None) -> Run:
         run = self._runs.get(run_id or "")
         if run is None:
