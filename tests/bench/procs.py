@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from pathlib import Path
 
 MIB = 1024 * 1024
@@ -60,3 +62,23 @@ class PeakRss:
     def _sample(self) -> None:
         while not self._stop.wait(self.interval):
             self.peak = max(self.peak, rss_mib(self.pid))
+
+
+async def settled_rss_mib(
+    pid: int,
+    *,
+    window: int = 8,
+    interval: float = 0.25,
+    tolerance: float = 1.0,
+    limit: float = 30.0,
+) -> float:
+    """RSS once it has stopped moving (``window`` samples within ``tolerance`` MiB): an idle
+    server may still be warming caches in the background right after start-up."""
+    deadline = time.perf_counter() + limit
+    recent: list[float] = []
+    while True:
+        recent = [*recent[-(window - 1) :], rss_mib(pid)]
+        steady = len(recent) == window and max(recent) - min(recent) <= tolerance
+        if steady or time.perf_counter() > deadline:
+            return recent[-1]
+        await asyncio.sleep(interval)
