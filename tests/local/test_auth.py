@@ -277,3 +277,42 @@ async def test_websocket_handshake_with_a_signature_reaches_the_handler(
     with pytest.raises(aiohttp.WSServerHandshakeError) as caught:
         await client.session.ws_connect(client.endpoint + path, headers=client.ws_headers(path))
     assert caught.value.status == 404  # authenticated, then: no such session
+
+
+def test_legacy_headers_and_rfc1123_dates_are_understood() -> None:
+    from email.utils import format_datetime
+
+    from bai_bridge.api.auth import generate_signature
+
+    now = datetime.now(UTC)
+    date_text = format_datetime(now, usegmt=True)  # e.g. "Fri, 27 Nov 2026 03:00:00 GMT"
+    signature = generate_signature(
+        method="GET",
+        path="/kernel/x",
+        date_header=date_text,
+        sign_date=now.date(),
+        host="127.0.0.1:8081",
+        content_type="text/plain",
+        version="v4.20190615",
+        secret_key=VECTOR_KEYS["AKIAIOSFODNN7EXAMPLE"],
+        version_header_name="x-sorna-version",
+    )
+    headers = CIMultiDictProxy(
+        CIMultiDict(
+            {
+                "X-Sorna-Date": date_text,
+                "Host": "127.0.0.1:8081",
+                "X-Sorna-Version": "v4.20190615",
+                "Authorization": "Sorna signMethod=HMAC-SHA256, "
+                f"credential=AKIAIOSFODNN7EXAMPLE:{signature}",
+            }
+        )
+    )
+    key = authenticate(
+        method="GET",
+        raw_path="/kernel/x",
+        headers=headers,
+        content_type="text/plain",
+        keys=VECTOR_KEYS,
+    )
+    assert key == "AKIAIOSFODNN7EXAMPLE"
