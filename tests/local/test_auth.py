@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -10,7 +11,8 @@ from multidict import CIMultiDict, CIMultiDictProxy
 
 from bai_bridge.local.authcheck import authenticate
 from bai_bridge.local.problems import AuthFailed, InvalidAuthParams
-from serverkit import SignedClient
+from bai_bridge.local.serve import start_server
+from serverkit import SignedClient, random_config
 
 VECTOR_KEYS = {"AKIAIOSFODNN7EXAMPLE": "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY"}
 VECTOR_NOW = datetime(2020, 1, 1, 0, 5, tzinfo=UTC)
@@ -316,3 +318,24 @@ def test_legacy_headers_and_rfc1123_dates_are_understood() -> None:
         keys=VECTOR_KEYS,
     )
     assert key == "AKIAIOSFODNN7EXAMPLE"
+
+
+async def test_rate_limit_headers_and_429(tmp_path: Path) -> None:
+    server = await start_server(random_config(tmp_path / "data", rate_limit=2))
+    try:
+        async with aiohttp.ClientSession() as http:
+            client = SignedClient(server.endpoint, server.access_key, server.secret_key, http)
+            anonymous = await client.request("GET", "/", sign=False)
+            assert anonymous.headers["X-RateLimit-Limit"] == "1000"
+            assert anonymous.headers["X-RateLimit-Window"] == "900"
+            first = await client.request("GET", "/session/none")
+            assert (first.headers["X-RateLimit-Limit"], first.headers["X-RateLimit-Remaining"]) == (
+                "2",
+                "1",
+            )
+            await client.request("GET", "/session/none")
+            third = await client.request("GET", "/session/none")
+            assert (third.status, third.problem_type) == (429, "rate-limit-exceeded")
+            assert third.headers["X-RateLimit-Remaining"] == "0"
+    finally:
+        await server.close()

@@ -15,9 +15,10 @@ from bai_bridge.local.images import installed_kernels
 from bai_bridge.local.middleware import (
     auth_middleware,
     error_middleware,
-    set_server_header,
+    set_common_headers,
     version_middleware,
 )
+from bai_bridge.local.ratelimit import RateLimiter
 from bai_bridge.local.registry import SessionRegistry
 
 # Uploads are multipart bodies of up to 20 files under 1 MiB each by default.
@@ -44,6 +45,7 @@ def create_app(
         ),
         keys={config.access_key: config.secret_key},
         bus=bus,
+        rate_limiter=RateLimiter(config.rate_limit),
     )
     app[CONTEXT] = context
     sessions_api.add_routes(app)
@@ -51,7 +53,7 @@ def create_app(
     events_api.add_routes(app)
     for prefix in ("kernel", "session"):
         app.router.add_get(f"/stream/{prefix}/{{sid}}/execute", execute_ws.stream_execute)
-    app.on_response_prepare.append(set_server_header)
+    app.on_response_prepare.append(set_common_headers)
     app.on_shutdown.append(_shutdown)
     return app
 

@@ -81,6 +81,8 @@ class LocalConfig:
     ws_flush_window: float = 0.2
     event_ping_interval: float = 15.0
     run_queue_size: int = 4096
+    # Requests per access key in a rolling 15 minutes (real keypairs have such a limit too).
+    rate_limit: int = 100_000
 
     @classmethod
     def with_keypair(cls, keypair: Keypair, **kwargs: object) -> LocalConfig:

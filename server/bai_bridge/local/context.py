@@ -11,6 +11,7 @@ from aiohttp import web
 from bai_bridge.local.config import LocalConfig
 from bai_bridge.local.errors import InvalidParams
 from bai_bridge.local.events import EventBus
+from bai_bridge.local.ratelimit import RateInfo, RateLimiter
 from bai_bridge.local.registry import SessionRegistry
 from bai_bridge.local.session import Session
 from bai_bridge.local.versioning import DEFAULT_MAJOR, ApiVersion, latest_for_major
@@ -22,11 +23,13 @@ class ServerContext:
     registry: SessionRegistry
     keys: dict[str, str]
     bus: EventBus
+    rate_limiter: RateLimiter
 
 
 CONTEXT = web.AppKey("bai_bridge_local_context", ServerContext)
 API_VERSION = web.RequestKey("bai_bridge_api_version", ApiVersion)
 ACCESS_KEY = web.RequestKey("bai_bridge_access_key", str)
+RATE_INFO = web.RequestKey("bai_bridge_rate_info", RateInfo)
 DEFAULT_VERSION = latest_for_major(DEFAULT_MAJOR) or ApiVersion(DEFAULT_MAJOR, "20191215")
 
 

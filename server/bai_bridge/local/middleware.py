@@ -14,10 +14,12 @@ from bai_bridge.local.context import (
     ACCESS_KEY,
     API_VERSION,
     DEFAULT_VERSION,
+    RATE_INFO,
     api_version,
     server,
 )
 from bai_bridge.local.http_errors import problem_for, problem_for_http
+from bai_bridge.local.ratelimit import ANONYMOUS
 from bai_bridge.local.versioning import VALID_VERSIONS, ApiVersion
 
 log = logging.getLogger(__name__)
@@ -73,8 +75,13 @@ async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamR
     if key is None:
         raise problems.AuthFailed("Unauthorized access")
     request[ACCESS_KEY] = key
+    rate = server(request).rate_limiter.hit(key)
+    request[RATE_INFO] = rate
+    if rate.remaining < 0:
+        raise problems.RateLimitExceeded()
     return await handler(request)
 
 
-async def set_server_header(request: web.Request, response: web.StreamResponse) -> None:
+async def set_common_headers(request: web.Request, response: web.StreamResponse) -> None:
     response.headers["Server"] = "BackendAI"
+    response.headers.update(request.get(RATE_INFO, ANONYMOUS).headers())

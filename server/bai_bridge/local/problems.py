@@ -133,6 +133,11 @@ class InternalServerError(Problem):
     pass
 
 
+class RateLimitExceeded(Problem):
+    status, slug = 429, "rate-limit-exceeded"
+    title = "You have reached your API query rate limit."
+
+
 class GenericNotFound(Problem):
     status, slug, title = 404, "generic-not-found", "Unknown URL path."
 
