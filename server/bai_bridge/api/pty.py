@@ -12,12 +12,9 @@ import base64
 import json
 import logging
 from collections.abc import AsyncIterator
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
-from .errors import BackendClientError
+from .websocket import KernelWebSocket, connect_kernel_stream
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -29,9 +26,7 @@ log = logging.getLogger(__name__)
 
 async def open_pty(kernel: Kernel) -> StreamPty:
     """Connect to ``/stream/{kernel|session}/{sid}/pty``."""
-    path = f"/stream/{kernel.session.api_version.path_prefix}/{kernel.stream_id}/pty"
-    ws = await kernel.session.ws_connect(path, kernel._query())
-    return StreamPty(ws)
+    return StreamPty(await connect_kernel_stream(kernel, "pty"))
 
 
 def decode_pty_frame(payload: str | bytes) -> bytes | None:
@@ -51,32 +46,13 @@ def decode_pty_frame(payload: str | bytes) -> bytes | None:
     return None
 
 
-class StreamPty:
+class StreamPty(KernelWebSocket):
     """An open terminal: ``send`` bytes, iterate (or ``receive``) output bytes, ``close``."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
-
-    @property
-    def closed(self) -> bool:
-        return self.ws.closed
+    what = "terminal connection"
 
     async def _send_json(self, message: dict[str, Any]) -> None:
-        try:
-            await self.ws.send_str(json.dumps(message))
-        except (aiohttp.ClientError, ConnectionError) as e:
-            raise BackendClientError(f"terminal connection lost: {e}") from e
+        await self._send_text(json.dumps(message))
 
     async def send(self, data: bytes | str) -> None:
         """Keystrokes or pasted text (str is sent as UTF-8)."""
@@ -96,24 +72,11 @@ class StreamPty:
 
     async def receive(self) -> bytes | None:
         """The next chunk of output; None once the terminal is closed."""
-        while True:
-            msg = await self.ws.receive()
-            if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                data = decode_pty_frame(msg.data)
-                if data:
-                    return data
-            elif msg.type == aiohttp.WSMsgType.ERROR:
-                raise BackendClientError(f"terminal connection failed: {self.ws.exception()}")
-            elif msg.type in (
-                aiohttp.WSMsgType.CLOSE,
-                aiohttp.WSMsgType.CLOSING,
-                aiohttp.WSMsgType.CLOSED,
-            ):
-                return None
+        while (payload := await self._receive_payload()) is not None:
+            if data := decode_pty_frame(payload):
+                return data
+        return None
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         while (data := await self.receive()) is not None:
             yield data
-
-    async def close(self) -> None:
-        await self.ws.close()

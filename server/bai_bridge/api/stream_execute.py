@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator, Mapping
-from types import TracebackType
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
-
-from .errors import BackendClientError, BackendServerError
+from .errors import BackendServerError
 from .models import BatchOptions, ExecutionResult, batch_options_payload, converter
+from .websocket import KernelWebSocket, connect_kernel_stream
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -34,53 +32,31 @@ async def open_execute_stream(
     if mode not in ("query", "batch"):
         raise ValueError(f"stream-execution mode must be 'query' or 'batch', not {mode!r}")
     options = batch_options_payload(opts) if mode == "batch" else {}
-    path = f"/stream/{kernel.session.api_version.path_prefix}/{kernel.stream_id}/execute"
-    ws = await kernel.session.ws_connect(path, kernel._query())
-    stream = ExecuteStream(ws)
+    stream = ExecuteStream(await connect_kernel_stream(kernel, "execute"))
     try:
-        await ws.send_str(json.dumps({"code": code, "mode": mode, "options": options}))
+        await stream.ws.send_str(json.dumps({"code": code, "mode": mode, "options": options}))
     except BaseException:
         await stream.close()
         raise
     return stream
 
 
-class ExecuteStream:
+class ExecuteStream(KernelWebSocket):
     """Iterate `ExecutionResult` frames until ``finished``; answer input with `send_input`."""
 
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
+    what = "execute stream"
 
     async def send_input(self, text: str) -> None:
         """The answer to a ``waiting-input`` frame (sent raw, not as JSON)."""
-        try:
-            await self.ws.send_str(text)
-        except (aiohttp.ClientError, ConnectionError) as e:
-            raise BackendClientError(f"execute stream lost: {e}") from e
+        await self._send_text(text)
 
     async def receive(self) -> ExecutionResult | None:
         """The next result frame; None when the server closed the stream."""
-        while True:
-            msg = await self.ws.receive()
-            if msg.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY):
-                frame: Any = json.loads(msg.data)
-                if isinstance(frame, dict) and "status" in frame:
-                    return self._result(frame)
-            elif msg.type == aiohttp.WSMsgType.ERROR:
-                raise BackendClientError(f"execute stream failed: {self.ws.exception()}")
-            else:
-                return None
+        while (payload := await self._receive_payload()) is not None:
+            frame: Any = json.loads(payload)
+            if isinstance(frame, dict) and "status" in frame:
+                return self._result(frame)
+        return None
 
     @staticmethod
     def _result(frame: dict[str, Any]) -> ExecutionResult:
@@ -95,6 +71,3 @@ class ExecuteStream:
             yield result
             if result.is_final:
                 return
-
-    async def close(self) -> None:
-        await self.ws.close()
