@@ -110,3 +110,23 @@ async def test_symlink_escapes_are_refused(
     assert 400 <= reply.status < 500
     reply = await client.request("GET", "/session/files-sess/files", json_body={"path": "../.."})
     assert 400 <= reply.status < 500
+
+
+async def test_mounted_vfolders_take_files(
+    client: SignedClient, local_server: RunningServer
+) -> None:
+    await client.create("files-mount", IMAGE, config={"mounts": ["shared"]})
+    reply = await upload(client, "files-mount", [("shared/kept.txt", b"persistent")])
+    assert reply.status == 204
+    vfolder = local_server.app[CONTEXT].config.data_dir / "vfolders" / "shared"
+    assert (vfolder / "kept.txt").read_bytes() == b"persistent"
+    listing = await client.request(
+        "GET", "/session/files-mount/files", json_body={"path": "shared"}
+    )
+    assert [f["filename"] for f in json.loads(listing.json()["files"])] == ["kept.txt"]
+    reply = await client.request(
+        "POST", "/session/files-mount/download", json_body={"files": ["shared/kept.txt"]}
+    )
+    assert reply.status == 200
+    run = await client.run("files-mount", "print(open('shared/kept.txt').read())")
+    assert run["console"] == [["stdout", "persistent\n"]]

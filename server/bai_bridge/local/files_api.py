@@ -6,7 +6,13 @@ from aiohttp import web
 
 from bai_bridge.local import payloads
 from bai_bridge.local.context import find_session, read_json, server
-from bai_bridge.local.files import FileLimits, list_files, receive_upload, send_download
+from bai_bridge.local.files import (
+    FileLimits,
+    list_files,
+    multipart_reader,
+    receive_upload,
+    send_download,
+)
 from bai_bridge.local.files_threads import in_thread
 from bai_bridge.local.pty import Terminal, serve_pty
 
@@ -23,7 +29,8 @@ def file_limits(request: web.Request) -> FileLimits:
 
 async def upload(request: web.Request) -> web.Response:
     session = find_session(request)
-    await receive_upload(await request.multipart(), session.work_dir, file_limits(request))
+    reader = await multipart_reader(request)
+    await receive_upload(reader, session.work_dir, file_limits(request), mounts=session.mounts)
     return web.Response(status=204)
 
 
@@ -33,14 +40,21 @@ async def download(request: web.Request) -> web.StreamResponse:
     download_request = payloads.parse_download(body, request.query.getall("files", []))
     session = find_session(request)
     return await send_download(
-        request, session.work_dir, download_request.files, file_limits(request)
+        request,
+        session.work_dir,
+        download_request.files,
+        file_limits(request),
+        mounts=session.mounts,
     )
 
 
 async def files(request: web.Request) -> web.Response:
     list_request = payloads.parse_list_files(await read_json(request))
     session = find_session(request)
-    return web.json_response(await in_thread(list_files, session.work_dir, list_request.path))
+    listing = await in_thread(
+        list_files, session.work_dir, list_request.path, mounts=session.mounts
+    )
+    return web.json_response(listing)
 
 
 async def stream_pty(request: web.Request) -> web.WebSocketResponse:

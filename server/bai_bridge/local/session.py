@@ -120,6 +120,11 @@ class Session:
         return self.spec.name
 
     @property
+    def mounts(self) -> tuple[Path, ...]:
+        """The vfolders visible in the work dir (through symlinks): files may go there too."""
+        return tuple(mount.target for mount in self.spec.mounts)
+
+    @property
     def alive(self) -> bool:
         return self.status not in DEAD
 
