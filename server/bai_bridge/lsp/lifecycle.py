@@ -9,7 +9,7 @@ from lsprotocol import types
 
 from bai_bridge.api import APIConfig, APISession
 
-from . import protocol, sync
+from . import folders, protocol, sync, watch
 from .completion_engine import CompletionEngine
 from .config import CONFIG_SECTION, BridgeOptions, default_session_name, parse_options
 from .server import BridgeServer
@@ -94,6 +94,8 @@ async def start(ls: BridgeServer) -> None:
     ls.sessions = SessionManager(ls.api, options, name, ls.tasks, lambda s: _push_status(ls, s))
     ls.completion = CompletionEngine(ls.sessions, options.completion_timeout)
     sync.attach(ls)
+    folders.warn_unsynced(ls)
+    ls.tasks.spawn(watch.start_watching(ls), "watch-files")
     ls.tasks.spawn(_warm_up(ls), "session-start")
     ls.tasks.spawn(ls.completion.warm_up(), "jedi-warm-up")
 

@@ -87,15 +87,28 @@ def create_server(api_config: APIConfig | None = None) -> BridgeServer:
         completion,
         execution,
         files,
+        folders,
         lenses,
         lifecycle,
         session_commands,
         sync,
         terminal,
+        watch,
     )
 
     server = BridgeServer(api_config)
-    features = (lifecycle, session_commands, completion, execution, lenses, sync, files, terminal)
+    features = (
+        lifecycle,
+        session_commands,
+        completion,
+        execution,
+        lenses,
+        sync,
+        watch,
+        folders,
+        files,
+        terminal,
+    )
     for feature in features:
         feature.register(server)
     return server

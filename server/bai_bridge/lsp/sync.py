@@ -19,7 +19,7 @@ from .server import BridgeServer
 from .sync_plan import Conflict
 from .sync_service import SyncService
 
-__all__ = ["attach", "register", "relative_path"]
+__all__ = ["attach", "register", "relative_path", "tell_kept"]
 
 log = logging.getLogger(__name__)
 OVERWRITE = "Overwrite with local"
@@ -150,7 +150,7 @@ def register_file_operations(server: BridgeServer) -> None:
         except Exception as e:
             ls.fail("mirroring a delete", e)
             return
-        _tell_kept(ls, kept)
+        tell_kept(ls, kept)
 
     @server.feature(types.WORKSPACE_DID_RENAME_FILES, every_file)
     async def did_rename(ls: BridgeServer, params: types.RenameFilesParams) -> None:
@@ -167,10 +167,10 @@ def register_file_operations(server: BridgeServer) -> None:
         except Exception as e:
             ls.fail("mirroring a rename", e)
             return
-        _tell_kept(ls, kept)
+        tell_kept(ls, kept)
 
 
-def _tell_kept(ls: BridgeServer, kept: list[str]) -> None:
+def tell_kept(ls: BridgeServer, kept: list[str]) -> None:
     if kept:
         ls.tell(
             "bai-bridge: kept in the session because they changed there since the last sync: "
