@@ -146,8 +146,10 @@ class JupyterKernel:
 
     async def _watch(self) -> None:
         process = getattr(self._km.provisioner, "process", None)
-        if process is not None:
+        if process is not None and hasattr(os, "pidfd_open"):
             await wait_for_exit(process.pid)
+        elif process is not None:  # no pidfd (not Linux): a thread waits instead
+            await asyncio.to_thread(process.wait)
         self.exit_code = exit_code_of(None if process is None else process.poll())
         self.dead.set()
         for queue in self._routes.values():
