@@ -14,11 +14,9 @@ import re
 import sys
 import tempfile
 import time
-import types
 from pathlib import Path
 from typing import Any
 
-import ai.backend.client.request as client_request
 from ai.backend.client.session import AsyncSession
 
 IMAGE = "python:3.11-ubuntu20.04"
@@ -30,19 +28,6 @@ import matplotlib.pyplot as plt
 plt.plot([1, 2, 3], [3, 1, 2])
 plt.show()
 """
-
-
-def restore_netloc() -> None:
-    """23.9.10 reads ``URL._val.netloc``, which the yarl pinned beside it (1.25) no longer
-    has; hand it the same value (``raw_authority``). The signing algorithm stays the client's.
-    """
-    original = client_request.generate_signature
-
-    def generate_signature(*, endpoint: Any, **kwargs: Any) -> Any:
-        shim = types.SimpleNamespace(_val=types.SimpleNamespace(netloc=endpoint.raw_authority))
-        return original(endpoint=shim, **kwargs)
-
-    client_request.generate_signature = generate_signature
 
 
 async def run_loop(
@@ -153,7 +138,6 @@ async def destroy_with_events(session: Any) -> dict[str, Any]:
 
 async def main() -> None:
     out: dict[str, Any] = {}
-    restore_netloc()
     async with AsyncSession() as api:
         out["api_version"] = list(api.api_version)
         session = await api.ComputeSession.get_or_create(IMAGE, name=NAME, envs={"PEER_ENV": "set"})
