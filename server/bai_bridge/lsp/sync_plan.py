@@ -206,7 +206,7 @@ def scan_workspace(
     return files, too_large
 
 
-def is_excluded(root: Path, excludes: Iterable[str], rel: str) -> bool:
+def is_excluded(root: Path, excludes: Iterable[str], rel: str, is_dir: bool = False) -> bool:
     """Whether one path is left out by the excludes or a `.gitignore` on its way (blocking)."""
     flt = WorkspaceFilter(root, excludes)
     parts = PurePosixPath(rel).parts
@@ -214,6 +214,6 @@ def is_excluded(root: Path, excludes: Iterable[str], rel: str) -> bool:
         folder = "/".join(parts[:depth])
         flt.add_gitignore(folder)
         here = "/".join(parts[: depth + 1])
-        if flt.excluded(here, is_dir=depth < len(parts) - 1):
+        if flt.excluded(here, is_dir=is_dir or depth < len(parts) - 1):
             return True
     return False

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+from collections.abc import Iterable
 from pathlib import Path
 
 from lsprotocol import types
@@ -18,6 +19,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from .server import BridgeServer
 from .sync import tell_kept
+from .sync_plan import is_excluded
 from .sync_service import SAVE_COALESCE, SyncService
 
 __all__ = ["register", "start_watching"]
@@ -114,17 +116,27 @@ def relative_to(root: Path, uri: str) -> str | None:
     return None if rel == "." else rel
 
 
-def files_under(root: Path, rels: list[str]) -> list[str]:
-    """The paths themselves, with a created folder (moved in whole) replaced by its files."""
+def files_under(root: Path, excludes: Iterable[str], rels: list[str]) -> list[str]:
+    """The paths themselves, with a created folder (moved in whole) replaced by its files;
+    excluded folders are not walked, symlinks not followed, as in a workspace scan."""
     found: list[str] = []
     for rel in rels:
         path = root / rel
-        if not path.is_dir():
+        if path.is_symlink() or not path.is_dir():
             found.append(rel)
-            continue
-        for dirpath, _dirs, names in os.walk(path):
-            here = Path(dirpath).relative_to(root).as_posix()
-            found += [f"{here}/{name}" for name in names]
+        elif not is_excluded(root, excludes, rel, is_dir=True):
+            found += walk_folder(root, excludes, rel)
+    return found
+
+
+def walk_folder(root: Path, excludes: Iterable[str], rel: str) -> list[str]:
+    found: list[str] = []
+    for dirpath, dirnames, names in os.walk(root / rel):
+        here = Path(dirpath).relative_to(root).as_posix()
+        dirnames[:] = [
+            d for d in dirnames if not is_excluded(root, excludes, f"{here}/{d}", is_dir=True)
+        ]
+        found += [f"{here}/{n}" for n in names if not Path(dirpath, n).is_symlink()]
     return found
 
 
@@ -141,7 +153,8 @@ def register(server: BridgeServer) -> None:
             if (rel := relative_to(ls.sync.root, event.uri)) is None:
                 continue
             (deleted if event.type == types.FileChangeType.Deleted else written).append(rel)
-        for rel in await asyncio.to_thread(files_under, ls.sync.root, written):
+        excludes = ls.sync.options.sync_excludes
+        for rel in await asyncio.to_thread(files_under, ls.sync.root, excludes, written):
             ls.sync.saved(rel)
         if deleted:
             deletes.add(ls, deleted)
