@@ -28,6 +28,12 @@ def server_config(env: dict[str, str] | None = None) -> ClientServerConfig:
     )
 
 
+def uri_of(path: Path) -> str:
+    uri = from_fs_path(str(path))
+    assert uri is not None
+    return uri
+
+
 def _plain(value: Any) -> Any:
     """Custom notifications arrive as pygls objects; turn them into dicts and lists."""
     if hasattr(value, "_asdict"):
@@ -122,12 +128,19 @@ def capabilities() -> types.ClientCapabilities:
     )
 
 
+async def start_client(env: dict[str, str] | None = None) -> LanguageClient:
+    """A language server started outside pytest-lsp's fixture (stop it with `stop_server`)."""
+    client = await server_config(env).start()
+    assert isinstance(client, LanguageClient)
+    return client
+
+
 async def initialize(
     client: LanguageClient, root: Path, options: dict[str, Any] | None = None
 ) -> Recorder:
+    """Initialize on ``root`` and wait until the server's session is running."""
     recorder = Recorder(client)
-    uri = from_fs_path(str(root))
-    assert uri is not None
+    uri = uri_of(root)
     await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities(),
@@ -136,14 +149,14 @@ async def initialize(
             initialization_options={"baiBridge": options or {}},
         )
     )
+    await recorder.wait_for("the session", lambda: recorder.state() == "running")
     return recorder
 
 
 def open_doc(client: LanguageClient, path: Path, text: str) -> str:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text)
-    uri = from_fs_path(str(path))
-    assert uri is not None
+    uri = uri_of(path)
     client.text_document_did_open(
         types.DidOpenTextDocumentParams(
             types.TextDocumentItem(uri=uri, language_id="python", version=1, text=text)

@@ -5,35 +5,8 @@ answer is stood in for, by the flag the client sets when it sees one."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
-from bai_bridge.api import APIConfig, APISession
-from bai_bridge.local.serve import RunningServer
 from bai_bridge.lsp.completion_engine import CompletionEngine, CompletionRequest
-from bai_bridge.lsp.config import BridgeOptions
-from bai_bridge.lsp.protocol import SessionStatus
 from bai_bridge.lsp.session import SessionManager
-from bai_bridge.lsp.tasks import BackgroundTasks
-
-
-@pytest.fixture
-async def sessions(local_server: RunningServer) -> AsyncIterator[SessionManager]:
-    config = APIConfig(
-        endpoint=local_server.endpoint,
-        access_key=local_server.access_key,
-        secret_key=local_server.secret_key,
-    )
-    tasks = BackgroundTasks()
-    statuses: list[SessionStatus] = []
-    async with APISession(config) as api:
-        manager = SessionManager(api, BridgeOptions(), "fallback-test", tasks, statuses.append)
-        try:
-            yield manager
-        finally:
-            await manager.close()
-            await tasks.cancel_all()
 
 
 async def test_names_come_from_a_silent_query_then_from_memory_during_a_run(

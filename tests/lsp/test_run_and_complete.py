@@ -4,29 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-import pytest_asyncio
-import pytest_lsp
-from lsp_harness import (
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from bai_bridge.lsp import protocol
+
+from .lsp_harness import (
     Recorder,
     change_doc,
     command,
     complete,
     field,
-    initialize,
     open_doc,
     run_cell,
     run_selection,
-    server_config,
-    stop_server,
 )
-from lsprotocol import types
-from pytest_lsp import LanguageClient
-
-from bai_bridge.lsp import protocol
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -34,19 +29,6 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ws")
-
-
-@pytest_lsp.fixture(scope="module", config=server_config())
-async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
-    yield
-    await stop_server(lsp_client)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def bridge(client: LanguageClient, workspace: Path) -> Recorder:
-    recorder = await initialize(client, workspace)
-    await recorder.wait_for("the session", lambda: recorder.state() == "running")
-    return recorder
 
 
 async def test_completes_a_name_a_run_defined(

@@ -12,10 +12,11 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from lsp_harness import command, field, initialize, open_doc, run_selection, server_config
 from pytest_lsp import LanguageClient
 
 from bai_bridge.lsp import protocol
+
+from .lsp_harness import command, field, initialize, open_doc, run_selection, start_client
 
 
 def alive(pid: int) -> bool:
@@ -37,7 +38,6 @@ async def wait_gone(pids: list[int]) -> None:
 async def children_of_a_session(client: LanguageClient, root: Path) -> list[int]:
     """The kernel's pid and the terminal shell's pid, as they report them."""
     recorder = await initialize(client, root)
-    await recorder.wait_for("the session", lambda: recorder.state() == "running")
     uri = open_doc(client, root / "pid.py", "import os; print('PID', os.getpid())\n")
     result = await run_selection(client, uri, 0)
     kernel_pid = int(recorder.text(field(result, "runId")).split("PID", 1)[1])
@@ -59,8 +59,7 @@ async def children_of_a_session(client: LanguageClient, root: Path) -> list[int]
 
 @pytest.mark.parametrize("how", ["exit", "sigterm"])
 async def test_no_kernel_or_terminal_outlives_the_language_server(how: str, tmp_path: Path) -> None:
-    client = await server_config().start()
-    assert isinstance(client, LanguageClient)
+    client = await start_client()
     process = client._server
     assert process is not None
     try:

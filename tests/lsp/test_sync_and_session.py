@@ -6,28 +6,24 @@ import asyncio
 import base64
 import hashlib
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pytest
-import pytest_asyncio
-import pytest_lsp
-from lsp_harness import (
-    Recorder,
-    command,
-    field,
-    initialize,
-    open_doc,
-    run_selection,
-    server_config,
-    stop_server,
-)
 from lsprotocol import types
-from pygls.uris import from_fs_path
 from pytest_lsp import LanguageClient
 
 from bai_bridge.lsp import protocol
+
+from .lsp_harness import (
+    Recorder,
+    command,
+    field,
+    open_doc,
+    run_selection,
+    uri_of,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 CAP = 2 * 1024 * 1024
@@ -47,17 +43,9 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest_lsp.fixture(scope="module", config=server_config())
-async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
-    yield
-    await stop_server(lsp_client)
-
-
-@pytest_asyncio.fixture(scope="module", loop_scope="module")
-async def bridge(client: LanguageClient, workspace: Path) -> Recorder:
-    recorder = await initialize(client, workspace, {"maxFileSize": CAP, "completionTimeout": "x"})
-    await recorder.wait_for("the session", lambda: recorder.state() == "running")
-    return recorder
+@pytest.fixture(scope="module")
+def bridge_options() -> dict[str, Any]:
+    return {"maxFileSize": CAP, "completionTimeout": "x"}
 
 
 async def remote_sha(client: LanguageClient, workspace: Path, rel: str) -> str:
@@ -127,10 +115,8 @@ async def test_invalid_options_are_reported_once(client: LanguageClient, bridge:
 
 async def save(client: LanguageClient, path: Path, text: str) -> None:
     await asyncio.to_thread(path.write_text, text)
-    uri = from_fs_path(str(path))
-    assert uri is not None
     client.text_document_did_save(
-        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri))
+        types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri_of(path)))
     )
 
 
@@ -140,7 +126,7 @@ async def wait_for_sha(
     for _ in range(100):
         if await sha_in_session(client, bridge, workspace, rel) == want:
             return
-    raise AssertionError(f"{rel} never reached the session")
+    raise AssertionError(f"{rel} never became {want!r} in the session")
 
 
 async def test_saved_file_reaches_the_session_and_a_remote_change_is_not_overwritten(
@@ -241,21 +227,12 @@ async def test_info_logs_and_restart_keep_files_but_not_state(
     )
 
 
-async def wait_for_remote(
-    client: LanguageClient, bridge: Recorder, workspace: Path, rel: str, want: str
-) -> None:
-    for _ in range(100):
-        if await sha_in_session(client, bridge, workspace, rel) == want:
-            return
-    raise AssertionError(f"{rel} never became {want!r} in the session")
-
-
 async def test_deletes_and_renames_are_mirrored_only_for_files_sync_put_there(
     client: LanguageClient, bridge: Recorder, workspace: Path
 ) -> None:
     old = workspace / "old_name.py"
     await save(client, old, "MOVED = True\n")
-    await wait_for_remote(client, bridge, workspace, "old_name.py", local_sha(old))
+    await wait_for_sha(client, bridge, workspace, "old_name.py", local_sha(old))
     uri = open_doc(client, workspace / ".probe" / "own.py", "open('theirs.py', 'w').write('x')\n")
     await run_selection(client, uri, 0)
 
@@ -264,7 +241,7 @@ async def test_deletes_and_renames_are_mirrored_only_for_files_sync_put_there(
     client.workspace_did_rename_files(
         types.RenameFilesParams(files=[types.FileRename(old_uri=uri_of(old), new_uri=uri_of(new))])
     )
-    await wait_for_remote(client, bridge, workspace, "old_name.py", "missing")
+    await wait_for_sha(client, bridge, workspace, "old_name.py", "missing")
     assert await sha_in_session(client, bridge, workspace, "new_name.py") == local_sha(new)
 
     await asyncio.to_thread(new.unlink)
@@ -276,12 +253,6 @@ async def test_deletes_and_renames_are_mirrored_only_for_files_sync_put_there(
             ]
         )
     )
-    await wait_for_remote(client, bridge, workspace, "new_name.py", "missing")
+    await wait_for_sha(client, bridge, workspace, "new_name.py", "missing")
     theirs = hashlib.sha256(b"x").hexdigest()
     assert await sha_in_session(client, bridge, workspace, "theirs.py") == theirs
-
-
-def uri_of(path: Path) -> str:
-    uri = from_fs_path(str(path))
-    assert uri is not None
-    return uri

@@ -3,37 +3,12 @@ a session re-created from scratch gets everything again."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
 
-import pytest
-
-from bai_bridge.api import APIConfig, APISession
-from bai_bridge.local.serve import RunningServer
 from bai_bridge.lsp.config import BridgeOptions
-from bai_bridge.lsp.protocol import SessionStatus
 from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.sync_plan import LocalFile
 from bai_bridge.lsp.sync_service import SyncService
-from bai_bridge.lsp.tasks import BackgroundTasks
-
-
-@pytest.fixture
-async def sessions(local_server: RunningServer) -> AsyncIterator[SessionManager]:
-    config = APIConfig(
-        endpoint=local_server.endpoint,
-        access_key=local_server.access_key,
-        secret_key=local_server.secret_key,
-    )
-    tasks = BackgroundTasks()
-    statuses: list[SessionStatus] = []
-    async with APISession(config) as api:
-        manager = SessionManager(api, BridgeOptions(), "sync-service", tasks, statuses.append)
-        try:
-            yield manager
-        finally:
-            await manager.close()
-            await tasks.cancel_all()
 
 
 async def test_one_failing_file_is_reported_and_the_rest_go_on(
