@@ -8,6 +8,7 @@ import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
 
+import attrs
 from lsprotocol import types
 
 from bai_bridge.api import BackendNotFoundError, ExecutionResult, Kernel
@@ -43,24 +44,16 @@ class InputHandler:
         return str(text)
 
 
+@attrs.frozen
 class RunSpec:
     """What to run and how its errors map back: ``first_line`` 0-based, or a batch file."""
 
-    def __init__(
-        self,
-        uri: str,
-        label: str,
-        start: Starter,
-        first_line: int,
-        line_count: int,
-        remote_path: str | None = None,
-    ) -> None:
-        self.uri = uri
-        self.label = label
-        self.start = start
-        self.first_line = first_line
-        self.line_count = line_count
-        self.remote_path = remote_path
+    uri: str
+    label: str
+    start: Starter
+    first_line: int
+    line_count: int
+    remote_path: str | None = None
 
 
 async def run(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult:
