@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from pathlib import Path
 
 from lsprotocol import types
@@ -19,7 +20,7 @@ from .server import BridgeServer
 from .sync_plan import Conflict
 from .sync_service import SyncService
 
-__all__ = ["attach", "register", "relative_path", "tell_kept"]
+__all__ = ["attach", "mirror", "register", "relative_path", "tell_kept"]
 
 log = logging.getLogger(__name__)
 OVERWRITE = "Overwrite with local"
@@ -145,12 +146,7 @@ def register_file_operations(server: BridgeServer) -> None:
         rels = [r for f in params.files if (r := relative_path(ls, f.uri)) is not None]
         if ls.sync is None or not rels:
             return
-        try:
-            _removed, kept = await ls.sync.remove(rels)
-        except Exception as e:
-            ls.fail("mirroring a delete", e)
-            return
-        tell_kept(ls, kept)
+        await mirror(ls, "delete", ls.sync.remove(rels))
 
     @server.feature(types.WORKSPACE_DID_RENAME_FILES, every_file)
     async def did_rename(ls: BridgeServer, params: types.RenameFilesParams) -> None:
@@ -162,12 +158,19 @@ def register_file_operations(server: BridgeServer) -> None:
         ]
         if ls.sync is None or not pairs:
             return
-        try:
-            _removed, kept = await ls.sync.rename(pairs)
-        except Exception as e:
-            ls.fail("mirroring a rename", e)
-            return
-        tell_kept(ls, kept)
+        await mirror(ls, "rename", ls.sync.rename(pairs))
+
+
+async def mirror(
+    ls: BridgeServer, what: str, change: Awaitable[tuple[list[str], list[str]]]
+) -> None:
+    """Await a delete or rename in the session: a failure is shown, kept files are named."""
+    try:
+        _removed, kept = await change
+    except Exception as e:
+        ls.fail(f"mirroring a {what}", e)
+        return
+    tell_kept(ls, kept)
 
 
 def tell_kept(ls: BridgeServer, kept: list[str]) -> None:
