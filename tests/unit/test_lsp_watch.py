@@ -1,0 +1,69 @@
+"""The watcher's pure parts: when to register, what to watch, which files an event means."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.uris import from_fs_path
+
+from bai_bridge.lsp.config import DEFAULT_EXCLUDES
+from bai_bridge.lsp.server import BridgeServer, create_server
+from bai_bridge.lsp.watch import can_watch, files_under, relative_to, watcher_for
+
+
+def server_with(watched: types.DidChangeWatchedFilesClientCapabilities | None) -> BridgeServer:
+    server = create_server()
+    workspace = types.WorkspaceClientCapabilities(did_change_watched_files=watched)
+    server.protocol.client_capabilities = types.ClientCapabilities(workspace=workspace)
+    return server
+
+
+def test_only_a_client_that_registers_watchers_dynamically_is_asked() -> None:
+    assert not can_watch(server_with(None))
+    static = types.DidChangeWatchedFilesClientCapabilities(dynamic_registration=False)
+    assert not can_watch(server_with(static))
+    dynamic = types.DidChangeWatchedFilesClientCapabilities(dynamic_registration=True)
+    assert can_watch(server_with(dynamic))
+
+
+def test_the_watcher_is_relative_to_the_folder_when_the_client_can(tmp_path: Path) -> None:
+    plain = types.DidChangeWatchedFilesClientCapabilities(dynamic_registration=True)
+    assert watcher_for(server_with(plain), tmp_path).glob_pattern == f"{tmp_path}/**/*"
+    relative = types.DidChangeWatchedFilesClientCapabilities(
+        dynamic_registration=True, relative_pattern_support=True
+    )
+    pattern = watcher_for(server_with(relative), tmp_path).glob_pattern
+    assert pattern == types.RelativePattern(base_uri=from_fs_path(str(tmp_path)), pattern="**/*")
+
+
+def uri(path: Path) -> str:
+    text = from_fs_path(str(path))
+    assert text is not None
+    return text
+
+
+def test_events_outside_the_synced_folder_are_ignored(tmp_path: Path) -> None:
+    root = tmp_path / "proj"
+    (root / "pkg").mkdir(parents=True)
+    assert relative_to(root, uri(root / "pkg" / "a.py")) == "pkg/a.py"
+    assert relative_to(root, uri(root / "gone.py")) == "gone.py"  # deleted files too
+    assert relative_to(root, uri(root)) is None
+    assert relative_to(root, uri(tmp_path / "other" / "b.py")) is None
+    os.symlink(tmp_path, root / "escape")
+    assert relative_to(root, uri(root / "escape" / "c.py")) is None
+
+
+def test_a_folder_moved_in_whole_means_its_files_without_excluded_ones(tmp_path: Path) -> None:
+    for rel in ("new/a.py", "new/deep/b.py", "new/__pycache__/a.pyc", "new/out/x.txt"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    (tmp_path / "new" / ".gitignore").write_text("out/\n")
+    os.symlink(tmp_path / "new" / "a.py", tmp_path / "new" / "link.py")
+    (tmp_path / "node_modules" / "m").mkdir(parents=True)
+    (tmp_path / "node_modules" / "m" / "i.js").write_text("x")
+
+    rels = ["new", "node_modules", "single.py"]
+    found = files_under(tmp_path, DEFAULT_EXCLUDES, rels)
+    assert sorted(found) == ["new/.gitignore", "new/a.py", "new/deep/b.py", "single.py"]
