@@ -1,0 +1,256 @@
+"""Files changed on disk outside the editor, and multi-root workspaces, end to end over stdio.
+
+The client declares dynamic registration of didChangeWatchedFiles; the test writes and deletes
+files itself (not through the editor) and sends the events a watching editor would send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import shutil
+from pathlib import Path
+
+import attrs
+import pytest
+import pytest_asyncio
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from bai_bridge.lsp import protocol
+
+from .lsp_harness import (
+    Recorder,
+    capabilities,
+    command,
+    field,
+    open_doc,
+    run_selection,
+    uri_of,
+)
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+CAP = 64 * 1024
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("watched")
+    (root / "main.py").write_text("print('main')\n")
+    (root / ".gitignore").write_text("generated/\n")
+    return root
+
+
+@pytest.fixture(scope="module")
+def other_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    other = tmp_path_factory.mktemp("second-folder")
+    (other / "lib.py").write_text("Y = 2\n")
+    return other
+
+
+class Watching(Recorder):
+    """The recorder plus the registrations the server asked for."""
+
+    def __init__(self, client: LanguageClient) -> None:
+        super().__init__(client)
+        self.registrations: list[types.Registration] = []
+
+        @client.feature(types.CLIENT_REGISTER_CAPABILITY)
+        def on_register(_: LanguageClient, params: types.RegistrationParams) -> None:
+            self.registrations += params.registrations
+            self.poke()
+
+
+def watching_capabilities() -> types.ClientCapabilities:
+    base = capabilities()
+    assert base.workspace is not None
+    watched = types.DidChangeWatchedFilesClientCapabilities(
+        dynamic_registration=True, relative_pattern_support=True
+    )
+    workspace = attrs.evolve(
+        base.workspace, did_change_watched_files=watched, workspace_folders=True
+    )
+    return attrs.evolve(base, workspace=workspace)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def bridge(client: LanguageClient, workspace: Path, other_folder: Path) -> Watching:
+    recorder = Watching(client)
+    folders = [
+        types.WorkspaceFolder(uri=uri_of(workspace), name=workspace.name),
+        types.WorkspaceFolder(uri=uri_of(other_folder), name=other_folder.name),
+    ]
+    await client.initialize_session(
+        types.InitializeParams(
+            capabilities=watching_capabilities(),
+            root_uri=uri_of(workspace),
+            workspace_folders=folders,
+            initialization_options={"baiBridge": {"maxFileSize": CAP}},
+        )
+    )
+    await recorder.wait_for("the session", lambda: recorder.state() == "running")
+    await command(client, protocol.SYNC_WORKSPACE)
+    return recorder
+
+
+def sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+async def remote_shas(
+    client: LanguageClient, bridge: Recorder, workspace: Path, *rels: str
+) -> dict[str, str]:
+    """The sha256 of each path in the session ('missing' if absent), computed there."""
+    code = (
+        "import hashlib, os\n"
+        f"for p in {list(rels)!r}:\n"
+        "    print('SHA', p, hashlib.sha256(open(p, 'rb').read()).hexdigest() "
+        "if os.path.isfile(p) else 'missing')\n"
+    )
+    uri = open_doc(client, workspace / ".probe" / "probe.py", code)
+    where = {"start": {"line": 0, "character": 0}, "end": {"line": 3, "character": 0}}
+    done = await command(client, protocol.RUN_SELECTION, {"uri": uri, "range": where})
+    lines = bridge.text(field(done, "runId")).splitlines()
+    return {p: h for _, p, h in (line.split() for line in lines if line.startswith("SHA "))}
+
+
+async def wait_in_session(
+    client: LanguageClient, bridge: Recorder, workspace: Path, want: dict[str, str]
+) -> None:
+    """Poll the session (each poll is a real run) until every path has the wanted hash."""
+    seen: dict[str, str] = {}
+    for _ in range(60):
+        seen = await remote_shas(client, bridge, workspace, *want)
+        if seen == want:
+            return
+    raise AssertionError(f"the session has {seen}, not {want}")
+
+
+def notify(client: LanguageClient, *changes: tuple[Path, types.FileChangeType]) -> None:
+    client.workspace_did_change_watched_files(
+        types.DidChangeWatchedFilesParams(
+            changes=[types.FileEvent(uri=uri_of(p), type=kind) for p, kind in changes]
+        )
+    )
+
+
+async def write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    await asyncio.to_thread(path.write_bytes, data)
+
+
+async def test_the_synced_folder_is_watched(bridge: Watching, workspace: Path) -> None:
+    await bridge.wait_for("the registration", lambda: bridge.registrations)
+    (registration,) = bridge.registrations
+    assert registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
+    watcher = {"globPattern": {"baseUri": uri_of(workspace), "pattern": "**/*"}}
+    assert registration.register_options == {"watchers": [watcher]}
+
+
+async def test_files_written_on_disk_reach_the_session_but_excluded_ones_do_not(
+    client: LanguageClient, bridge: Watching, workspace: Path
+) -> None:
+    made = bytes(range(256)) * 40  # written by a "generator", not the editor
+    ignored = b"1,2,3\n"
+    await write(workspace / "gen" / "table.bin", made)
+    await write(workspace / "generated" / "cache.csv", ignored)  # .gitignore
+    await write(workspace / "__pycache__" / "m.pyc", b"\0")  # default excludes
+    await write(workspace / "too_big.bin", b"x" * (CAP + 1))  # the size cap
+    await write(workspace / "main.py", b"print('after git checkout')\n")
+    created, changed = types.FileChangeType.Created, types.FileChangeType.Changed
+    notify(
+        client,
+        (workspace / "gen" / "table.bin", created),
+        (workspace / "generated" / "cache.csv", created),
+        (workspace / "__pycache__" / "m.pyc", created),
+        (workspace / "too_big.bin", created),
+        (workspace / "main.py", changed),
+    )
+    after = {"gen/table.bin": sha(made), "main.py": sha(b"print('after git checkout')\n")}
+    await wait_in_session(client, bridge, workspace, after)
+    left_out = ("generated/cache.csv", "__pycache__/m.pyc", "too_big.bin")
+    assert await remote_shas(client, bridge, workspace, *left_out) == dict.fromkeys(
+        left_out, "missing"
+    )
+
+
+async def test_a_delete_on_disk_is_mirrored_only_for_files_sync_put_there(
+    client: LanguageClient, bridge: Watching, workspace: Path
+) -> None:
+    doomed = workspace / "scratch.py"
+    folder = workspace / "moved_in"  # a folder moved in whole: one event for the folder
+    await write(doomed, b"SCRATCH = 1\n")
+    await write(folder / "a.py", b"A = 1\n")
+    await write(folder / "deep" / "b.py", b"B = 2\n")
+    await write(folder / "__pycache__" / "a.pyc", b"\0")  # excluded, in the same upload
+    created = types.FileChangeType.Created
+    notify(client, (doomed, created), (folder, created))
+    synced = {
+        "scratch.py": sha(b"SCRATCH = 1\n"),
+        "moved_in/a.py": sha(b"A = 1\n"),
+        "moved_in/deep/b.py": sha(b"B = 2\n"),
+    }
+    await wait_in_session(
+        client, bridge, workspace, synced | {"moved_in/__pycache__/a.pyc": "missing"}
+    )
+    made_there = open_doc(
+        client, workspace / ".probe" / "theirs.py", "open('theirs.txt', 'w').write('t')\n"
+    )
+    await run_selection(client, made_there, 0)
+
+    await asyncio.to_thread(doomed.unlink)
+    await asyncio.to_thread(shutil.rmtree, folder)
+    deleted = types.FileChangeType.Deleted
+    notify(client, (doomed, deleted), (folder, deleted), (workspace / "theirs.txt", deleted))
+    await wait_in_session(client, bridge, workspace, dict.fromkeys(synced, "missing"))
+    assert await remote_shas(client, bridge, workspace, "theirs.txt") == {"theirs.txt": sha(b"t")}
+
+
+async def test_a_file_changed_in_the_session_is_not_overwritten_without_a_decision(
+    client: LanguageClient, bridge: Watching, workspace: Path
+) -> None:
+    path = workspace / "shared.py"
+    await write(path, b"V = 1\n")
+    notify(client, (path, types.FileChangeType.Created))
+    await wait_in_session(client, bridge, workspace, {"shared.py": sha(b"V = 1\n")})
+    edit = open_doc(
+        client, workspace / ".probe" / "edit.py", "open('shared.py', 'w').write('V = 99\\n')\n"
+    )
+    await run_selection(client, edit, 0)
+
+    asked = len(bridge.message_requests)
+    await write(path, b"V = 2  # formatted from the shell\n")
+    notify(client, (path, types.FileChangeType.Changed))
+    await bridge.wait_for("the question", lambda: len(bridge.message_requests) > asked)
+    assert "shared.py" in bridge.message_requests[-1].message
+    assert await remote_shas(client, bridge, workspace, "shared.py") == {
+        "shared.py": sha(b"V = 99\n")
+    }
+
+
+def folder_warnings(client: LanguageClient) -> list[str]:
+    return [m.message for m in client.messages if "not synced" in m.message]
+
+
+async def test_other_workspace_folders_are_named_once_as_not_synced(
+    client: LanguageClient, bridge: Watching, workspace: Path, other_folder: Path
+) -> None:
+    (warning,) = folder_warnings(client)
+    assert other_folder.name in warning
+    assert workspace.name in warning
+    assert "own window" in warning
+
+    third = workspace.parent / "third-folder"
+    third.mkdir(exist_ok=True)
+    added = types.WorkspaceFolder(uri=uri_of(third), name=third.name)
+    for _ in range(2):  # the same folder added twice is named once
+        client.workspace_did_change_workspace_folders(
+            types.DidChangeWorkspaceFoldersParams(
+                event=types.WorkspaceFoldersChangeEvent(added=[added], removed=[])
+            )
+        )
+    await bridge.wait_for("the warning", lambda: len(folder_warnings(client)) > 1)
+    await command(client, protocol.SESSION_INFO)  # a round trip: the second event was handled
+    assert len(folder_warnings(client)) == 2
+    assert third.name in folder_warnings(client)[-1]
+    assert other_folder.name not in folder_warnings(client)[-1]
