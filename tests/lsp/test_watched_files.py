@@ -254,3 +254,34 @@ async def test_other_workspace_folders_are_named_once_as_not_synced(
     assert len(folder_warnings(client)) == 2
     assert third.name in folder_warnings(client)[-1]
     assert other_folder.name not in folder_warnings(client)[-1]
+
+
+async def test_a_download_asks_nothing_and_a_local_delete_leaves_the_sessions_file(
+    client: LanguageClient, bridge: Watching, workspace: Path
+) -> None:
+    made = "open('result.txt', 'w').write('r\\n'); open('theirs2.txt', 'w').write('s\\n')\n"
+    await run_selection(client, open_doc(client, workspace / ".probe" / "make.py", made), 0)
+    fetched = await command(client, protocol.DOWNLOAD, {"paths": ["result.txt"]})
+    assert field(fetched, "files") == ["result.txt"]
+    assert (workspace / "result.txt").read_bytes() == b"r\n"
+
+    asked = len(bridge.message_requests)
+    clash = workspace / "theirs2.txt"  # a real conflict in the same batch, as a yardstick
+    await write(clash, b"local\n")
+    created = types.FileChangeType.Created
+    notify(client, (workspace / "result.txt", created), (clash, created))
+    await bridge.wait_for("the question", lambda: len(bridge.message_requests) > asked)
+    (question,) = bridge.message_requests[asked:]
+    assert "theirs2.txt" in question.message
+    assert "result.txt" not in question.message
+
+    marker = workspace / "marker.py"  # a synced file deleted in the same batch
+    await write(marker, b"M = 1\n")
+    notify(client, (marker, created))
+    await wait_in_session(client, bridge, workspace, {"marker.py": sha(b"M = 1\n")})
+    await asyncio.to_thread((workspace / "result.txt").unlink)
+    await asyncio.to_thread(marker.unlink)
+    deleted = types.FileChangeType.Deleted
+    notify(client, (workspace / "result.txt", deleted), (marker, deleted))
+    await wait_in_session(client, bridge, workspace, {"marker.py": "missing"})
+    assert await remote_shas(client, bridge, workspace, "result.txt") == {"result.txt": sha(b"r\n")}

@@ -38,9 +38,12 @@ def register(server: BridgeServer) -> None:
                 def on_bytes(done: int, _total: int) -> None:
                     report(f"{done // 1024} KiB", 0)
 
-                result = await ls.session_manager().call(
-                    lambda k: k.download(args.paths, dest, progress=on_bytes)
-                )
+                if ls.sync is not None:  # it records what lands in place
+                    result = await ls.sync.fetch(args.paths, dest, on_bytes)
+                else:
+                    result = await ls.session_manager().call(
+                        lambda k: k.download(args.paths, dest, progress=on_bytes)
+                    )
         except Exception as e:
             ls.fail("downloading " + ", ".join(args.paths), e)
             return None

@@ -27,6 +27,7 @@ __all__ = [
     "SyncPlan",
     "WorkspaceFilter",
     "file_digest",
+    "files_in_place",
     "plan_sync",
     "scan_workspace",
 ]
@@ -53,6 +54,8 @@ class ManifestEntry:
     sha256: str
     size: int
     mtime: float
+    # first fetched from the session (a download), not put there by sync: never deleted there
+    from_session: bool = False
 
 
 @attrs.define
@@ -217,3 +220,26 @@ def is_excluded(root: Path, excludes: Iterable[str], rel: str, is_dir: bool = Fa
         if flt.excluded(here, is_dir=is_dir or depth < len(parts) - 1):
             return True
     return False
+
+
+def files_in_place(root: Path, dest: Path, paths: Iterable[str]) -> list[str]:
+    """Of session paths downloaded into ``dest``, the local files that sit at the same
+    workspace path as in the session (a folder counts with its files; blocking)."""
+    found: list[str] = []
+    for path in paths:
+        remote = PurePosixPath(path)
+        if remote.is_absolute() or ".." in remote.parts:
+            continue
+        local = dest / remote.name
+        try:
+            rel = local.relative_to(root).as_posix()
+        except ValueError:
+            continue
+        if rel != remote.as_posix():
+            continue
+        if local.is_file():
+            found.append(rel)
+        for dirpath, _dirs, names in os.walk(local) if local.is_dir() else ():
+            here = Path(dirpath).relative_to(root).as_posix()
+            found += [f"{here}/{name}" for name in names]
+    return found

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bai_bridge.api import BatchOptions, Kernel
+from bai_bridge.api.models import DownloadResult
 
 from .config import BridgeOptions
 from .protocol import SyncResult
@@ -25,6 +26,7 @@ from .sync_plan import (
     Manifest,
     ManifestEntry,
     file_digest,
+    files_in_place,
     is_excluded,
     plan_file,
     plan_sync,
@@ -121,15 +123,23 @@ class SyncService:
             sent += sum(f.size for f in batch)
         return done, failed
 
-    async def _record(self, kernel: Kernel, files: list[LocalFile]) -> None:
-        """Remember what was sent, with the size and mtime the session now reports."""
+    async def _record(
+        self, kernel: Kernel, files: list[LocalFile], from_session: bool = False
+    ) -> None:
+        """Remember what both sides now hold, with the size and mtime the session reports.
+
+        ``from_session``: the file came from the session first (kept on an entry's updates).
+        """
         if not files:
             return
         manifest = await self._manifest_for(kernel)
         stats = await remote_stats(kernel, [f.path for f in files])
         for file in files:
             if (stat := stats.get(file.path)) is not None:
-                manifest.entries[file.path] = ManifestEntry(file.sha256, stat.size, stat.mtime)
+                old = manifest.entries.get(file.path)
+                origin = old.from_session if old is not None else from_session
+                entry = ManifestEntry(file.sha256, stat.size, stat.mtime, origin)
+                manifest.entries[file.path] = entry
                 self.conflicts.pop(file.path, None)
         await save_manifest(kernel, manifest)
 
@@ -195,18 +205,38 @@ class SyncService:
     async def keep_remote(self, rel: str) -> None:
         """The person keeps the session's version: fetch it into the workspace."""
         target = (self.root / rel).parent
+        conflict = self.conflicts.get(rel)
+        theirs = conflict is not None and conflict.reason == "not-synced-by-bridge"
         async with self._lock:
             kernel = await self.sessions.kernel()
             await kernel.download([rel], target)
-            await self._record(kernel, await asyncio.to_thread(self._describe, [rel]))
+            await self._record(kernel, await asyncio.to_thread(self._describe, [rel]), theirs)
         self.conflicts.pop(rel, None)
+
+    async def fetch(
+        self, paths: list[str], dest: Path, progress: Callable[[int, int], None]
+    ) -> DownloadResult:
+        """Download session paths into ``dest`` (inside the workspace). Files landing at their
+        own session path are recorded as the same on both sides, so the watcher's event for
+        them asks nobody, and as the session's, so a local delete leaves them there."""
+        async with self._lock:
+            result = await self.sessions.call(lambda k: k.download(paths, dest, progress=progress))
+            here = await asyncio.to_thread(files_in_place, self.root.resolve(), dest, paths)
+            files = await asyncio.to_thread(self._describe, here)
+            await self._record(await self.sessions.kernel(), files, from_session=True)
+        return result
 
     # -- deletes and renames ----------------------------------------------------------------
 
     def owned_under(self, rel: str) -> list[str]:
         """Manifest paths that are ``rel`` itself or inside the folder ``rel``."""
         entries = self._manifest.entries if self._manifest is not None else {}
-        return [p for p in entries if p == rel or p.startswith(rel.rstrip("/") + "/")]
+        inside = rel.rstrip("/") + "/"
+        return [
+            p
+            for p, entry in entries.items()
+            if not entry.from_session and (p == rel or p.startswith(inside))
+        ]
 
     async def remove(self, rels: list[str]) -> tuple[list[str], list[str]]:
         """Delete in the session the files sync put there and nobody changed since.
