@@ -10,6 +10,7 @@ from pygls.uris import from_fs_path
 
 from bai_bridge.lsp.config import DEFAULT_EXCLUDES
 from bai_bridge.lsp.server import BridgeServer, create_server
+from bai_bridge.lsp.sync_plan import files_in_place
 from bai_bridge.lsp.watch import can_watch, files_under, relative_to, watcher_for
 
 
@@ -67,3 +68,14 @@ def test_a_folder_moved_in_whole_means_its_files_without_excluded_ones(tmp_path:
     rels = ["new", "node_modules", "single.py"]
     found = files_under(tmp_path, DEFAULT_EXCLUDES, rels)
     assert sorted(found) == ["new/.gitignore", "new/a.py", "new/deep/b.py", "single.py"]
+
+
+def test_a_download_is_in_place_only_where_it_lands_at_its_session_path(tmp_path: Path) -> None:
+    for rel in ("r.txt", "out/r.txt", "runs/1/log.txt", "runs/1/deep/m.bin"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x")
+    assert files_in_place(tmp_path, tmp_path, ["r.txt", "/abs/r.txt", "../r.txt"]) == ["r.txt"]
+    assert files_in_place(tmp_path, tmp_path / "out", ["r.txt"]) == []  # out/r.txt != r.txt
+    assert files_in_place(tmp_path, tmp_path / "out", ["out/r.txt"]) == ["out/r.txt"]
+    found = files_in_place(tmp_path, tmp_path, ["runs"])
+    assert sorted(found) == ["runs/1/deep/m.bin", "runs/1/log.txt"]

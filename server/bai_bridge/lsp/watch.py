@@ -18,7 +18,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path, to_fs_path
 
 from .server import BridgeServer
-from .sync import tell_kept
+from .sync import mirror
 from .sync_plan import is_excluded
 from .sync_service import SAVE_COALESCE, SyncService
 
@@ -94,14 +94,8 @@ class PendingDeletes:
 async def mirror_deletes(ls: BridgeServer, sync: SyncService, rels: list[str]) -> None:
     """Remove in the session what sync put there and is gone on disk now."""
     gone = [r for r in rels if not (sync.root / r).exists() and sync.owned_under(r)]
-    if not gone:
-        return
-    try:
-        _removed, kept = await sync.remove(gone)
-    except Exception as e:
-        ls.fail("mirroring a delete", e)
-        return
-    tell_kept(ls, kept)
+    if gone:
+        await mirror(ls, "delete", sync.remove(gone))
 
 
 def relative_to(root: Path, uri: str) -> str | None:
