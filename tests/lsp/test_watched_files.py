@@ -255,6 +255,18 @@ async def test_other_workspace_folders_are_named_once_as_not_synced(
     assert third.name in folder_warnings(client)[-1]
     assert other_folder.name not in folder_warnings(client)[-1]
 
+    synced = types.WorkspaceFolder(uri=uri_of(workspace), name=workspace.name)
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(added=[], removed=[synced])
+        )
+    )
+    left = await bridge.wait_for(
+        "the warning", lambda: [m for m in client.messages if "left the workspace" in m.message]
+    )
+    assert workspace.name in left[0].message
+    assert "restart the language server" in left[0].message
+
 
 async def test_a_download_asks_nothing_and_a_local_delete_leaves_the_sessions_file(
     client: LanguageClient, bridge: Watching, workspace: Path
@@ -263,6 +275,7 @@ async def test_a_download_asks_nothing_and_a_local_delete_leaves_the_sessions_fi
     await run_selection(client, open_doc(client, workspace / ".probe" / "make.py", made), 0)
     fetched = await command(client, protocol.DOWNLOAD, {"paths": ["result.txt"]})
     assert field(fetched, "files") == ["result.txt"]
+    # into the synced folder, though it left the workspace in the test above
     assert (workspace / "result.txt").read_bytes() == b"r\n"
 
     asked = len(bridge.message_requests)

@@ -24,7 +24,7 @@ def folder_paths(ls: BridgeServer) -> list[Path]:
 
 def warn_unsynced(ls: BridgeServer) -> None:
     """A warning naming the folders sync leaves out, each folder named only once."""
-    synced = ls.sync.root if ls.sync is not None else ls.root
+    synced = ls.root
     if synced is None:
         return
     left_out = [p for p in folder_paths(ls) if p.resolve() != synced.resolve()]

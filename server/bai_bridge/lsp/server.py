@@ -58,7 +58,10 @@ class BridgeServer(LanguageServer):
 
     @property
     def root(self) -> Path | None:
-        """The first workspace folder, where sync reads from and downloads land."""
+        """The synced folder, where sync reads from and downloads land: the first workspace
+        folder at start, kept while folders come and go (folders.py tells the person)."""
+        if self.sync is not None:
+            return self.sync.root
         folders = list(self.workspace.folders.values())
         uri = folders[0].uri if folders else self.workspace.root_uri
         path = to_fs_path(uri) if uri else None
