@@ -8,9 +8,13 @@ from pathlib import Path
 from lsprotocol import types
 from pygls.uris import from_fs_path
 
-from bai_bridge.lsp.config import DEFAULT_EXCLUDES
+from bai_bridge.api import APIConfig, APISession
+from bai_bridge.lsp.config import DEFAULT_EXCLUDES, BridgeOptions
 from bai_bridge.lsp.server import BridgeServer, create_server
+from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.sync_plan import files_in_place
+from bai_bridge.lsp.sync_service import SyncService
+from bai_bridge.lsp.tasks import BackgroundTasks
 from bai_bridge.lsp.watch import can_watch, files_under, relative_to, watcher_for
 
 
@@ -79,3 +83,22 @@ def test_a_download_is_in_place_only_where_it_lands_at_its_session_path(tmp_path
     assert files_in_place(tmp_path, tmp_path / "out", ["out/r.txt"]) == ["out/r.txt"]
     found = files_in_place(tmp_path, tmp_path, ["runs"])
     assert sorted(found) == ["runs/1/deep/m.bin", "runs/1/log.txt"]
+
+
+async def test_changes_to_excluded_files_only_never_reach_for_a_session(tmp_path: Path) -> None:
+    """A checkout or `git status` churns .git/: that must not start (or re-create) a session.
+    Nobody listens at the endpoint and the API session is not even open."""
+    (tmp_path / ".git").mkdir()
+    (tmp_path / ".git" / "index").write_bytes(b"\0")
+    (tmp_path / ".gitignore").write_text("build/\n")
+    (tmp_path / "build").mkdir()
+    (tmp_path / "build" / "out.o").write_bytes(b"\0")
+    config = APIConfig(endpoint="http://127.0.0.1:9", access_key="AKIA", secret_key="s")
+    tasks = BackgroundTasks()
+    api = APISession(config)  # never opened: any request would fail
+    sessions = SessionManager(api, BridgeOptions(), "watch-idle", tasks, lambda _: None)
+    service = SyncService(tmp_path, BridgeOptions(), sessions)
+    sent = await service.upload_files([".git/index", "build/out.o", "vanished.py"])
+    assert sent == []
+    assert sessions.kernel_if_ready is None
+    await tasks.cancel_all()

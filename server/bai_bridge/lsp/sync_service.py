@@ -172,6 +172,8 @@ class SyncService:
         """Upload these files unless the session's copy changed since sync put it there
         (``force``: the person decided). Returns what was sent."""
         local = await asyncio.to_thread(self._describe, rels, not force)
+        if not local:  # e.g. only excluded files (.git/ churn): no session needed, none woken
+            return []
         async with self._lock:
             kernel = await self.sessions.kernel()
             manifest = await self._manifest_for(kernel)
