@@ -172,6 +172,17 @@ async def test_files_written_on_disk_reach_the_session_but_excluded_ones_do_not(
     assert await remote_shas(client, bridge, workspace, *left_out) == dict.fromkeys(
         left_out, "missing"
     )
+    assert len(too_large_warnings(client)) == 1
+
+    await write(workspace / "too_big.bin", b"y" * (CAP + 2))  # regenerated: not told again
+    await write(workspace / "gen" / "table.bin", b"regenerated")
+    notify(client, (workspace / "too_big.bin", changed), (workspace / "gen" / "table.bin", changed))
+    await wait_in_session(client, bridge, workspace, {"gen/table.bin": sha(b"regenerated")})
+    assert len(too_large_warnings(client)) == 1
+
+
+def too_large_warnings(client: LanguageClient) -> list[str]:
+    return [m.message for m in client.messages if "too_big.bin" in m.message]
 
 
 async def test_a_delete_on_disk_is_mirrored_only_for_files_sync_put_there(
@@ -229,7 +240,7 @@ async def test_a_file_changed_in_the_session_is_not_overwritten_without_a_decisi
 
 
 def folder_warnings(client: LanguageClient) -> list[str]:
-    return [m.message for m in client.messages if "not synced" in m.message]
+    return [m.message for m in client.messages if "only one workspace folder" in m.message]
 
 
 async def test_other_workspace_folders_are_named_once_as_not_synced(

@@ -45,6 +45,7 @@ def attach(ls: BridgeServer) -> None:
     service = SyncService(root, ls.options, sessions)
     service.on_conflicts = lambda conflicts: _ask(ls, conflicts)
     service.on_failure = lambda path, e: ls.fail(f"syncing {path}", e)
+    service.on_too_large = lambda paths: _tell_too_large(ls, paths)
 
     async def on_ready(kernel: Kernel, reason: str) -> None:
         if reason == "created":
@@ -73,6 +74,18 @@ async def sync_with_progress(ls: BridgeServer) -> protocol.SyncResult | None:
             types.MessageType.Warning,
         )
     return result
+
+
+def _tell_too_large(ls: BridgeServer, paths: list[str]) -> None:
+    """A saved or changed file over the cap: said once per file, not on every save."""
+    fresh = [p for p in paths if f"too-large:{p}" not in ls.reported_problems]
+    ls.reported_problems.update(f"too-large:{p}" for p in fresh)
+    if fresh:
+        ls.tell(
+            f"bai-bridge: not synced (over the {ls.options.max_file_size} byte cap "
+            "maxFileSize): " + ", ".join(fresh[:10]),
+            types.MessageType.Warning,
+        )
 
 
 def _ask(ls: BridgeServer, conflicts: list[Conflict]) -> None:

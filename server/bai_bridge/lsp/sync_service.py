@@ -51,6 +51,7 @@ class SyncService:
         self.conflicts: dict[str, Conflict] = {}
         self.on_conflicts: Callable[[list[Conflict]], None] = lambda _: None
         self.on_failure: Callable[[str, BaseException], None] = lambda _p, _e: None
+        self.on_too_large: Callable[[list[str]], None] = lambda _: None
         self._manifest: Manifest | None = None
         self._hashes: HashCache = {}
         self._lock = asyncio.Lock()
@@ -171,7 +172,10 @@ class SyncService:
     async def upload_files(self, rels: list[str], force: bool = False) -> list[str]:
         """Upload these files unless the session's copy changed since sync put it there
         (``force``: the person decided). Returns what was sent."""
-        local = await asyncio.to_thread(self._describe, rels, not force)
+        too_large: list[str] = []
+        local = await asyncio.to_thread(self._describe, rels, not force, too_large)
+        if too_large:
+            self.on_too_large(too_large)
         if not local:  # e.g. only excluded files (.git/ churn): no session needed, none woken
             return []
         async with self._lock:
@@ -191,17 +195,25 @@ class SyncService:
         self._flag(conflicts)
         return [f.path for f in sent]
 
-    def _describe(self, rels: list[str], honour_excludes: bool = False) -> list[LocalFile]:
-        """Hash the files that exist, fit the cap and (if asked) are not excluded."""
+    def _describe(
+        self, rels: list[str], honour_excludes: bool = False, too_large: list[str] | None = None
+    ) -> list[LocalFile]:
+        """Hash the files that exist, fit the cap and (if asked) are not excluded; the ones
+        over the cap go to ``too_large`` when given."""
         found = []
         excludes = self.options.sync_excludes
         for rel in rels:
             path = self.root / rel
             if honour_excludes and is_excluded(self.root, excludes, rel):
                 continue
-            if path.is_file() and path.stat().st_size <= self.options.max_file_size:
-                size, sha = file_digest(path)
-                found.append(LocalFile(rel, size, sha))
+            if not path.is_file():
+                continue
+            if path.stat().st_size > self.options.max_file_size:
+                if too_large is not None:
+                    too_large.append(rel)
+                continue
+            size, sha = file_digest(path)
+            found.append(LocalFile(rel, size, sha))
         return found
 
     async def keep_remote(self, rel: str) -> None:
