@@ -212,9 +212,19 @@ async def test_a_delete_on_disk_is_mirrored_only_for_files_sync_put_there(
     await asyncio.to_thread(doomed.unlink)
     await asyncio.to_thread(shutil.rmtree, folder)
     deleted = types.FileChangeType.Deleted
-    notify(client, (doomed, deleted), (folder, deleted), (workspace / "theirs.txt", deleted))
+    recreated = workspace / "main.py"  # deleted and written again (a formatter): stays
+    notify(
+        client,
+        (doomed, deleted),
+        (folder, deleted),
+        (workspace / "theirs.txt", deleted),
+        (recreated, deleted),
+    )
     await wait_in_session(client, bridge, workspace, dict.fromkeys(synced, "missing"))
-    assert await remote_shas(client, bridge, workspace, "theirs.txt") == {"theirs.txt": sha(b"t")}
+    assert await remote_shas(client, bridge, workspace, "theirs.txt", "main.py") == {
+        "theirs.txt": sha(b"t"),
+        "main.py": sha(recreated.read_bytes()),
+    }
 
 
 async def test_a_file_changed_in_the_session_is_not_overwritten_without_a_decision(
