@@ -93,7 +93,8 @@ class PendingDeletes:
 
 async def mirror_deletes(ls: BridgeServer, sync: SyncService, rels: list[str]) -> None:
     """Remove in the session what sync put there and is gone on disk now."""
-    gone = [r for r in rels if not (sync.root / r).exists() and sync.owned_under(r)]
+    absent = await asyncio.to_thread(lambda: [r for r in rels if not (sync.root / r).exists()])
+    gone = [r for r in absent if sync.owned_under(r)]
     if gone:
         await mirror(ls, "delete", sync.remove(gone))
 
@@ -134,6 +135,19 @@ def walk_folder(root: Path, excludes: Iterable[str], rel: str) -> list[str]:
     return found
 
 
+def sort_events(
+    root: Path, excludes: Iterable[str], params: types.DidChangeWatchedFilesParams
+) -> tuple[list[str], list[str]]:
+    """Files written (a created folder as its files) and paths deleted under ``root``
+    (blocking: it resolves paths and walks folders)."""
+    written: list[str] = []
+    deleted: list[str] = []
+    for event in params.changes:
+        if (rel := relative_to(root, event.uri)) is not None:
+            (deleted if event.type == types.FileChangeType.Deleted else written).append(rel)
+    return files_under(root, excludes, written), deleted
+
+
 def register(server: BridgeServer) -> None:
     deletes = PendingDeletes()
 
@@ -141,14 +155,9 @@ def register(server: BridgeServer) -> None:
     async def changed(ls: BridgeServer, params: types.DidChangeWatchedFilesParams) -> None:
         if ls.sync is None:
             return
-        written: list[str] = []
-        deleted: list[str] = []
-        for event in params.changes:
-            if (rel := relative_to(ls.sync.root, event.uri)) is None:
-                continue
-            (deleted if event.type == types.FileChangeType.Deleted else written).append(rel)
         excludes = ls.sync.options.sync_excludes
-        for rel in await asyncio.to_thread(files_under, ls.sync.root, excludes, written):
+        written, deleted = await asyncio.to_thread(sort_events, ls.sync.root, excludes, params)
+        for rel in written:
             ls.sync.saved(rel)
         if deleted:
             deletes.add(ls, deleted)
