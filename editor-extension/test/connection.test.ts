@@ -175,3 +175,14 @@ test("an unavailable session is retried, then left to the person", async () => {
   terminal.input("\r");
   await screen.waitFor("a connection after the key", () => received.length === 1);
 });
+
+test("keys typed while connecting are sent once the connection opens", async () => {
+  const terminal = connect();
+  terminal.input("echo early\r");
+  await screen.waitFor("a connection", () => received.length === 1);
+  await screen.waitFor("the early keys", () => nth(0).messages.length >= 2);
+  assert.deepEqual(nth(0).messages[1], {
+    type: "stdin",
+    chars: Buffer.from("echo early\r").toString("base64"),
+  });
+});

@@ -65,7 +65,7 @@ function outputFrame(page) {
 }
 
 async function terminalText(page) {
-  return page.locator(".terminal-wrapper.active .xterm-rows").innerText();
+  return page.locator(".terminal-wrapper.active .xterm-rows:visible").innerText();
 }
 
 async function runCell(page) {
@@ -180,7 +180,7 @@ async function sessionTerminal(page) {
     .first()
     .waitFor();
   await page.keyboard.press("Enter");
-  await page.locator(".terminal-wrapper.active .xterm-rows").waitFor({ timeout: WAIT });
+  await page.locator(".terminal-wrapper.active .xterm-rows:visible").waitFor({ timeout: WAIT });
   await until(page, "the session shell's prompt", async () =>
     /\$\s*$|#\s*$/m.test(await terminalText(page)),
   );
@@ -199,7 +199,7 @@ async function savedFileReachesSession(page) {
   await page.keyboard.type(`# ${config.saveMarker}`);
   await page.keyboard.press("Control+S");
   await page.locator(".tab.active.dirty").waitFor({ state: "detached", timeout: WAIT });
-  await page.locator(".terminal-wrapper.active .xterm-screen").click();
+  await page.locator(".terminal-wrapper.active .xterm-screen:visible").click();
   const found = new RegExp(`^found: 1\\s*$`, "m");
   await until(page, "the saved file in the session", async () => {
     if (found.test(await terminalText(page))) return true;
@@ -217,7 +217,7 @@ async function savedFileReachesSession(page) {
 
 async function terminalReconnects(page) {
   await command(page, "View: Toggle Maximized Panel");
-  await page.locator(".terminal-wrapper.active .xterm-screen").click();
+  await page.locator(".terminal-wrapper.active .xterm-screen:visible").click();
   await page.keyboard.type("exit\r");
   await until(page, "the note that the terminal ended", async () =>
     (await terminalText(page)).includes("Press any key to reconnect"),
@@ -236,6 +236,38 @@ async function terminalReconnects(page) {
     keptScreen: /^bridge-42\s*$/m.test(text) && /^found: 1\s*$/m.test(text),
   });
   await command(page, "View: Toggle Maximized Panel");
+}
+
+async function terminalProfile(page) {
+  await command(page, "Create New Terminal (With Profile)");
+  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: "Backend.AI session" });
+  await row.first().waitFor({ timeout: WAIT });
+  await page.keyboard.type("Backend.AI session");
+  await page.keyboard.press("Enter");
+  await until(
+    page,
+    "a second terminal",
+    async () => (await page.locator(".terminal-wrapper").count()) >= 2,
+  );
+  // The new terminal opens as a second tab behind the current one: bring it to the front.
+  await page.locator(".terminal-tabs-entry").nth(1).click();
+  await until(
+    page,
+    "the new terminal in front",
+    async () => !(await terminalText(page)).includes("found: 1"),
+  );
+  await page.locator(".terminal-wrapper.active .xterm-screen:visible").click();
+  // Typed at once: keys typed while the terminal connects are sent when it opens. The session
+  // has one shell, so this terminal shows it from now on (the server keeps no scrollback).
+  await page.keyboard.type("echo profile-$((1+1))\r", { delay: 20 });
+  await until(page, "echo in the profile's terminal", async () =>
+    /^profile-2\s*$/m.test(await terminalText(page)),
+  );
+  await shot(page, "09-terminal-profile");
+  const text = await terminalText(page);
+  report("terminal-profile", {
+    fresh: text.includes("connecting to the session terminal") && !text.includes("found: 1"),
+  });
 }
 
 /** Our language server: the `bai_bridge lsp` process below this code-server (not other tests'). */
@@ -283,7 +315,7 @@ async function serverCrashRestarts(page) {
     .locator("pre", { hasText: "second cell" })
     .first()
     .waitFor({ timeout: WAIT });
-  await shot(page, "09-server-restarted");
+  await shot(page, "10-server-restarted");
   report("server-restart", { message });
 }
 
@@ -321,6 +353,7 @@ async function main() {
       sessionTerminal,
       savedFileReachesSession,
       terminalReconnects,
+      terminalProfile,
     ];
     for (const step of steps) await step(page);
     const toasts = await page

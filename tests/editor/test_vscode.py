@@ -98,6 +98,7 @@ def test_run_complete_terminal_and_sync_in_vscode(tmp_path: Path) -> None:
     assert steps["folded-output"] == {"step": "folded-output", "shownBefore": 1, "shownAfter": 1}
     assert "saved-file" in steps
     assert steps["terminal-reconnect"]["keptScreen"], "the screen survives a reconnection"
+    assert steps["terminal-profile"]["fresh"], "the profile opens a terminal of its own"
     toasts = steps["notifications"]["toasts"]
     assert not [t for t in toasts if "invalid" in t or "stopped" in t], toasts
     assert "restarting" in steps["server-restart"]["message"]

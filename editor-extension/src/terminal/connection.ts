@@ -23,6 +23,8 @@ export interface Size {
   columns: number;
 }
 
+const MAX_PENDING = 64 * 1024;
+
 export const note = (text: string): string => `\r\n\x1b[2;33m[Backend.AI] ${text}\x1b[0m\r\n`;
 
 export class TerminalConnection {
@@ -34,6 +36,8 @@ export class TerminalConnection {
   private waitingForKey = false;
   private closed = false;
   private connections = 0;
+  /** Keys typed while (re)connecting. */
+  private pending = "";
 
   constructor(
     private readonly descriptor: DescriptorSource,
@@ -61,6 +65,7 @@ export class TerminalConnection {
       return;
     }
     if (this.socket?.readyState === WebSocket.OPEN) this.socket.send(encodeStdin(data));
+    else if (this.pending.length + data.length <= MAX_PENDING) this.pending += data; // sent on open
   }
 
   resize(size: Size): void {
@@ -104,6 +109,8 @@ export class TerminalConnection {
       this.connections += 1;
       if (this.connections > 1) this.events.write(note(`reconnected to ${descriptor.sessionName}`));
       this.sendResize();
+      if (this.pending !== "") socket.send(encodeStdin(this.pending));
+      this.pending = "";
       this.pingTimer = setInterval(() => {
         if (socket.readyState === WebSocket.OPEN) socket.send(encodePing());
       }, this.pingIntervalMs);
