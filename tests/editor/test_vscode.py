@@ -1,7 +1,10 @@
 """The extension in a real VS Code (code-server in headless Chromium, driven by playwright-core)
-against the embedded backend: run a cell with a plot, complete a runtime-defined name, open the
-session terminal, and find a saved file in the session. Screenshots go to
-test-artifacts/editor/ (the path is printed)."""
+against the embedded backend: run a cell (text with ANSI colour, a pandas table, a matplotlib
+PNG), answer input() in the input box, fold long output, complete a runtime-defined name, show
+Session Info, open the session terminal from the status bar and echo, find a saved file in the
+session, reconnect the terminal keeping its screen, open the terminal profile, and survive a
+killed language server. Screenshots and logs go to test-artifacts/editor/ (the path is printed).
+"""
 
 from __future__ import annotations
 
