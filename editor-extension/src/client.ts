@@ -91,7 +91,7 @@ export class BridgeClient implements vscode.Disposable {
     const settings = readSettings();
     let python: string | undefined;
     try {
-      python = await serverInterpreter(this.context, settings.interpreter, this.log);
+      python = await serverInterpreter(this.context, settings, this.log);
     } catch (error) {
       this.reportStartFailure(`could not install the language server: ${String(error)}`);
       return;

@@ -14,6 +14,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): Settings {
   const config = vscode.workspace.getConfiguration(SECTION, scope);
   return {
     interpreter: config.get<string>("interpreter", ""),
+    serverWheelhouse: config.get<string>("serverWheelhouse", ""),
     endpoint: config.get<string>("endpoint", ""),
     accessKey: config.get<string>("accessKey", ""),
     image: config.get<string>("image", "python:3.11-ubuntu22.04"),

@@ -5,6 +5,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as vscode from "vscode";
 
+import { pipInstallArgs, wheelhouse } from "./serverInstall";
+import type { Settings } from "./settings";
+
 interface PythonExtensionApi {
   environments?: {
     getActiveEnvironmentPath(resource?: vscode.Uri): { path: string } | undefined;
@@ -71,6 +74,7 @@ async function installPrivate(
   base: string,
   venv: string,
   wheel: string,
+  folder: string | undefined,
   log: vscode.LogOutputChannel,
 ): Promise<string> {
   return vscode.window.withProgress(
@@ -83,12 +87,10 @@ async function installPrivate(
       await run(base, ["-m", "venv", venv], 300_000);
       const python = venvPython(venv);
       progress.report({ message: `installing ${path.basename(wheel)}` });
-      log.info(`installing ${wheel} into ${venv}`);
-      await run(
-        python,
-        ["-m", "pip", "install", "--disable-pip-version-check", "--upgrade", wheel],
-        900_000,
-      );
+      const from = folder === undefined ? "the package index" : `the wheelhouse ${folder}`;
+      log.info(`installing ${wheel} into ${venv} from ${from}`);
+      await run(python, pipInstallArgs(wheel, folder), 900_000);
+      log.info(`installed the language server into ${venv}`);
       return python;
     },
   );
@@ -100,10 +102,10 @@ async function installPrivate(
  */
 export async function serverInterpreter(
   context: vscode.ExtensionContext,
-  setting: string,
+  settings: Pick<Settings, "interpreter" | "serverWheelhouse">,
   log: vscode.LogOutputChannel,
 ): Promise<string | undefined> {
-  const python = await configuredInterpreter(setting);
+  const python = await configuredInterpreter(settings.interpreter);
   log.info(`language server interpreter: ${python}`);
   if (await hasServer(python)) return python;
   log.warn(`${python} cannot import bai_bridge`);
@@ -118,5 +120,6 @@ export async function serverInterpreter(
   if (choice !== install) return undefined;
   if (wheel === undefined) throw new Error("this build of the extension carries no server wheel");
   fs.mkdirSync(context.globalStorageUri.fsPath, { recursive: true });
-  return installPrivate(python, venv, wheel, log);
+  const folder = wheelhouse(settings.serverWheelhouse, process.env);
+  return installPrivate(python, venv, wheel, folder, log);
 }

@@ -3,6 +3,7 @@
 
 export interface Settings {
   interpreter: string;
+  serverWheelhouse: string;
   endpoint: string;
   accessKey: string;
   image: string;

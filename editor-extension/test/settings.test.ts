@@ -12,6 +12,7 @@ import {
 
 const base: Settings = {
   interpreter: "",
+  serverWheelhouse: "",
   endpoint: "",
   accessKey: "",
   image: "python:3.11-ubuntu22.04",

@@ -319,6 +319,61 @@ async function serverCrashRestarts(page) {
   report("server-restart", { message });
 }
 
+/** The Python running our language server (argv[0] of its process). */
+function languageServerPython() {
+  const [pid] = languageServerPids();
+  if (pid === undefined) throw new Error("no language server process found below code-server");
+  return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
+}
+
+/** The interpreter lacks bai_bridge: accept the offer, then the session works. */
+async function installScenario(page) {
+  const offer = page.locator(".notifications-toasts .notification-list-item", {
+    hasText: "not installed",
+  });
+  await offer.first().waitFor({ timeout: WAIT });
+  const message = await offer.first().locator(".notification-list-item-message").innerText();
+  await shot(page, "01-install-offer");
+  report("install-offer", { message });
+  await offer.first().locator(".monaco-button", { hasText: "Install" }).click();
+  const status = page.locator('[id$="baiBridge.status"]');
+  await until(page, "the session to be running after the install", async () =>
+    /: (running|busy)/.test(await status.innerText()),
+  );
+  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await goToLine(page, 1);
+  await page.keyboard.press("Shift+Enter");
+  await outputFrame(page).locator("pre", { hasText: config.expectText }).first().waitFor();
+  await shot(page, "02-installed-run");
+  report("installed-run", { serverPython: languageServerPython() });
+}
+
+async function mainScenario(page) {
+  const status = page.locator('[id$="baiBridge.status"]');
+  await until(page, "the session to be running (status bar)", async () =>
+    /: (running|busy)/.test(await status.innerText()),
+  );
+  report("session-running", { status: (await status.innerText()).trim() });
+  await shot(page, "01-workbench");
+  const steps = [
+    runCell,
+    inputBox,
+    foldedOutput,
+    completion,
+    sessionInfo,
+    sessionTerminal,
+    savedFileReachesSession,
+    terminalReconnects,
+    terminalProfile,
+  ];
+  for (const step of steps) await step(page);
+  const toasts = await page
+    .locator(".notifications-toasts .notification-list-item-message")
+    .allInnerTexts();
+  report("notifications", { toasts });
+  await serverCrashRestarts(page);
+}
+
 async function main() {
   const browser = await chromium.launch({
     executablePath: config.chromium,
@@ -338,29 +393,7 @@ async function main() {
     await page.goto(`${config.url}/?folder=${encodeURIComponent(config.workspace)}`);
     await page.locator(".monaco-workbench").waitFor({ timeout: WAIT });
     await openFile(page, config.fileName);
-    const status = page.locator('[id$="baiBridge.status"]');
-    await until(page, "the session to be running (status bar)", async () =>
-      /: (running|busy)/.test(await status.innerText()),
-    );
-    report("session-running", { status: (await status.innerText()).trim() });
-    await shot(page, "01-workbench");
-    const steps = [
-      runCell,
-      inputBox,
-      foldedOutput,
-      completion,
-      sessionInfo,
-      sessionTerminal,
-      savedFileReachesSession,
-      terminalReconnects,
-      terminalProfile,
-    ];
-    for (const step of steps) await step(page);
-    const toasts = await page
-      .locator(".notifications-toasts .notification-list-item-message")
-      .allInnerTexts();
-    report("notifications", { toasts });
-    await serverCrashRestarts(page);
+    await (config.scenario === "install" ? installScenario(page) : mainScenario(page));
   } catch (error) {
     await shot(page, "failure").catch(() => undefined);
     report("failed", { error: String(error?.stack ?? error) });

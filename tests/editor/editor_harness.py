@@ -18,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[2]
 EXTENSION = REPO / "editor-extension"
 
@@ -162,12 +164,18 @@ def stop_tree(process: subprocess.Popen[bytes], grace: float = 15.0) -> None:
 
 @contextlib.contextmanager
 def code_server(
-    tools: EditorTools, vsix: Path, root: Path, workspace: Path, logs_to: Path
+    tools: EditorTools,
+    vsix: Path,
+    root: Path,
+    workspace: Path,
+    logs_to: Path,
+    python: Path = REPO / ".venv" / "bin" / "python",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[Editor]:
-    """code-server on 127.0.0.1 with the extension installed, opened on ``workspace``; its
-    logs (the extension's and the language server's among them) are copied to ``logs_to``."""
+    """code-server on 127.0.0.1 with the extension installed, opened on ``workspace``, with
+    ``python`` as the extension's interpreter setting; its logs (the extension's and the
+    language server's among them) are copied to ``logs_to``."""
     user_data, extensions = root / "user-data", root / "extensions"
-    python = REPO / ".venv" / "bin" / "python"
     settings = json.dumps(user_settings(python), indent=2)
     # code-server is a remote window: machine-scoped settings (the interpreter) live in Machine/.
     for scope in ("User", "Machine"):
@@ -178,6 +186,7 @@ def code_server(
         "XDG_CONFIG_HOME": str(root / "config"),
         "XDG_DATA_HOME": str(root / "data"),
         "XDG_CACHE_HOME": str(root / "cache"),
+        **(extra_env or {}),
     }
     env.pop("BACKEND_ENDPOINT", None)  # the embedded backend
     base = [str(tools.node), str(tools.code_server), "--user-data-dir", str(user_data)]
@@ -206,3 +215,46 @@ def code_server(
         shutil.rmtree(logs_to, ignore_errors=True)
         shutil.copy2(log, root / "user-data" / "logs" / "code-server.log")
         shutil.copytree(root / "user-data" / "logs", logs_to)
+
+
+DRIVER = Path(__file__).with_name("drive.mjs")
+
+
+def drive(tools: EditorTools, editor: Editor, config: dict[str, object]) -> dict[str, dict]:
+    """Run drive.mjs against ``editor``; its steps by name. A failed scenario fails the test
+    with the driver's error, its stderr and the tail of code-server's log."""
+    full = {
+        "url": editor.url,
+        "workspace": str(editor.workspace),
+        "playwright": str(tools.playwright),
+        "chromium": str(tools.chromium),
+        "codeServerPid": editor.process.pid,
+        **config,
+    }
+    driver = subprocess.run(
+        [str(tools.node), str(DRIVER), json.dumps(full)],
+        capture_output=True,
+        text=True,
+        timeout=540,
+    )
+    print(driver.stdout)
+    steps = {
+        line["step"]: line for line in map(json.loads, filter(None, driver.stdout.splitlines()))
+    }
+    if driver.returncode != 0:
+        log_tail = editor.log.read_text(errors="replace")[-4000:]
+        pytest.fail(
+            f"the editor scenario failed: {steps.get('failed', {}).get('error')}\n"
+            f"driver stderr:\n{driver.stderr[-3000:]}\ncode-server log:\n{log_tail}"
+        )
+    return steps
+
+
+def artifacts_dir(name: str) -> Path:
+    """A fresh folder for a test's screenshots and logs (printed, so a run shows where)."""
+    folder = REPO / "test-artifacts" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in folder.glob("*.png"):
+        old.unlink()
+    print(f"editor screenshots and logs: {folder}")
+    return folder

@@ -8,13 +8,11 @@ killed language server. Screenshots and logs go to test-artifacts/editor/ (the p
 
 from __future__ import annotations
 
-import json
 import secrets
-import subprocess
 from pathlib import Path
 
 import pytest
-from editor_harness import REPO, build_vsix, code_server, editor_tools
+from editor_harness import artifacts_dir, build_vsix, code_server, drive, editor_tools
 
 pytestmark = pytest.mark.editor
 
@@ -42,12 +40,7 @@ def test_run_complete_terminal_and_sync_in_vscode(tmp_path: Path) -> None:
     tools = editor_tools()
     if tools is None:
         pytest.skip("the real-editor tools are not installed: run `bash scripts/setup-editor`")
-    artifacts = REPO / "test-artifacts" / "editor"
-    artifacts.mkdir(parents=True, exist_ok=True)
-    for old in artifacts.glob("*.png"):
-        old.unlink()
-    print(f"editor screenshots and logs: {artifacts}")
-
+    artifacts = artifacts_dir("editor")
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     (workspace / "analysis.py").write_text(ANALYSIS)
@@ -55,38 +48,21 @@ def test_run_complete_terminal_and_sync_in_vscode(tmp_path: Path) -> None:
     marker = f"saved-marker-{secrets.token_hex(4)}"
 
     with code_server(tools, vsix, tmp_path / "editor", workspace, artifacts / "logs") as editor:
-        config = {
-            "url": editor.url,
-            "workspace": str(workspace),
-            "playwright": str(tools.playwright),
-            "chromium": str(tools.chromium),
-            "artifacts": str(artifacts),
-            "fileName": "analysis.py",
-            "cellLine": 3,
-            "expectText": "dynamic total 9",
-            "completionPrefix": "bridge_dyn_",
-            "completionName": "bridge_dyn_alpha",
-            "saveMarker": marker,
-            "inputAnswer": "Ada",
-            "codeServerPid": editor.process.pid,
-            "waitMs": 120_000,
-        }
-        driver = subprocess.run(
-            [str(tools.node), str(Path(__file__).with_name("drive.mjs")), json.dumps(config)],
-            capture_output=True,
-            text=True,
-            timeout=540,
+        steps = drive(
+            tools,
+            editor,
+            {
+                "artifacts": str(artifacts),
+                "fileName": "analysis.py",
+                "cellLine": 3,
+                "expectText": "dynamic total 9",
+                "completionPrefix": "bridge_dyn_",
+                "completionName": "bridge_dyn_alpha",
+                "saveMarker": marker,
+                "inputAnswer": "Ada",
+                "waitMs": 120_000,
+            },
         )
-        print(driver.stdout)
-        steps = {
-            line["step"]: line for line in map(json.loads, filter(None, driver.stdout.splitlines()))
-        }
-        if driver.returncode != 0:
-            log_tail = editor.log.read_text(errors="replace")[-4000:]
-            pytest.fail(
-                f"the editor scenario failed: {steps.get('failed', {}).get('error')}\n"
-                f"driver stderr:\n{driver.stderr[-3000:]}\ncode-server log:\n{log_tail}"
-            )
 
     run = steps["run-cell"]
     width, height = run["png"]
