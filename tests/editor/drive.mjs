@@ -319,6 +319,120 @@ async function serverCrashRestarts(page) {
   report("server-restart", { message });
 }
 
+/** Type `code` on a new last line of the file and run it (Run Selection or Line). */
+async function runNewLine(page, code) {
+  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.type(code);
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Shift+Enter");
+}
+
+/** Answer the modal confirmation of a session command. */
+async function confirmDialog(page, action) {
+  const dialog = page.locator(".monaco-dialog-box");
+  await dialog.waitFor({ state: "visible", timeout: WAIT });
+  await dialog.locator(".monaco-button", { hasText: action }).first().click();
+  await dialog.waitFor({ state: "detached", timeout: WAIT });
+}
+
+const statusItem = (page) => page.locator('[id$="baiBridge.status"]');
+
+async function statusShows(page, state) {
+  const pattern = new RegExp(`: ${state}\\b`);
+  await until(page, `the status bar to show "${state}"`, async () =>
+    pattern.test(await statusItem(page).innerText()),
+  );
+}
+
+/** Record every text the status item shows from now on (a state may last only a moment). */
+async function recordStatus(page) {
+  await page.evaluate(() => {
+    const seen = [];
+    const bar = document.getElementById("workbench.parts.statusbar") ?? document.body;
+    const read = () => {
+      const text = document.querySelector('[id$="baiBridge.status"]')?.textContent ?? "";
+      if (seen.at(-1) !== text) seen.push(text);
+    };
+    new MutationObserver(read).observe(bar, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+      attributes: true,
+    });
+    window.baiBridgeStatusSeen = seen;
+  });
+}
+
+const statusSeen = (page) => page.evaluate(() => window.baiBridgeStatusSeen);
+
+async function interruptRun(page) {
+  await runNewLine(page, "while True: pass");
+  await statusShows(page, "busy");
+  await command(page, "Backend.AI: Interrupt");
+  const frame = outputFrame(page);
+  const interrupted = frame.locator("pre", { hasText: "KeyboardInterrupt" }).first();
+  await interrupted.waitFor();
+  await statusShows(page, "running");
+  await interrupted.scrollIntoViewIfNeeded();
+  await shot(page, "11-interrupted");
+  await runNewLine(page, 'print("after", "interrupt")');
+  await frame.locator("pre", { hasText: "after interrupt" }).first().waitFor();
+  report("interrupt");
+}
+
+async function restartSession(page) {
+  const frame = outputFrame(page);
+  // A variable, and a file written by the session itself (no sync could bring it back).
+  await runNewLine(
+    page,
+    'kept_before_restart = 7; open("written_before_restart.txt", "w").write("kept"); ' +
+      'print("defined", kept_before_restart)',
+  );
+  await frame.locator("pre", { hasText: "defined 7" }).first().waitFor();
+  await statusShows(page, "running");
+  await recordStatus(page);
+  await command(page, "Backend.AI: Restart Session");
+  await confirmDialog(page, "Restart");
+  await until(page, "the session restarted (status bar)", async () => {
+    const seen = await statusSeen(page);
+    const restarting = seen.findIndex((text) => /: restarting/.test(text));
+    return restarting >= 0 && seen.slice(restarting).some((text) => /: running/.test(text));
+  });
+  await runNewLine(
+    page,
+    `print("after", "restart:", "kept_before_restart" in globals(), ` +
+      `open("${config.fileName}").read().count("${config.saveMarker}"), ` +
+      `open("written_before_restart.txt").read())`,
+  );
+  const after = frame.locator("pre", { hasText: "after restart:" }).first();
+  await after.waitFor();
+  await after.scrollIntoViewIfNeeded();
+  const text = await after.innerText();
+  await shot(page, "12-restarted");
+  report("restart-session", {
+    variableGone: /after restart: False\b/.test(text),
+    fileKept: /after restart: \w+ [1-9]\d* kept\b/.test(text),
+    text,
+  });
+}
+
+async function destroySession(page) {
+  await command(page, "Backend.AI: Destroy Session");
+  await confirmDialog(page, "Destroy");
+  await statusShows(page, "terminated");
+  await shot(page, "13-destroyed");
+  const terminated = (await statusItem(page).innerText()).trim();
+  await runNewLine(page, 'print("recreated", 2 + 3)');
+  const recreated = outputFrame(page).locator("pre", { hasText: "recreated 5" }).first();
+  await recreated.waitFor();
+  await statusShows(page, "running");
+  await recreated.scrollIntoViewIfNeeded();
+  await shot(page, "14-recreated");
+  report("destroy-session", { terminated, after: (await statusItem(page).innerText()).trim() });
+}
+
 /** The Python running our language server (argv[0] of its process). */
 function languageServerPython() {
   const [pid] = languageServerPids();
@@ -372,6 +486,7 @@ async function mainScenario(page) {
     .allInnerTexts();
   report("notifications", { toasts });
   await serverCrashRestarts(page);
+  for (const step of [interruptRun, restartSession, destroySession]) await step(page);
 }
 
 async function main() {
