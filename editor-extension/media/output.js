@@ -5,6 +5,7 @@
   const vscode = acquireVsCodeApi();
   const runsEl = document.getElementById("runs");
   const emptyEl = document.getElementById("empty");
+  const follower = window.baiBridgeFollow.createFollower();
   const DROP = new Set([
     "SCRIPT",
     "IFRAME",
@@ -49,6 +50,7 @@
       items.className = "items";
       el.append(head, items);
       runsEl.append(el);
+      follower.runStarted();
     }
     return el;
   }
@@ -67,7 +69,10 @@
         more.type = "button";
         more.className = "show-more";
         more.textContent = "show more (" + item.hidden + " more lines)";
-        more.addEventListener("click", () => vscode.postMessage({ type: "more", runId, index }));
+        more.addEventListener("click", () => {
+          follower.hold(); // the person reads on from here; do not jump past what unfolds
+          vscode.postMessage({ type: "more", runId, index });
+        });
         el.append(more);
       }
     } else if (item.kind === "html") {
@@ -104,20 +109,38 @@
     }
   }
 
+  function maxScroll() {
+    return document.documentElement.scrollHeight - window.innerHeight;
+  }
+
+  /** Scroll to the newest output if the person has not scrolled away from it. */
+  function follow() {
+    if (!follower.pinned) return;
+    window.scrollTo(0, maxScroll());
+    follower.movedTo(window.scrollY);
+  }
+
   function update(message) {
-    const stickToBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 8;
     for (const run of message.runs) updateRun(run);
     const keep = new Set(message.keep);
     for (const el of Array.from(runsEl.querySelectorAll(".run"))) {
       if (!keep.has(el.dataset.runId)) el.remove();
     }
     emptyEl.hidden = runsEl.querySelector(".run") !== null;
-    if (stickToBottom) window.scrollTo(0, document.body.scrollHeight);
+    follow();
   }
+
+  window.addEventListener("scroll", () => follower.scrolled(window.scrollY, maxScroll()), {
+    passive: true,
+  });
+  // Pictures load, "show more" expands, the panel is resized or shown again: keep following.
+  new ResizeObserver(follow).observe(runsEl);
+  window.addEventListener("resize", follow);
 
   document.getElementById("clear").addEventListener("click", () => {
     for (const el of Array.from(runsEl.querySelectorAll(".run"))) el.remove();
     emptyEl.hidden = false;
+    follower.runStarted();
     vscode.postMessage({ type: "clear" });
   });
 

@@ -158,6 +158,7 @@ export class OutputView implements vscode.Disposable {
 <body>
 <header><button id="clear" type="button">Clear</button></header>
 <main id="runs"><p id="empty">Run a cell, a selection or a file: its output appears here.</p></main>
+<script nonce="${nonce}" src="${media("follow.js").toString()}"></script>
 <script nonce="${nonce}" src="${media("output.js").toString()}"></script>
 </body>
 </html>`;

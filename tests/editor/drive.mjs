@@ -64,6 +64,17 @@ function outputFrame(page) {
   return page.frameLocator("iframe.webview.ready").frameLocator("iframe#active-frame");
 }
 
+/** Wait until the output view has scrolled `element` (the newest output) into its viewport by
+ * itself: the test never scrolls the view, so this proves it follows new output. */
+async function followedTo(page, element, what) {
+  await until(page, `the output view to follow to ${what}`, () =>
+    element.evaluate((el) => {
+      const box = el.getBoundingClientRect();
+      return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
+    }),
+  );
+}
+
 async function terminalText(page) {
   return page.locator(".terminal-wrapper.active .xterm-rows:visible").innerText();
 }
@@ -375,7 +386,7 @@ async function interruptRun(page) {
   const interrupted = frame.locator("pre", { hasText: "KeyboardInterrupt" }).first();
   await interrupted.waitFor();
   await statusShows(page, "running");
-  await interrupted.scrollIntoViewIfNeeded();
+  await followedTo(page, interrupted, "the interrupted run");
   await shot(page, "11-interrupted");
   await runNewLine(page, 'print("after", "interrupt")');
   await frame.locator("pre", { hasText: "after interrupt" }).first().waitFor();
@@ -408,7 +419,7 @@ async function restartSession(page) {
   );
   const after = frame.locator("pre", { hasText: "after restart:" }).first();
   await after.waitFor();
-  await after.scrollIntoViewIfNeeded();
+  await followedTo(page, after, "the run after the restart");
   const text = await after.innerText();
   await shot(page, "12-restarted");
   report("restart-session", {
@@ -428,7 +439,7 @@ async function destroySession(page) {
   const recreated = outputFrame(page).locator("pre", { hasText: "recreated 5" }).first();
   await recreated.waitFor();
   await statusShows(page, "running");
-  await recreated.scrollIntoViewIfNeeded();
+  await followedTo(page, recreated, "the run on the re-created session");
   await shot(page, "14-recreated");
   report("destroy-session", { terminated, after: (await statusItem(page).innerText()).trim() });
 }
