@@ -91,15 +91,10 @@
   function updateRun(run) {
     const el = runElement(run);
     const label = el.querySelector(".run-label");
-    const status = run.status
-      ? " · " + run.status + (run.exitCode ? " (exit " + run.exitCode + ")" : "")
-      : " · running";
-    label.textContent = run.label + status;
-    el.classList.toggle("running", !run.status);
-    el.classList.toggle(
-      "failed",
-      Boolean(run.status && run.status !== "finished" && run.status !== "ok"),
-    );
+    label.textContent = run.label + " · " + run.outcome.text;
+    for (const tone of ["running", "failed", "interrupted"]) {
+      el.classList.toggle(tone, run.outcome.tone === tone);
+    }
     const items = el.querySelector(".items");
     for (const { index, item } of run.items) {
       const fresh = itemElement(run.runId, index, item);

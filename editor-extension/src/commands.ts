@@ -32,7 +32,14 @@ function pythonEditor(): vscode.TextEditor {
 }
 
 function reportRun(result: RunResult | null | undefined): void {
-  if (result && result.status !== "finished" && result.exitCode !== null && result.exitCode !== 0) {
+  // A failed run's traceback is in the output view already (marked red): no pop-up for it.
+  const quiet = ["finished", "failed"];
+  if (
+    result &&
+    !quiet.includes(result.status) &&
+    result.exitCode !== null &&
+    result.exitCode !== 0
+  ) {
     void vscode.window.showWarningMessage(
       `Backend.AI: the run ended with ${result.status} (exit code ${result.exitCode})`,
     );

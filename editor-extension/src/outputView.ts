@@ -8,6 +8,7 @@ import { stripAnsi } from "./ansi";
 import { paletteCss } from "./ansiPalette";
 import { OutputModel, type Run, renderItem } from "./outputModel";
 import type { Output } from "./protocol";
+import { runOutcome } from "./runOutcome";
 
 const FLUSH_MS = 50;
 
@@ -82,7 +83,7 @@ export class OutputView implements vscode.Disposable {
       else this.channel.appendLine(`[${item.mime ?? item.kind} output: see the output view]`);
     }
     if (note.event === "end")
-      this.channel.appendLine(`── ${run.label}: ${run.status ?? "finished"} ──`);
+      this.channel.appendLine(`── ${run.label}: ${runOutcome(run.status, run.exitCode).text} ──`);
   }
 
   /** Items that may have changed: new ones, and the last one sent (text grows in place). */
@@ -113,7 +114,8 @@ export class OutputView implements vscode.Disposable {
           const item = run.items[index];
           return item ? [{ index, item: renderItem(item) }] : [];
         });
-      updates.push({ runId, label: run.label, status: run.status, exitCode: run.exitCode, items });
+      const outcome = runOutcome(run.status, run.exitCode);
+      updates.push({ runId, label: run.label, outcome, items });
       this.sent.set(runId, run.items.length);
     }
     this.dirty.clear();

@@ -54,7 +54,9 @@ export interface Output {
   items?: OutputItem[];
   label?: string | null;
   uri?: string | null;
+  /** "finished" | "failed" (traceback) | "interrupted" | "exec-timeout" | "error" (see runOutcome). */
   status?: string | null;
+  /** Batch runs' exit code (non-zero: failed), else null. */
   exitCode?: number | null;
 }
 

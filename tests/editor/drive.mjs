@@ -386,11 +386,12 @@ async function interruptRun(page) {
   const interrupted = frame.locator("pre", { hasText: "KeyboardInterrupt" }).first();
   await interrupted.waitFor();
   await statusShows(page, "running");
+  const labelText = await runLabel(page, "KeyboardInterrupt", / · interrupted$/);
   await followedTo(page, interrupted, "the interrupted run");
   await shot(page, "11-interrupted");
   await runNewLine(page, 'print("after", "interrupt")');
   await frame.locator("pre", { hasText: "after interrupt" }).first().waitFor();
-  report("interrupt");
+  report("interrupt", { label: labelText });
 }
 
 async function restartSession(page) {
@@ -442,6 +443,26 @@ async function destroySession(page) {
   await followedTo(page, recreated, "the run on the re-created session");
   await shot(page, "14-recreated");
   report("destroy-session", { terminated, after: (await statusItem(page).innerText()).trim() });
+}
+
+/** The label of the newest run whose output has `text`, once it has ended like `pattern`. */
+async function runLabel(page, text, pattern) {
+  const frame = outputFrame(page);
+  const label = frame
+    .locator(".run", { has: frame.locator("pre", { hasText: text }) })
+    .last()
+    .locator(".run-label");
+  return until(page, `the run showing "${text}" labelled ${pattern}`, async () => {
+    const shown = (await label.innerText()).trim();
+    return pattern.test(shown) && shown;
+  });
+}
+
+async function failedRun(page) {
+  await runNewLine(page, "1 / 0");
+  const label = await runLabel(page, "ZeroDivisionError", / · failed$/);
+  await shot(page, "15-failed");
+  report("failed-run", { label });
 }
 
 /** The Python running our language server (argv[0] of its process). */
@@ -497,7 +518,7 @@ async function mainScenario(page) {
     .allInnerTexts();
   report("notifications", { toasts });
   await serverCrashRestarts(page);
-  for (const step of [interruptRun, restartSession, destroySession]) await step(page);
+  for (const step of [interruptRun, restartSession, destroySession, failedRun]) await step(page);
 }
 
 async function main() {

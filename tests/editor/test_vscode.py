@@ -3,8 +3,10 @@ against the embedded backend: run a cell (text with ANSI colour, a pandas table,
 PNG), answer input() in the input box, fold long output, complete a runtime-defined name, show
 Session Info, open the session terminal from the status bar and echo, find a saved file in the
 session, reconnect the terminal keeping its screen, open the terminal profile, survive a
-killed language server, interrupt an endless loop from the command palette, restart the session
-(variables gone, files kept) and destroy it (the status bar says so; the next run re-creates it).
+killed language server, interrupt an endless loop from the command palette (the output view
+labels the run "interrupted" and follows to it without the test scrolling), restart the session
+(variables gone, files kept), destroy it (the status bar says so; the next run re-creates it),
+and see a run that raised labelled "failed".
 Screenshots and logs go to test-artifacts/editor/ (the path is printed).
 """
 
@@ -85,9 +87,11 @@ def test_run_complete_terminal_and_sync_in_vscode(tmp_path: Path) -> None:
     assert "restarting" in steps["server-restart"]["message"]
     assert (workspace / "analysis.py").read_text().rstrip().endswith(f"# {marker}")
     assert "interrupt" in steps, "an endless loop is interrupted and the next run works"
+    assert steps["interrupt"]["label"].endswith(" · interrupted"), steps["interrupt"]
     restart = steps["restart-session"]
     assert restart["variableGone"], f"a restart clears the variables: {restart['text']}"
     assert restart["fileKept"], f"a restart keeps the session's files: {restart['text']}"
     destroy = steps["destroy-session"]
     assert destroy["terminated"].endswith(": terminated"), destroy
     assert destroy["after"].endswith(": running"), "the next run re-created the session"
+    assert steps["failed-run"]["label"].endswith(" · failed"), steps["failed-run"]

@@ -73,7 +73,8 @@ async def test_cell_output_streams_and_a_traceback_lands_on_its_line(
     assert events[-1] == "end"
 
     broken = await run_cell(client, uri, 8)  # the cell starts at line 7; its 4th line raises
-    assert field(broken, "status") == "finished"
+    assert field(broken, "status") == "failed"
+    assert bridge.run_outputs(field(broken, "runId"))[-1]["status"] == "failed"
     diagnostics = await bridge.wait_for("the diagnostic", lambda: client.diagnostics.get(uri))
     [diagnostic] = diagnostics
     assert diagnostic.range.start.line == 10
@@ -204,7 +205,8 @@ async def test_the_interrupt_command_stops_a_run_without_a_diagnostic(
     await bridge.wait_for("the loop to start", spins)
     await command(client, protocol.INTERRUPT)
     result = await asyncio.wait_for(spinning, 30)
-    assert field(result, "status") == "finished"
+    assert field(result, "status") == "interrupted"
+    assert bridge.run_outputs(field(result, "runId"))[-1]["status"] == "interrupted"
     assert "KeyboardInterrupt" in bridge.text(field(result, "runId"), "stderr")
     await bridge.wait_for("running", lambda: bridge.state() == "running")
     assert list(client.diagnostics.get(uri, [])) == []

@@ -80,6 +80,10 @@ class Output:
     """`baiBridge/output`: a run's lifecycle and console items, in order.
 
     event: "start" (label and uri set), "output" (items set), "end" (status, exit_code set).
+    status (as in RunResult): "finished" (ran to the end cleanly), "failed" (ended with an error
+    traceback), "interrupted" (stopped by the person: progress cancel, Interrupt command,
+    dismissed input), "exec-timeout" (the backend's time limit), "error" (the bridge could not
+    run it). exit_code: batch runs' process exit code (non-zero means failed), else None.
     """
 
     run_id: str
@@ -144,7 +148,8 @@ class RunFileArgs:
 
 @attrs.define
 class RunResult:
-    """What a run command resolves to; status "interrupted" when cancelled or interrupted."""
+    """What a run command resolves to; status as listed on Output ("finished", "failed",
+    "interrupted", "exec-timeout", "error")."""
 
     run_id: str
     status: str

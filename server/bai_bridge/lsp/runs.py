@@ -18,7 +18,7 @@ from . import protocol
 from .server import BridgeServer
 from .tracebacks import RemoteError, find_error
 
-__all__ = ["RunSpec", "run"]
+__all__ = ["RunSpec", "judge", "run"]
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,19 @@ async def _follow(
         waiter.cancel()
         task.cancel()  # no-op when done; else the run loop interrupts the remote run
         await asyncio.gather(task, waiter, return_exceptions=True)
-    error = find_error("".join(stderr), spec.remote_path)
-    if error is not None and error.message.startswith("KeyboardInterrupt"):
-        error = None  # the person stopped it: not a problem in the code
+    status, error = judge(status, find_error("".join(stderr), spec.remote_path))
     _publish(ls, spec, error)
     return protocol.RunResult(run_id, status, exit_code)
+
+
+def judge(status: str, error: RemoteError | None) -> tuple[str, RemoteError | None]:
+    """The status editors show, and the error worth a diagnostic. The backend says "finished"
+    even when the code raised or was interrupted (Interrupt command): tell those apart."""
+    if error is not None and error.message.startswith("KeyboardInterrupt"):
+        return "interrupted", None  # the person stopped it: not a problem in the code
+    if error is not None and status == "finished":
+        return "failed", error
+    return status, error
 
 
 async def _stream(
