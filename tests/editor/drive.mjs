@@ -465,6 +465,50 @@ async function failedRun(page) {
   report("failed-run", { label });
 }
 
+/** The output view's scroll offset and how far it is from the bottom. */
+function outputScroll(page) {
+  return outputFrame(page)
+    .locator("body")
+    .evaluate(() => ({
+      top: window.scrollY,
+      fromBottom: document.documentElement.scrollHeight - window.innerHeight - window.scrollY,
+    }));
+}
+
+/** Scroll the output view with the mouse wheel, as a person would. */
+async function wheelOverOutput(page, deltaY) {
+  const box = await page.locator("iframe.webview.ready").boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.wheel(0, deltaY);
+}
+
+/** While a run streams, scrolling up leaves the person where they are; scrolling back to the
+ * bottom follows the output again. */
+async function scrolledUp(page) {
+  const frame = outputFrame(page);
+  const ticks = (n) => frame.locator("pre", { hasText: new RegExp(`^tick ${n}$`, "m") });
+  await runNewLine(
+    page,
+    "import time; [(print('tick', i, flush=True), time.sleep(0.25)) for i in range(60)]",
+  );
+  await ticks(5).first().waitFor();
+  await wheelOverOutput(page, -400);
+  const held = await until(page, "the output view to scroll up", async () => {
+    const where = await outputScroll(page);
+    return where.fromBottom > 100 && where;
+  });
+  await ticks(25).first().waitFor(); // more output arrived while scrolled up
+  const stayed = await outputScroll(page);
+  await shot(page, "16-scrolled-up");
+  await wheelOverOutput(page, 100_000);
+  await ticks(59).first().waitFor();
+  await runLabel(page, "tick 59", / · finished$/);
+  await until(page, "the output view to follow again", async () => {
+    return (await outputScroll(page)).fromBottom <= 8;
+  });
+  report("scrolled-up", { heldTop: held.top, stayedTop: stayed.top });
+}
+
 /** The Python running our language server (argv[0] of its process). */
 function languageServerPython() {
   const [pid] = languageServerPids();
@@ -518,7 +562,8 @@ async function mainScenario(page) {
     .allInnerTexts();
   report("notifications", { toasts });
   await serverCrashRestarts(page);
-  for (const step of [interruptRun, restartSession, destroySession, failedRun]) await step(page);
+  for (const step of [interruptRun, restartSession, destroySession, failedRun, scrolledUp])
+    await step(page);
 }
 
 async function main() {
