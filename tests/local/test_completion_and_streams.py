@@ -78,6 +78,21 @@ async def test_completion_is_fast_idle_and_during_a_run(client: SignedClient) ->
     assert reply.json()["result"]["completions"] == ["rocket_launch_count"]
 
 
+async def test_dotted_completion_answers_whole_tokens(client: SignedClient) -> None:
+    await client.create("compl-dots", IMAGE)
+    await client.run(
+        "compl-dots",
+        "import pandas as pd\nclass Probe:\n    attr = 1\n"
+        "obj = Probe()\ndf = pd.DataFrame({'a': [1]})",
+    )
+    names, _ = await complete(client, "compl-dots", "df.ke")
+    assert names == ["df.keys"]
+    names, _ = await complete(client, "compl-dots", "x = obj.at")
+    assert names == ["obj.attr"]
+    names, _ = await complete(client, "compl-dots", "(obj).at")  # nothing dotted to put back
+    assert names == ["attr"]
+
+
 async def ws_connect(client: SignedClient, sid: str) -> aiohttp.ClientWebSocketResponse:
     path = f"/stream/session/{sid}/execute"
     return await client.session.ws_connect(client.endpoint + path, headers=client.ws_headers(path))

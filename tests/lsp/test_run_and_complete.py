@@ -46,6 +46,23 @@ async def test_completes_a_name_a_run_defined(
     assert "session" in (item.detail or "")
 
 
+async def test_completes_an_attribute_of_a_live_object_from_the_session(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    text = 'probe = type("Probe", (), {"attr_count": 1})()\nprobe.attr_c\n'
+    uri = open_doc(client, workspace / "probe.py", text)
+    result = await run_selection(client, uri, 0)
+    assert field(result, "status") == "finished"
+    answer = await complete(client, uri, 1, 12)
+    labels = {item.label: item for item in answer.items}
+    assert "attr_count" in labels, list(labels)
+    item = labels["attr_count"]
+    assert item.text_edit is not None
+    assert item.text_edit.range.start.character == 6  # replaces "attr_c", keeps "probe."
+    assert "session" in (item.detail or "")
+    assert "cached" not in (item.detail or "")  # the kernel answered, not the name cache
+
+
 CELLS = """# %% setup
 import math
 value = 6 * 7

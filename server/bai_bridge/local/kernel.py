@@ -54,6 +54,25 @@ class KernelStart:
     log_file: Path
 
 
+def full_tokens(code: str, cursor_pos: int, reply: Mapping[str, Any]) -> list[str]:
+    """Matches as whole dotted tokens (``df.keys``), the way Backend.AI's runner answers.
+
+    ipykernel's plain completer answers only what replaces ``code[cursor_start:cursor_end]``
+    (``.keys`` at the dot of ``df.ke``); the dotted expression before that is put back.
+    """
+    matches = [str(m) for m in reply.get("matches", [])]
+    start = reply.get("cursor_start")
+    if not isinstance(start, int) or not 0 <= start <= min(cursor_pos, len(code)):
+        return matches  # no usable span: nothing to put back
+    head_start = start
+    while head_start > 0 and (code[head_start - 1].isalnum() or code[head_start - 1] in "_."):
+        head_start -= 1
+    head = code[head_start:start]
+    tokens = [head + m for m in matches]
+    # Nothing to put back (``f().ba``): the segment alone is the word being replaced.
+    return tokens if head else [t.removeprefix(".") for t in tokens]
+
+
 def exit_code_of(returncode: int | None) -> int:
     """A process status as a shell reports it (128 + signal number when killed)."""
     if returncode is None:
@@ -197,8 +216,7 @@ class JupyterKernel:
             # A subshell answers while the main shell is busy with a run (JEP 91).
             msg["header"]["subshell_id"] = self._subshell_id
         reply = await self._request("shell", msg, "complete_reply")
-        matches = reply["content"].get("matches", [])
-        return [str(m) for m in matches]
+        return full_tokens(code, cursor_pos, reply["content"])
 
     async def _create_subshell(self) -> str | None:
         msg = self._client.session.msg("create_subshell_request", {})
