@@ -155,18 +155,46 @@ class WorkspaceFilter:
 
 def iter_workspace(root: Path, excludes: Iterable[str]) -> Iterator[str]:
     """Relative posix paths of the regular files to sync (blocking: run it in a thread)."""
-    flt = WorkspaceFilter(root, excludes)
-    for dirpath, dirnames, filenames in os.walk(root):
-        folder = PurePosixPath(Path(dirpath).relative_to(root)).as_posix()
-        folder = "" if folder == "." else folder
-        if ".gitignore" in filenames:
-            flt.add_gitignore(folder)
-        prefix = f"{folder}/" if folder else ""
-        dirnames[:] = sorted(d for d in dirnames if not flt.excluded(prefix + d, is_dir=True))
-        for name in sorted(filenames):
-            full = Path(dirpath, name)
-            if full.is_file() and not full.is_symlink() and not flt.excluded(prefix + name):
-                yield prefix + name
+    return (rel for rel, _entry in _walk_files(str(root), "", WorkspaceFilter(root, excludes)))
+
+
+def _walk_files(
+    path: str, folder: str, flt: WorkspaceFilter
+) -> Iterator[tuple[str, os.DirEntry[str]]]:
+    """Like `os.walk` (top-down, sorted, symlinked folders not entered), yielding each
+    regular file not excluded with its `DirEntry`, whose cached type spares a stat call."""
+    try:
+        with os.scandir(path) as listing:
+            entries = sorted(listing, key=lambda e: e.name)
+    except OSError:
+        return  # vanished or unreadable folder: skipped, as os.walk does
+    dirs = [e for e in entries if _is_dir(e)]
+    files = [e for e in entries if not _is_dir(e)]
+    if any(e.name == ".gitignore" for e in files):
+        flt.add_gitignore(folder)
+    prefix = f"{folder}/" if folder else ""
+    dirs = [d for d in dirs if not flt.excluded(prefix + d.name, is_dir=True)]
+    for entry in files:
+        if _is_regular(entry) and not flt.excluded(prefix + entry.name):
+            yield prefix + entry.name, entry
+    for entry in dirs:
+        if not entry.is_symlink():
+            yield from _walk_files(entry.path, prefix + entry.name, flt)
+
+
+def _is_dir(entry: os.DirEntry[str]) -> bool:
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
+
+
+def _is_regular(entry: os.DirEntry[str]) -> bool:
+    """A regular file, not a symlink to one."""
+    try:
+        return entry.is_file(follow_symlinks=False)
+    except OSError:
+        return False
 
 
 def file_digest(path: Path) -> tuple[int, str]:
@@ -193,9 +221,9 @@ def scan_workspace(
     """
     cache = {} if cache is None else cache
     files, too_large = [], []
-    for rel in iter_workspace(root, excludes):
+    for rel, entry in _walk_files(str(root), "", WorkspaceFilter(root, excludes)):
         try:
-            stat = (root / rel).stat()
+            stat = entry.stat(follow_symlinks=False)
             if stat.st_size > max_size:
                 too_large.append(rel)
                 continue

@@ -38,6 +38,7 @@ __all__ = ["SyncService"]
 
 log = logging.getLogger(__name__)
 UPLOAD_BATCH = 20
+UPLOADS_IN_FLIGHT = 3  # concurrent upload requests: overlaps round trips, stays gentle
 SAVE_COALESCE = 0.2  # seconds: saves in quick succession become one upload
 
 Progress = Callable[[str, int], None]  # (message, percentage)
@@ -101,27 +102,50 @@ class SyncService:
     async def _upload(
         self, kernel: Kernel, files: list[LocalFile], report: Progress
     ) -> tuple[list[str], list[str]]:
-        """Upload in batches; a failing batch is retried file by file so one bad file is
-        reported and the rest go on."""
+        """Upload in batches, a few requests in flight (the round trips overlap); a failing
+        batch is retried file by file so one bad file is reported and the rest go on.
+        Returns (done, failed), each in the order of ``files``."""
+        batches = [files[i : i + UPLOAD_BATCH] for i in range(0, len(files), UPLOAD_BATCH)]
+        outcomes: list[tuple[list[str], list[str]]] = [([], []) for _ in batches]
+        total = sum(f.size for f in files) or 1
+        progress = {"files": 0, "bytes": 0}
+        gate = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
+
+        async def send(index: int, batch: list[LocalFile]) -> None:
+            async with gate:
+                report(
+                    f"uploading {progress['files'] + len(batch)}/{len(files)} files",
+                    progress["bytes"] * 100 // total,
+                )
+                outcomes[index] = await self._upload_batch(kernel, batch)
+                progress["files"] += len(batch)
+                progress["bytes"] += sum(f.size for f in batch)
+
+        try:
+            async with asyncio.TaskGroup() as group:
+                for index, batch in enumerate(batches):
+                    group.create_task(send(index, batch))
+        except ExceptionGroup as errors:  # e.g. a failing callback: raised as it was
+            raise errors.exceptions[0] from None
+        return [p for d, _ in outcomes for p in d], [p for _, f in outcomes for p in f]
+
+    async def _upload_batch(
+        self, kernel: Kernel, batch: list[LocalFile]
+    ) -> tuple[list[str], list[str]]:
+        try:
+            await kernel.upload([self.root / f.path for f in batch], basedir=self.root)
+            return [f.path for f in batch], []
+        except Exception:
+            pass
         done: list[str] = []
         failed: list[str] = []
-        total = sum(f.size for f in files) or 1
-        sent = 0
-        for start in range(0, len(files), UPLOAD_BATCH):
-            batch = files[start : start + UPLOAD_BATCH]
-            report(f"uploading {len(done) + len(batch)}/{len(files)} files", sent * 100 // total)
+        for file in batch:
             try:
-                await kernel.upload([self.root / f.path for f in batch], basedir=self.root)
-                done += [f.path for f in batch]
-            except Exception:
-                for file in batch:
-                    try:
-                        await kernel.upload([self.root / file.path], basedir=self.root)
-                        done.append(file.path)
-                    except Exception as e:
-                        failed.append(file.path)
-                        self.on_failure(file.path, e)
-            sent += sum(f.size for f in batch)
+                await kernel.upload([self.root / file.path], basedir=self.root)
+                done.append(file.path)
+            except Exception as e:
+                failed.append(file.path)
+                self.on_failure(file.path, e)
         return done, failed
 
     async def _record(
