@@ -227,3 +227,18 @@ async def test_the_interrupt_command_stops_a_run_without_a_diagnostic(
     assert "KeyboardInterrupt" in bridge.text(field(result, "runId"), "stderr")
     await bridge.wait_for("running", lambda: bridge.state() == "running")
     assert list(client.diagnostics.get(uri, [])) == []
+
+
+async def test_a_clean_run_sends_no_diagnostics_and_a_longer_run_shows_progress_that_ends(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "quiet.py", "import time; time.sleep(0.5)\n")
+    known = {str(t) for t in client.progress_reports}
+    result = await run_selection(client, uri, 0)
+    assert field(result, "status") == "finished"
+    assert uri not in client.diagnostics  # none before, none after: nothing was published
+    fresh = [t for t in client.progress_reports if str(t).startswith("bai-bridge/run/")]
+    [token] = [t for t in fresh if str(t) not in known]
+    reports = client.progress_reports[token]
+    assert isinstance(reports[0], types.WorkDoneProgressBegin)
+    assert isinstance(reports[-1], types.WorkDoneProgressEnd)

@@ -18,6 +18,10 @@ class RunDiagnostics:
     def __init__(self) -> None:
         self._by_uri: dict[str, list[tuple[int, int, types.Diagnostic]]] = {}
 
+    def has_any(self, uri: str) -> bool:
+        """Whether ``uri`` has run diagnostics the editor is showing."""
+        return bool(self._by_uri.get(uri))
+
     def record(
         self, uri: str, first_line: int, line_count: int, error: RemoteError | None
     ) -> list[types.Diagnostic]:

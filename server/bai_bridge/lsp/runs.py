@@ -22,6 +22,8 @@ __all__ = ["RunSpec", "judge", "run"]
 
 log = logging.getLogger(__name__)
 
+CREATE_TIMEOUT = 2.0  # how long a finished run waits for the client to answer a progress create
+
 # How a run is started on a given kernel (query code or a batch exec).
 Starter = Callable[[Kernel, "InputHandler"], AsyncIterator[ExecutionResult]]
 
@@ -158,6 +160,8 @@ def _forward(ls: BridgeServer, run_id: str, result: ExecutionResult, stderr: lis
 
 
 def _publish(ls: BridgeServer, spec: RunSpec, error: RemoteError | None) -> None:
+    if error is None and not ls.diagnostics.has_any(spec.uri):
+        return  # nothing shown, nothing to show: spare the editor a notification
     diagnostics = ls.diagnostics.record(spec.uri, spec.first_line, spec.line_count, error)
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=spec.uri, diagnostics=diagnostics)
@@ -165,24 +169,36 @@ def _publish(ls: BridgeServer, spec: RunSpec, error: RemoteError | None) -> None
 
 
 class _progress:
-    """$/progress for a run; its cancel sets the yielded event. Always ends."""
+    """$/progress for a run; its cancel sets the yielded event. Always ends.
+
+    Shown only once the run is still going after ``SHOW_AFTER`` s, concurrently with it:
+    short runs cost the editor no create round trip and no begin/end notifications."""
+
+    SHOW_AFTER = 0.1
 
     def __init__(self, ls: BridgeServer, run_id: str, title: str) -> None:
         self.ls = ls
         self.token = f"bai-bridge/run/{run_id}"
         self.title = title
         self.cancelled = asyncio.Event()
+        self.requested = False  # the create request is out: the token must be ended
         self.begun = False
+        self.shower: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> asyncio.Event:
         window = self.ls.client_capabilities.window
-        if window is None or not window.work_done_progress:
-            return self.cancelled
+        if window is not None and window.work_done_progress:
+            self.shower = asyncio.create_task(self._show(), name=f"progress {self.token}")
+        return self.cancelled
+
+    async def _show(self) -> None:
+        await asyncio.sleep(self.SHOW_AFTER)  # a deliberate delay, not a synchronisation
+        self.requested = True
         try:
             await self.ls.work_done_progress.create_async(self.token)
         except Exception as e:  # the run goes on without a progress bar
             log.info("progress not available: %s", e)
-            return self.cancelled
+            return
         self.ls.work_done_progress.begin(
             self.token, types.WorkDoneProgressBegin(title=self.title, cancellable=True)
         )
@@ -190,9 +206,25 @@ class _progress:
         future = self.ls.work_done_progress.tokens[self.token]
         loop = asyncio.get_running_loop()
         future.add_done_callback(lambda _: loop.call_soon_threadsafe(self.cancelled.set))
-        return self.cancelled
 
     async def __aexit__(self, *exc: object) -> None:
-        if self.begun:
-            self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd())
-            self.ls.work_done_progress.tokens.pop(self.token, None)
+        try:
+            await self._settle()
+        finally:
+            if self.begun:
+                self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd())
+                self.ls.work_done_progress.tokens.pop(self.token, None)
+
+    async def _settle(self) -> None:
+        """Stop a progress not yet asked for; let one being created begin, so it can end."""
+        shower = self.shower
+        if shower is None:
+            return
+        if not self.requested:
+            shower.cancel()
+        else:
+            await asyncio.wait({shower}, timeout=CREATE_TIMEOUT)
+            shower.cancel()  # no-op when done; a client that never answers loses its bar
+        results = await asyncio.gather(shower, return_exceptions=True)
+        if isinstance(results[0], Exception):
+            log.warning("run progress failed: %r", results[0])
