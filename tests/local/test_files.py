@@ -12,7 +12,9 @@ import json
 import os
 import stat
 import tarfile
+import threading
 from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -161,6 +163,23 @@ async def test_upload_writes_files_and_creates_directories(served: Any, layout: 
     assert (work / "a.txt").read_bytes() == b"A"
     assert (work / "sub" / "dir" / "b.bin").read_bytes() == b"B"
     assert stat.S_IMODE((work / "a.txt").stat().st_mode) == 0o666 & ~_umask()
+    assert temp_files(work) == []
+
+
+async def test_concurrent_uploads_into_the_same_new_folders(served: Any, layout: Any) -> None:
+    """Requests in flight together (a syncing client does that) share the folders they make:
+    none fails because another made a folder first, every file lands, no temporary is left."""
+    client, _ = served
+    work, _ = layout
+    batches = [
+        [(f"new/deep/r{r}_f{f}.txt", f"{r}-{f}".encode()) for f in range(8)] for r in range(6)
+    ]
+    responses = await asyncio.gather(*(client.post("/upload", data=form(*b)) for b in batches))
+    for response, batch in zip(responses, batches, strict=True):
+        assert response.status == 200, await response.text()
+        assert await response.json() == [name for name, _ in batch]
+    for name, content in (file for batch in batches for file in batch):
+        assert (work / name).read_bytes() == content
     assert temp_files(work) == []
 
 
@@ -519,6 +538,30 @@ def test_walk_refuses_a_symlink_swapped_in_after_the_check(layout: Any) -> None:
     finally:
         os.close(root_fd)
     assert sorted(p.name for p in outside.iterdir()) == ["secret.txt"]
+
+
+def test_folders_made_meanwhile_by_another_upload_are_used(layout: Any) -> None:
+    """Uploads stage in worker threads: two making the same folder at once both succeed,
+    and only the one that made a folder lists it (for its cleanup)."""
+    work, _ = layout
+    root_fd = open_root(work)
+    try:
+        for round_ in range(40):
+            parts = (f"race{round_}", "a", "b")
+            made: list[list[str]] = [[] for _ in range(4)]
+            start = threading.Barrier(len(made))
+
+            def make(into: list[str], parts: tuple[str, ...] = parts, start: Any = start) -> None:
+                start.wait(timeout=10)
+                os.close(open_dir_beneath(root_fd, parts, create=into))
+
+            with ThreadPoolExecutor(len(made)) as pool:
+                list(pool.map(make, made))
+            assert sorted(rel for m in made for rel in m) == sorted(
+                ["/".join(parts[: i + 1]) for i in range(len(parts))]
+            )
+    finally:
+        os.close(root_fd)
 
 
 def test_tar_refuses_a_symlink_swapped_in_after_the_check(layout: Any) -> None:

@@ -107,8 +107,11 @@ def _step(fd: int, part: str, so_far: tuple[str, ...], create: list[str] | None)
         except FileNotFoundError:
             if create is None:
                 raise
-        os.mkdir(part, 0o700, dir_fd=fd)
-        create.append("/".join(so_far))
+        try:
+            os.mkdir(part, 0o700, dir_fd=fd)
+            create.append("/".join(so_far))
+        except FileExistsError:
+            pass  # made meanwhile (a concurrent upload): opened as found, symlinks refused
         return os.open(part, _DIR_FLAGS, dir_fd=fd)
     finally:
         os.close(fd)

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 import aiohttp
 import attrs
 from aiohttp import web
-from aiohttp.multipart import parse_content_disposition
+from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
 from bai_bridge.local.files_limits import FileLimits
 from bai_bridge.local.files_paths import (
@@ -82,9 +82,13 @@ async def receive_upload(
         while (part := await _next_part(reader)) is not None:
             if len(staged) >= limits.max_upload_files:
                 raise InvalidAPIParams("Too many files")
-            staged.append(_stage(part, _locate_part(part, work_dir, mounts), made_dirs))
+            filename = _part_filename(part)
+            # One thread hop per part for its file system work (locate, directories, the
+            # temporary file); `in_thread` finishes even when cancelled, so what it staged
+            # is in `staged` (and made_dirs) for the cleanup below.
+            await in_thread(_stage_part, filename, work_dir, mounts, staged, made_dirs)
             await _receive_part(part, staged[-1], limits.max_upload_file_size)
-        return _commit(staged)
+        return await in_thread(_commit, staged)
     finally:
         _discard(staged)
         if not all(s.committed for s in staged):
@@ -101,24 +105,28 @@ async def _next_part(reader: aiohttp.MultipartReader) -> aiohttp.BodyPartReader 
     raise InvalidAPIParams("Nested multipart bodies are not accepted.")
 
 
-def _locate_part(
-    part: aiohttp.BodyPartReader, work_dir: Path, mounts: Sequence[Path]
-) -> tuple[str, Located]:
-    """The part's name (normalised) and where it goes; 400 for anything but a file name."""
+def _part_filename(part: aiohttp.BodyPartReader) -> str:
+    """The part's file name with `/` separators; 400 for an encoded part or no file name."""
     _check_encodings(part)
-    filename = _client_filename(part).replace("\\", "/")  # the client's OS separators
+    return _client_filename(part).replace("\\", "/")  # the client's OS separators
+
+
+def _stage_part(
+    filename: str,
+    work_dir: Path,
+    mounts: Sequence[Path],
+    staged: list[_Staged],
+    made_dirs: list[tuple[Path, str]],
+) -> None:
+    """Where the part goes (400 for anything but a file name), staged there (blocking)."""
     located = locate(work_dir, filename, mounts=mounts)
     if not located.parts:
         raise InvalidAPIParams(f"Not a file name: {filename!r}")
-    return os.path.normpath(filename), located
+    staged.append(_stage((os.path.normpath(filename), located), made_dirs))
 
 
-def _stage(
-    part: aiohttp.BodyPartReader,
-    target: tuple[str, Located],
-    made_dirs: list[tuple[Path, str]],
-) -> _Staged:
-    """Create the temporary file for `part` (and its missing parent directories)."""
+def _stage(target: tuple[str, Located], made_dirs: list[tuple[Path, str]]) -> _Staged:
+    """Create the part's temporary file (and its missing parent directories; blocking)."""
     name, located = target
     made: list[str] = []
     root_fd = open_root(located.root)
@@ -148,7 +156,7 @@ def _client_filename(part: aiohttp.BodyPartReader) -> str:
     """
     header = part.headers.get(aiohttp.hdrs.CONTENT_DISPOSITION, "")
     _, params = parse_content_disposition(header)
-    filename = part.filename
+    filename = content_disposition_filename(params, "filename")  # part.filename, parsed once
     if not filename:
         raise InvalidAPIParams(f"The form field {part.name!r} has no file name.")
     if _ABSOLUTE_FILENAME.search(header):  # aiohttp strips the leading slash; we refuse it

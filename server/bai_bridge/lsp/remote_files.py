@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import posixpath
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
@@ -25,7 +26,8 @@ _PARALLEL_LISTINGS = 8
 
 async def remote_stats(kernel: Kernel, paths: Iterable[str]) -> dict[str, RemoteStat]:
     """Size and mtime of those ``paths`` the session has (one listing per folder)."""
-    folders = sorted({str(PurePosixPath(p).parent) for p in paths})
+    # Normalised once per folder, not once per path (thousands of paths, a few folders).
+    folders = sorted({str(PurePosixPath(d)) for d in {posixpath.dirname(p) for p in paths}})
     gate = asyncio.Semaphore(_PARALLEL_LISTINGS)
 
     async def listing(folder: str) -> dict[str, RemoteStat]:
