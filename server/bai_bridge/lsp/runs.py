@@ -181,7 +181,7 @@ class _progress:
         self.token = f"bai-bridge/run/{run_id}"
         self.title = title
         self.cancelled = asyncio.Event()
-        self.requested = False  # the create request is out: the token must be ended
+        self.requested = False  # the create is out: wait for it, so a bar that begins ends
         self.begun = False
         self.shower: asyncio.Task[None] | None = None
 
@@ -211,6 +211,8 @@ class _progress:
         try:
             await self._settle()
         finally:
+            if self.shower is not None:
+                self.shower.cancel()  # no-op when done; never begins after the run is over
             if self.begun:
                 self.ls.work_done_progress.end(self.token, types.WorkDoneProgressEnd())
                 self.ls.work_done_progress.tokens.pop(self.token, None)
