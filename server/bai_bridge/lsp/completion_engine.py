@@ -19,6 +19,7 @@ import attrs
 
 from bai_bridge.api import CompletionOptions, Kernel
 
+from .daemon_thread import run_in_daemon_thread
 from .session import SessionManager
 from .static_completion import Candidate, from_known_names, jedi_candidates, word_before
 
@@ -82,7 +83,9 @@ class CompletionEngine:
         await self._static(CompletionRequest("value = 1\nval", 1, 3))
 
     async def _static(self, request: CompletionRequest) -> list[Candidate]:
-        return await asyncio.to_thread(self._jedi_locked, request)
+        # A daemon thread: a jedi call stuck on its dead helper process must not keep the
+        # language server alive at exit.
+        return await run_in_daemon_thread(lambda: self._jedi_locked(request))
 
     def _jedi_locked(self, request: CompletionRequest) -> list[Candidate]:
         # Locked in the thread, so a cancelled request cannot let two calls overlap.
