@@ -51,13 +51,22 @@ async function openFile(page, name) {
   await page.locator(`.tab.active[aria-label*="${name}"]`).waitFor({ timeout: WAIT });
 }
 
+/** Ctrl+G to `line`; done once the status bar shows the cursor there. Enter is pressed only
+ * after the picker has taken the number in ("go to line N"): pressed earlier, it closes the
+ * picker and leaves the cursor where it was. */
 async function goToLine(page, line) {
   await page.keyboard.press("Control+G");
-  const input = page.locator(".quick-input-widget input");
+  const widget = page.locator(".quick-input-widget");
+  const input = widget.locator("input");
   await input.waitFor({ state: "visible", timeout: WAIT });
   await input.fill(`:${line}`);
+  await widget.getByText(new RegExp(`go to line ${line}\\b`, "i")).first().waitFor();
   await page.keyboard.press("Enter");
   await input.waitFor({ state: "hidden", timeout: WAIT });
+  const position = page.locator('[id="status.editor.selection"]');
+  await until(page, `the cursor to be on line ${line}`, async () =>
+    (await position.innerText()).startsWith(`Ln ${line},`),
+  );
 }
 
 function outputFrame(page) {
@@ -566,6 +575,20 @@ async function mainScenario(page) {
     await step(page);
 }
 
+/** What the workbench showed when a step failed: toasts, session status, cursor position. */
+async function workbenchState(page) {
+  const text = (selector) =>
+    page
+      .locator(selector)
+      .allInnerTexts()
+      .catch((error) => [`(unreadable: ${error.message})`]);
+  return {
+    toasts: await text(".notifications-toasts .notification-list-item-message"),
+    status: await text('[id$="baiBridge.status"]'),
+    cursor: await text('[id="status.editor.selection"]'),
+  };
+}
+
 async function main() {
   const browser = await chromium.launch({
     executablePath: config.chromium,
@@ -588,7 +611,7 @@ async function main() {
     await (config.scenario === "install" ? installScenario(page) : mainScenario(page));
   } catch (error) {
     await shot(page, "failure").catch(() => undefined);
-    report("failed", { error: String(error?.stack ?? error) });
+    report("failed", { error: String(error?.stack ?? error), ...(await workbenchState(page)) });
     process.exitCode = 1;
   } finally {
     await browser.close();

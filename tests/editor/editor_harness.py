@@ -220,6 +220,15 @@ def code_server(
 DRIVER = Path(__file__).with_name("drive.mjs")
 
 
+def extension_logs(editor: Editor, chars: int = 4000) -> str:
+    """The tails of the extension's own logs (its log channel, with the language server's
+    stderr, and the run output channel) as code-server has written them so far."""
+    logs = editor.log.parent / "user-data" / "logs"
+    found = sorted(logs.glob("*/exthost*/bai-bridge.*/*.log"))
+    found += sorted(logs.glob("*/exthost*/output_logging_*/*Backend.AI*.log"))
+    return "\n".join(f"{path.name}:\n{path.read_text(errors='replace')[-chars:]}" for path in found)
+
+
 def drive(tools: EditorTools, editor: Editor, config: dict[str, object]) -> dict[str, dict]:
     """Run drive.mjs against ``editor``; its steps by name. A failed scenario fails the test
     with the driver's error, its stderr and the tail of code-server's log."""
@@ -242,10 +251,14 @@ def drive(tools: EditorTools, editor: Editor, config: dict[str, object]) -> dict
         line["step"]: line for line in map(json.loads, filter(None, driver.stdout.splitlines()))
     }
     if driver.returncode != 0:
-        log_tail = editor.log.read_text(errors="replace")[-4000:]
+        failed = steps.get("failed", {})
+        shown = {key: value for key, value in failed.items() if key not in ("step", "error")}
         pytest.fail(
-            f"the editor scenario failed: {steps.get('failed', {}).get('error')}\n"
-            f"driver stderr:\n{driver.stderr[-3000:]}\ncode-server log:\n{log_tail}"
+            f"the editor scenario failed: {failed.get('error')}\n"
+            f"the workbench showed: {json.dumps(shown)}\n"
+            f"driver stderr:\n{driver.stderr[-3000:]}\n"
+            f"code-server log:\n{editor.log.read_text(errors='replace')[-3000:]}\n"
+            f"{extension_logs(editor)}"
         )
     return steps
 
