@@ -339,3 +339,15 @@ async def test_rate_limit_headers_and_429(tmp_path: Path) -> None:
             assert third.headers["X-RateLimit-Remaining"] == "0"
     finally:
         await server.close()
+
+
+async def test_method_override_routes_and_signs_as_the_new_method(client: SignedClient) -> None:
+    path = "/session/no-such-session/logs"  # a GET-only route
+    plain = await client.request("POST", path)
+    assert (plain.status, plain.problem_type) == (405, "method-not-allowed")
+    override = {"X-Method-Override": "GET"}
+    headers = {**client.sign("GET", path, "text/plain"), **override}
+    routed = await client.request("POST", path, sign=False, headers=headers)
+    assert (routed.status, routed.problem_type) == (404, "session-not-found")  # the logs handler
+    signed_as_post = await client.request("POST", path, headers=override)
+    assert (signed_as_post.status, signed_as_post.problem_type) == (401, "auth-failed")

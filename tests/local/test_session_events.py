@@ -66,3 +66,31 @@ async def test_bad_session_id_filter_is_400(client: SignedClient) -> None:
     path = "/events/session?sessionId=not-a-uuid"
     reply = await client.request("GET", path)
     assert (reply.status, reply.problem_type) == (400, "invalid-api-params")
+
+
+async def test_group_filter_keeps_only_that_groups_sessions(client: SignedClient) -> None:
+    await client.create("events-default-group", IMAGE)
+    await client.create("events-lab-group", IMAGE, group="lab")
+    stream = await open_stream(client, "/events/session?group=lab&scope=session")
+    try:
+        await client.request("DELETE", "/session/events-default-group")
+        await client.request("DELETE", "/session/events-lab-group")
+        events = await asyncio.wait_for(read_events(stream, "session_terminated"), 30)
+    finally:
+        stream.close()
+    assert [e["data"]["sessionName"] for e in events] == ["events-lab-group"]
+
+
+@pytest.mark.parametrize(
+    ("path", "version", "slug"),
+    [
+        ("/events/session?group=nobody", "v8.20240915", "object-not-found"),
+        ("/events/session?group=nobody", "v5.20191215", "group-not-found"),
+        ("/stream/kernel/_/events?groupName=nobody", "v4.20190615", "group-not-found"),
+    ],
+)
+async def test_unknown_group_filter_is_404(
+    client: SignedClient, path: str, version: str, slug: str
+) -> None:
+    reply = await client.request("GET", path, version=version)
+    assert (reply.status, reply.problem_type) == (404, slug)

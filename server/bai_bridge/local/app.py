@@ -15,6 +15,7 @@ from bai_bridge.local.images import installed_kernels
 from bai_bridge.local.middleware import (
     auth_middleware,
     error_middleware,
+    method_override,
     set_common_headers,
     version_middleware,
 )
@@ -30,8 +31,9 @@ def create_app(
 ) -> web.Application:
     """The app; ``extra_middlewares`` run after error handling and before version and auth."""
     max_body = config.max_upload_files * config.max_upload_file_size + BODY_MARGIN
+    checks = [version_middleware, auth_middleware]
     app = web.Application(
-        middlewares=[error_middleware, *extra_middlewares, version_middleware, auth_middleware],
+        middlewares=[error_middleware, *extra_middlewares, method_override(checks), *checks],
         client_max_size=max_body,
     )
     bus = EventBus()

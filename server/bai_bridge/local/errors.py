@@ -47,6 +47,12 @@ class Forbidden(SessionError):
     pass
 
 
+class NoSuchGroup(SessionError):
+    def __init__(self, group: str) -> None:
+        super().__init__(f"no group named {group!r}")
+        self.group = group
+
+
 class KernelUnavailable(SessionError):
     """The session has no running kernel (it is starting, restarting or has died)."""
 

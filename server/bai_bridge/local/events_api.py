@@ -8,11 +8,12 @@ from collections.abc import Callable
 from aiohttp import web
 
 from bai_bridge.local.context import api_version, owner_key, server
-from bai_bridge.local.errors import InvalidParams
+from bai_bridge.local.errors import InvalidParams, NoSuchGroup
 from bai_bridge.local.events import EventBus, SessionEvent, serve_events
 from bai_bridge.local.registry import Lifecycle
 
 SCOPES = ("*", "session", "kernel")
+GROUP_KEYS = ("group", "groupName", "group_name")
 
 
 def to_event(lifecycle: Lifecycle) -> SessionEvent:
@@ -25,11 +26,13 @@ def to_event(lifecycle: Lifecycle) -> SessionEvent:
         reason=lifecycle.reason,
         exit_code=lifecycle.exit_code,
         kernel_id=str(session.kernel_id),
+        group=session.spec.group,
     )
 
 
 def session_filter(request: web.Request) -> Callable[[SessionEvent], bool]:
-    """Which events a request asked for: own sessions, by name or UUID, and scope (v6+)."""
+    """Which events a request asked for: own sessions, by name or UUID, by group, and scope
+    (v6+). A group no session was ever created in is unknown here (404)."""
     query = request.query
     major = api_version(request).major
     owner = query.get("ownerAccessKey") or owner_key(request)
@@ -39,9 +42,12 @@ def session_filter(request: web.Request) -> Callable[[SessionEvent], bool]:
     scope = query.get("scope", "*") if major >= 6 else "*"
     if scope not in SCOPES:
         raise InvalidParams("Input validation error", {"scope": f"must be one of {SCOPES}"})
+    group = next((query[k] for k in GROUP_KEYS if k in query), "*")
+    if group != "*" and group not in server(request).registry.groups:
+        raise NoSuchGroup(group)
 
     def match(event: SessionEvent) -> bool:
-        if event.access_key != owner:
+        if event.access_key != owner or group not in ("*", event.group):
             return False
         if session_id is not None:
             if event.session_id != session_id:

@@ -18,6 +18,7 @@ class SessionEvent:
     reason: str = ""
     exit_code: int | None = None
     kernel_id: str | None = None
+    group: str = "default"
 
 
 @attrs.frozen

@@ -39,6 +39,9 @@ def problem_for(exc: errors.SessionError, version: ApiVersion) -> problems.Probl
             return problems.ImageNotFound(str(exc), data=data, slug=slug)
         case errors.Forbidden():
             return problems.GenericForbidden(str(exc))
+        case errors.NoSuchGroup():
+            slug = not_found_slug(version, "group-not-found", "group-not-found")
+            return problems.GroupNotFound(str(exc), slug=slug)
         case errors.KernelFailure() if exc.action == "create":
             return problems.KernelCreationFailed(str(exc))
         case errors.KernelFailure() if exc.action == "restart":

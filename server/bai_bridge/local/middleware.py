@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
+from collections.abc import Sequence
 
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
 
 from bai_bridge.local import errors, problems
 from bai_bridge.local.authcheck import authenticate
@@ -54,6 +56,30 @@ async def version_middleware(request: web.Request, handler: Handler) -> web.Stre
     else:
         request[API_VERSION] = DEFAULT_VERSION
     return await handler(request)
+
+
+def method_override(downstream: Sequence[Middleware]) -> Middleware:
+    """§1.4: ``X-Method-Override: <METHOD>`` makes the request that method, routed anew, as the
+    manager's API middleware does; ``downstream`` (version, auth) then see the new method, so
+    the signature covers it."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        method = request.headers.get("X-Method-Override", "").strip().upper()
+        if not method or method == request.method:
+            return await handler(request)
+        overridden = request.clone(method=method)
+        match = await request.app.router.resolve(overridden)
+        match.add_app(request.app)
+        match.freeze()
+        # aiohttp routes before the middlewares run and offers no public way to route again.
+        overridden._match_info = match
+        chain: Handler = match.handler
+        for outer in reversed(downstream):
+            chain = functools.partial(outer, handler=chain)
+        return await chain(overridden)
+
+    return middleware
 
 
 def is_public(request: web.Request) -> bool:

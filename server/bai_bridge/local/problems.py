@@ -92,6 +92,10 @@ class ImageNotFound(ObjectNotFound):
     title = "No such environment image."
 
 
+class GroupNotFound(ObjectNotFound):
+    title = "No such user group."
+
+
 class TooManySessionsMatched(Problem):
     status, slug, title = 404, "too-many-sessions-matched", "Too many sessions matched."
 

@@ -82,6 +82,9 @@ class SessionRegistry:
         self.run_queue_size = run_queue_size
         self._sessions: dict[str, Session] = {}
         self._base_env = base_environment()
+        # The one user's groups: "default", and every group a session was created in (there is
+        # no group administration here, so naming a group at create time makes it).
+        self.groups: set[str] = {"default"}
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -126,6 +129,7 @@ class SessionRegistry:
                 self.publish(Lifecycle("kernel_started", existing))
             return CreateOutcome(existing, False, existing.status)
         session = self._new_session(self._spec(request, kernel_name, access_key))
+        self.groups.add(request.group)
         if request.enqueue_only:
             return CreateOutcome(session, True, Status.PENDING)
         timeout = request.max_wait_seconds or None
