@@ -73,6 +73,20 @@ def full_tokens(code: str, cursor_pos: int, reply: Mapping[str, Any]) -> list[st
     return tokens if head else [t.removeprefix(".") for t in tokens]
 
 
+def cursor_line(code: str, cursor_pos: int) -> tuple[str, int]:
+    """The line holding the cursor, and the cursor's offset in it: what the kernel completes.
+
+    Like Backend.AI's runner, which completes only the current line. Given more, IPython 9
+    evaluates every earlier line statically first ("limited" guarded eval), which costs
+    milliseconds per completion and grows with the file, and then completes an inferred
+    stand-in instead of the live object (a DataFrame's columns were missing).
+    """
+    cursor_pos = max(0, min(cursor_pos, len(code)))
+    start = code.rfind("\n", 0, cursor_pos) + 1
+    end = code.find("\n", cursor_pos)
+    return code[start : len(code) if end < 0 else end], cursor_pos - start
+
+
 def exit_code_of(returncode: int | None) -> int:
     """A process status as a shell reports it (128 + signal number when killed)."""
     if returncode is None:
@@ -211,12 +225,13 @@ class JupyterKernel:
         await self._request("shell", msg, "execute_reply")
 
     async def complete(self, code: str, cursor_pos: int) -> list[str]:
-        msg = self._client.session.msg("complete_request", {"code": code, "cursor_pos": cursor_pos})
+        line, cursor = cursor_line(code, cursor_pos)
+        msg = self._client.session.msg("complete_request", {"code": line, "cursor_pos": cursor})
         if self._subshell_id is not None:
             # A subshell answers while the main shell is busy with a run (JEP 91).
             msg["header"]["subshell_id"] = self._subshell_id
         reply = await self._request("shell", msg, "complete_reply")
-        return full_tokens(code, cursor_pos, reply["content"])
+        return full_tokens(line, cursor, reply["content"])
 
     async def _create_subshell(self) -> str | None:
         msg = self._client.session.msg("create_subshell_request", {})

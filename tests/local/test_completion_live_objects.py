@@ -1,0 +1,35 @@
+"""Completion answers from the live object even when the code sent carries earlier lines."""
+
+from __future__ import annotations
+
+from serverkit import SignedClient
+
+IMAGE = "python:3.11-ubuntu20.04"
+SETUP = "import pandas as pd\n\ndf = pd.DataFrame({'alpha': [1, 2], 'beta': [3, 4]})\n"
+
+
+async def complete(client: SignedClient, sid: str, code: str, post: str = "") -> list[str]:
+    line = code.rsplit("\n", 1)[-1]
+    options = {"row": code.count("\n"), "col": len(line), "line": line + post, "post": post}
+    reply = await client.request(
+        "POST", f"/session/{sid}/complete", json_body={"code": code, "options": options}
+    )
+    assert reply.status == 200, reply.body
+    completions: list[str] = reply.json()["result"]["completions"]
+    return completions
+
+
+async def test_columns_of_a_live_dataframe_with_the_buffer_before_the_cursor(
+    client: SignedClient,
+) -> None:
+    await client.create("compl-live", IMAGE)
+    await client.run("compl-live", SETUP)
+    # The buffer that defined df is sent too: the names are still those of the live frame.
+    names = await complete(client, "compl-live", SETUP + "df.al")
+    assert names == ["df.align", "df.all", "df.alpha"]
+    assert await complete(client, "compl-live", SETUP + "df.ke") == ["df.keys"]
+    # Text after the cursor on the line, and lines after it, do not disturb the answer.
+    names = await complete(client, "compl-live", SETUP + "total = df.be", post=".sum()")
+    assert names == ["df.beta", "df.between_time"]
+    names = await complete(client, "compl-live", "df['al")
+    assert names == ["alpha"]
