@@ -275,7 +275,8 @@ async def test_batch_session_runs_its_startup_command(
         "name": "batch-type",
         "image": IMAGE,
         "type": "batch",
-        "startupCommand": "echo started > results/started.txt; pwd > results/cwd.txt",
+        "startupCommand": "echo started > results/started.txt; pwd > results/cwd.txt; "
+        "echo batch-said-hello",
         "config": {"mounts": ["results"]},
     }
     stream = await open_stream(client, "/events/session?sessionName=batch-type")
@@ -290,6 +291,11 @@ async def test_batch_session_runs_its_startup_command(
     assert names.index("session_started") < names.index("session_success")
     assert events[-1]["data"]["reason"] == "self-terminated"
     assert (await client.request("GET", "/session/batch-type")).status == 404
+    # As a manager does from its database, the ended session's console log still answers.
+    for sid in ("batch-type", session_id[:8]):
+        logs = await client.request("GET", f"/session/{sid}/logs")
+        assert "batch-said-hello" in logs.json()["result"]["logs"]
+    assert (await client.request("GET", "/session/batch-typo/logs")).status == 404
     # The mounted vfolder outlives the session; its scratch work dir does not.
     data_dir = local_server.app[CONTEXT].config.data_dir
     results = data_dir / "vfolders" / "results"

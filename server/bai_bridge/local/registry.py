@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 
+from bai_bridge.local.ended_logs import EndedLogs, EndedSession, read_tail
 from bai_bridge.local.errors import (
     AmbiguousSession,
     InvalidParams,
@@ -85,6 +86,7 @@ class SessionRegistry:
         # The one user's groups: "default", and every group a session was created in (there is
         # no group administration here, so naming a group at create time makes it).
         self.groups: set[str] = {"default"}
+        self.ended = EndedLogs()
 
     # -- lookup -----------------------------------------------------------------------------
 
@@ -232,7 +234,8 @@ class SessionRegistry:
         session.status_info = reason
         self._sessions.pop(str(session.id), None)
         # The work dir is scratch space, as a container's is; vfolders (mounts) persist.
-        await asyncio.to_thread(shutil.rmtree, session.dir, True)
+        logs = await asyncio.to_thread(_retire_dir, session)
+        self.ended.add(EndedSession(session.id, session.name, session.spec.access_key, logs))
         self.publish(Lifecycle("kernel_terminated", session, reason))
         self.publish(Lifecycle("session_terminated", session, reason))
         return stats
@@ -246,6 +249,13 @@ class SessionRegistry:
         for result in results:
             if isinstance(result, BaseException):
                 log.error("stopping a session failed", exc_info=result)
+
+
+def _retire_dir(session: Session) -> str:
+    """Remove an ended session's folder; its console log's tail (blocking)."""
+    logs = read_tail(session.log_file)
+    shutil.rmtree(session.dir, ignore_errors=True)
+    return logs
 
 
 def decode_bootstrap(script: str | None) -> str | None:

@@ -17,6 +17,7 @@ from bai_bridge.local.context import (
     read_json,
     server,
 )
+from bai_bridge.local.errors import NoSuchSession
 from bai_bridge.local.render import create_body, info_body
 from bai_bridge.local.session import Session
 from bai_bridge.local.versioning import LATEST_API_VERSION, MANAGER_VERSION
@@ -81,7 +82,17 @@ async def get_info(request: web.Request) -> web.Response:
 
 
 async def get_logs(request: web.Request) -> web.Response:
-    return web.json_response({"result": {"logs": find_session(request).logs()}})
+    """A live session's console log, or the tail kept of an ended one's (§3.7)."""
+    try:
+        logs = find_session(request).logs()
+    except NoSuchSession:
+        exact = api_version(request).major <= 4
+        sid = request.match_info["sid"]
+        ended = server(request).registry.ended.find(owner_key(request), sid, exact=exact)
+        if ended is None:
+            raise
+        logs = ended.logs
+    return web.json_response({"result": {"logs": logs}})
 
 
 async def execute(request: web.Request) -> web.Response:
