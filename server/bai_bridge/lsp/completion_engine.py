@@ -5,6 +5,10 @@
 2. If the server does not support completion (real managers answer 500 or null): a silent
    runtime query listing names, made only while no run is going on, cached.
 3. Always as the fallback: names the session reported earlier, and jedi on the buffer.
+
+jedi is loaded by the first fallback that needs it, never ahead: warmed at start-up it kept
+~35 MiB resident in every idle language server, most of whose completions the session answers.
+That first fallback pays jedi's cold start (import and builtin stubs, about half a second).
 """
 
 from __future__ import annotations
@@ -73,14 +77,6 @@ class CompletionEngine:
         self.timeout = timeout
         self.known_names: set[str] = set()
         self._jedi = threading.Lock()  # jedi is not thread-safe: one call at a time
-
-    async def warm_up(self) -> None:
-        """jedi's first completion costs about a second: pay it before anyone types.
-
-        A buffer of builtins only: loading them is what makes the first completion slow
-        (~0.9 s cold, ~35 ms after this); warming on ``os`` kept ~11 MiB more stubs resident.
-        """
-        await self._static(CompletionRequest("value = 1\nval", 1, 3))
 
     async def _static(self, request: CompletionRequest) -> list[Candidate]:
         # A daemon thread: a jedi call stuck on its dead helper process must not keep the

@@ -97,7 +97,6 @@ async def start(ls: BridgeServer) -> None:
     folders.warn_unsynced(ls)
     ls.tasks.spawn(watch.start_watching(ls), "watch-files")
     ls.tasks.spawn(_warm_up(ls), "session-start")
-    ls.tasks.spawn(ls.completion.warm_up(), "jedi-warm-up")
 
 
 def _api_config(ls: BridgeServer) -> APIConfig:

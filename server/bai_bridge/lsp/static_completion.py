@@ -1,6 +1,9 @@
 """Completion without the session: jedi on the buffer, plus names the session reported earlier.
 
-Both are blocking or CPU-bound enough to run in a thread; callers use `asyncio.to_thread`.
+Both are blocking or CPU-bound enough to run in a thread (the engine uses a daemon thread).
+jedi is imported on the first static completion, not with this module: jedi and the stubs its
+first completion loads keep ~35 MiB resident, which an idle language server whose session
+answers every completion never needs.
 """
 
 from __future__ import annotations
@@ -9,7 +12,6 @@ import re
 from collections.abc import Iterable
 
 import attrs
-import jedi
 
 __all__ = ["Candidate", "from_known_names", "jedi_candidates", "word_before"]
 
@@ -32,6 +34,8 @@ def word_before(line_text: str, col: int) -> str:
 
 def jedi_candidates(source: str, line: int, col: int, path: str | None) -> list[Candidate]:
     """Static completions at a 0-based (line, col); [] if jedi cannot make sense of it."""
+    import jedi  # here, not at the top: see the module docstring
+
     try:
         script = jedi.Script(code=source, path=path)
         completions = script.complete(line + 1, col)
