@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import shlex
+import stat
 import uuid
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import aiohttp
 import attrs
@@ -39,6 +41,7 @@ if TYPE_CHECKING:
 __all__ = ["ChunkedFile", "UploadPlan", "join_command", "plan_upload", "upload"]
 
 CHUNK_SIZE = UPLOAD_FILE_LIMIT - 64 * 1024
+SMALL_PIECE = READ_SIZE  # read whole into memory (a batch of them in one thread hop)
 
 
 @attrs.frozen
@@ -86,19 +89,67 @@ class FileSlicePayload(payload.Payload):
 
     async def write(self, writer: Any) -> None:
         piece = self._piece
-        with await asyncio.to_thread(open, piece.local, "rb") as f:
-            await asyncio.to_thread(f.seek, piece.offset)
+        f, chunk = await asyncio.to_thread(_open_at, piece, min(READ_SIZE, piece.length))
+        with f:
             remaining = piece.length
             while remaining > 0:
-                chunk = await asyncio.to_thread(f.read, min(READ_SIZE, remaining))
                 if not chunk:
                     raise TransferError(f"{piece.local} shrank while it was being uploaded")
                 await writer.write(chunk)
                 remaining -= len(chunk)
                 self._on_bytes(len(chunk))
+                if remaining > 0:
+                    chunk = await asyncio.to_thread(f.read, min(READ_SIZE, remaining))
 
     def decode(self, encoding: str = "utf-8", errors: str = "strict") -> str:
         raise TypeError("a file slice is streamed, not decoded")
+
+
+def _open_at(piece: Piece, first: int) -> tuple[BinaryIO, bytes]:
+    """The piece's file opened at its offset, and its first `first` bytes (blocking)."""
+    f = piece.local.open("rb")
+    try:
+        f.seek(piece.offset)
+        return f, f.read(first)
+    except BaseException:
+        f.close()
+        raise
+
+
+def _read_whole(pieces: Sequence[Piece]) -> list[bytes]:
+    """The content of each (small) piece, read in one go (blocking)."""
+    contents = []
+    for piece in pieces:
+        with piece.local.open("rb") as f:
+            if piece.offset:
+                f.seek(piece.offset)
+            data = f.read(piece.length)
+        if len(data) < piece.length:
+            raise TransferError(f"{piece.local} shrank while it was being uploaded")
+        contents.append(data)
+    return contents
+
+
+def _part_head(boundary: bytes, remote: str) -> bytes:
+    """A part's boundary line and headers, as aiohttp's writer would put them."""
+    if "\r" in remote or "\n" in remote:
+        raise ValueError(f"a line break in a file name cannot be sent: {remote!r}")
+    quoted = remote.replace("\\", "\\\\").replace('"', '\\"')  # filename="...", raw (unencoded)
+    return (
+        b"--%s\r\nContent-Type: application/octet-stream\r\n"
+        b'Content-Disposition: form-data; name="src"; filename="%s"\r\n\r\n'
+    ) % (boundary, quoted.encode("utf-8"))
+
+
+def encode_multipart(pieces: Sequence[Piece], contents: Sequence[bytes]) -> payload.BytesPayload:
+    """One multipart/form-data body of in-memory parts: a single write on the wire."""
+    boundary = uuid.uuid4().hex.encode()
+    chunks: list[bytes] = []
+    for piece, data in zip(pieces, contents, strict=True):
+        chunks += (_part_head(boundary, piece.remote), data, b"\r\n")
+    chunks.append(b"--%s--\r\n" % boundary)
+    content_type = f"multipart/form-data; boundary={boundary.decode()}"
+    return payload.BytesPayload(b"".join(chunks), content_type=content_type)
 
 
 def _sha256(path: Path) -> str:
@@ -107,6 +158,34 @@ def _sha256(path: Path) -> str:
         while block := f.read(1024 * 1024):
             digest.update(block)
     return digest.hexdigest()
+
+
+class _Resolver:
+    """`Path.resolve` for many files in few folders: each folder is resolved once, and a
+    file that is no symlink is its resolved folder plus its name (blocking)."""
+
+    def __init__(self) -> None:
+        self._folders: dict[str, Path] = {}
+
+    def __call__(self, path: Path) -> Path:
+        name = path.name
+        if name in ("", ".", "..") or path.is_symlink():
+            return path.resolve()
+        folder = str(path.parent)
+        resolved = self._folders.get(folder)
+        if resolved is None:
+            resolved = self._folders[folder] = path.parent.resolve()
+        return resolved / name
+
+
+def _regular_size(path: Path, given: str | Path) -> int:
+    try:
+        st = path.stat()
+    except OSError:  # missing, a loop, unreadable: as Path.is_file says
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode):
+        raise FileNotFoundError(f"not a regular file: {given}")
+    return st.st_size
 
 
 def _remote_name(path: Path, base: Path) -> str:
@@ -125,14 +204,13 @@ def plan_upload(
     for what is not a regular file, before anything is sent.
     """
     base = Path.cwd() if basedir is None else Path(basedir).resolve()
-    resolved = [(Path(f).resolve(), f) for f in files]
+    resolve = _Resolver()
+    resolved = [(resolve(Path(f)), f) for f in files]
     names = [_remote_name(path, base) for path, _ in resolved]
     pieces: list[Piece] = []
     chunked: list[ChunkedFile] = []
     for (path, given), name in zip(resolved, names, strict=True):
-        if not path.is_file():
-            raise FileNotFoundError(f"not a regular file: {given}")
-        size = path.stat().st_size
+        size = _regular_size(path, given)
         if size < file_limit:
             pieces.append(Piece(path, name, 0, size))
             continue
@@ -174,17 +252,28 @@ def remove_command(plan: UploadPlan) -> str:
 async def _send_batch(
     kernel: Kernel, batch: Sequence[Piece], advance: Callable[[int], None]
 ) -> None:
-    def body() -> aiohttp.MultipartWriter:
-        writer = aiohttp.MultipartWriter("form-data")
-        for piece in batch:
-            writer.append_payload(FileSlicePayload(piece, advance))
-        return writer
+    """One request. Small pieces (most source files) are read in one worker-thread hop and
+    sent as one body; a batch with a large piece streams every piece from disk."""
+    body: Callable[[], payload.Payload]
+    in_memory = all(p.length <= SMALL_PIECE for p in batch)
+    if in_memory:
+        contents = await asyncio.to_thread(_read_whole, batch)
+        body = partial(encode_multipart, batch, contents)
+    else:
+
+        def body() -> payload.Payload:
+            writer = aiohttp.MultipartWriter("form-data")
+            for piece in batch:
+                writer.append_payload(FileSlicePayload(piece, advance))
+            return writer
 
     path = kernel._path("/upload")
     async with kernel.session.request(
         "POST", path, query=kernel._query(), body=body, content_type="multipart/form-data"
     ):
         pass
+    if in_memory:
+        advance(sum(p.length for p in batch))
 
 
 async def _join(kernel: Kernel, chunked: ChunkedFile) -> None:

@@ -41,27 +41,34 @@ class Located:
 def confine(work_dir: Path, relpath: str, *, mounts: Sequence[Path] = ()) -> Path:
     """The resolved path `relpath` names inside `work_dir` (or one of the `mounts` linked
     in it); a 400 problem if it is unsafe."""
-    pure = _checked_relative(relpath)
-    target = (work_dir.resolve(strict=True) / pure).resolve(strict=False)
-    if not any(target.is_relative_to(root) for root in _roots(work_dir, mounts)):
-        raise PathOutsideWorkDir(f"The path leads outside the work directory: {relpath!r}")
-    return target
+    return _confine(relpath, _roots(work_dir, mounts))
 
 
 def locate(work_dir: Path, relpath: str, *, mounts: Sequence[Path] = ()) -> Located:
     """`confine`, telling which root the path lies in and the components below it."""
-    target = confine(work_dir, relpath, mounts=mounts)
-    roots = sorted(_roots(work_dir, mounts), key=lambda r: len(r.parts), reverse=True)
-    root = next(r for r in roots if target.is_relative_to(r))
+    roots = _roots(work_dir, mounts)
+    target = _confine(relpath, roots)
+    root = max((r for r in roots if target.is_relative_to(r)), key=lambda r: len(r.parts))
     name = PurePosixPath(os.path.normpath(relpath)).name or "."
     return Located(root, target.relative_to(root).parts, name)
 
 
+def _confine(relpath: str, roots: list[Path]) -> Path:
+    """`relpath` resolved below the work dir (``roots[0]``); 400 unless inside a root."""
+    pure = checked_relative(relpath)
+    target = (roots[0] / pure).resolve(strict=False)
+    if not any(target.is_relative_to(root) for root in roots):
+        raise PathOutsideWorkDir(f"The path leads outside the work directory: {relpath!r}")
+    return target
+
+
 def _roots(work_dir: Path, mounts: Sequence[Path]) -> list[Path]:
+    """The work dir and the mounts, resolved (the work dir first)."""
     return [work_dir.resolve(strict=True), *(m.resolve(strict=False) for m in mounts)]
 
 
-def _checked_relative(relpath: str) -> PurePosixPath:
+def checked_relative(relpath: str) -> PurePosixPath:
+    """`relpath` as a relative path that stays inside (lexically); a 400 problem if not."""
     if not isinstance(relpath, str):
         raise PathOutsideWorkDir(f"A path must be a string, not {type(relpath).__name__}.")
     if "\x00" in relpath:

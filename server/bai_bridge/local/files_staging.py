@@ -1,0 +1,228 @@
+"""Where one upload request's parts go: temporary files beside their final places (blocking).
+
+An `UploadTarget` lives for one request and is used from worker threads only. It resolves
+the work dir once and keeps each directory it opened, so twenty parts in one folder cost one
+walk, not twenty. A plain relative name (no ``..``) is walked component by component from
+the work dir's descriptor with ``O_NOFOLLOW``; only when a symlink is in the way (a mounted
+folder, a link inside the work dir) does it take `locate`'s resolving check, which refuses
+links leading outside. Nothing is renamed into place before `commit`; `close` removes every
+temporary file not committed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import secrets
+import stat
+from collections.abc import Sequence
+from pathlib import Path, PurePosixPath
+
+import attrs
+
+from bai_bridge.local.files_paths import (
+    checked_relative,
+    locate,
+    open_dir_beneath,
+    open_root,
+    path_error,
+)
+from bai_bridge.local.problems import InvalidAPIParams
+
+__all__ = ["Staged", "UploadTarget", "check_name", "write_all"]
+
+_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+@attrs.define
+class Staged:
+    """One part on its way to `name`: a temporary file in the directory `dir_fd`."""
+
+    name: str
+    dir_fd: int  # owned by the target's directory cache
+    final_name: str
+    tmp_name: str
+    file_fd: int = -1
+    committed: bool = False
+
+
+class _SymlinkInTheWay(Exception):
+    """The plain walk met a symlink: the resolving check decides instead."""
+
+
+class UploadTarget:
+    """The staging area of one upload request (blocking methods: call them in a thread)."""
+
+    def __init__(self, work_dir: Path, mounts: Sequence[Path] = ()) -> None:
+        self.work_dir = work_dir
+        self.mounts = mounts
+        self.staged: list[Staged] = []
+        self.made_dirs: list[tuple[Path, str]] = []
+        self._root: Path | None = None  # the work dir, resolved once
+        self._root_fds: dict[Path, int] = {}
+        self._dir_fds: dict[tuple[Path, tuple[str, ...]], int] = {}
+        self._token = secrets.token_hex(6)
+
+    # -- staging ------------------------------------------------------------------------
+
+    def stage(self, filename: str) -> Staged:
+        """Create the temporary file of the part named `filename` (400 for a bad name)."""
+        name = os.path.normpath(filename)
+        parts = _plain_parts(filename)
+        try:
+            found = self._plain(name, parts) if parts is not None else None
+        except _SymlinkInTheWay:
+            found = None
+        if found is None:
+            found = self._resolved(filename, name)
+        dir_fd, final_name = found
+        tmp_name = f".bai-upload-{self._token}-{len(self.staged)}"
+        staged = Staged(name, dir_fd, final_name, tmp_name)
+        staged.file_fd = os.open(tmp_name, _FILE_FLAGS, 0o666, dir_fd=dir_fd)
+        self.staged.append(staged)
+        return staged
+
+    def write_all(self, items: Sequence[tuple[str, bytes]]) -> None:
+        """Stage each (filename, content) received whole, write it and close it."""
+        for filename, data in items:
+            staged = self.stage(filename)
+            write_all(staged.file_fd, data)
+            os.close(staged.file_fd)
+            staged.file_fd = -1
+
+    def commit(self) -> list[str]:
+        """Rename every temporary file into place (each rename atomic); the names."""
+        for s in self.staged:
+            try:
+                os.replace(s.tmp_name, s.final_name, src_dir_fd=s.dir_fd, dst_dir_fd=s.dir_fd)
+            except OSError as e:
+                raise path_error(s.name, e) from e
+            s.committed = True
+        return [s.name for s in self.staged]
+
+    def finish(self, items: Sequence[tuple[str, bytes]]) -> list[str]:
+        """`write_all` the last parts, then `commit`: the request's last thread hop."""
+        self.write_all(items)
+        return self.commit()
+
+    # -- locating -----------------------------------------------------------------------
+
+    def _plain(self, name: str, parts: tuple[str, ...]) -> tuple[int, str]:
+        """The walk without resolving: no component may be a symlink."""
+        if not parts:
+            raise InvalidAPIParams(f"Not a file name: {name!r}")
+        root = self._work_root()
+        try:
+            dir_fd = self._dir(root, parts[:-1])
+        except OSError as e:
+            if e.errno in (errno.ELOOP, errno.ENOTDIR):  # a symlink (or a file) in the way
+                raise _SymlinkInTheWay from e
+            raise path_error(name, e) from e
+        if _final_kind(dir_fd, parts[-1], name) == "link":
+            raise _SymlinkInTheWay
+        return dir_fd, parts[-1]
+
+    def _resolved(self, filename: str, name: str) -> tuple[int, str]:
+        """`locate`'s check (symlinks resolved, refused when they lead outside)."""
+        located = locate(self.work_dir, filename, mounts=self.mounts)
+        if not located.parts:
+            raise InvalidAPIParams(f"Not a file name: {filename!r}")
+        try:
+            dir_fd = self._dir(located.root, located.parts[:-1])
+        except OSError as e:
+            raise path_error(name, e) from e
+        _final_kind(dir_fd, located.parts[-1], name)
+        return dir_fd, located.parts[-1]
+
+    def _work_root(self) -> Path:
+        if self._root is None:
+            self._root = self.work_dir.resolve(strict=True)
+        return self._root
+
+    def _dir(self, root: Path, parts: tuple[str, ...]) -> int:
+        """The directory `parts` below `root`, made if missing, opened once per request."""
+        key = (root, parts)
+        fd = self._dir_fds.get(key)
+        if fd is None:
+            root_fd = self._root_fds.get(root)
+            if root_fd is None:
+                root_fd = self._root_fds[root] = open_root(root)
+            made: list[str] = []
+            try:
+                fd = self._dir_fds[key] = open_dir_beneath(root_fd, parts, create=made)
+            finally:
+                self.made_dirs.extend((root, rel) for rel in made)
+        return fd
+
+    # -- cleanup ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Unlink the temporary files not committed; remove the directories this request
+        made if anything failed; close every descriptor."""
+        for s in self.staged:
+            if s.file_fd >= 0:
+                os.close(s.file_fd)
+                s.file_fd = -1
+            if not s.committed:
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(s.tmp_name, dir_fd=s.dir_fd)
+        for fd in [*self._dir_fds.values(), *self._root_fds.values()]:
+            os.close(fd)
+        self._dir_fds.clear()
+        self._root_fds.clear()
+        if not all(s.committed for s in self.staged):
+            _remove_dirs(self.made_dirs)
+
+
+def check_name(filename: str) -> None:
+    """400 for a name that is unsafe or names no file, whatever the file system holds."""
+    if _plain_parts(filename) == () or os.path.normpath(filename) in (".", ".."):
+        raise InvalidAPIParams(f"Not a file name: {filename!r}")
+
+
+def _plain_parts(filename: str) -> tuple[str, ...] | None:
+    """The components of a safe relative name, or None when it has a ``..`` (resolved by
+    `locate` instead, which knows where a symlink before the ``..`` leads)."""
+    pure: PurePosixPath = checked_relative(filename)
+    return None if ".." in pure.parts else pure.parts
+
+
+def _final_kind(dir_fd: int, final_name: str, name: str) -> str:
+    """ "link", "absent" or "file" for the part's final name; 400 for a directory."""
+    try:
+        st = os.stat(final_name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError:
+        return "absent"
+    if stat.S_ISDIR(st.st_mode):
+        raise InvalidAPIParams(f"Cannot overwrite a directory with a file: {name!r}")
+    return "link" if stat.S_ISLNK(st.st_mode) else "file"
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of `data` to `fd` (blocking)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _remove_dirs(made_dirs: list[tuple[Path, str]]) -> None:
+    """Remove the directories a failed request created, deepest first, if still empty."""
+    for root, rel in reversed(made_dirs):
+        *parents, name = rel.split("/")
+        try:
+            root_fd = open_root(root)
+        except OSError:
+            continue
+        try:
+            parent_fd = open_dir_beneath(root_fd, tuple(parents))
+        except OSError:
+            continue
+        finally:
+            os.close(root_fd)
+        try:
+            os.rmdir(name, dir_fd=parent_fd)
+        except OSError:
+            pass  # not empty (someone else's files) or gone: left as it is
+        finally:
+            os.close(parent_fd)
