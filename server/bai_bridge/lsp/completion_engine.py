@@ -8,7 +8,7 @@
 
 jedi is loaded by the first fallback that needs it, never ahead: warmed at start-up it kept
 ~35 MiB resident in every idle language server, most of whose completions the session answers.
-That first fallback pays jedi's cold start (import and builtin stubs, about half a second).
+That first fallback pays jedi's cold start instead (its import and the stubs: 0.5-1 s or more).
 """
 
 from __future__ import annotations
