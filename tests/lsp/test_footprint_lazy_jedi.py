@@ -1,5 +1,6 @@
-"""An idle language server keeps jedi out of memory: it is imported by the first completion
-that needs the static fallback, and that first completion still answers from jedi.
+"""An idle language server keeps jedi out of memory: it is imported when someone first edits a
+document (so that it is ready when they need it), or by the first completion that needs the
+static fallback, which still answers from jedi.
 
 The process itself is asked which modules it imported: it runs with ``-X importtime``, which
 makes the interpreter report every import on stderr (pytest-lsp forwards the server's stderr
@@ -8,6 +9,7 @@ to this process, where ``capfd`` reads it).
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import sys
@@ -16,7 +18,15 @@ from pathlib import Path
 import pytest
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from .lsp_harness import complete, field, initialize, open_doc, run_selection, stop_server
+from .lsp_harness import (
+    change_doc,
+    complete,
+    field,
+    initialize,
+    open_doc,
+    run_selection,
+    stop_server,
+)
 
 # Never needed while idle; the plotting and data libraries are the kernel's, never the server's.
 # (IPython is: jupyter_client's kernel-spec lookup imports IPython.paths to find its folders.)
@@ -57,5 +67,34 @@ async def test_jedi_is_loaded_by_the_first_static_completion_not_before(
         found = {(item.label, item.detail) for item in answer.items}
         assert ("path", "bai-bridge: static") in found
         assert "jedi" in imported(capfd.readouterr().err)
+    finally:
+        await stop_server(client)
+
+
+async def imports_until(capfd: pytest.CaptureFixture[str], module: str) -> set[str]:
+    """What the server imported, read as it reports it, until ``module`` shows."""
+    seen: set[str] = set()
+    while module not in seen:
+        seen |= imported(capfd.readouterr().err)
+        await asyncio.sleep(0.1)  # the polling interval of a condition wait
+    return seen
+
+
+async def test_the_first_edit_loads_jedi_in_the_background(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    client = await start_reporting_imports()
+    try:
+        await initialize(client, tmp_path)
+        uri = open_doc(client, tmp_path / "typed.py", "ready = 1\n")
+        assert field(await run_selection(client, uri, 0), "status") == "finished"
+        assert not imported(capfd.readouterr().err) & IDLE_ABSENT  # opened, not yet edited
+
+        change_doc(client, uri, "ready = 1\nrea", 2)
+        async with asyncio.timeout(60):  # jedi's cold start takes seconds on a busy machine
+            await imports_until(capfd, "jedi")
+        # The session still answers what it knows; the warm-up took nothing away.
+        answer = await complete(client, uri, 1, 3)
+        assert ("ready", "bai-bridge: session") in {(i.label, i.detail) for i in answer.items}
     finally:
         await stop_server(client)

@@ -35,6 +35,13 @@ def register(server: BridgeServer) -> None:
         _report(ls, problems)
         apply_options(ls, options)
 
+    @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+    def edited(ls: BridgeServer, params: types.DidChangeTextDocumentParams) -> None:
+        # Someone is typing: load jedi now, while they type, so that the first completion the
+        # session cannot answer does not wait for jedi's cold start.
+        if ls.completion is not None and ls.completion.claim_warm_up():
+            ls.tasks.spawn(ls.completion.warm_up(), "jedi-warm-up")
+
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: BridgeServer, params: None) -> None:
         await stop(ls)
