@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from serverkit import SignedClient
+from serverkit import SignedClient, text_of
 
 IMAGE = "python:3.11-ubuntu20.04"
 SETUP = "import pandas as pd\n\ndf = pd.DataFrame({'alpha': [1, 2], 'beta': [3, 4]})\n"
@@ -33,3 +33,19 @@ async def test_columns_of_a_live_dataframe_with_the_buffer_before_the_cursor(
     assert names == ["df.beta", "df.between_time"]
     names = await complete(client, "compl-live", "df['al")
     assert names == ["alpha"]
+
+
+async def test_the_kernel_completes_with_plain_runtime_names_and_the_stable_api(
+    client: SignedClient,
+) -> None:
+    await client.create("compl-setup", IMAGE)
+    shell = "get_ipython()"
+    settings = f"print({shell}.Completer.use_jedi, {shell}.kernel.use_experimental_completions)"
+    ran = await client.run("compl-setup", settings)
+    assert text_of(ran["console"]) == "False False\n"
+    await client.run("compl-setup", SETUP)
+    # Every public name of the frame, columns included, in the kernel's order.
+    names = await complete(client, "compl-setup", "df.")
+    assert {"df.alpha", "df.beta", "df.keys", "df.groupby"} <= set(names)
+    assert not any(name.startswith("df._") for name in names)
+    assert names.index("df.alpha") < names.index("df.beta")

@@ -25,7 +25,13 @@ Message = dict[str, Any]
 
 # The kernel's default completer runs jedi's static analysis (75-300 ms, seconds on first
 # use); the plain runtime completer answers in a few milliseconds with live names.
-_SETUP_CODE = "get_ipython().Completer.use_jedi = False"
+# ipykernel's "experimental" completion API gives the same matches (same order) but also
+# builds per-match type metadata nobody here reads: for `df.` (206 matches) about twice the
+# kernel's time and a reply eight times larger. The stable API answers the matches alone.
+_SETUP_CODE = (
+    "get_ipython().Completer.use_jedi = False\n"
+    "get_ipython().kernel.use_experimental_completions = False\n"
+)
 _START_TIMEOUT = 60.0
 
 
