@@ -86,6 +86,35 @@ def checked_relative(relpath: str) -> PurePosixPath:
     return pure
 
 
+def plain_parts(relpath: str) -> tuple[str, ...] | None:
+    """The components of a safe relative path without ``..`` (a 400 problem for an unsafe
+    one); None for one with ``..``, whose meaning depends on the symlinks before it.
+
+    For walking from the work dir's descriptor with `open_dir_beneath` (no symlink
+    followed), without resolving anything first.
+    """
+    if (
+        not isinstance(relpath, str)
+        or "\x00" in relpath
+        or relpath.startswith("/")
+        or not relpath.strip()
+        or _WINDOWS_DRIVE.match(relpath)
+    ):
+        checked_relative(relpath)  # raises the problem that fits
+        return None
+    parts = tuple(p for p in relpath.split("/") if p and p != ".")
+    if ".." in parts:
+        checked_relative(relpath)  # a 400 problem if it leads outside
+        return None
+    return parts
+
+
+def open_work_dir(work_dir: Path) -> int:
+    """A descriptor of the work dir itself (a path the server chose, so its own symlinks,
+    if any, are followed)."""
+    return os.open(work_dir, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+
+
 def open_root(root: Path) -> int:
     """A descriptor of a root (the work dir or a mount) to walk from."""
     return os.open(root.resolve(strict=True), _DIR_FLAGS)

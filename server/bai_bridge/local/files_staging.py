@@ -17,16 +17,17 @@ import os
 import secrets
 import stat
 from collections.abc import Sequence
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import attrs
 
 from bai_bridge.local.files_paths import (
-    checked_relative,
     locate,
     open_dir_beneath,
     open_root,
+    open_work_dir,
     path_error,
+    plain_parts,
 )
 from bai_bridge.local.problems import InvalidAPIParams
 
@@ -59,7 +60,6 @@ class UploadTarget:
         self.mounts = mounts
         self.staged: list[Staged] = []
         self.made_dirs: list[tuple[Path, str]] = []
-        self._root: Path | None = None  # the work dir, resolved once
         self._root_fds: dict[Path, int] = {}
         self._dir_fds: dict[tuple[Path, tuple[str, ...]], int] = {}
         self._token = secrets.token_hex(6)
@@ -69,7 +69,7 @@ class UploadTarget:
     def stage(self, filename: str) -> Staged:
         """Create the temporary file of the part named `filename` (400 for a bad name)."""
         name = os.path.normpath(filename)
-        parts = _plain_parts(filename)
+        parts = plain_parts(filename)
         try:
             found = self._plain(name, parts) if parts is not None else None
         except _SymlinkInTheWay:
@@ -112,9 +112,8 @@ class UploadTarget:
         """The walk without resolving: no component may be a symlink."""
         if not parts:
             raise InvalidAPIParams(f"Not a file name: {name!r}")
-        root = self._work_root()
         try:
-            dir_fd = self._dir(root, parts[:-1])
+            dir_fd = self._dir(self.work_dir, parts[:-1])
         except OSError as e:
             if e.errno in (errno.ELOOP, errno.ENOTDIR):  # a symlink (or a file) in the way
                 raise _SymlinkInTheWay from e
@@ -135,19 +134,16 @@ class UploadTarget:
         _final_kind(dir_fd, located.parts[-1], name)
         return dir_fd, located.parts[-1]
 
-    def _work_root(self) -> Path:
-        if self._root is None:
-            self._root = self.work_dir.resolve(strict=True)
-        return self._root
-
     def _dir(self, root: Path, parts: tuple[str, ...]) -> int:
-        """The directory `parts` below `root`, made if missing, opened once per request."""
+        """The directory `parts` below `root` (the work dir or a resolved root), made if
+        missing, opened once per request."""
         key = (root, parts)
         fd = self._dir_fds.get(key)
         if fd is None:
             root_fd = self._root_fds.get(root)
             if root_fd is None:
-                root_fd = self._root_fds[root] = open_root(root)
+                opener = open_work_dir if root == self.work_dir else open_root
+                root_fd = self._root_fds[root] = opener(root)
             made: list[str] = []
             try:
                 fd = self._dir_fds[key] = open_dir_beneath(root_fd, parts, create=made)
@@ -177,15 +173,8 @@ class UploadTarget:
 
 def check_name(filename: str) -> None:
     """400 for a name that is unsafe or names no file, whatever the file system holds."""
-    if _plain_parts(filename) == () or os.path.normpath(filename) in (".", ".."):
+    if plain_parts(filename) == () or os.path.normpath(filename) in (".", ".."):
         raise InvalidAPIParams(f"Not a file name: {filename!r}")
-
-
-def _plain_parts(filename: str) -> tuple[str, ...] | None:
-    """The components of a safe relative name, or None when it has a ``..`` (resolved by
-    `locate` instead, which knows where a symlink before the ``..`` leads)."""
-    pure: PurePosixPath = checked_relative(filename)
-    return None if ".." in pure.parts else pure.parts
 
 
 def _final_kind(dir_fd: int, final_name: str, name: str) -> str:

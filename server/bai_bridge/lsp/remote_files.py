@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import posixpath
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
 from bai_bridge.api import BackendAPIError, Kernel
+from bai_bridge.api.listing import file_stats
 
 from .sync_plan import MANIFEST_PATH, Manifest, RemoteStat
 
@@ -27,26 +27,27 @@ _PARALLEL_LISTINGS = 8
 async def remote_stats(kernel: Kernel, paths: Iterable[str]) -> dict[str, RemoteStat]:
     """Size and mtime of those ``paths`` the session has (one listing per folder)."""
     # Normalised once per folder, not once per path (thousands of paths, a few folders).
-    folders = sorted({str(PurePosixPath(d)) for d in {posixpath.dirname(p) for p in paths}})
+    folders = sorted({str(PurePosixPath(d)) for d in {_folder(p) for p in paths}})
     gate = asyncio.Semaphore(_PARALLEL_LISTINGS)
 
     async def listing(folder: str) -> dict[str, RemoteStat]:
         async with gate:
             try:
-                result = await kernel.list_files(folder)
+                found = await file_stats(kernel, folder)
             except BackendAPIError:
                 return {}  # the folder does not exist (yet) in the session
         prefix = "" if folder == "." else f"{folder}/"
-        return {
-            prefix + entry.filename: RemoteStat(entry.size, entry.mtime)
-            for entry in result.files
-            if not entry.is_dir
-        }
+        return {prefix + name: RemoteStat(*stat) for name, stat in found.items()}
 
     stats: dict[str, RemoteStat] = {}
     for found in await asyncio.gather(*(listing(f) for f in folders)):
         stats.update(found)
     return stats
+
+
+def _folder(path: str) -> str:
+    """``posixpath.dirname``, cheaper: the paths come from sync (no trailing slashes)."""
+    return path.rpartition("/")[0]
 
 
 async def load_manifest(kernel: Kernel) -> Manifest:

@@ -13,7 +13,7 @@ import json
 import os
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 import pathspec
@@ -43,8 +43,9 @@ class LocalFile:
     sha256: str
 
 
-@attrs.frozen
-class RemoteStat:
+class RemoteStat(NamedTuple):
+    """A session file's size and mtime (a tuple: thousands are made per listing)."""
+
     size: int
     mtime: float
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 UPLOAD_BATCH = 20
 UPLOADS_IN_FLIGHT = 3  # concurrent upload requests: overlaps round trips, stays gentle
 SAVE_COALESCE = 0.2  # seconds: saves in quick succession become one upload
+PROGRESS_EVERY = 0.1  # seconds between progress reports of an upload
 
 Progress = Callable[[str, int], None]  # (message, percentage)
 
@@ -111,12 +113,17 @@ class SyncService:
         progress = {"files": 0, "bytes": 0}
         gate = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
 
+        shown = [0.0]  # when progress was last reported: at most every PROGRESS_EVERY
+
         async def send(index: int, batch: list[LocalFile]) -> None:
             async with gate:
-                report(
-                    f"uploading {progress['files'] + len(batch)}/{len(files)} files",
-                    progress["bytes"] * 100 // total,
-                )
+                now = time.monotonic()
+                if now - shown[0] >= PROGRESS_EVERY:
+                    shown[0] = now
+                    report(
+                        f"uploading {progress['files'] + len(batch)}/{len(files)} files",
+                        progress["bytes"] * 100 // total,
+                    )
                 outcomes[index] = await self._upload_batch(kernel, batch)
                 progress["files"] += len(batch)
                 progress["bytes"] += sum(f.size for f in batch)
