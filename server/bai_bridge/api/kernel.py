@@ -70,7 +70,8 @@ class Kernel:
 
     ``kernel_id`` is the session name the client chose (the seed's name for it);
     ``session_id`` is the server's UUID (API v5 and later), used for streams when known.
-    ``completion_supported`` is None until `complete` learns whether the server answers.
+    ``completion_supported`` is None until `complete` learns whether the server answers;
+    ``execute_stream_supported`` is False once the server refused a run's WebSocket.
     """
 
     session: ClassVar[APISession]
@@ -92,6 +93,7 @@ class Kernel:
         self.status = status
         self.service_ports = [dict(p) for p in service_ports]
         self.completion_supported: bool | None = None
+        self.execute_stream_supported: bool | None = None
 
     def __repr__(self) -> str:
         return f"<Kernel {self.kernel_id} session_id={self.session_id} status={self.status}>"
@@ -314,9 +316,12 @@ class Kernel:
         mode: str = "query",
         opts: BatchOptions | Mapping[str, Any] | None = None,
         on_input: InputCallback | None = None,
+        stream: bool = False,
     ) -> AsyncIterator[ExecutionResult]:
-        """Follow the run loop; see `runloop.run_code` (yields every answer as it comes)."""
-        return runloop.run_code(self, code, mode=mode, opts=opts, on_input=on_input)
+        """Follow the run loop; see `runloop.run_code` (yields every answer as it comes).
+
+        ``stream`` runs over the execute WebSocket where the server takes one."""
+        return runloop.run_code(self, code, mode=mode, opts=opts, on_input=on_input, stream=stream)
 
     # -- files ----------------------------------------------------------------------------
 

@@ -28,6 +28,9 @@ ReadyListener = Callable[
     [Kernel, str], Coroutine[Any, Any, None]
 ]  # reason: created|reused|restarted
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
+# A run shows the session "busy" only once it has lasted this long (like its progress):
+# a short run costs the editor no busy/running pair of status notifications.
+BUSY_AFTER = 0.1
 _GONE_EVENTS = {"session_terminated", "kernel_terminated", "session_cancelled", "kernel_cancelled"}
 _STARTED_EVENTS = {"session_started", "kernel_started"}
 
@@ -54,6 +57,7 @@ class SessionManager:
         self._kernel: Kernel | None = None
         self._lock = asyncio.Lock()
         self._runs = 0
+        self._busy_timer: asyncio.TimerHandle | None = None
         self._state = "terminated"
         self._reconnecting: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
@@ -84,12 +88,23 @@ class SessionManager:
 
     def run_started(self) -> None:
         self._runs += 1
-        if self._runs == 1:
+        if self._runs == 1 and self._busy_timer is None:
+            loop = asyncio.get_running_loop()
+            self._busy_timer = loop.call_later(BUSY_AFTER, self._show_busy)
+
+    def _show_busy(self) -> None:
+        self._busy_timer = None
+        if self._runs and self._state == "running":
             self.set_state("busy")
 
     def run_finished(self) -> None:
         self._runs = max(0, self._runs - 1)
-        if self._runs == 0 and self._kernel is not None and self._state == "busy":
+        if self._runs:
+            return
+        if self._busy_timer is not None:
+            self._busy_timer.cancel()  # over before it was shown busy: nothing to undo
+            self._busy_timer = None
+        if self._kernel is not None and self._state == "busy":
             self.set_state("running")
 
     # -- the session ----------------------------------------------------------------------
@@ -169,6 +184,9 @@ class SessionManager:
             self.forget("destroyed; the next action creates a new session")
 
     async def close(self) -> None:
+        if self._busy_timer is not None:
+            self._busy_timer.cancel()
+            self._busy_timer = None
         for task in (self._watcher, self._reconnecting):
             if task is not None:
                 task.cancel()

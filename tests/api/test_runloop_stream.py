@@ -1,0 +1,188 @@
+"""`Kernel.run` over the execute WebSocket (protocol doc §5.3), and the HTTP loop it falls
+back to when a server refuses the socket."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp import web
+from api_support import Embedded
+
+from bai_bridge.api import APIConfig, APISession, BackendClientError, BatchOptions
+from bai_bridge.api.kernel import Kernel
+from bai_bridge.api.models import ExecutionResult, Stdout
+
+TinyServer = Callable[[web.Application], Awaitable[APIConfig]]
+WAIT = 30.0
+
+
+@pytest.fixture
+async def kernel(embedded: Embedded) -> AsyncIterator[Kernel]:
+    async with APISession(embedded.config) as api:
+        kernel = await api.Kernel.get_or_create("python", client_token="stream-runs")
+        try:
+            yield kernel
+        finally:
+            await kernel.destroy()
+
+
+def stdout(results: list[ExecutionResult]) -> str:
+    return "".join(i.text for r in results for i in r.console if isinstance(i, Stdout))
+
+
+def execute_requests(embedded: Embedded) -> list[tuple[str, str]]:
+    """(method, path) of every execute-like request the server saw."""
+    return [
+        (r.method, r.path)
+        for r in embedded.recorder.requests
+        if r.path.endswith("/execute") or (r.method == "POST" and r.path.count("/") == 2)
+    ]
+
+
+async def test_a_run_goes_over_the_websocket_with_output_while_it_runs(
+    kernel: Kernel, embedded: Embedded, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    code = (
+        "import os, time\nprint('first', flush=True)\n"
+        f"while not os.path.exists({str(gate)!r}): time.sleep(0.01)\nprint('second')"
+    )
+    results: list[ExecutionResult] = []
+    async with asyncio.timeout(WAIT):
+        async for result in kernel.run(code, stream=True):
+            results.append(result)
+            if "first" in stdout([result]):
+                assert not result.is_final  # the output came while the run went on
+                gate.touch()
+    assert stdout(results) == "first\nsecond\n"
+    assert results[-1].status == "finished"
+    assert results[-1].exit_code == 0
+    assert execute_requests(embedded) == [("GET", f"/stream/session/{kernel.session_id}/execute")]
+    assert kernel.execute_stream_supported is not False
+
+
+async def test_input_is_answered_over_the_websocket(kernel: Kernel) -> None:
+    prompts: list[tuple[str, bool]] = []
+
+    async def answer(prompt: str, password: bool) -> str:
+        prompts.append((prompt, password))
+        return "Ada"
+
+    async with asyncio.timeout(WAIT):
+        results = [
+            r async for r in kernel.run("print(input('Name? ') * 2)", on_input=answer, stream=True)
+        ]
+    assert prompts == [("Name? ", False)]
+    assert stdout(results).endswith("AdaAda\n")
+
+
+async def test_cancelling_closes_the_socket_and_the_server_interrupts(
+    kernel: Kernel, embedded: Embedded
+) -> None:
+    started = asyncio.Event()
+
+    async def consume() -> None:
+        code = "import time\nprint('start', flush=True)\ntime.sleep(60)"
+        async for result in kernel.run(code, stream=True):
+            if "start" in stdout([result]):
+                started.set()
+
+    task = asyncio.create_task(consume())
+    async with asyncio.timeout(WAIT):
+        await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    async with asyncio.timeout(20):  # well before the 60 s sleep could have ended
+        results = [r async for r in kernel.run("print('after')", stream=True)]
+    assert stdout(results) == "after\n"
+    assert not any(r.path.endswith("/interrupt") for r in embedded.recorder.requests)
+
+
+def http_only(seen: list[dict[str, Any]]) -> web.Application:
+    """A server with the HTTP execute route and no execute WebSocket (answers 404)."""
+
+    async def execute(request: web.Request) -> web.Response:
+        body = await request.json()
+        seen.append(body)
+        if body["mode"] == "query":
+            result = {"runId": "r", "status": "continued", "console": [["stdout", "a"]]}
+        else:
+            result = {"runId": "r", "status": "finished", "exitCode": 0, "console": []}
+        return web.json_response({"result": result})
+
+    app = web.Application()
+    app.router.add_post("/session/plain", execute)
+    return app
+
+
+async def test_a_server_without_the_websocket_gets_the_http_loop(
+    tiny_server: TinyServer,
+) -> None:
+    seen: list[dict[str, Any]] = []
+    async with APISession(await tiny_server(http_only(seen))) as api:
+        kernel = api.Kernel("plain")
+        first = [r async for r in kernel.run("x", stream=True)]
+        assert kernel.execute_stream_supported is False
+        second = [r async for r in kernel.run("y", stream=True)]
+    for results in (first, second):
+        assert [r.status for r in results] == ["continued", "finished"]
+    assert [s["mode"] for s in seen] == ["query", "continue", "query", "continue"]
+
+
+def closing_early() -> web.Application:
+    """An execute WebSocket that sends one frame and closes before ``finished``."""
+
+    async def stream(request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await ws.receive()  # the start frame
+        await ws.send_json({"status": "continued", "console": [["stdout", "a"]]})
+        await ws.close()
+        return ws
+
+    app = web.Application()
+    app.router.add_get("/stream/session/cut/execute", stream)
+    return app
+
+
+async def test_a_socket_closed_mid_run_is_a_client_error(tiny_server: TinyServer) -> None:
+    results: list[ExecutionResult] = []
+
+    async def follow(kernel: Kernel) -> None:
+        async with asyncio.timeout(WAIT):
+            async for result in kernel.run("x", stream=True):
+                results.append(result)
+
+    async with APISession(await tiny_server(closing_early())) as api:
+        with pytest.raises(BackendClientError, match="closed before the run finished"):
+            await follow(api.Kernel("cut"))
+    assert stdout(results) == "a"
+
+
+async def test_a_batch_run_over_the_websocket_reports_each_step(
+    kernel: Kernel, embedded: Embedded
+) -> None:
+    opts = BatchOptions(build="echo built", exec="echo hello; exit 3")
+    async with asyncio.timeout(WAIT):
+        results = [r async for r in kernel.run("", mode="batch", opts=opts, stream=True)]
+    steps = [r.status for r in results if r.status not in ("continued", "waiting-input")]
+    assert steps == ["clean-finished", "build-finished", "finished"]
+    assert results[-1].exit_code == 3
+    assert "built" in stdout(results)
+    assert "hello" in stdout(results)
+    assert all(method == "GET" for method, _ in execute_requests(embedded))
+
+
+async def test_without_stream_a_run_keeps_to_the_http_loop(
+    kernel: Kernel, embedded: Embedded
+) -> None:
+    async with asyncio.timeout(WAIT):
+        results = [r async for r in kernel.run("print(6 * 7)")]
+    assert stdout(results) == "42\n"
+    assert results[-1].run_id  # the HTTP answers carry the run ID; the socket's do not
+    assert execute_requests(embedded) == [("POST", f"/session/{kernel.kernel_id}")]
