@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import attrs
+from cattrs import Converter
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
@@ -9,7 +13,7 @@ from .completion_engine import CompletionRequest
 from .server import BridgeServer
 from .static_completion import Candidate, word_before
 
-__all__ = ["register"]
+__all__ = ["CompletionReply", "register", "unstructure_reply"]
 
 _KINDS = {
     "module": types.CompletionItemKind.Module,
@@ -24,14 +28,52 @@ _KINDS = {
 }
 
 
+@attrs.frozen
+class CompletionReply:
+    """A CompletionList whose items all replace ``edit_range`` with their label.
+
+    Written to the client by `unstructure_reply`, not as lsprotocol items: building and
+    converting a CompletionItem costs about 10 µs, which `df.` (200 names) turned into 2-3 ms
+    on the event loop per keystroke; the JSON is the same.
+    """
+
+    incomplete: bool
+    candidates: list[Candidate]
+    edit_range: types.Range
+
+
+def unstructure_reply(reply: CompletionReply, converter: Converter) -> dict[str, Any]:
+    """The LSP JSON of ``reply``, field for field what lsprotocol's converter writes."""
+    edit_range = converter.unstructure(reply.edit_range)
+    variable = types.CompletionItemKind.Variable
+    return {
+        "isIncomplete": reply.incomplete,
+        "items": [
+            {
+                "label": c.label,
+                "kind": _KINDS.get(c.kind or "", variable).value,
+                "detail": f"bai-bridge: {c.source}",
+                "sortText": f"{i:05d}",
+                "textEdit": {"range": edit_range, "newText": c.label},
+            }
+            for i, c in enumerate(reply.candidates)
+        ],
+    }
+
+
 def register(server: BridgeServer) -> None:
+    converter = server.protocol.fm.converter
+    converter.register_unstructure_hook(
+        CompletionReply, lambda reply: unstructure_reply(reply, converter)
+    )
+
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION,
         types.CompletionOptions(trigger_characters=["."]),
     )
     async def completion(
         ls: BridgeServer, params: types.CompletionParams
-    ) -> types.CompletionList | None:
+    ) -> CompletionReply | None:
         if ls.completion is None:
             return None
         doc = ls.workspace.get_text_document(params.text_document.uri)
@@ -40,27 +82,13 @@ def register(server: BridgeServer) -> None:
             doc.source, position.line, position.character, to_fs_path(doc.uri)
         )
         answer = await ls.completion.complete(request)
-        return types.CompletionList(
-            is_incomplete=answer.incomplete,
-            items=_items(answer.candidates, request, params.position),
+        return CompletionReply(
+            answer.incomplete, answer.candidates, _edit_range(request, params.position)
         )
 
 
-def _items(
-    candidates: list[Candidate], request: CompletionRequest, cursor: types.Position
-) -> list[types.CompletionItem]:
+def _edit_range(request: CompletionRequest, cursor: types.Position) -> types.Range:
+    """From the start of the word being typed to the cursor, in the client's units (UTF-16)."""
     word = word_before(request.line_text, request.col)
-    edit_range = types.Range(
-        types.Position(cursor.line, cursor.character - len(word.encode("utf-16-le")) // 2),
-        cursor,
-    )
-    return [
-        types.CompletionItem(
-            label=c.label,
-            kind=_KINDS.get(c.kind or "", types.CompletionItemKind.Variable),
-            detail=f"bai-bridge: {c.source}",
-            sort_text=f"{i:05d}",
-            text_edit=types.TextEdit(range=edit_range, new_text=c.label),
-        )
-        for i, c in enumerate(candidates)
-    ]
+    start = cursor.character - len(word.encode("utf-16-le")) // 2
+    return types.Range(types.Position(cursor.line, start), cursor)
