@@ -249,15 +249,34 @@ def remove_command(plan: UploadPlan) -> str:
     return f"rm -f -- {parts}"
 
 
+def _all_small(batch: Sequence[Piece]) -> bool:
+    return all(p.length <= SMALL_PIECE for p in batch)
+
+
+def _plan_and_read(
+    files: Sequence[str | Path], basedir: str | Path | None, file_limit: int, per_request: int
+) -> tuple[UploadPlan, list[bytes] | None]:
+    """The plan, and the first request's contents when they are all small: a request of a
+    few small files (sync's usual one) costs one worker-thread hop (blocking)."""
+    plan = plan_upload(files, basedir, file_limit=file_limit)
+    first = plan.pieces[:per_request]
+    return plan, _read_whole(first) if _all_small(first) else None
+
+
 async def _send_batch(
-    kernel: Kernel, batch: Sequence[Piece], advance: Callable[[int], None]
+    kernel: Kernel,
+    batch: Sequence[Piece],
+    advance: Callable[[int], None],
+    contents: list[bytes] | None = None,
 ) -> None:
-    """One request. Small pieces (most source files) are read in one worker-thread hop and
-    sent as one body; a batch with a large piece streams every piece from disk."""
+    """One request. Small pieces (most source files) are read in one worker-thread hop (or
+    were, given as ``contents``) and sent as one body; a batch with a large piece streams
+    every piece from disk."""
     body: Callable[[], payload.Payload]
-    in_memory = all(p.length <= SMALL_PIECE for p in batch)
+    in_memory = _all_small(batch)
     if in_memory:
-        contents = await asyncio.to_thread(_read_whole, batch)
+        if contents is None:
+            contents = await asyncio.to_thread(_read_whole, batch)
         body = partial(encode_multipart, batch, contents)
     else:
 
@@ -291,12 +310,15 @@ async def upload(
     files_per_request: int = UPLOAD_FILES_PER_REQUEST,
 ) -> UploadResult:
     """Upload ``files`` (paths relative to ``basedir``, default the working directory)."""
-    plan = await asyncio.to_thread(plan_upload, files, basedir, file_limit=file_limit)
+    plan, contents = await asyncio.to_thread(
+        _plan_and_read, files, basedir, file_limit, files_per_request
+    )
     pieces = plan.pieces
     try:
         with progress_sink(plan.total, "Uploading", show_progress, progress) as advance:
             for start in range(0, len(pieces), files_per_request):
-                await _send_batch(kernel, pieces[start : start + files_per_request], advance)
+                batch = pieces[start : start + files_per_request]
+                await _send_batch(kernel, batch, advance, contents if start == 0 else None)
     except Exception:
         if plan.chunked:  # do not leave hidden chunks behind in the session
             await best_effort(batch_output(kernel, remove_command(plan), "removing chunks"))

@@ -67,13 +67,16 @@ class Manifest:
     entries: dict[str, ManifestEntry] = attrs.Factory(dict)
 
     def to_json(self) -> str:
-        return json.dumps(
-            {
-                "sessionId": self.session_id,
-                "entries": {p: attrs.asdict(e) for p, e in self.entries.items()},
-            },
-            sort_keys=True,
-        )
+        entries = {
+            path: {
+                "from_session": e.from_session,
+                "mtime": e.mtime,
+                "sha256": e.sha256,
+                "size": e.size,
+            }
+            for path, e in sorted(self.entries.items())
+        }  # what attrs.asdict gives, built directly: thousands of entries
+        return json.dumps({"entries": entries, "sessionId": self.session_id})
 
     @classmethod
     def from_json(cls, text: str) -> Manifest:

@@ -10,6 +10,7 @@ import asyncio
 import logging
 import shlex
 import time
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from .sync_plan import (
     LocalFile,
     Manifest,
     ManifestEntry,
+    RemoteStat,
     file_digest,
     files_in_place,
     is_excluded,
@@ -79,8 +81,10 @@ class SyncService:
             remote = await remote_stats(kernel, [f.path for f in files])
             plan = plan_sync(files, remote, manifest)
             by_path = {f.path: f for f in files}
-            uploaded, failed = await self._upload(kernel, [by_path[p] for p in plan.upload], report)
-            await self._record(kernel, [by_path[p] for p in uploaded])
+            sent: dict[str, RemoteStat] = {}  # listed while later batches still upload
+            to_send = [by_path[p] for p in plan.upload]
+            uploaded, failed = await self._upload(kernel, to_send, report, sent)
+            await self._record(kernel, [by_path[p] for p in uploaded], stats=sent)
         self._flag(plan.conflicts)
         report("done", 100)
         return SyncResult(
@@ -102,12 +106,20 @@ class SyncService:
         self._manifest = None
 
     async def _upload(
-        self, kernel: Kernel, files: list[LocalFile], report: Progress
+        self,
+        kernel: Kernel,
+        files: list[LocalFile],
+        report: Progress,
+        stats: dict[str, RemoteStat] | None = None,
     ) -> tuple[list[str], list[str]]:
         """Upload in batches, a few requests in flight (the round trips overlap); a failing
         batch is retried file by file so one bad file is reported and the rest go on.
-        Returns (done, failed), each in the order of ``files``."""
+        Returns (done, failed), each in the order of ``files``.
+
+        With ``stats``, each folder is listed into it as soon as its last file is sent,
+        while later batches are still on their way (what `_record` needs)."""
         batches = [files[i : i + UPLOAD_BATCH] for i in range(0, len(files), UPLOAD_BATCH)]
+        left = Counter(_folder(f.path) for f in files)  # files of each folder not yet sent
         outcomes: list[tuple[list[str], list[str]]] = [([], []) for _ in batches]
         total = sum(f.size for f in files) or 1
         progress = {"files": 0, "bytes": 0}
@@ -127,6 +139,9 @@ class SyncService:
                 outcomes[index] = await self._upload_batch(kernel, batch)
                 progress["files"] += len(batch)
                 progress["bytes"] += sum(f.size for f in batch)
+            if stats is not None:
+                for path in _finished_folders(batch, left):
+                    group.create_task(_list_into(kernel, path, stats))
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -156,16 +171,22 @@ class SyncService:
         return done, failed
 
     async def _record(
-        self, kernel: Kernel, files: list[LocalFile], from_session: bool = False
+        self,
+        kernel: Kernel,
+        files: list[LocalFile],
+        from_session: bool = False,
+        stats: dict[str, RemoteStat] | None = None,
     ) -> None:
         """Remember what both sides now hold, with the size and mtime the session reports.
 
         ``from_session``: the file came from the session first (kept on an entry's updates).
+        ``stats``: the session's listing of the files' folders, taken after they were sent.
         """
         if not files:
             return
         manifest = await self._manifest_for(kernel)
-        stats = await remote_stats(kernel, [f.path for f in files])
+        if stats is None:
+            stats = await remote_stats(kernel, [f.path for f in files])
         for file in files:
             if (stat := stats.get(file.path)) is not None:
                 old = manifest.entries.get(file.path)
@@ -320,6 +341,26 @@ class SyncService:
         local = [p for p in new_files if (self.root / p).is_file()]
         await self.upload_files(local)
         return await self.remove(moved_from) if moved_from else ([], [])
+
+
+def _folder(path: str) -> str:
+    return path.rpartition("/")[0]
+
+
+def _finished_folders(batch: list[LocalFile], left: Counter[str]) -> list[str]:
+    """Count ``batch`` as sent; a path in each folder that has nothing left to send."""
+    done = []
+    for file in batch:
+        folder = _folder(file.path)
+        left[folder] -= 1
+        if left[folder] == 0:
+            done.append(file.path)
+    return done
+
+
+async def _list_into(kernel: Kernel, path: str, stats: dict[str, RemoteStat]) -> None:
+    """The session's stats of the files in ``path``'s folder, added to ``stats``."""
+    stats.update(await remote_stats(kernel, [path]))
 
 
 async def _delete_remote(kernel: Kernel, paths: list[str]) -> None:
