@@ -8,39 +8,45 @@ decision. Files sync did not put there are never touched either.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any, NamedTuple
 
 import attrs
-import pathspec
 
-__all__ = [
+from .sync_scan import (
+    HashCache,
+    LocalFile,
+    ScanCache,
+    WorkspaceFilter,
+    file_digest,
+    is_excluded,
+    iter_workspace,
+    scan_workspace,
+)
+
+__all__ = [  # the scanning names are re-exported from sync_scan
     "Conflict",
+    "HashCache",
     "LocalFile",
     "Manifest",
     "ManifestEntry",
     "RemoteStat",
+    "ScanCache",
     "SyncPlan",
     "WorkspaceFilter",
     "file_digest",
     "files_in_place",
+    "is_excluded",
+    "iter_workspace",
     "plan_sync",
     "scan_workspace",
 ]
 
 MANIFEST_PATH = ".bai-bridge/manifest.json"
 _MTIME_SLACK = 1e-3  # remote mtimes travel as floats
-
-
-@attrs.frozen
-class LocalFile:
-    path: str  # posix, relative to the workspace root
-    size: int
-    sha256: str
 
 
 class RemoteStat(NamedTuple):
@@ -128,130 +134,6 @@ def plan_sync(
         else:
             (plan.upload if verdict == "upload" else plan.unchanged).append(file.path)
     return plan
-
-
-class WorkspaceFilter:
-    """Excludes (gitignore syntax) plus every `.gitignore` found, each relative to its folder."""
-
-    def __init__(self, root: Path, excludes: Iterable[str]) -> None:
-        self.root = root
-        self._specs: list[tuple[str, pathspec.GitIgnoreSpec]] = [
-            ("", pathspec.GitIgnoreSpec.from_lines(list(excludes)))
-        ]
-
-    def add_gitignore(self, folder: str) -> None:
-        path = self.root / folder / ".gitignore"
-        try:
-            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-        except OSError:
-            return
-        self._specs.append((folder, pathspec.GitIgnoreSpec.from_lines(lines)))
-
-    def excluded(self, rel: str, is_dir: bool = False) -> bool:
-        for folder, spec in self._specs:
-            if folder and not rel.startswith(folder + "/"):
-                continue
-            inner = rel[len(folder) + 1 :] if folder else rel
-            if spec.match_file(inner + "/" if is_dir else inner):
-                return True
-        return False
-
-
-def iter_workspace(root: Path, excludes: Iterable[str]) -> Iterator[str]:
-    """Relative posix paths of the regular files to sync (blocking: run it in a thread)."""
-    return (rel for rel, _entry in _walk_files(str(root), "", WorkspaceFilter(root, excludes)))
-
-
-def _walk_files(
-    path: str, folder: str, flt: WorkspaceFilter
-) -> Iterator[tuple[str, os.DirEntry[str]]]:
-    """Like `os.walk` (top-down, sorted, symlinked folders not entered), yielding each
-    regular file not excluded with its `DirEntry`, whose cached type spares a stat call."""
-    try:
-        with os.scandir(path) as listing:
-            entries = sorted(listing, key=lambda e: e.name)
-    except OSError:
-        return  # vanished or unreadable folder: skipped, as os.walk does
-    dirs = [e for e in entries if _is_dir(e)]
-    files = [e for e in entries if not _is_dir(e)]
-    if any(e.name == ".gitignore" for e in files):
-        flt.add_gitignore(folder)
-    prefix = f"{folder}/" if folder else ""
-    dirs = [d for d in dirs if not flt.excluded(prefix + d.name, is_dir=True)]
-    for entry in files:
-        if _is_regular(entry) and not flt.excluded(prefix + entry.name):
-            yield prefix + entry.name, entry
-    for entry in dirs:
-        if not entry.is_symlink():
-            yield from _walk_files(entry.path, prefix + entry.name, flt)
-
-
-def _is_dir(entry: os.DirEntry[str]) -> bool:
-    try:
-        return entry.is_dir()
-    except OSError:
-        return False
-
-
-def _is_regular(entry: os.DirEntry[str]) -> bool:
-    """A regular file, not a symlink to one."""
-    try:
-        return entry.is_file(follow_symlinks=False)
-    except OSError:
-        return False
-
-
-def file_digest(path: Path) -> tuple[int, str]:
-    """Size and sha256 of a file (blocking)."""
-    digest = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
-
-
-HashCache = dict[str, tuple[int, int, str]]  # path -> (size, mtime_ns, sha256)
-
-
-def scan_workspace(
-    root: Path, excludes: Iterable[str], max_size: int, cache: HashCache | None = None
-) -> tuple[list[LocalFile], list[str]]:
-    """Files to sync with their hashes, and the paths skipped for exceeding ``max_size``.
-
-    ``cache`` keeps hashes between scans: a file whose size and mtime did not change is not
-    read again.
-    """
-    cache = {} if cache is None else cache
-    files, too_large = [], []
-    for rel, entry in _walk_files(str(root), "", WorkspaceFilter(root, excludes)):
-        try:
-            stat = entry.stat(follow_symlinks=False)
-            if stat.st_size > max_size:
-                too_large.append(rel)
-                continue
-            known = cache.get(rel)
-            if known is None or known[:2] != (stat.st_size, stat.st_mtime_ns):
-                size, sha = file_digest(root / rel)
-                known = cache[rel] = (size, stat.st_mtime_ns, sha)
-        except OSError:
-            continue  # vanished while scanning
-        files.append(LocalFile(rel, known[0], known[2]))
-    return files, too_large
-
-
-def is_excluded(root: Path, excludes: Iterable[str], rel: str, is_dir: bool = False) -> bool:
-    """Whether one path is left out by the excludes or a `.gitignore` on its way (blocking)."""
-    flt = WorkspaceFilter(root, excludes)
-    parts = PurePosixPath(rel).parts
-    for depth in range(len(parts)):
-        folder = "/".join(parts[:depth])
-        flt.add_gitignore(folder)
-        here = "/".join(parts[: depth + 1])
-        if flt.excluded(here, is_dir=is_dir or depth < len(parts) - 1):
-            return True
-    return False
 
 
 def files_in_place(root: Path, dest: Path, paths: Iterable[str]) -> list[str]:

@@ -23,11 +23,11 @@ from .remote_files import load_manifest, remote_stats, save_manifest
 from .session import SessionManager
 from .sync_plan import (
     Conflict,
-    HashCache,
     LocalFile,
     Manifest,
     ManifestEntry,
     RemoteStat,
+    ScanCache,
     file_digest,
     files_in_place,
     is_excluded,
@@ -58,7 +58,7 @@ class SyncService:
         self.on_failure: Callable[[str, BaseException], None] = lambda _p, _e: None
         self.on_too_large: Callable[[list[str]], None] = lambda _: None
         self._manifest: Manifest | None = None
-        self._hashes: HashCache = {}
+        self._scans = ScanCache()
         self._lock = asyncio.Lock()
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
@@ -73,7 +73,7 @@ class SyncService:
             self.root,
             self.options.sync_excludes,
             self.options.max_file_size,
-            self._hashes,
+            self._scans,
         )
         async with self._lock:
             kernel = await self.sessions.kernel()
