@@ -68,8 +68,8 @@ async def run(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult:
     result = protocol.RunResult(run_id, "error")
     sessions.run_started()
     try:
-        async with _progress(ls, run_id, spec.label) as cancelled:
-            result = await _follow(ls, spec, run_id, cancelled)
+        async with _progress(ls, run_id, spec.label) as cancel:
+            result = await _follow(ls, spec, run_id, cancel)
     finally:
         sessions.run_finished()
         ls.protocol.notify(
@@ -80,25 +80,20 @@ async def run(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult:
 
 
 async def _follow(
-    ls: BridgeServer, spec: RunSpec, run_id: str, cancelled: asyncio.Event
+    ls: BridgeServer, spec: RunSpec, run_id: str, cancel: _Cancel
 ) -> protocol.RunResult:
     stderr: list[str] = []
     task = asyncio.ensure_future(_stream(ls, spec, run_id, stderr))
-    waiter = asyncio.ensure_future(cancelled.wait())
+    cancel.bind(task)
     try:
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-        if not task.done():
-            task.cancel()  # the run loop interrupts the remote run on its way out
-        try:
-            status, exit_code = await task
-        except asyncio.CancelledError:
-            if not cancelled.is_set():
-                raise
-            status, exit_code = "interrupted", None
+        status, exit_code = await task  # cancelling us cancels it: the remote run stops
+    except asyncio.CancelledError:
+        current = asyncio.current_task()
+        if not cancel.requested or (current is not None and current.cancelling()):
+            raise
+        status, exit_code = "interrupted", None
     finally:
-        waiter.cancel()
-        task.cancel()  # no-op when done; else the run loop interrupts the remote run
-        await asyncio.gather(task, waiter, return_exceptions=True)
+        cancel.bind(None)
     status, error = judge(status, find_error("".join(stderr), spec.remote_path))
     _publish(ls, spec, error)
     return protocol.RunResult(run_id, status, exit_code)
@@ -168,11 +163,30 @@ def _publish(ls: BridgeServer, spec: RunSpec, error: RemoteError | None) -> None
     )
 
 
-class _progress:
-    """$/progress for a run; its cancel sets the yielded event. Always ends.
+class _Cancel:
+    """The person's cancel of a run (from its progress): cancels the task following it."""
 
-    Shown only once the run is still going after ``SHOW_AFTER`` s, concurrently with it:
-    short runs cost the editor no create round trip and no begin/end notifications."""
+    def __init__(self) -> None:
+        self.requested = False
+        self._task: asyncio.Future[tuple[str, int | None]] | None = None
+
+    def bind(self, task: asyncio.Future[tuple[str, int | None]] | None) -> None:
+        self._task = task
+        if task is not None and self.requested:
+            task.cancel()
+
+    def __call__(self) -> None:
+        self.requested = True
+        if self._task is not None:
+            self._task.cancel()  # the run loop interrupts the remote run on its way out
+
+
+class _progress:
+    """$/progress for a run; its cancel calls the yielded `_Cancel`. Always ends.
+
+    Shown only once the run is still going after ``SHOW_AFTER`` s (a timer, so a short run
+    costs no task at all): short runs cost the editor no create round trip and no
+    begin/end notifications."""
 
     SHOW_AFTER = 0.1
 
@@ -180,20 +194,23 @@ class _progress:
         self.ls = ls
         self.token = f"bai-bridge/run/{run_id}"
         self.title = title
-        self.cancelled = asyncio.Event()
-        self.requested = False  # the create is out: wait for it, so a bar that begins ends
+        self.cancel = _Cancel()
+        self.timer: asyncio.TimerHandle | None = None
         self.begun = False
-        self.shower: asyncio.Task[None] | None = None
+        self.shower: asyncio.Task[None] | None = None  # the create is out once this exists
 
-    async def __aenter__(self) -> asyncio.Event:
+    async def __aenter__(self) -> _Cancel:
         window = self.ls.client_capabilities.window
         if window is not None and window.work_done_progress:
-            self.shower = asyncio.create_task(self._show(), name=f"progress {self.token}")
-        return self.cancelled
+            loop = asyncio.get_running_loop()
+            self.timer = loop.call_later(self.SHOW_AFTER, self._start_showing)
+        return self.cancel
+
+    def _start_showing(self) -> None:
+        self.timer = None
+        self.shower = asyncio.create_task(self._show(), name=f"progress {self.token}")
 
     async def _show(self) -> None:
-        await asyncio.sleep(self.SHOW_AFTER)  # a deliberate delay, not a synchronisation
-        self.requested = True
         try:
             await self.ls.work_done_progress.create_async(self.token)
         except Exception as e:  # the run goes on without a progress bar
@@ -205,9 +222,12 @@ class _progress:
         self.begun = True
         future = self.ls.work_done_progress.tokens[self.token]
         loop = asyncio.get_running_loop()
-        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self.cancelled.set))
+        future.add_done_callback(lambda _: loop.call_soon_threadsafe(self.cancel))
 
     async def __aexit__(self, *exc: object) -> None:
+        if self.timer is not None:
+            self.timer.cancel()  # over before it was shown: never shown
+            self.timer = None
         try:
             await self._settle()
         finally:
@@ -218,15 +238,12 @@ class _progress:
                 self.ls.work_done_progress.tokens.pop(self.token, None)
 
     async def _settle(self) -> None:
-        """Stop a progress not yet asked for; let one being created begin, so it can end."""
+        """Let a progress being created begin, so it can end."""
         shower = self.shower
         if shower is None:
             return
-        if not self.requested:
-            shower.cancel()
-        else:
-            await asyncio.wait({shower}, timeout=CREATE_TIMEOUT)
-            shower.cancel()  # no-op when done; a client that never answers loses its bar
+        await asyncio.wait({shower}, timeout=CREATE_TIMEOUT)
+        shower.cancel()  # no-op when done; a client that never answers loses its bar
         results = await asyncio.gather(shower, return_exceptions=True)
         if isinstance(results[0], Exception):
             log.warning("run progress failed: %r", results[0])
