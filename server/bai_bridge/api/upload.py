@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import os
 import shlex
 import stat
 import uuid
@@ -120,14 +121,23 @@ def _read_whole(pieces: Sequence[Piece]) -> list[bytes]:
     """The content of each (small) piece, read in one go (blocking)."""
     contents = []
     for piece in pieces:
-        with piece.local.open("rb") as f:
-            if piece.offset:
-                f.seek(piece.offset)
-            data = f.read(piece.length)
-        if len(data) < piece.length:
-            raise TransferError(f"{piece.local} shrank while it was being uploaded")
-        contents.append(data)
+        fd = os.open(piece.local, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            contents.append(_pread_exactly(fd, piece))
+        finally:
+            os.close(fd)
     return contents
+
+
+def _pread_exactly(fd: int, piece: Piece) -> bytes:
+    """The piece's bytes (one read for a local file; more if the file system reads short)."""
+    data = os.pread(fd, piece.length, piece.offset) if piece.length else b""
+    while len(data) < piece.length:
+        more = os.pread(fd, piece.length - len(data), piece.offset + len(data))
+        if not more:
+            raise TransferError(f"{piece.local} shrank while it was being uploaded")
+        data += more
+    return data
 
 
 def _part_head(boundary: bytes, remote: str) -> bytes:

@@ -195,14 +195,17 @@ def iter_workspace(root: Path, excludes: Iterable[str]) -> Iterator[str]:
     return _Walk(root, excludes, ScanCache()).files()
 
 
-def file_digest(path: Path) -> tuple[int, str]:
-    """Size and sha256 of a file (blocking)."""
+def file_digest(path: Path | str) -> tuple[int, str]:
+    """Size and sha256 of a file (blocking; unbuffered reads: most files take one)."""
     digest = hashlib.sha256()
     size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
+    fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        while chunk := os.read(fd, 1 << 20):
             digest.update(chunk)
             size += len(chunk)
+    finally:
+        os.close(fd)
     return size, digest.hexdigest()
 
 
@@ -229,7 +232,7 @@ def scan_workspace(
                 continue
             known = hashes.get(rel)
             if known is None or known[:2] != (st.st_size, st.st_mtime_ns):
-                size, sha = file_digest(root / rel)
+                size, sha = file_digest(base + rel)
                 known = hashes[rel] = (size, st.st_mtime_ns, sha)
         except OSError:
             continue  # vanished while scanning
