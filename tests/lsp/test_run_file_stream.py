@@ -1,0 +1,77 @@
+"""Run file goes over the execute WebSocket: its output reaches the editor while the script
+runs, and cancelling its progress stops the script (the server interrupts on close)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from bai_bridge.lsp import protocol
+
+from .lsp_harness import Recorder, command, field, open_doc
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+WAIT = 60.0
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("streamed")
+
+
+def gated(gate: Path, before: str, after: str) -> str:
+    """A script that prints ``before``, waits for ``gate`` to exist, then prints ``after``."""
+    return (
+        "import os, time\n"
+        f"print({before!r}, flush=True)\n"
+        f"while not os.path.exists({str(gate)!r}):\n"
+        "    time.sleep(0.01)\n"
+        f"print({after!r})\n"
+    )
+
+
+def printed(bridge: Recorder, text: str) -> bool:
+    return any(text in item["data"] for o in bridge.outputs for item in o.get("items", []) or [])
+
+
+async def test_a_script_output_shows_while_it_runs(
+    client: LanguageClient, bridge: Recorder, workspace: Path, tmp_path: Path
+) -> None:
+    gate = tmp_path / "gate"
+    uri = open_doc(client, workspace / "gated.py", gated(gate, "warming up", "all done"))
+    running = asyncio.create_task(command(client, protocol.RUN_FILE, {"uri": uri}))
+    await bridge.wait_for("the first line", lambda: printed(bridge, "warming up"), WAIT)
+    assert not running.done()
+    gate.touch()
+    result = await asyncio.wait_for(running, WAIT)
+    assert field(result, "status") == "finished"
+    assert bridge.text(field(result, "runId")) == "warming up\nall done\n"
+
+
+async def test_cancelling_a_script_stops_it(
+    client: LanguageClient, bridge: Recorder, workspace: Path, tmp_path: Path
+) -> None:
+    gate = tmp_path / "never"
+    uri = open_doc(client, workspace / "stuck.py", gated(gate, "stuck now", "unreachable"))
+    known = {str(t) for t in client.progress_reports}
+    running = asyncio.create_task(command(client, protocol.RUN_FILE, {"uri": uri}))
+    await bridge.wait_for("the first line", lambda: printed(bridge, "stuck now"), WAIT)
+
+    def token() -> str | None:
+        fresh = [t for t in client.progress_reports if str(t).startswith("bai-bridge/run/")]
+        return next((str(t) for t in fresh if str(t) not in known), None)
+
+    cancel = types.WorkDoneProgressCancelParams(token=await bridge.wait_for("progress", token))
+    client.window_work_done_progress_cancel(cancel)
+    result = await asyncio.wait_for(running, WAIT)
+    assert field(result, "status") == "interrupted"
+    assert not printed(bridge, "unreachable")
+
+    again = open_doc(client, workspace / "quick.py", "print('next one')\n")
+    after = await asyncio.wait_for(command(client, protocol.RUN_FILE, {"uri": again}), WAIT)
+    assert field(after, "status") == "finished"
+    assert bridge.text(field(after, "runId")) == "next one\n"
