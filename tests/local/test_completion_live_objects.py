@@ -35,14 +35,12 @@ async def test_columns_of_a_live_dataframe_with_the_buffer_before_the_cursor(
     assert names == ["alpha"]
 
 
-async def test_the_kernel_completes_with_plain_runtime_names_and_the_stable_api(
+async def test_the_kernel_completes_with_the_plain_runtime_completer(
     client: SignedClient,
 ) -> None:
     await client.create("compl-setup", IMAGE)
-    shell = "get_ipython()"
-    settings = f"print({shell}.Completer.use_jedi, {shell}.kernel.use_experimental_completions)"
-    ran = await client.run("compl-setup", settings)
-    assert text_of(ran["console"]) == "False False\n"
+    ran = await client.run("compl-setup", "print(get_ipython().Completer.use_jedi)")
+    assert text_of(ran["console"]) == "False\n"
     await client.run("compl-setup", SETUP)
     # Every public name of the frame, columns included, in the kernel's order.
     names = await complete(client, "compl-setup", "df.")

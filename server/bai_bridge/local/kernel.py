@@ -25,13 +25,10 @@ Message = dict[str, Any]
 
 # The kernel's default completer runs jedi's static analysis (75-300 ms, seconds on first
 # use); the plain runtime completer answers in a few milliseconds with live names.
-# ipykernel's "experimental" completion API gives the same matches (same order) but also
-# builds per-match type metadata nobody here reads: for `df.` (206 matches) about twice the
-# kernel's time and a reply eight times larger. The stable API answers the matches alone.
-_SETUP_CODE = (
-    "get_ipython().Completer.use_jedi = False\n"
-    "get_ipython().kernel.use_experimental_completions = False\n"
-)
+# (ipykernel's older completion API would skip the per-match type metadata, but it enters
+# IPython's builtin trap, which is not thread-safe: from a subshell during a run it broke
+# the run. The experimental API used by default does not touch it.)
+_SETUP_CODE = "get_ipython().Completer.use_jedi = False"
 _START_TIMEOUT = 60.0
 
 
