@@ -167,3 +167,25 @@ async def test_the_official_clients_encoding_still_reads(server: Any) -> None:
     response = await client.post("/upload", data=form)
     assert response.status == 200
     assert tree(work) == {"sub/a.txt": b"A", "b c.txt": b"B"}
+
+
+async def test_twenty_parts_are_renamed_in_their_order(server: Any) -> None:
+    """The same name twice in one request: the later part wins."""
+    client, work = server
+    files = [(f"many/f{i:02d}.txt", b"%d" % i) for i in range(19)] + [("many/f00.txt", b"last")]
+    status, names = await post(client, files)
+    assert status == 200, names
+    assert names == [name for name, _ in files]
+    assert tree(work) == {**dict(files[:19]), "many/f00.txt": b"last"}
+
+
+async def test_a_failing_part_among_many_leaves_nothing(server: Any) -> None:
+    client, work = server
+    (work / "taken").mkdir()
+    files = [(f"new/f{i:02d}.txt", b"x") for i in range(12)]
+    files[7] = ("taken", b"a file where a folder is")
+    status, problem = await post(client, files)
+    assert status == 400
+    assert "directory" in problem["msg"]
+    assert tree(work) == {}
+    assert folders(work) == [".", "taken"]
