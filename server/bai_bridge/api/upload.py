@@ -171,28 +171,35 @@ def _sha256(path: Path) -> str:
 
 
 class _Resolver:
-    """`Path.resolve` for many files in few folders: each folder is resolved once, and a
-    file that is no symlink is its resolved folder plus its name (blocking)."""
+    """`Path.resolve` for many files in few folders, with each file's stat: a folder is
+    resolved once, and a file that is no symlink is its resolved folder plus its name, its
+    ``lstat`` its stat (one system call per file; blocking)."""
 
     def __init__(self) -> None:
         self._folders: dict[str, Path] = {}
 
-    def __call__(self, path: Path) -> Path:
+    def __call__(self, path: Path) -> tuple[Path, os.stat_result | None]:
+        """The resolved path and, when already known, its stat."""
         name = path.name
-        if name in ("", ".", "..") or path.is_symlink():
-            return path.resolve()
+        try:
+            st: os.stat_result | None = os.lstat(path)
+        except OSError:
+            st = None  # missing or unreadable: resolved as given, refused later
+        if name in ("", ".", "..") or st is None or stat.S_ISLNK(st.st_mode):
+            return path.resolve(), None
         folder = str(path.parent)
         resolved = self._folders.get(folder)
         if resolved is None:
             resolved = self._folders[folder] = path.parent.resolve()
-        return resolved / name
+        return resolved / name, st
 
 
-def _regular_size(path: Path, given: str | Path) -> int:
-    try:
-        st = path.stat()
-    except OSError:  # missing, a loop, unreadable: as Path.is_file says
-        st = None
+def _regular_size(path: Path, given: str | Path, st: os.stat_result | None) -> int:
+    if st is None:
+        try:
+            st = path.stat()
+        except OSError:  # missing, a loop, unreadable: as Path.is_file says
+            st = None
     if st is None or not stat.S_ISREG(st.st_mode):
         raise FileNotFoundError(f"not a regular file: {given}")
     return st.st_size
@@ -215,12 +222,12 @@ def plan_upload(
     """
     base = Path.cwd() if basedir is None else Path(basedir).resolve()
     resolve = _Resolver()
-    resolved = [(resolve(Path(f)), f) for f in files]
-    names = [_remote_name(path, base) for path, _ in resolved]
+    resolved = [(*resolve(Path(f)), f) for f in files]
+    names = [_remote_name(path, base) for path, _, _ in resolved]
     pieces: list[Piece] = []
     chunked: list[ChunkedFile] = []
-    for (path, given), name in zip(resolved, names, strict=True):
-        size = _regular_size(path, given)
+    for (path, st, given), name in zip(resolved, names, strict=True):
+        size = _regular_size(path, given, st)
         if size < file_limit:
             pieces.append(Piece(path, name, 0, size))
             continue
