@@ -12,7 +12,7 @@ import pytest
 from aiohttp import web
 from api_support import Embedded
 
-from bai_bridge.api import APIConfig, APISession, BackendClientError, BatchOptions
+from bai_bridge.api import APIConfig, APISession, BackendClientError, BatchOptions, runloop
 from bai_bridge.api.kernel import Kernel
 from bai_bridge.api.models import ExecutionResult, Stdout
 
@@ -186,3 +186,33 @@ async def test_without_stream_a_run_keeps_to_the_http_loop(
     assert stdout(results) == "42\n"
     assert results[-1].run_id  # the HTTP answers carry the run ID; the socket's do not
     assert execute_requests(embedded) == [("POST", f"/session/{kernel.kernel_id}")]
+
+
+def swallowing_upgrades(seen: list[dict[str, Any]], release: asyncio.Event) -> web.Application:
+    """A server (a proxy, say) that never answers the WebSocket handshake; HTTP works."""
+
+    async def hang(request: web.Request) -> web.Response:
+        await release.wait()
+        return web.Response(status=502)
+
+    app = http_only(seen)
+    app.router.add_get("/stream/session/plain/execute", hang)
+    return app
+
+
+async def test_a_handshake_that_never_ends_falls_back_to_http(
+    tiny_server: TinyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runloop, "STREAM_CONNECT_TIMEOUT", 0.5)
+    seen: list[dict[str, Any]] = []
+    release = asyncio.Event()
+    try:
+        async with APISession(await tiny_server(swallowing_upgrades(seen, release))) as api:
+            kernel = api.Kernel("plain")
+            async with asyncio.timeout(WAIT):
+                results = [r async for r in kernel.run("x", stream=True)]
+            assert kernel.execute_stream_supported is False
+    finally:
+        release.set()
+    assert [r.status for r in results] == ["continued", "finished"]
+    assert [s["mode"] for s in seen] == ["query", "continue"]

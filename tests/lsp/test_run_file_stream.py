@@ -44,9 +44,11 @@ async def test_a_script_output_shows_while_it_runs(
     gate = tmp_path / "gate"
     uri = open_doc(client, workspace / "gated.py", gated(gate, "warming up", "all done"))
     running = asyncio.create_task(command(client, protocol.RUN_FILE, {"uri": uri}))
-    await bridge.wait_for("the first line", lambda: printed(bridge, "warming up"), WAIT)
-    assert not running.done()
-    gate.touch()
+    try:
+        await bridge.wait_for("the first line", lambda: printed(bridge, "warming up"), WAIT)
+        assert not running.done()
+    finally:
+        gate.touch()  # never leave the script waiting: later runs queue behind it
     result = await asyncio.wait_for(running, WAIT)
     assert field(result, "status") == "finished"
     assert bridge.text(field(result, "runId")) == "warming up\nall done\n"

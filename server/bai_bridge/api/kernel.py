@@ -384,8 +384,11 @@ class Kernel:
         *,
         mode: str = "query",
         opts: BatchOptions | Mapping[str, Any] | None = None,
+        connect_timeout: float | None = None,
     ) -> ExecuteStream:
         """Run code over a WebSocket (see `stream_execute.ExecuteStream`)."""
         from .stream_execute import open_execute_stream
 
-        return await open_execute_stream(self, code, mode=mode, opts=opts)
+        return await open_execute_stream(
+            self, code, mode=mode, opts=opts, connect_timeout=connect_timeout
+        )

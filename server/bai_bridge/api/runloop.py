@@ -12,7 +12,8 @@ With ``stream`` a run goes over the execute WebSocket (§5.3): output pushed eve
 instead of at the end of each 2 s HTTP window, no request per step, but a new connection
 (and handshake) per run, where the HTTP loop reuses a kept-alive one: measured locally, a
 `1+1` costs about 1 ms more CPU that way, and over a network it costs round trips. A server
-that refuses the WebSocket gets the HTTP loop (§4.7) instead, from then on.
+that refuses the WebSocket (or never finishes its handshake) gets the HTTP loop (§4.7)
+instead, from then on.
 """
 
 from __future__ import annotations
@@ -30,12 +31,15 @@ if TYPE_CHECKING:
     from .kernel import Kernel
     from .stream_execute import ExecuteStream
 
-__all__ = ["INTERRUPT_TIMEOUT", "InputCallback", "run_code"]
+__all__ = ["INTERRUPT_TIMEOUT", "STREAM_CONNECT_TIMEOUT", "InputCallback", "run_code"]
 
 log = logging.getLogger(__name__)
 
 # How long a cancelled run waits for its interrupt request before giving up on it.
 INTERRUPT_TIMEOUT = 5.0
+# How long the execute WebSocket's handshake may take before the run goes over HTTP (a proxy
+# that swallows WebSocket upgrades); nothing runs until the handshake is done.
+STREAM_CONNECT_TIMEOUT = 10.0
 
 InputCallback = Callable[[str, bool], Awaitable[str]]
 Options = BatchOptions | Mapping[str, Any] | None
@@ -87,10 +91,14 @@ async def _open_stream(kernel: Kernel, code: str, mode: str, opts: Options) -> E
     if kernel.execute_stream_supported is False:
         return None
     try:
-        return await kernel.stream_execute(code, mode=mode, opts=opts)
+        return await kernel.stream_execute(
+            code, mode=mode, opts=opts, connect_timeout=STREAM_CONNECT_TIMEOUT
+        )
     except BackendAPIError as e:  # the handshake was answered, but not with a WebSocket
         log.info("execute WebSocket refused (%s); running over HTTP", e)
-        return None
+    except TimeoutError:
+        log.info("execute WebSocket handshake timed out; running over HTTP")
+    return None
 
 
 async def _follow_stream(

@@ -7,6 +7,7 @@ plain text frame. The run ends with ``finished`` and the server closes the socke
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -27,12 +28,18 @@ async def open_execute_stream(
     *,
     mode: str = "query",
     opts: BatchOptions | Mapping[str, Any] | None = None,
+    connect_timeout: float | None = None,
 ) -> ExecuteStream:
-    """Connect to ``/stream/{kernel|session}/{sid}/execute`` and send the start frame."""
+    """Connect to ``/stream/{kernel|session}/{sid}/execute`` and send the start frame.
+
+    ``connect_timeout`` bounds the handshake only (TimeoutError): nothing has run by then.
+    """
     if mode not in ("query", "batch"):
         raise ValueError(f"stream-execution mode must be 'query' or 'batch', not {mode!r}")
     options = batch_options_payload(opts) if mode == "batch" else {}
-    stream = ExecuteStream(await connect_kernel_stream(kernel, "execute"))
+    async with asyncio.timeout(connect_timeout):
+        ws = await connect_kernel_stream(kernel, "execute")
+    stream = ExecuteStream(ws)
     try:
         await stream.ws.send_str(json.dumps({"code": code, "mode": mode, "options": options}))
     except BaseException:
