@@ -23,13 +23,22 @@ def request_date(headers: CIMultiDictProxy[str], now: datetime) -> tuple[str, da
     if not raw:
         raise InvalidAuthParams("Date/time sync error")
     try:
-        parsed = date_parser.parse(raw)
+        parsed = _parse_date(raw)
     except (ValueError, OverflowError):
         raise InvalidAuthParams("Date/time sync error") from None
     aware = parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
     if not now - MAX_SKEW < aware < now + MAX_SKEW:
         raise InvalidAuthParams("Date/time sync error")
     return raw, parsed
+
+
+def _parse_date(raw: str) -> datetime:
+    """ISO 8601 (what clients send) at C speed; anything else through dateutil."""
+    try:
+        return datetime.fromisoformat(raw)
+    except ValueError:
+        parsed: datetime = date_parser.parse(raw)
+        return parsed
 
 
 def parse_authorization(value: str) -> tuple[str, str, str]:
