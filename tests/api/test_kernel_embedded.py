@@ -221,6 +221,26 @@ async def test_upload_list_download_round_trip(
     assert {r.method for r in downloads} == {kernel.session.download_method}
 
 
+@pytest.mark.parametrize("big", [False, True], ids=["in-memory", "streamed"])
+async def test_file_names_arrive_as_they_are(kernel: Kernel, tmp_path: Path, big: bool) -> None:
+    """Names that look percent-encoded, with spaces, quotes or non-ASCII land unchanged."""
+    local = tmp_path / "names"
+    names = ["a%41.txt", "sub/100%.txt", "sub/x%2Fy.txt", 'sp ace "q".txt', "ünï.txt"]
+    body = b"x" * (600 * 1024 if big else 3)  # big: through the streaming payload
+    files = []
+    for name in names:
+        path = local / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(body)
+        files.append(path)
+    await kernel.upload(files, basedir=local)
+    top = {e.filename for e in (await kernel.list_files(".")).files}
+    sub = {e.filename for e in (await kernel.list_files("sub")).files}
+    assert {"a%41.txt", 'sp ace "q".txt', "ünï.txt"} <= top
+    assert "aA.txt" not in top
+    assert sub == {"100%.txt", "x%2Fy.txt"}
+
+
 async def test_show_progress_draws_a_bar(
     kernel: Kernel, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -19,10 +19,11 @@ from collections.abc import Callable, Sequence
 from functools import partial
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any, BinaryIO
+from urllib.parse import quote
 
 import aiohttp
 import attrs
-from aiohttp import payload
+from aiohttp import hdrs, payload
 
 from .errors import TransferError
 from .models import UploadResult
@@ -83,10 +84,7 @@ class FileSlicePayload(payload.Payload):
         self._size = piece.length
         self._piece = piece
         self._on_bytes = on_bytes
-        # Raw (not percent-encoded) name: managers take it as the path to write.
-        self.set_content_disposition(
-            "form-data", quote_fields=False, name="src", filename=piece.remote
-        )
+        self.headers[hdrs.CONTENT_DISPOSITION] = disposition(piece.remote)
 
     async def write(self, writer: Any) -> None:
         piece = self._piece
@@ -140,15 +138,25 @@ def _pread_exactly(fd: int, piece: Piece) -> bytes:
     return data
 
 
-def _part_head(boundary: bytes, remote: str) -> bytes:
-    """A part's boundary line and headers, as aiohttp's writer would put them."""
+def disposition(remote: str) -> str:
+    """The part's Content-Disposition. A manager writes a plain ``filename=`` as it is, so the
+    name goes raw, not percent-encoded (aiohttp's default); a name with a ``%`` in it goes as
+    RFC 5987 ``filename*=``, which aiohttp servers decode, so that it is never mistaken for an
+    encoded one (the embedded server decodes the official client's encoded names)."""
     if "\r" in remote or "\n" in remote:
         raise ValueError(f"a line break in a file name cannot be sent: {remote!r}")
-    quoted = remote.replace("\\", "\\\\").replace('"', '\\"')  # filename="...", raw (unencoded)
-    return (
-        b"--%s\r\nContent-Type: application/octet-stream\r\n"
-        b'Content-Disposition: form-data; name="src"; filename="%s"\r\n\r\n'
-    ) % (boundary, quoted.encode("utf-8"))
+    if "%" in remote:
+        return f"form-data; name=\"src\"; filename*=utf-8''{quote(remote, safe='')}"
+    escaped = remote.replace("\\", "\\\\").replace('"', '\\"')
+    return f'form-data; name="src"; filename="{escaped}"'
+
+
+def _part_head(boundary: bytes, remote: str) -> bytes:
+    """A part's boundary line and headers, as aiohttp's writer would put them."""
+    return b"--%s\r\nContent-Type: application/octet-stream\r\nContent-Disposition: %s\r\n\r\n" % (
+        boundary,
+        disposition(remote).encode("utf-8"),
+    )
 
 
 def encode_multipart(pieces: Sequence[Piece], contents: Sequence[bytes]) -> payload.BytesPayload:
