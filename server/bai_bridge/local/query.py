@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import logging
+from typing import Any, Protocol
 
-from bai_bridge.local.kernel import JupyterKernel, KernelDied, Routed
+from bai_bridge.local.kernel import KernelDied, Routed
 from bai_bridge.local.runs import Marker, Record, Run
 
+log = logging.getLogger(__name__)
+
 DISPLAY_TYPES = ("display_data", "execute_result", "update_display_data")
+# An execution is done when both its reply (shell) and the kernel's idle status (iopub) are in;
+# they come milliseconds apart. iopub is publish/subscribe, so under load a status can be
+# dropped: once one of the two is in, a run ends after this long with no message for it.
+OTHER_MARKER_GRACE = 3.0
+
+
+class Executor(Protocol):
+    def execute(self, code: str) -> tuple[str, asyncio.Queue[Routed | KernelDied]]: ...
+
+    def forget(self, msg_id: str) -> None: ...
 
 
 def display_record(data: dict[str, Any]) -> Record | None:
@@ -51,13 +65,21 @@ def died_message(exit_code: int) -> str:
     )
 
 
-async def run_query(run: Run, kernel: JupyterKernel, code: str) -> None:
+async def run_query(
+    run: Run, kernel: Executor, code: str, grace: float = OTHER_MARKER_GRACE
+) -> None:
     """Execute ``code`` and feed the run until the kernel reports the execution done."""
     msg_id, queue = kernel.execute(code)
     replied = idle = False
     try:
         while not (replied and idle):
-            item = await queue.get()
+            try:
+                async with asyncio.timeout(grace if replied or idle else None):
+                    item = await queue.get()
+            except TimeoutError:
+                missing = "idle status" if replied else "execute reply"
+                log.warning("run %s: no %s from the kernel; ending the run", run.run_id, missing)
+                break
             if isinstance(item, KernelDied):
                 run.end(item.exit_code, died_message(item.exit_code))
                 return

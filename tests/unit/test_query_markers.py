@@ -1,0 +1,78 @@
+"""When a query run ends: its reply and the kernel's idle status both in, or one of them and
+then silence (iopub is publish/subscribe: under load a status can be dropped)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from bai_bridge.local.kernel import KernelDied, Routed
+from bai_bridge.local.query import run_query
+from bai_bridge.local.runs import Run
+
+
+class Messages:
+    """A kernel whose messages for the run are the ones a test puts on its queue."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Routed | KernelDied] = asyncio.Queue()
+        self.forgotten: list[str] = []
+
+    def execute(self, code: str) -> tuple[str, asyncio.Queue[Routed | KernelDied]]:
+        return "msg-1", self.queue
+
+    def forget(self, msg_id: str) -> None:
+        self.forgotten.append(msg_id)
+
+    def send(self, channel: str, msg_type: str, **content: Any) -> None:
+        self.queue.put_nowait(
+            Routed(channel, {"header": {"msg_type": msg_type}, "content": content})
+        )
+
+
+def reply(kernel: Messages) -> None:
+    kernel.send("shell", "execute_reply", status="ok")
+
+
+def idle(kernel: Messages) -> None:
+    kernel.send("iopub", "status", execution_state="idle")
+
+
+async def result_of(run: Run) -> tuple[str, list[list[Any]]]:
+    result = await asyncio.wait_for(run.next_result(flush_window=5.0), 5.0)
+    return result.status, result.console
+
+
+async def test_both_markers_finish_the_run_at_once() -> None:
+    kernel, run = Messages(), Run("r")
+    kernel.send("iopub", "stream", name="stdout", text="hi\n")
+    reply(kernel)
+    idle(kernel)
+    await asyncio.wait_for(run_query(run, kernel, "print('hi')", grace=60.0), 5.0)
+    assert await result_of(run) == ("finished", [["stdout", "hi\n"]])
+    assert kernel.forgotten == ["msg-1"]
+
+
+async def test_a_lost_idle_status_ends_the_run_after_the_grace() -> None:
+    kernel, run = Messages(), Run("r")
+    reply(kernel)
+    kernel.send("iopub", "stream", name="stdout", text="late\n")  # still taken after the reply
+    await asyncio.wait_for(run_query(run, kernel, "x", grace=0.2), 5.0)
+    assert await result_of(run) == ("finished", [["stdout", "late\n"]])
+
+
+async def test_a_lost_reply_ends_the_run_after_the_grace() -> None:
+    kernel, run = Messages(), Run("r")
+    idle(kernel)
+    await asyncio.wait_for(run_query(run, kernel, "x", grace=0.2), 5.0)
+    assert (await result_of(run))[0] == "finished"
+
+
+async def test_no_grace_before_either_marker() -> None:
+    kernel, run = Messages(), Run("r")
+    task = asyncio.create_task(run_query(run, kernel, "import time; time.sleep(60)", grace=0.05))
+    done, _ = await asyncio.wait({task}, timeout=0.5)  # ten graces: a long run goes on
+    assert not done
+    reply(kernel)
+    idle(kernel)
+    await asyncio.wait_for(task, 5.0)
