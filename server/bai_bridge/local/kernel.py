@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hmac
+import json
 import logging
 import os
 import signal
@@ -17,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import zmq
+from jupyter_client.adapter import adapt
 from jupyter_client.manager import AsyncKernelManager
 
 log = logging.getLogger(__name__)
@@ -30,6 +34,27 @@ Message = dict[str, Any]
 # the run. The experimental API used by default does not touch it.)
 _SETUP_CODE = "get_ipython().Completer.use_jedi = False"
 _START_TIMEOUT = 60.0
+
+
+def parse_message(session: Any, frames: list[bytes]) -> Message:
+    """A signed Jupyter wire message as a dict, its dates left as text (jupyter_client
+    parses each with dateutil; routing never reads them)."""
+    _, parts = session.feed_identities(frames, copy=True)
+    if len(parts) < 5:
+        raise ValueError("too few frames")
+    if session.auth is not None and not hmac.compare_digest(parts[0], session.sign(parts[1:5])):
+        raise ValueError("invalid signature")
+    header = json.loads(parts[1])
+    message = {
+        "header": header,
+        "msg_id": header.get("msg_id"),
+        "msg_type": header.get("msg_type"),
+        "parent_header": json.loads(parts[2]),
+        "metadata": json.loads(parts[3]),
+        "content": json.loads(parts[4]),
+        "buffers": parts[5:],
+    }
+    return adapt(message)  # to the current protocol version, as jupyter_client does
 
 
 class KernelDied(Exception):
@@ -123,6 +148,9 @@ class JupyterKernel:
 
     def __init__(self, manager: AsyncKernelManager) -> None:
         self._km = manager
+        # No receive limit: at the default high-water mark a subscriber that falls behind (two
+        # busy cores, a chatty run) has iopub messages dropped, output and idle status alike.
+        manager.context.setsockopt(zmq.RCVHWM, 0)
         self._client = manager.client()
         self._routes: dict[str, asyncio.Queue[Routed | KernelDied]] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -172,10 +200,18 @@ class JupyterKernel:
     # -- routing ----------------------------------------------------------------------------
 
     async def _read(self, channel: str) -> None:
-        get = getattr(self._client, f"get_{channel}_msg")
+        # Straight from the socket: jupyter_client's get_*_msg polls, then receives, then
+        # parses every date with dateutil; routing needs none of that.
+        socket = getattr(self._client, f"{channel}_channel").socket
+        session = self._client.session
         while True:
-            msg: Message = await get()
-            parent = msg.get("parent_header", {}).get("msg_id")
+            frames = await socket.recv_multipart()
+            try:
+                msg = parse_message(session, frames)
+            except ValueError as e:
+                log.warning("dropped a kernel message on %s: %s", channel, e)
+                continue
+            parent = msg["parent_header"].get("msg_id")
             queue = self._routes.get(parent) if parent else None
             if queue is not None:
                 queue.put_nowait(Routed(channel, msg))
