@@ -9,6 +9,7 @@ import itertools
 import json
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import aiohttp
@@ -37,9 +38,9 @@ def mb_per_s(size: int, seconds: float) -> float:
     return size / seconds / 1e6
 
 
-async def raw_upload(cfg: BenchConfig, root: Path, paths: list[Path]) -> Summary:
-    """All files in one multipart request to a bare aiohttp receiver in its own process."""
-    dest = cfg.work_dir / "row4-raw-dest"
+async def raw_upload(cfg: BenchConfig, root: Path, paths: list[Path], dest: Path) -> float:
+    """MB/s of all files in one multipart request to a bare aiohttp receiver in its own
+    process, writing into ``dest`` (fresh, as a first sync's session is)."""
     process = await asyncio.create_subprocess_exec(
         sys.executable, str(Path(__file__).with_name("raw_upload_server.py")), str(dest),
         stdout=asyncio.subprocess.PIPE,
@@ -47,13 +48,10 @@ async def raw_upload(cfg: BenchConfig, root: Path, paths: list[Path]) -> Summary
     try:
         assert process.stdout is not None
         port = int(await process.stdout.readline())
-        size, samples = total_bytes(paths), []
         async with aiohttp.ClientSession() as http:
-            for _ in range(cfg.output_trials):
-                started = time.perf_counter()
-                await _post_files(http, f"http://127.0.0.1:{port}/upload", root, paths)
-                samples.append(mb_per_s(size, time.perf_counter() - started))
-        return Summary.of(samples)
+            started = time.perf_counter()
+            await _post_files(http, f"http://127.0.0.1:{port}/upload", root, paths)
+            return mb_per_s(total_bytes(paths), time.perf_counter() - started)
     finally:
         process.terminate()
         await process.wait()
@@ -111,49 +109,62 @@ async def _sync(client: object) -> tuple[float, object]:
 
 
 async def bridge_sync(
-    cfg: BenchConfig, name: str, root: Path, paths: list[Path], no_change: int = NO_CHANGE_REPEATS
-) -> tuple[Summary, Summary | None]:
-    """First sync (MB/s, a fresh session each trial) and no-change syncs (ms)."""
-    size, first, unchanged = total_bytes(paths), [], []
-    for trial in range(cfg.output_trials):
-        options = {"syncOnStart": False, "sessionName": f"bench-{name}-{trial}"}
-        async with bridge.bridge(cfg, name, workspace=root, options=options) as (client, _):
+    cfg: BenchConfig, name: str, root: Path, paths: list[Path], no_change: int
+) -> tuple[float, list[float]]:
+    """A first sync into a fresh session (MB/s), then ``no_change`` syncs (ms each)."""
+    options = {"syncOnStart": False, "sessionName": f"bench-{name}"}
+    async with bridge.bridge(cfg, name, workspace=root, options=options) as (client, _):
+        seconds, result = await _sync(client)
+        if len(field(result, "uploaded") or []) < len(paths):
+            raise RuntimeError(f"first sync uploaded {len(field(result, 'uploaded'))} files")
+        first = mb_per_s(total_bytes(paths), seconds)
+        unchanged = []
+        for _ in range(no_change):
             seconds, result = await _sync(client)
-            if len(field(result, "uploaded") or []) < len(paths):
-                raise RuntimeError(f"first sync uploaded {len(field(result, 'uploaded'))} files")
-            first.append(mb_per_s(size, seconds))
-            for _ in range(no_change):
-                seconds, result = await _sync(client)
-                if field(result, "uploaded"):
-                    raise RuntimeError("a sync with nothing changed uploaded files")
-                unchanged.append(seconds * 1000)
-    return Summary.of(first), Summary.of(unchanged) if unchanged else None
+            if field(result, "uploaded"):
+                raise RuntimeError("a sync with nothing changed uploaded files")
+            unchanged.append(seconds * 1000)
+    return first, unchanged
 
 
-async def small_files(
-    cfg: BenchConfig, root: Path, paths: list[Path]
-) -> tuple[Summary, Summary | None, str | None]:
-    """The official client's upload and the bridge's first sync of the same small files, taken
-    in turns, each into a fresh session: the disk's state (the writeback of what earlier trials
-    wrote) then falls on both alike. (official, bridge or None, why the bridge is missing)."""
-    once = attrs.evolve(cfg, output_trials=1)
-    rounds = itertools.count()
+@attrs.frozen
+class Compared:
+    baseline: Summary
+    bridge: Summary | None
+    unchanged: Summary | None  # the no-change syncs' ms, where they were taken
+    missing: str | None  # why the bridge was not measured
 
-    async def official() -> float:
-        return (await official_client(once, root, paths)).median
+
+async def in_turns(
+    cfg: BenchConfig,
+    name: str,
+    baseline: Callable[[int], Awaitable[float]],
+    root: Path,
+    paths: list[Path],
+    no_change: int = 0,
+) -> Compared:
+    """A baseline trial and a bridge trial in turns, each into a fresh destination, so the
+    disk's state (the writeback of what earlier trials wrote) falls on both alike."""
+    unchanged: list[float] = []
+    rounds = {"baseline": itertools.count(), "bridge": itertools.count()}
 
     async def mine() -> float:
-        first, _ = await bridge_sync(once, f"row4-small-{next(rounds)}", root, paths, 0)
-        return first.median
+        trial = next(rounds["bridge"])
+        first, ms = await bridge_sync(cfg, f"{name}-{trial}", root, paths, no_change)
+        unchanged.extend(ms)
+        return first
 
+    probes: dict[str, Probe] = {"baseline": lambda: baseline(next(rounds["baseline"]))}
     reason = bridge.unavailable()
-    probes: dict[str, Probe] = {"official": official}
     if not reason:
         probes["bridge"] = mine
     summaries, failures = await interleave(
         probes, warmup=0, trials=cfg.output_trials, tolerant=frozenset({"bridge"})
     )
-    return summaries["official"], summaries.get("bridge"), reason or failures.get("bridge")
+    return Compared(
+        summaries["baseline"], summaries.get("bridge"),
+        Summary.of(unchanged) if unchanged else None, reason or failures.get("bridge"),
+    )  # fmt: skip
 
 
 async def run(cfg: BenchConfig) -> list[Figure]:
@@ -161,32 +172,31 @@ async def run(cfg: BenchConfig) -> list[Figure]:
     paths = await asyncio.to_thread(make_workspace, full_root, cfg.small_files, cfg.big_file_mib)
     small = await asyncio.to_thread(make_workspace, small_root, cfg.small_files, 0)
     what = f"{cfg.small_files:,} small files + {cfg.big_file_mib} MiB"
-    raw = await raw_upload(cfg, full_root, paths)
-    peer, mine_small, small_reason = await small_files(cfg, small_root, small)
-    measured, reason = await bridge.attempt(
-        lambda c: bridge_sync(c, "row4-full", full_root, paths), cfg
-    )
-    if reason or small_reason or mine_small is None:
-        first = skipped(
-            ROW, f"first sync, {what}", "MB/s", str(reason or small_reason), goal=GOAL_FIRST
-        )
-        first.baseline, first.baseline_name = raw, "raw multipart upload"
-        small_fig = skipped(
-            ROW, "small files", "MB/s", str(reason or small_reason), goal=GOAL_SMALL
-        )
-        small_fig.baseline, small_fig.baseline_name = peer, "official client 23.9.10"
+
+    async def raw(trial: int) -> float:
+        return await raw_upload(cfg, full_root, paths, cfg.work_dir / f"row4-raw-{trial}")
+
+    async def official(trial: int) -> float:
+        return (await official_client(attrs.evolve(cfg, output_trials=1), small_root, small)).median
+
+    full = await in_turns(cfg, "row4-full", raw, full_root, paths, NO_CHANGE_REPEATS)
+    few = await in_turns(cfg, "row4-small", official, small_root, small)
+    missing = full.missing or few.missing
+    if missing or full.bridge is None or full.unchanged is None or few.bridge is None:
+        why = missing or "no sample"
+        first = skipped(ROW, f"first sync, {what}", "MB/s", why, goal=GOAL_FIRST)
+        first.baseline, first.baseline_name = full.baseline, "raw multipart upload"
+        small_fig = skipped(ROW, "small files", "MB/s", why, goal=GOAL_SMALL)
+        small_fig.baseline, small_fig.baseline_name = few.baseline, "official client 23.9.10"
         return [first, small_fig]
-    assert measured is not None
-    mine_first, mine_unchanged = measured
-    assert mine_unchanged is not None
-    r_first, r_small = ratio(mine_first, raw), ratio(mine_small, peer)
+    r_first, r_small = ratio(full.bridge, full.baseline), ratio(few.bridge, few.baseline)
     return [
-        Figure(ROW, f"first sync, {what}", "MB/s", mine_first, raw, "raw multipart upload",
-               r_first, GOAL_FIRST, r_first is not None and r_first >= 0.5,
+        Figure(ROW, f"first sync, {what}", "MB/s", full.bridge, full.baseline,
+               "raw multipart upload", r_first, GOAL_FIRST, r_first is not None and r_first >= 0.5,
                headline=True, goal_speed=0.5),
-        Figure(ROW, "sync with nothing changed", "ms", mine_unchanged, goal=GOAL_NOCHANGE,
-               met=mine_unchanged.median <= 100),
-        Figure(ROW, f"{cfg.small_files:,} small files", "MB/s", mine_small, peer,
+        Figure(ROW, "sync with nothing changed", "ms", full.unchanged, goal=GOAL_NOCHANGE,
+               met=full.unchanged.median <= 100),
+        Figure(ROW, f"{cfg.small_files:,} small files", "MB/s", few.bridge, few.baseline,
                "official client 23.9.10", r_small, GOAL_SMALL,
                r_small is not None and r_small >= 1, headline=True, goal_speed=1.0),
     ]  # fmt: skip
