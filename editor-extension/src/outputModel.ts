@@ -65,7 +65,7 @@ export class OutputModel {
   apply(note: Output): Run | null {
     if (note.event === "start") return this.start(note);
     const run = this.find(note.runId) ?? this.start({ ...note, label: note.label ?? "run" });
-    if (note.event === "output") for (const item of note.items ?? []) this.add(run, item);
+    for (const item of note.items ?? []) this.add(run, item); // "end" carries the last output
     if (note.event === "end") {
       run.status = note.status ?? "finished";
       run.exitCode = note.exitCode ?? null;

@@ -35,10 +35,11 @@ export class OutputView implements vscode.Disposable {
 
   /** One `baiBridge/output` notification. */
   apply(note: Output): void {
+    const isNew = this.model.find(note.runId) === undefined; // a short run sends only its end
     const run = this.model.apply(note);
     if (run === null) return;
-    this.toChannel(note, run);
-    if (note.event === "start") this.show();
+    this.toChannel(note, run, isNew);
+    if (isNew) this.show();
     this.markDirty(run);
     this.schedule();
   }
@@ -75,8 +76,8 @@ export class OutputView implements vscode.Disposable {
     this.panel?.dispose();
   }
 
-  private toChannel(note: Output, run: Run): void {
-    if (note.event === "start") this.channel.appendLine(`── ${run.label} ──`);
+  private toChannel(note: Output, run: Run, isNew: boolean): void {
+    if (isNew) this.channel.appendLine(`── ${run.label} ──`);
     for (const item of note.items ?? []) {
       if (item.kind === "stdout" || item.kind === "stderr")
         this.channel.append(stripAnsi(item.data));

@@ -49,7 +49,8 @@ export interface OutputItem {
 
 export interface Output {
   runId: string;
-  /** "start" (label, uri set) | "output" (items set) | "end" (status, exitCode set). */
+  /** "start" (label, uri set) | "output" (items set) | "end" (label, uri, status, exitCode
+   * set; items: the last output). A run shorter than 20 ms sends only its "end". */
   event: string;
   items?: OutputItem[];
   label?: string | null;

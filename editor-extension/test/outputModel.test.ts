@@ -32,6 +32,42 @@ test("a run's items keep their order; consecutive text of one stream merges", ()
   assert.deepEqual(rendered.items[2], { kind: "image", src: PNG, alt: "image/png" });
 });
 
+test("the end's items are the run's last output, shown before its status", () => {
+  const model = new OutputModel(200);
+  model.apply({ runId: "r2", event: "start", label: "line 1" });
+  model.apply({ runId: "r2", event: "output", items: [{ kind: "stdout", data: "a\n" }] });
+  model.apply({
+    runId: "r2",
+    event: "end",
+    status: "finished",
+    items: [{ kind: "stdout", data: "2\n" }],
+  });
+  const run = model.find("r2");
+  assert.ok(run);
+  const rendered = renderRun(run);
+  assert.equal(rendered.status, "finished");
+  assert.deepEqual(rendered.items, [{ kind: "text", stream: "stdout", html: "a\n2", hidden: 0 }]);
+});
+
+test("a short run's lone end makes the whole run", () => {
+  const model = new OutputModel(200);
+  model.apply({
+    runId: "r3",
+    event: "end",
+    label: "line 4",
+    uri: "file:///w/a.py",
+    status: "finished",
+    items: [{ kind: "stdout", data: "42\n" }],
+  });
+  const run = model.find("r3");
+  assert.ok(run);
+  assert.equal(run.label, "line 4");
+  assert.equal(run.uri, "file:///w/a.py");
+  assert.deepEqual(renderRun(run).items, [
+    { kind: "text", stream: "stdout", html: "42", hidden: 0 },
+  ]);
+});
+
 test("output for an unknown run starts one", () => {
   const model = new OutputModel(200);
   model.apply({ runId: "x", event: "output", items: [{ kind: "stdout", data: "hi" }] });

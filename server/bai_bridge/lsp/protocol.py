@@ -79,7 +79,9 @@ class OutputItem:
 class Output:
     """`baiBridge/output`: a run's lifecycle and console items, in order.
 
-    event: "start" (label and uri set), "output" (items set), "end" (status, exit_code set).
+    event: "start" (label and uri set), "output" (items set), "end" (label, uri, status and
+    exit_code set; items: the run's last output). A run is announced only once it has lasted
+    20 ms or has output to show: a shorter run sends just its "end".
     status (as in RunResult): "finished" (ran to the end cleanly), "failed" (ended with an error
     traceback), "interrupted" (stopped by the person: progress cancel, Interrupt command,
     dismissed input), "exec-timeout" (the backend's time limit), "error" (the bridge could not

@@ -60,30 +60,23 @@ class RunSpec:
 
 async def run(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult:
     """Run to the end (or until the person cancels); never raises for a failed run."""
-    run_id = uuid.uuid4().hex[:12]
-    ls.protocol.notify(
-        protocol.OUTPUT, protocol.Output(run_id, "start", label=spec.label, uri=spec.uri)
-    )
+    console = _Console(ls, spec)
     sessions = ls.session_manager()
-    result = protocol.RunResult(run_id, "error")
+    result = protocol.RunResult(console.run_id, "error")
     sessions.run_started()
     try:
-        async with _progress(ls, run_id, spec.label) as cancel:
-            result = await _follow(ls, spec, run_id, cancel)
+        async with _progress(ls, console.run_id, spec.label) as cancel:
+            result = await _follow(ls, spec, console, cancel)
     finally:
         sessions.run_finished()
-        ls.protocol.notify(
-            protocol.OUTPUT,
-            protocol.Output(run_id, "end", status=result.status, exit_code=result.exit_code),
-        )
+        console.end(result)
     return result
 
 
 async def _follow(
-    ls: BridgeServer, spec: RunSpec, run_id: str, cancel: _Cancel
+    ls: BridgeServer, spec: RunSpec, console: _Console, cancel: _Cancel
 ) -> protocol.RunResult:
-    stderr: list[str] = []
-    task = asyncio.ensure_future(_stream(ls, spec, run_id, stderr))
+    task = asyncio.ensure_future(_stream(ls, spec, console))
     cancel.bind(task)
     try:
         status, exit_code = await task  # cancelling us cancels it: the remote run stops
@@ -94,9 +87,9 @@ async def _follow(
         status, exit_code = "interrupted", None
     finally:
         cancel.bind(None)
-    status, error = judge(status, find_error("".join(stderr), spec.remote_path))
+    status, error = judge(status, find_error("".join(console.stderr), spec.remote_path))
     _publish(ls, spec, error)
-    return protocol.RunResult(run_id, status, exit_code)
+    return protocol.RunResult(console.run_id, status, exit_code)
 
 
 def judge(status: str, error: RemoteError | None) -> tuple[str, RemoteError | None]:
@@ -109,49 +102,99 @@ def judge(status: str, error: RemoteError | None) -> tuple[str, RemoteError | No
     return status, error
 
 
-async def _stream(
-    ls: BridgeServer, spec: RunSpec, run_id: str, stderr: list[str]
-) -> tuple[str, int | None]:
+async def _stream(ls: BridgeServer, spec: RunSpec, console: _Console) -> tuple[str, int | None]:
     """Follow the run, forwarding output; one retry on a fresh session if ours had vanished
     before the run started (nothing ran, so nothing runs twice)."""
     seen: list[ExecutionResult] = []
     try:
-        return await _follow_once(ls, spec, run_id, stderr, seen)
+        return await _follow_once(ls, spec, console, seen)
     except BackendNotFoundError:
         if seen:
             raise
         ls.session_manager().forget("the session was terminated; creating a new one")
-    return await _follow_once(ls, spec, run_id, stderr, seen)
+    return await _follow_once(ls, spec, console, seen)
 
 
 async def _follow_once(
-    ls: BridgeServer, spec: RunSpec, run_id: str, stderr: list[str], seen: list[ExecutionResult]
+    ls: BridgeServer, spec: RunSpec, console: _Console, seen: list[ExecutionResult]
 ) -> tuple[str, int | None]:
     kernel = await ls.session_manager().kernel()
     try:
-        async for result in spec.start(kernel, InputHandler(ls, run_id)):
+        async for result in spec.start(kernel, InputHandler(ls, console.run_id)):
             seen.append(result)
-            _forward(ls, run_id, result, stderr)
+            console.add(result)
     except InputCancelled:
         return "interrupted", None
     last = seen[-1] if seen else None
     return (last.status, last.exit_code) if last else ("finished", None)
 
 
-def _forward(ls: BridgeServer, run_id: str, result: ExecutionResult, stderr: list[str]) -> None:
-    items = []
-    for item in result.console:
-        if isinstance(item, Stdout):
-            items.append(protocol.OutputItem("stdout", item.text))
-        elif isinstance(item, Stderr):
-            stderr.append(item.text)
-            items.append(protocol.OutputItem("stderr", item.text))
-        elif isinstance(item, Media):
-            items.append(protocol.OutputItem("media", item.data, item.mime))
-        elif isinstance(item, Html):
-            items.append(protocol.OutputItem("html", item.html))
-    if items:
-        ls.protocol.notify(protocol.OUTPUT, protocol.Output(run_id, "output", items=items))
+class _Console:
+    """A run's notifications to the editor: start, output as it arrives, end.
+
+    The start waits ``START_DELAY`` (or the first output): a run over by then is told in one
+    notification, its end, which carries what a start would. The final result's output rides
+    on the end too. So a short run costs the editor one message instead of three, and nothing
+    is written to it between the command and the remote run's start."""
+
+    START_DELAY = 0.02  # well under what a person notices
+
+    def __init__(self, ls: BridgeServer, spec: RunSpec) -> None:
+        self.ls = ls
+        self.spec = spec
+        self.run_id = uuid.uuid4().hex[:12]
+        self.stderr: list[str] = []  # for the traceback
+        self.started = False
+        self.held: list[protocol.OutputItem] = []
+        loop = asyncio.get_running_loop()
+        self.timer: asyncio.TimerHandle | None = loop.call_later(self.START_DELAY, self.start)
+
+    def start(self) -> None:
+        self._stop_timer()
+        if not self.started:
+            self.started = True
+            start = protocol.Output(self.run_id, "start", label=self.spec.label, uri=self.spec.uri)
+            self._notify(start)
+
+    def add(self, result: ExecutionResult) -> None:
+        items = self._items(result)
+        if result.is_final:
+            self.held.extend(items)
+            return
+        self.start()  # still going (more output to come, or waiting for input)
+        if items:
+            self._notify(protocol.Output(self.run_id, "output", items=items))
+
+    def end(self, result: protocol.RunResult) -> None:
+        self._stop_timer()
+        items, self.held = self.held, []
+        end = protocol.Output(
+            self.run_id, "end", items, self.spec.label, self.spec.uri, result.status,
+            result.exit_code,
+        )  # fmt: skip
+        self._notify(end)
+
+    def _stop_timer(self) -> None:
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+
+    def _items(self, result: ExecutionResult) -> list[protocol.OutputItem]:
+        items = []
+        for item in result.console:
+            if isinstance(item, Stdout):
+                items.append(protocol.OutputItem("stdout", item.text))
+            elif isinstance(item, Stderr):
+                self.stderr.append(item.text)
+                items.append(protocol.OutputItem("stderr", item.text))
+            elif isinstance(item, Media):
+                items.append(protocol.OutputItem("media", item.data, item.mime))
+            elif isinstance(item, Html):
+                items.append(protocol.OutputItem("html", item.html))
+        return items
+
+    def _notify(self, output: protocol.Output) -> None:
+        self.ls.protocol.notify(protocol.OUTPUT, output)
 
 
 def _publish(ls: BridgeServer, spec: RunSpec, error: RemoteError | None) -> None:
