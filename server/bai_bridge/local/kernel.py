@@ -12,8 +12,10 @@ import hmac
 import json
 import logging
 import os
+import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -34,6 +36,8 @@ Message = dict[str, Any]
 # the run. The experimental API used by default does not touch it.)
 _SETUP_CODE = "get_ipython().Completer.use_jedi = False"
 _START_TIMEOUT = 60.0
+# A Unix socket path holds at most 107 bytes; a kernel's channels are "<prefix>-<n>".
+_MAX_IPC_PREFIX = 100
 
 
 def parse_message(session: Any, frames: list[bytes]) -> Message:
@@ -115,6 +119,27 @@ def cursor_line(code: str, cursor_pos: int) -> tuple[str, int]:
     return code[start : len(code) if end < 0 else end], cursor_pos - start
 
 
+def use_unix_sockets(km: AsyncKernelManager) -> Path | None:
+    """Put an ipykernel's channels on Unix sockets in a fresh private directory, before it starts.
+
+    Only this user can reach them (loopback TCP ports are open to every local user, the HMAC
+    on each message aside), and each message costs less than over loopback TCP. Kernels of
+    other languages keep TCP: not every kernel takes the ipc transport. Returns the directory,
+    to remove once the kernel is gone, or None for TCP.
+    """
+    kernel_spec = km.kernel_spec
+    if kernel_spec is None or kernel_spec.language.lower() != "python":
+        return None
+    directory = Path(tempfile.mkdtemp(prefix="bai-bridge-kernel-"))  # mode 0700
+    prefix = str(directory / "channel")
+    if len(prefix) > _MAX_IPC_PREFIX:  # a very long TMPDIR
+        directory.rmdir()
+        return None
+    km.transport = "ipc"
+    km.ip = prefix
+    return directory
+
+
 def exit_code_of(returncode: int | None) -> int:
     """A process status as a shell reports it (128 + signal number when killed)."""
     if returncode is None:
@@ -146,8 +171,9 @@ async def wait_for_exit(pid: int) -> None:
 class JupyterKernel:
     """A started kernel: execute, input, complete (through a subshell), interrupt, shutdown."""
 
-    def __init__(self, manager: AsyncKernelManager) -> None:
+    def __init__(self, manager: AsyncKernelManager, socket_dir: Path | None = None) -> None:
         self._km = manager
+        self._socket_dir = socket_dir
         # No receive limit: at the default high-water mark a subscriber that falls behind (two
         # busy cores, a chatty run) has iopub messages dropped, output and idle status alike.
         manager.context.setsockopt(zmq.RCVHWM, 0)
@@ -162,7 +188,9 @@ class JupyterKernel:
     async def start(cls, spec: KernelStart) -> JupyterKernel:
         km = AsyncKernelManager(kernel_name=spec.kernel_name)
         km.connection_file = str(spec.connection_file)
+        socket_dir = None
         try:
+            socket_dir = use_unix_sockets(km)
             with spec.log_file.open("ab") as log_out:
                 await km.start_kernel(
                     cwd=str(spec.cwd), env=dict(spec.env), stdout=log_out, stderr=subprocess.STDOUT
@@ -170,8 +198,9 @@ class JupyterKernel:
         except BaseException:  # failed or cancelled: whatever was launched must not survive
             with contextlib.suppress(Exception):
                 await km.shutdown_kernel(now=True)
+            _remove(socket_dir)
             raise
-        kernel = cls(km)
+        kernel = cls(km, socket_dir)
         try:
             await kernel._connect()
         except BaseException:
@@ -324,3 +353,9 @@ class JupyterKernel:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
             self.dead.set()
+            _remove(self._socket_dir)
+
+
+def _remove(directory: Path | None) -> None:
+    if directory is not None:
+        shutil.rmtree(directory, ignore_errors=True)
