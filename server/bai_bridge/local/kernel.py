@@ -181,6 +181,7 @@ class JupyterKernel:
         self._routes: dict[str, asyncio.Queue[Routed | KernelDied]] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._subshell_id: str | None = None
+        self._senders: dict[str, zmq.Socket[bytes]] = {}
         self.exit_code: int | None = None
         self.dead = asyncio.Event()
 
@@ -210,6 +211,10 @@ class JupyterKernel:
 
     async def _connect(self) -> None:
         self._client.start_channels()
+        # Plain views of the asyncio sockets, to send with: Session.send makes one per call.
+        for channel in ("shell", "control"):
+            socket = getattr(self._client, f"{channel}_channel").socket
+            self._senders[channel] = zmq.Socket.shadow(socket.underlying)
         await self._client.wait_for_ready(timeout=_START_TIMEOUT)
         for channel in ("shell", "iopub", "stdin", "control"):
             self._tasks.append(asyncio.create_task(self._read(channel)))
@@ -281,8 +286,12 @@ class JupyterKernel:
         }
         msg = self._client.session.msg("execute_request", content)
         queue = self._route(msg)
-        self._client.shell_channel.send(msg)
+        self._send("shell", msg)
         return msg["header"]["msg_id"], queue
+
+    def _send(self, channel: str, msg: Message) -> None:
+        """Sign and send a request (what Session.send does, less its per-call work)."""
+        self._senders[channel].send_multipart(self._client.session.serialize(msg))
 
     def send_input(self, value: str) -> None:
         self._client.input(value)
@@ -316,7 +325,7 @@ class JupyterKernel:
     async def _request(self, channel: str, msg: Message, reply_type: str) -> Message:
         queue = self._route(msg)
         try:
-            getattr(self._client, f"{channel}_channel").send(msg)
+            self._send(channel, msg)
             while True:
                 item = await queue.get()
                 if isinstance(item, KernelDied):
