@@ -182,6 +182,7 @@ class JupyterKernel:
         self._tasks: list[asyncio.Task[None]] = []
         self._subshell_id: str | None = None
         self._senders: dict[str, zmq.Socket[bytes]] = {}
+        self._listeners: dict[str, zmq.Socket[bytes]] = {}
         self.exit_code: int | None = None
         self.dead = asyncio.Event()
 
@@ -212,12 +213,12 @@ class JupyterKernel:
     async def _connect(self) -> None:
         self._client.start_channels()
         # Plain views of the asyncio sockets, to send with: Session.send makes one per call.
-        for channel in ("shell", "control"):
+        for channel in ("shell", "control", "stdin"):
             socket = getattr(self._client, f"{channel}_channel").socket
             self._senders[channel] = zmq.Socket.shadow(socket.underlying)
         await self._client.wait_for_ready(timeout=_START_TIMEOUT)
         for channel in ("shell", "iopub", "stdin", "control"):
-            self._tasks.append(asyncio.create_task(self._read(channel)))
+            self._listen(channel)
         self._tasks.append(asyncio.create_task(self._watch()))
         await self.run_silently(_SETUP_CODE)
         self._subshell_id = await self._create_subshell()
@@ -233,22 +234,43 @@ class JupyterKernel:
 
     # -- routing ----------------------------------------------------------------------------
 
-    async def _read(self, channel: str) -> None:
-        # Straight from the socket: jupyter_client's get_*_msg polls, then receives, then
-        # parses every date with dateutil; routing needs none of that.
-        socket = getattr(self._client, f"{channel}_channel").socket
-        session = self._client.session
-        while True:
-            frames = await socket.recv_multipart()
-            try:
-                msg = parse_message(session, frames)
-            except ValueError as e:
-                log.warning("dropped a kernel message on %s: %s", channel, e)
-                continue
-            parent = msg["parent_header"].get("msg_id")
-            queue = self._routes.get(parent) if parent else None
-            if queue is not None:
-                queue.put_nowait(Routed(channel, msg))
+    def _listen(self, channel: str) -> None:
+        """Route the channel's messages as soon as its socket signals them, straight from the
+        socket: no reader task and receive future per message, nor jupyter_client's
+        poll-then-receive and dateutil parsing of every date (routing needs none of that)."""
+        socket: zmq.Socket[bytes] = zmq.Socket.shadow(
+            getattr(self._client, f"{channel}_channel").socket.underlying
+        )
+        self._listeners[channel] = socket
+        loop = asyncio.get_running_loop()
+        loop.add_reader(socket.fileno(), self._drain, channel)
+        loop.call_soon(self._drain, channel)  # what came before: the descriptor signals edges
+
+    def _drain(self, channel: str) -> None:
+        socket = self._listeners[channel]
+        try:
+            while int(socket.getsockopt(zmq.EVENTS)) & zmq.POLLIN:
+                self._deliver(channel, socket.recv_multipart(zmq.NOBLOCK))
+        except zmq.ZMQError as e:  # closed under us: the kernel is being shut down
+            log.debug("stopped reading %s: %s", channel, e)
+
+    def _deliver(self, channel: str, frames: list[bytes]) -> None:
+        try:
+            msg = parse_message(self._client.session, frames)
+        except ValueError as e:
+            log.warning("dropped a kernel message on %s: %s", channel, e)
+            return
+        parent = msg["parent_header"].get("msg_id")
+        queue = self._routes.get(parent) if parent else None
+        if queue is not None:
+            queue.put_nowait(Routed(channel, msg))
+
+    def _stop_listening(self) -> None:
+        loop = asyncio.get_running_loop()
+        for socket in self._listeners.values():
+            with contextlib.suppress(zmq.ZMQError):
+                loop.remove_reader(socket.fileno())
+        self._listeners.clear()
 
     async def _watch(self) -> None:
         process = getattr(self._km.provisioner, "process", None)
@@ -292,9 +314,11 @@ class JupyterKernel:
     def _send(self, channel: str, msg: Message) -> None:
         """Sign and send a request (what Session.send does, less its per-call work)."""
         self._senders[channel].send_multipart(self._client.session.serialize(msg))
+        # A send may take the socket's readable edge for a reply already in: look now.
+        asyncio.get_running_loop().call_soon(self._drain, channel)
 
     def send_input(self, value: str) -> None:
-        self._client.input(value)
+        self._send("stdin", self._client.session.msg("input_reply", {"value": value}))
 
     async def run_silently(self, code: str) -> None:
         content = {"code": code, "silent": True, "store_history": False, "allow_stdin": False}
@@ -348,6 +372,7 @@ class JupyterKernel:
 
     async def shutdown(self, *, now: bool = False) -> None:
         try:
+            self._stop_listening()
             self._client.stop_channels()
             if await self._km.is_alive():
                 await asyncio.wait_for(self._km.shutdown_kernel(now=now), 10)
