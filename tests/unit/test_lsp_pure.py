@@ -4,10 +4,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from lsprotocol import types
+from pygls.protocol.json_rpc import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+)
+
 from bai_bridge.lsp.cells import cell_at, cell_snippet, cells_above, find_cells, selection_snippet
 from bai_bridge.lsp.completion_engine import CompletionRequest, _normalize
 from bai_bridge.lsp.config import SESSION_NAME_RE, default_session_name, parse_options
 from bai_bridge.lsp.diagnostics import RunDiagnostics
+from bai_bridge.lsp.jsonrpc import Kind, kind_of
 from bai_bridge.lsp.static_completion import from_known_names, jedi_candidates, word_before
 from bai_bridge.lsp.sync_plan import (
     Conflict,
@@ -188,3 +196,14 @@ def test_runtime_candidates_edit_only_the_word_typed() -> None:
     found = _normalize(["df.keys", "keys", "kurt", "df.kernel"], request, "session")
     assert [c.label for c in found] == ["keys", "kernel"]
     assert CompletionRequest("x = np.lin", 0, 10).owner == "np"
+
+
+def test_message_kinds_match_what_pygls_would_tell() -> None:
+    assert kind_of(types.ExecuteCommandRequest) is Kind.REQUEST
+    assert kind_of(JsonRPCRequestMessage) is Kind.REQUEST
+    assert kind_of(types.DidChangeTextDocumentNotification) is Kind.NOTIFICATION
+    assert kind_of(JsonRPCNotification) is Kind.NOTIFICATION
+    assert kind_of(types.ExecuteCommandResponse) is Kind.RESPONSE
+    assert kind_of(JsonRPCResponseMessage) is Kind.RESPONSE
+    assert kind_of(types.ResponseErrorMessage) is Kind.ERROR
+    assert kind_of(dict) is None

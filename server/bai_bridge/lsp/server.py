@@ -19,6 +19,7 @@ from bai_bridge.api import APIConfig, BackendClientError
 
 from .config import BridgeOptions
 from .diagnostics import RunDiagnostics
+from .jsonrpc import BridgeProtocol
 from .messages import describe_error
 from .tasks import BackgroundTasks
 
@@ -42,6 +43,7 @@ class BridgeServer(LanguageServer):
             "bai-bridge",
             __version__,
             text_document_sync_kind=types.TextDocumentSyncKind.Incremental,
+            protocol_cls=BridgeProtocol,
         )
         self.api_config = api_config
         self.tasks = BackgroundTasks()
