@@ -6,28 +6,35 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from bai_bridge.local.kernel import KernelDied, Routed
+from bai_bridge.local.kernel import KernelDied, Routed, Sink
 from bai_bridge.local.query import run_query
 from bai_bridge.local.runs import Run
 
 
 class Messages:
-    """A kernel whose messages for the run are the ones a test puts on its queue."""
+    """A kernel whose messages for the run are the ones a test sends, delivered the way the
+    kernel's sockets deliver them: from the event loop, in order, after the request."""
 
     def __init__(self) -> None:
-        self.queue: asyncio.Queue[Routed | KernelDied] = asyncio.Queue()
+        self.sink: Sink | None = None
+        self.pending: list[Routed | KernelDied] = []
         self.forgotten: list[str] = []
 
-    def execute(self, code: str) -> tuple[str, asyncio.Queue[Routed | KernelDied]]:
-        return "msg-1", self.queue
+    def execute(self, code: str, sink: Sink) -> str:
+        self.sink = sink
+        for item in self.pending:
+            asyncio.get_running_loop().call_soon(sink, item)
+        return "msg-1"
 
     def forget(self, msg_id: str) -> None:
         self.forgotten.append(msg_id)
 
     def send(self, channel: str, msg_type: str, **content: Any) -> None:
-        self.queue.put_nowait(
-            Routed(channel, {"header": {"msg_type": msg_type}, "content": content})
-        )
+        item = Routed(channel, {"header": {"msg_type": msg_type}, "content": content})
+        if self.sink is None:
+            self.pending.append(item)
+        else:
+            asyncio.get_running_loop().call_soon(self.sink, item)
 
 
 def reply(kernel: Messages) -> None:
@@ -76,3 +83,15 @@ async def test_no_grace_before_either_marker() -> None:
     reply(kernel)
     idle(kernel)
     await asyncio.wait_for(task, 5.0)
+
+
+async def test_a_kernel_that_dies_ends_the_run_with_why() -> None:
+    kernel, run = Messages(), Run("r")
+    kernel.send("iopub", "stream", name="stdout", text="before\n")
+    kernel.pending.append(KernelDied(137))
+    await asyncio.wait_for(run_query(run, kernel, "import os; os._exit(137)", grace=60.0), 5.0)
+    result = await asyncio.wait_for(run.next_result(flush_window=5.0), 5.0)
+    assert (result.status, result.exit_code) == ("finished", 137)
+    assert result.console[0] == ["stdout", "before\n"]
+    assert "kernel died (exit code 137)" in result.console[1][1]
+    assert kernel.forgotten == ["msg-1"]

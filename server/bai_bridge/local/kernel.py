@@ -1,7 +1,8 @@
 """One Jupyter kernel process and its channels.
 
-Replies and output of every request are routed by the request's message id to a queue the
-caller reads, so several calls (a run, a completion through a subshell) share one kernel.
+Replies and output of every request are routed by the request's message id to the caller's
+sink, as they arrive, so several calls (a run, a completion through a subshell) share one
+kernel.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,10 @@ class Routed:
 
     channel: str
     msg: Message
+
+
+# Where a request's replies and output go, as they arrive.
+Sink = Callable[[Routed | KernelDied], None]
 
 
 @attrs.frozen
@@ -178,7 +183,7 @@ class JupyterKernel:
         # busy cores, a chatty run) has iopub messages dropped, output and idle status alike.
         manager.context.setsockopt(zmq.RCVHWM, 0)
         self._client = manager.client()
-        self._routes: dict[str, asyncio.Queue[Routed | KernelDied]] = {}
+        self._routes: dict[str, Sink] = {}
         self._tasks: list[asyncio.Task[None]] = []
         self._subshell_id: str | None = None
         self._senders: dict[str, zmq.Socket[bytes]] = {}
@@ -261,9 +266,9 @@ class JupyterKernel:
             log.warning("dropped a kernel message on %s: %s", channel, e)
             return
         parent = msg["parent_header"].get("msg_id")
-        queue = self._routes.get(parent) if parent else None
-        if queue is not None:
-            queue.put_nowait(Routed(channel, msg))
+        sink = self._routes.get(parent) if parent else None
+        if sink is not None:
+            sink(Routed(channel, msg))
 
     def _stop_listening(self) -> None:
         loop = asyncio.get_running_loop()
@@ -280,24 +285,23 @@ class JupyterKernel:
             await asyncio.to_thread(process.wait)
         self.exit_code = exit_code_of(None if process is None else process.poll())
         self.dead.set()
-        for queue in self._routes.values():
-            queue.put_nowait(KernelDied(self.exit_code))
+        for sink in list(self._routes.values()):
+            sink(KernelDied(self.exit_code))
         log.info("kernel %s ended with exit code %s", self._km.kernel_id, self.exit_code)
 
-    def _route(self, msg: Message) -> asyncio.Queue[Routed | KernelDied]:
-        queue: asyncio.Queue[Routed | KernelDied] = asyncio.Queue()
-        self._routes[msg["header"]["msg_id"]] = queue
+    def _route(self, msg: Message, sink: Sink) -> None:
+        self._routes[msg["header"]["msg_id"]] = sink
         if self.dead.is_set():
-            queue.put_nowait(KernelDied(self.exit_code or 1))
-        return queue
+            sink(KernelDied(self.exit_code or 1))
 
     def forget(self, msg_id: str) -> None:
         self._routes.pop(msg_id, None)
 
     # -- requests ---------------------------------------------------------------------------
 
-    def execute(self, code: str) -> tuple[str, asyncio.Queue[Routed | KernelDied]]:
-        """Send an execute request; its replies and output arrive on the returned queue."""
+    def execute(self, code: str, sink: Sink) -> str:
+        """Send an execute request; its replies and output go to ``sink`` as they arrive, until
+        `forget` is called with the message id returned."""
         content = {
             "code": code,
             "silent": False,
@@ -307,9 +311,9 @@ class JupyterKernel:
             "stop_on_error": False,
         }
         msg = self._client.session.msg("execute_request", content)
-        queue = self._route(msg)
+        self._route(msg, sink)
         self._send("shell", msg)
-        return msg["header"]["msg_id"], queue
+        return str(msg["header"]["msg_id"])
 
     def _send(self, channel: str, msg: Message) -> None:
         """Sign and send a request (what Session.send does, less its per-call work)."""
@@ -347,15 +351,20 @@ class JupyterKernel:
         return str(subshell) if subshell else None
 
     async def _request(self, channel: str, msg: Message, reply_type: str) -> Message:
-        queue = self._route(msg)
+        reply: asyncio.Future[Message] = asyncio.get_running_loop().create_future()
+
+        def sink(item: Routed | KernelDied) -> None:
+            if reply.done():
+                return
+            if isinstance(item, KernelDied):
+                reply.set_exception(item)
+            elif item.msg["header"]["msg_type"] == reply_type:
+                reply.set_result(item.msg)
+
+        self._route(msg, sink)
         try:
             self._send(channel, msg)
-            while True:
-                item = await queue.get()
-                if isinstance(item, KernelDied):
-                    raise item
-                if item.msg["header"]["msg_type"] == reply_type:
-                    return item.msg
+            return await reply
         finally:
             self.forget(msg["header"]["msg_id"])
 

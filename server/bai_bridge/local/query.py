@@ -6,7 +6,7 @@ import asyncio
 import logging
 from typing import Any, Protocol
 
-from bai_bridge.local.kernel import KernelDied, Routed
+from bai_bridge.local.kernel import KernelDied, Routed, Sink
 from bai_bridge.local.runs import Marker, Record, Run
 
 log = logging.getLogger(__name__)
@@ -19,7 +19,7 @@ OTHER_MARKER_GRACE = 3.0
 
 
 class Executor(Protocol):
-    def execute(self, code: str) -> tuple[str, asyncio.Queue[Routed | KernelDied]]: ...
+    def execute(self, code: str, sink: Sink) -> str: ...
 
     def forget(self, msg_id: str) -> None: ...
 
@@ -69,27 +69,63 @@ async def run_query(
     run: Run, kernel: Executor, code: str, grace: float = OTHER_MARKER_GRACE
 ) -> None:
     """Execute ``code`` and feed the run until the kernel reports the execution done."""
-    msg_id, queue = kernel.execute(code)
-    replied = idle = False
+    feed = _QueryFeed(run, grace)
+    msg_id = kernel.execute(code, feed)
     try:
-        while not (replied and idle):
-            try:
-                async with asyncio.timeout(grace if replied or idle else None):
-                    item = await queue.get()
-            except TimeoutError:
-                missing = "idle status" if replied else "execute reply"
-                log.warning("run %s: no %s from the kernel; ending the run", run.run_id, missing)
-                break
-            if isinstance(item, KernelDied):
-                run.end(item.exit_code, died_message(item.exit_code))
-                return
-            for out in records_of(item):
-                await run.put(out)
-            msg_type = item.msg["header"]["msg_type"]
-            replied = replied or (item.channel == "shell" and msg_type == "execute_reply")
-            state = item.msg["content"].get("execution_state")
-            idle = idle or (item.channel == "iopub" and state == "idle")
-        # User exceptions still finish with 0 (protocol doc §4.2).
-        await run.put(Marker("finished", 0))
+        await feed.done
     finally:
+        feed.stop()
         kernel.forget(msg_id)
+
+
+class _QueryFeed:
+    """Turns one execution's kernel messages into the run's records as they arrive, with no
+    task in between (the kernel's messages come regardless of how fast the run is read)."""
+
+    def __init__(self, run: Run, grace: float) -> None:
+        self.run = run
+        self.grace = grace
+        self.replied = self.idle = False
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def __call__(self, item: Routed | KernelDied) -> None:
+        if self.done.done():
+            return
+        if isinstance(item, KernelDied):
+            self.run.end(item.exit_code, died_message(item.exit_code))
+            self._finish()
+            return
+        for out in records_of(item):
+            self.run.push(out)
+        msg_type = item.msg["header"]["msg_type"]
+        self.replied = self.replied or (item.channel == "shell" and msg_type == "execute_reply")
+        state = item.msg["content"].get("execution_state")
+        self.idle = self.idle or (item.channel == "iopub" and state == "idle")
+        if self.replied and self.idle:
+            self._finished()
+        elif self.replied or self.idle:
+            self._wait_for_the_other()
+
+    def _wait_for_the_other(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = asyncio.get_running_loop().call_later(self.grace, self._give_up)
+
+    def _give_up(self) -> None:
+        missing = "idle status" if self.replied else "execute reply"
+        log.warning("run %s: no %s from the kernel; ending the run", self.run.run_id, missing)
+        self._finished()
+
+    def _finished(self) -> None:
+        self.run.push(Marker("finished", 0))  # user exceptions still finish with 0 (§4.2)
+        self._finish()
+
+    def _finish(self) -> None:
+        self.stop()
+        self.done.set_result(None)
+
+    def stop(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

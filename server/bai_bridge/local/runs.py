@@ -81,6 +81,10 @@ class Run:
             await self._writable.wait()
         self._push(item)
 
+    def push(self, item: Record | Marker) -> None:
+        """`put` for a producer that cannot wait (a kernel's messages come regardless)."""
+        self._push(item)
+
     def end(self, exit_code: int, message: str | None = None) -> None:
         """Finish the run now (never blocks); a no-op when it has already finished."""
         if self.ended:
