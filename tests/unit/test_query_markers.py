@@ -7,7 +7,7 @@ import asyncio
 from typing import Any
 
 from bai_bridge.local.kernel import KernelDied, Routed, Sink
-from bai_bridge.local.query import run_query
+from bai_bridge.local.query import start_query
 from bai_bridge.local.runs import Run
 
 
@@ -55,7 +55,7 @@ async def test_both_markers_finish_the_run_at_once() -> None:
     kernel.send("iopub", "stream", name="stdout", text="hi\n")
     reply(kernel)
     idle(kernel)
-    await asyncio.wait_for(run_query(run, kernel, "print('hi')", grace=60.0), 5.0)
+    await asyncio.wait_for(start_query(run, kernel, "print('hi')", grace=60.0), 5.0)
     assert await result_of(run) == ("finished", [["stdout", "hi\n"]])
     assert kernel.forgotten == ["msg-1"]
 
@@ -64,32 +64,46 @@ async def test_a_lost_idle_status_ends_the_run_after_the_grace() -> None:
     kernel, run = Messages(), Run("r")
     reply(kernel)
     kernel.send("iopub", "stream", name="stdout", text="late\n")  # still taken after the reply
-    await asyncio.wait_for(run_query(run, kernel, "x", grace=0.2), 5.0)
+    await asyncio.wait_for(start_query(run, kernel, "x", grace=0.2), 5.0)
     assert await result_of(run) == ("finished", [["stdout", "late\n"]])
 
 
 async def test_a_lost_reply_ends_the_run_after_the_grace() -> None:
     kernel, run = Messages(), Run("r")
     idle(kernel)
-    await asyncio.wait_for(run_query(run, kernel, "x", grace=0.2), 5.0)
+    await asyncio.wait_for(start_query(run, kernel, "x", grace=0.2), 5.0)
     assert (await result_of(run))[0] == "finished"
 
 
 async def test_no_grace_before_either_marker() -> None:
     kernel, run = Messages(), Run("r")
-    task = asyncio.create_task(run_query(run, kernel, "import time; time.sleep(60)", grace=0.05))
-    done, _ = await asyncio.wait({task}, timeout=0.5)  # ten graces: a long run goes on
+    running = start_query(run, kernel, "import time; time.sleep(60)", grace=0.05)
+    done, _ = await asyncio.wait({running}, timeout=0.5)  # ten graces: a long run goes on
     assert not done
     reply(kernel)
     idle(kernel)
-    await asyncio.wait_for(task, 5.0)
+    await asyncio.wait_for(running, 5.0)
+    assert kernel.forgotten == ["msg-1"]
+
+
+async def test_a_cancelled_query_stops_taking_messages() -> None:
+    kernel, run = Messages(), Run("r")
+    running = start_query(run, kernel, "x", grace=60.0)
+    running.cancel()
+    await asyncio.gather(running, return_exceptions=True)
+    assert kernel.forgotten == ["msg-1"]
+    kernel.send("iopub", "stream", name="stdout", text="late\n")
+    reply(kernel)
+    idle(kernel)
+    await asyncio.sleep(0)  # one loop turn: the messages sent above are delivered by now
+    assert (await run.next_result(flush_window=0)).console == []
 
 
 async def test_a_kernel_that_dies_ends_the_run_with_why() -> None:
     kernel, run = Messages(), Run("r")
     kernel.send("iopub", "stream", name="stdout", text="before\n")
     kernel.pending.append(KernelDied(137))
-    await asyncio.wait_for(run_query(run, kernel, "import os; os._exit(137)", grace=60.0), 5.0)
+    await asyncio.wait_for(start_query(run, kernel, "import os; os._exit(137)", grace=60.0), 5.0)
     result = await asyncio.wait_for(run.next_result(flush_window=5.0), 5.0)
     assert (result.status, result.exit_code) == ("finished", 137)
     assert result.console[0] == ["stdout", "before\n"]

@@ -65,17 +65,20 @@ def died_message(exit_code: int) -> str:
     )
 
 
-async def run_query(
+def start_query(
     run: Run, kernel: Executor, code: str, grace: float = OTHER_MARKER_GRACE
-) -> None:
-    """Execute ``code`` and feed the run until the kernel reports the execution done."""
+) -> asyncio.Future[None]:
+    """Send ``code`` to the kernel now; its messages feed the run as they arrive. The future
+    is done once the kernel reports the execution done; cancelling it drops the rest."""
     feed = _QueryFeed(run, grace)
     msg_id = kernel.execute(code, feed)
-    try:
-        await feed.done
-    finally:
+
+    def settled(_: asyncio.Future[None]) -> None:
         feed.stop()
         kernel.forget(msg_id)
+
+    feed.done.add_done_callback(settled)
+    return feed.done
 
 
 class _QueryFeed:

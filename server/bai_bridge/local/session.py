@@ -20,7 +20,7 @@ from bai_bridge.local.batch import StepRunner, run_batch
 from bai_bridge.local.errors import InvalidParams, KernelFailure, KernelUnavailable
 from bai_bridge.local.kernel import JupyterKernel, KernelDied, KernelStart
 from bai_bridge.local.payloads import BatchOptions
-from bai_bridge.local.query import run_query
+from bai_bridge.local.query import start_query
 from bai_bridge.local.runs import ExecResult, Run
 
 log = logging.getLogger(__name__)
@@ -303,11 +303,12 @@ class Session:
             if run.ended:  # stopped by a restart or destroy while it waited
                 self._run_lock.release()
                 return run
-            # The kernel is taken now: a restart while this run waited replaced it.
+            # The kernel is taken now: a restart while this run waited replaced it. A query
+            # is sent at once, not from the task below: no loop turn before the kernel has it.
             work = (
                 self._batch_work(run, batch)
                 if batch
-                else run_query(run, self.require_kernel(), code)
+                else start_query(run, self.require_kernel(), code)
             )
         except BaseException:
             self._run_lock.release()
