@@ -7,6 +7,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import attrs
 from lsprotocol import types
@@ -76,14 +77,18 @@ async def run(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult:
 async def _follow(
     ls: BridgeServer, spec: RunSpec, console: _Console, cancel: _Cancel
 ) -> protocol.RunResult:
-    task = asyncio.ensure_future(_stream(ls, spec, console))
-    cancel.bind(task)
+    # Followed in this task, not one of its own (a loop turn each way): the person's cancel
+    # cancels this task, and the run loop interrupts the remote run on its way out.
+    current = asyncio.current_task()
+    assert current is not None
+    cancel.bind(current)
     try:
-        status, exit_code = await task  # cancelling us cancels it: the remote run stops
+        status, exit_code = await _stream(ls, spec, console)
     except asyncio.CancelledError:
-        current = asyncio.current_task()
-        if not cancel.requested or (current is not None and current.cancelling()):
-            raise
+        if current.cancelling() > cancel.sent:
+            raise  # cancelled by someone else as well: the editor, a shutdown
+        for _ in range(cancel.sent):
+            current.uncancel()
         status, exit_code = "interrupted", None
     finally:
         cancel.bind(None)
@@ -211,17 +216,21 @@ class _Cancel:
 
     def __init__(self) -> None:
         self.requested = False
-        self._task: asyncio.Future[tuple[str, int | None]] | None = None
+        self.sent = 0  # cancels delivered to the task, told apart from anyone else's
+        self._task: asyncio.Task[Any] | None = None
 
-    def bind(self, task: asyncio.Future[tuple[str, int | None]] | None) -> None:
+    def bind(self, task: asyncio.Task[Any] | None) -> None:
         self._task = task
-        if task is not None and self.requested:
-            task.cancel()
+        if self.requested:
+            self._send()
 
     def __call__(self) -> None:
         self.requested = True
-        if self._task is not None:
-            self._task.cancel()  # the run loop interrupts the remote run on its way out
+        self._send()
+
+    def _send(self) -> None:
+        if self._task is not None and self._task.cancel():
+            self.sent += 1
 
 
 class _progress:
