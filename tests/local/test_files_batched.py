@@ -189,3 +189,38 @@ async def test_a_failing_part_among_many_leaves_nothing(server: Any) -> None:
     assert "directory" in problem["msg"]
     assert tree(work) == {}
     assert folders(work) == [".", "taken"]
+
+
+async def test_a_part_naming_a_folder_an_earlier_part_made_is_refused(server: Any) -> None:
+    """What a folder holds is read once per request; a folder the request itself made
+    after that reading still counts."""
+    client, work = server
+    (work / "pkg").mkdir()
+    files = [("pkg/a.txt", b"a"), ("pkg/sub/b.txt", b"b"), ("pkg/sub", b"a file on a folder")]
+    status, problem = await post(client, files)
+    assert status == 400
+    assert "directory" in problem["msg"]
+    assert tree(work) == {}
+    assert folders(work) == [".", "pkg"]
+
+
+async def test_a_symlink_at_a_parts_name_is_checked_in_small_and_large_folders(
+    server: Any, tmp_path: Path
+) -> None:
+    """A link at the final name takes the resolving check whether the folder is read whole
+    (small) or stat'ed name by name (large): one leading outside is refused."""
+    client, work = server
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.txt").write_bytes(b"secret")
+    (work / "small").mkdir()
+    (work / "large").mkdir()
+    for i in range(1500):  # a directory file well over a few KiB
+        (work / "large" / f"filler-with-a-long-name-{i:05d}.txt").touch()
+    for folder in ("small", "large"):
+        (work / folder / "link.txt").symlink_to(outside / "secret.txt")
+        status, _ = await post(client, [(f"{folder}/ok.txt", b"ok"), (f"{folder}/link.txt", b"x")])
+        assert status == 400
+        assert (outside / "secret.txt").read_bytes() == b"secret"
+        assert not (work / folder / "ok.txt").exists()
+    assert os.stat(work / "large").st_size > 16 * 1024

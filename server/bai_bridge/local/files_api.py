@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 from aiohttp import web
 
 from bai_bridge.local import payloads
@@ -15,6 +18,12 @@ from bai_bridge.local.files import (
 )
 from bai_bridge.local.files_threads import in_thread
 from bai_bridge.local.pty import Terminal, serve_pty
+
+# A folder whose directory file is at most this large (on ext4 a few hundred entries) is
+# listed in the event loop: its stats of cached inodes take well under a millisecond, less
+# than a thread hop, and a worker thread's hundred short system calls would each wait for the
+# interpreter lock while the loop is busy (sync lists a whole workspace's folders at once).
+INLINE_LISTING_BYTES = 16 * 1024
 
 
 def file_limits(request: web.Request) -> FileLimits:
@@ -51,10 +60,22 @@ async def download(request: web.Request) -> web.StreamResponse:
 async def files(request: web.Request) -> web.Response:
     list_request = payloads.parse_list_files(await read_json(request))
     session = find_session(request)
-    listing = await in_thread(
-        list_files, session.work_dir, list_request.path, mounts=session.mounts
-    )
+    path = list_request.path
+    if _small_folder(session.work_dir, path):
+        listing = list_files(session.work_dir, path, mounts=session.mounts)
+    else:
+        listing = await in_thread(list_files, session.work_dir, path, mounts=session.mounts)
     return web.json_response(listing)
+
+
+def _small_folder(work_dir: Path, path: str) -> bool:
+    """Whether ``path`` looks small enough to list in the event loop (one stat decides;
+    the listing itself still checks where the path leads)."""
+    try:
+        st = os.stat(work_dir / path)
+    except (OSError, ValueError):
+        return False  # listed in a thread, which answers why it cannot be listed
+    return st.st_size <= INLINE_LISTING_BYTES
 
 
 async def stream_pty(request: web.Request) -> web.WebSocketResponse:

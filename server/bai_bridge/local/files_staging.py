@@ -34,6 +34,10 @@ from bai_bridge.local.problems import InvalidAPIParams
 __all__ = ["Staged", "UploadTarget", "check_name", "write_all"]
 
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+# A directory whose directory file is at most this large (on ext4 a few hundred entries) is
+# read once per request to learn what its entries are, instead of a stat per staged part:
+# each system call of a worker thread waits for the interpreter lock while the loop is busy.
+_READ_WHOLE_DIR_BYTES = 16 * 1024
 
 
 @attrs.define
@@ -62,7 +66,11 @@ class UploadTarget:
         self.made_dirs: list[tuple[Path, str]] = []
         self._root_fds: dict[Path, int] = {}
         self._dir_fds: dict[tuple[Path, tuple[str, ...]], int] = {}
+        # a small directory's entries and whether each is a "dir", "link" or "file" (None:
+        # too large to read whole), by descriptor; forgotten when this request makes one
+        self._kinds: dict[int, dict[str, str] | None] = {}
         self._token = secrets.token_hex(6)
+        self.closed = False
 
     # -- staging ------------------------------------------------------------------------
 
@@ -102,9 +110,12 @@ class UploadTarget:
         return [s.name for s in self.staged]
 
     def finish(self, items: Sequence[tuple[str, bytes]]) -> list[str]:
-        """`write_all` the last parts, then `commit`: the request's last thread hop."""
+        """`write_all` the last parts, `commit`, then `close`: the request's last thread
+        hop (a request that fails before still needs `close`)."""
         self.write_all(items)
-        return self.commit()
+        names = self.commit()
+        self.close()
+        return names
 
     # -- locating -----------------------------------------------------------------------
 
@@ -118,9 +129,21 @@ class UploadTarget:
             if e.errno in (errno.ELOOP, errno.ENOTDIR):  # a symlink (or a file) in the way
                 raise _SymlinkInTheWay from e
             raise path_error(name, e) from e
-        if _final_kind(dir_fd, parts[-1], name) == "link":
+        if self._final_kind(dir_fd, parts[-1], name) == "link":
             raise _SymlinkInTheWay
         return dir_fd, parts[-1]
+
+    def _final_kind(self, dir_fd: int, final_name: str, name: str) -> str:
+        """`_final_kind`, from one reading of the directory when it is small."""
+        if dir_fd not in self._kinds:
+            self._kinds[dir_fd] = _entry_kinds(dir_fd)
+        kinds = self._kinds[dir_fd]
+        if kinds is None:
+            return _final_kind(dir_fd, final_name, name)
+        kind = kinds.get(final_name, "absent")
+        if kind == "dir":
+            raise InvalidAPIParams(f"Cannot overwrite a directory with a file: {name!r}")
+        return kind
 
     def _resolved(self, filename: str, name: str) -> tuple[int, str]:
         """`locate`'s check (symlinks resolved, refused when they lead outside)."""
@@ -149,13 +172,18 @@ class UploadTarget:
                 fd = self._dir_fds[key] = open_dir_beneath(root_fd, parts, create=made)
             finally:
                 self.made_dirs.extend((root, rel) for rel in made)
+                if made:  # a directory read before may now hold a new folder
+                    self._kinds.clear()
         return fd
 
     # -- cleanup ------------------------------------------------------------------------
 
     def close(self) -> None:
         """Unlink the temporary files not committed; remove the directories this request
-        made if anything failed; close every descriptor."""
+        made if anything failed; close every descriptor. Once is enough."""
+        if self.closed:
+            return
+        self.closed = True
         for s in self.staged:
             if s.file_fd >= 0:
                 os.close(s.file_fd)
@@ -167,6 +195,7 @@ class UploadTarget:
             os.close(fd)
         self._dir_fds.clear()
         self._root_fds.clear()
+        self._kinds.clear()
         if not all(s.committed for s in self.staged):
             _remove_dirs(self.made_dirs)
 
@@ -186,6 +215,22 @@ def _final_kind(dir_fd: int, final_name: str, name: str) -> str:
     if stat.S_ISDIR(st.st_mode):
         raise InvalidAPIParams(f"Cannot overwrite a directory with a file: {name!r}")
     return "link" if stat.S_ISLNK(st.st_mode) else "file"
+
+
+def _entry_kinds(dir_fd: int) -> dict[str, str] | None:
+    """Each entry of a small directory and its kind; None for a large one."""
+    if os.fstat(dir_fd).st_size > _READ_WHOLE_DIR_BYTES:
+        return None
+    kinds = {}
+    with os.scandir(dir_fd) as entries:
+        for entry in entries:
+            if entry.is_symlink():
+                kinds[entry.name] = "link"
+            elif entry.is_dir(follow_symlinks=False):
+                kinds[entry.name] = "dir"
+            else:
+                kinds[entry.name] = "file"
+    return kinds
 
 
 def write_all(fd: int, data: bytes) -> None:

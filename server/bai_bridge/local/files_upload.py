@@ -88,7 +88,8 @@ async def receive_upload(
             await _stream_part(part, target, filename, head, limits.max_upload_file_size)
         return await in_thread(target.finish, pending)
     finally:
-        await in_thread(target.close)
+        if not target.closed:  # `finish` closes it; anything else left it open
+            await in_thread(target.close)
 
 
 async def _next_part(reader: aiohttp.MultipartReader) -> aiohttp.BodyPartReader | None:
