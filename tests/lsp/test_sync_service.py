@@ -9,7 +9,7 @@ from bai_bridge.lsp.config import BridgeOptions
 from bai_bridge.lsp.remote_files import remote_stats
 from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.sync_plan import LocalFile
-from bai_bridge.lsp.sync_service import UPLOAD_BATCH, UPLOADS_IN_FLIGHT, SyncService
+from bai_bridge.lsp.sync_service import UPLOAD_BATCH, UPLOADS_IN_FLIGHT, SyncService, _in_turns
 
 
 async def test_one_failing_file_is_reported_and_the_rest_go_on(
@@ -72,3 +72,13 @@ async def test_batches_in_flight_together_keep_order_and_report_one_bad_file(
     result = await service.sync_workspace()  # all there, none put there by sync: conflicts
     assert result.uploaded == []
     assert sorted(result.conflicts) == sorted(sent)
+
+
+def test_batches_are_sent_in_turns_from_stretches_of_the_workspace() -> None:
+    """The requests in flight write into different folders: each takes the next batch of
+    its own stretch; every batch is sent once."""
+    assert _in_turns(7, 3) == [0, 3, 6, 1, 4, 2, 5]
+    assert _in_turns(2, 3) == [0, 1]
+    assert _in_turns(0, 3) == []
+    for count in range(40):
+        assert sorted(_in_turns(count, UPLOADS_IN_FLIGHT)) == list(range(count))

@@ -7,6 +7,7 @@ touches the session only through uploads, listings and (for the manifest) a down
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import shlex
 import time
@@ -145,8 +146,8 @@ class SyncService:
 
         try:
             async with asyncio.TaskGroup() as group:
-                for index, batch in enumerate(batches):
-                    group.create_task(send(index, batch))
+                for index in _in_turns(len(batches), UPLOADS_IN_FLIGHT):
+                    group.create_task(send(index, batches[index]))
         except ExceptionGroup as errors:  # e.g. a failing callback: raised as it was
             raise errors.exceptions[0] from None
         return [p for d, _ in outcomes for p in d], [p for _, f in outcomes for p in f]
@@ -345,6 +346,17 @@ class SyncService:
 
 def _folder(path: str) -> str:
     return path.rpartition("/")[0]
+
+
+def _in_turns(count: int, runs: int) -> list[int]:
+    """Batch indices in sending order: the batches cut into ``runs`` stretches taken in
+    turns, so the requests in flight write into different folders. The kernel creates the
+    files of one folder one at a time (under its lock), and creating one is slow on a disk
+    that recently freed many (ext4 skips recently freed inodes one by one): requests into
+    different folders create in parallel."""
+    size = -(-count // runs) if count else 1
+    stretches = [range(start, min(start + size, count)) for start in range(0, count, size)]
+    return [i for turn in itertools.zip_longest(*stretches) for i in turn if i is not None]
 
 
 def _finished_folders(batch: list[LocalFile], left: Counter[str]) -> list[str]:
