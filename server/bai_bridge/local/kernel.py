@@ -267,8 +267,12 @@ class JupyterKernel:
             return
         parent = msg["parent_header"].get("msg_id")
         sink = self._routes.get(parent) if parent else None
-        if sink is not None:
+        if sink is None:
+            return
+        try:
             sink(Routed(channel, msg))
+        except Exception:  # one request's failure must not stop the kernel's other messages
+            log.exception("handling a kernel message on %s failed", channel)
 
     def _stop_listening(self) -> None:
         loop = asyncio.get_running_loop()
