@@ -10,6 +10,7 @@ import os
 import signal
 import stat
 import time
+from typing import Any
 
 from bai_bridge.local.context import CONTEXT
 from bai_bridge.local.serve import RunningServer
@@ -269,19 +270,27 @@ async def test_many_sessions_have_their_own_work_dirs(client: SignedClient) -> N
     assert oct(os.stat(os.path.join(session_dir, "kernel.json")).st_mode & 0o777) == "0o600"
 
 
+def kernel_connection(session_dir: str) -> dict[str, Any]:
+    with open(os.path.join(session_dir, "kernel.json")) as connection_file:
+        connection: dict[str, Any] = json.load(connection_file)
+    return connection
+
+
+def exists(path: str) -> bool:
+    return os.path.exists(path)
+
+
 async def test_a_python_kernel_is_reached_over_private_unix_sockets(client: SignedClient) -> None:
     await client.create("ipc-sess", IMAGE)
     run = await client.run("ipc-sess", "import os; print(os.getcwd())")
-    session_dir = os.path.dirname(text_of(run["console"]).strip())
-    with open(os.path.join(session_dir, "kernel.json")) as connection_file:
-        connection = json.load(connection_file)
+    connection = kernel_connection(os.path.dirname(text_of(run["console"]).strip()))
     assert connection["transport"] == "ipc"
     socket_dir = os.path.dirname(connection["ip"])
     assert oct(os.stat(socket_dir).st_mode & 0o777) == "0o700"
     for channel in ("shell", "iopub", "stdin", "control", "hb"):
         assert stat.S_ISSOCK(os.stat(f"{connection['ip']}-{connection[channel + '_port']}").st_mode)
     assert (await client.request("DELETE", "/session/ipc-sess")).status == 200
-    assert not os.path.exists(socket_dir)
+    assert not exists(socket_dir)
 
 
 async def test_batch_session_runs_its_startup_command(

@@ -400,6 +400,11 @@ class JupyterKernel:
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
             self.dead.set()
+            # Now, also for a kernel that had died: left to the manager's __del__, whenever
+            # it is collected, the cleanup deletes the connection file the session's next
+            # kernel wrote at the same path, maybe before that kernel has read it.
+            with contextlib.suppress(Exception):
+                await self._km.cleanup_resources()
             _remove(self._socket_dir)
 
 
