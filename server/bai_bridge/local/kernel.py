@@ -403,9 +403,11 @@ class JupyterKernel:
             # Now, also for a kernel that had died: left to the manager's __del__, whenever
             # it is collected, the cleanup deletes the connection file the session's next
             # kernel wrote at the same path, maybe before that kernel has read it.
-            with contextlib.suppress(Exception):
-                await self._km.cleanup_resources()
-            _remove(self._socket_dir)
+            try:
+                with contextlib.suppress(Exception):
+                    await self._km.cleanup_resources()
+            finally:
+                _remove(self._socket_dir)
 
 
 def _remove(directory: Path | None) -> None:
