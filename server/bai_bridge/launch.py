@@ -13,17 +13,18 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import stat
 import sys
-import tempfile
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any, BinaryIO
 
 from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
 
 from bai_bridge.api import APIConfig
+from bai_bridge.scratch import make_scratch_dir, sweep_in_background
 
 __all__ = ["run_language_server"]
 
@@ -70,7 +71,8 @@ async def _backend() -> AsyncIterator[tuple[APIConfig | None, str | None]]:
     from bai_bridge.local.serve import start_server
 
     keypair = generate_keypair()
-    with tempfile.TemporaryDirectory(prefix="bai-bridge-embedded-") as data_dir:
+    sweep_in_background("embedded")
+    with _scratch("embedded") as data_dir:
         config = LocalConfig(
             data_dir=data_dir,
             access_key=keypair.access_key,
@@ -96,6 +98,15 @@ async def _backend() -> AsyncIterator[tuple[APIConfig | None, str | None]]:
             )
         finally:
             await running.close()
+
+
+@contextlib.contextmanager
+def _scratch(kind: str) -> Iterator[str]:
+    directory = make_scratch_dir(kind)
+    try:
+        yield str(directory)
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 async def _serve_stdio(server: Any) -> int:

@@ -16,7 +16,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,8 @@ import attrs
 import zmq
 from jupyter_client.adapter import adapt
 from jupyter_client.manager import AsyncKernelManager
+
+from bai_bridge.scratch import make_scratch_dir
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +136,7 @@ def use_unix_sockets(km: AsyncKernelManager) -> Path | None:
     kernel_spec = km.kernel_spec
     if kernel_spec is None or kernel_spec.language.lower() != "python":
         return None
-    directory = Path(tempfile.mkdtemp(prefix="bai-bridge-kernel-"))  # mode 0700
+    directory = make_scratch_dir("kernel")  # mode 0700
     prefix = str(directory / "channel")
     if len(prefix) > _MAX_IPC_PREFIX:  # a very long TMPDIR
         directory.rmdir()

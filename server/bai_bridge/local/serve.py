@@ -16,6 +16,7 @@ from aiohttp.typedefs import Middleware
 
 from bai_bridge.local.app import create_app
 from bai_bridge.local.config import LocalConfig, default_data_dir, keypair_from_env_or_store
+from bai_bridge.scratch import sweep_in_background
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,7 @@ async def start_server(
     config: LocalConfig, *, extra_middlewares: Iterable[Middleware] = ()
 ) -> RunningServer:
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    sweep_in_background("kernel")  # socket folders of kernels whose server was killed
     app = create_app(config, extra_middlewares=extra_middlewares)
     runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
     await runner.setup()
