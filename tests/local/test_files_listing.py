@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bai_bridge.local.context import CONTEXT
-from bai_bridge.local.files_api import INLINE_LISTING_BYTES
+from bai_bridge.local.files_threads import SMALL_DIR_BYTES
 from bai_bridge.local.serve import RunningServer
 from serverkit import SignedClient
 
@@ -45,7 +45,7 @@ async def listed(client: SignedClient, path: str) -> tuple[dict[str, int], str]:
 async def test_small_and_large_folders_list_alike(client: SignedClient, work: Path) -> None:
     small = await asyncio.to_thread(fill, work / "small", 20)
     large = await asyncio.to_thread(fill, work / "large", 1500)
-    assert (work / "small").stat().st_size <= INLINE_LISTING_BYTES < (work / "large").stat().st_size
+    assert (work / "small").stat().st_size <= SMALL_DIR_BYTES < (work / "large").stat().st_size
     assert await listed(client, "small") == (small, "")
     assert await listed(client, "large") == (large, "")
 

@@ -16,14 +16,8 @@ from bai_bridge.local.files import (
     receive_upload,
     send_download,
 )
-from bai_bridge.local.files_threads import in_thread
+from bai_bridge.local.files_threads import SMALL_DIR_BYTES, in_thread
 from bai_bridge.local.pty import Terminal, serve_pty
-
-# A folder whose directory file is at most this large (on ext4 a few hundred entries) is
-# listed in the event loop: its stats of cached inodes take well under a millisecond, less
-# than a thread hop, and a worker thread's hundred short system calls would each wait for the
-# interpreter lock while the loop is busy (sync lists a whole workspace's folders at once).
-INLINE_LISTING_BYTES = 16 * 1024
 
 
 def file_limits(request: web.Request) -> FileLimits:
@@ -75,7 +69,7 @@ def _small_folder(work_dir: Path, path: str) -> bool:
         st = os.stat(work_dir / path)
     except (OSError, ValueError):
         return False  # listed in a thread, which answers why it cannot be listed
-    return st.st_size <= INLINE_LISTING_BYTES
+    return st.st_size <= SMALL_DIR_BYTES
 
 
 async def stream_pty(request: web.Request) -> web.WebSocketResponse:

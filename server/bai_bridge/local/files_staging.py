@@ -29,15 +29,12 @@ from bai_bridge.local.files_paths import (
     path_error,
     plain_parts,
 )
+from bai_bridge.local.files_threads import SMALL_DIR_BYTES
 from bai_bridge.local.problems import InvalidAPIParams
 
 __all__ = ["Staged", "UploadTarget", "check_name", "write_all"]
 
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-# A directory whose directory file is at most this large (on ext4 a few hundred entries) is
-# read once per request to learn what its entries are, instead of a stat per staged part:
-# each system call of a worker thread waits for the interpreter lock while the loop is busy.
-_READ_WHOLE_DIR_BYTES = 16 * 1024
 
 
 @attrs.define
@@ -219,7 +216,7 @@ def _final_kind(dir_fd: int, final_name: str, name: str) -> str:
 
 def _entry_kinds(dir_fd: int) -> dict[str, str] | None:
     """Each entry of a small directory and its kind; None for a large one."""
-    if os.fstat(dir_fd).st_size > _READ_WHOLE_DIR_BYTES:
+    if os.fstat(dir_fd).st_size > SMALL_DIR_BYTES:
         return None
     kinds = {}
     with os.scandir(dir_fd) as entries:

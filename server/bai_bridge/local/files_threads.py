@@ -9,6 +9,13 @@ from typing import ParamSpec, TypeVar
 P = ParamSpec("P")
 T = TypeVar("T")
 
+# A directory whose directory file is at most this large (on ext4 a few hundred entries) is
+# worked on without a thread hop: listed in the event loop, or read whole once instead of a
+# stat per entry. Its stats of cached inodes take well under a millisecond, less than a hop,
+# and each system call of a worker thread waits for the interpreter lock while the loop is
+# busy (a sync lists a whole workspace's folders at once).
+SMALL_DIR_BYTES = 16 * 1024
+
 
 async def in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
     """`asyncio.to_thread`, except that a cancelled caller still waits for the thread.
