@@ -48,16 +48,20 @@ class CompletionRequest:
     line: int  # 0-based
     col: int  # 0-based, in code points
     path: str | None = None
+    # Split once: a completion reads the cursor's line several times, and splitting a large
+    # file for each read cost milliseconds a keystroke.
+    _lines: list[str] = attrs.field(init=False, eq=False, repr=False)
+
+    def __attrs_post_init__(self) -> None:
+        object.__setattr__(self, "_lines", self.source.split("\n"))
 
     @property
     def line_text(self) -> str:
-        lines = self.source.split("\n")
-        return lines[self.line] if self.line < len(lines) else ""
+        return self._lines[self.line] if self.line < len(self._lines) else ""
 
     @property
     def prefix_code(self) -> str:
-        lines = self.source.split("\n")
-        return "\n".join([*lines[: self.line], self.line_text[: self.col]])
+        return "\n".join([*self._lines[: self.line], self.line_text[: self.col]])
 
     @property
     def owner(self) -> str:
