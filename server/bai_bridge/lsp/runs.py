@@ -61,8 +61,8 @@ class RunSpec:
 
 async def run(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult:
     """Run to the end (or until the person cancels); never raises for a failed run."""
+    sessions = ls.session_manager()  # not initialized yet: raised before anything is told
     console = _Console(ls, spec)
-    sessions = ls.session_manager()
     result = protocol.RunResult(console.run_id, "error")
     sessions.run_started()
     try:
