@@ -92,15 +92,19 @@ async def _run_file(ls: BridgeServer, uri: str) -> protocol.RunResult | None:
         ls.tell("bai-bridge: only files inside the workspace folder can run remotely.")
         return None
     try:
-        await ls.sync.upload_files([rel], force=True)  # running it is the person's decision
+        sent = await ls.sync.upload_files([rel], force=True)  # running it is the person's call
     except Exception as e:
-        ls.fail(f"uploading {rel}", e)
+        ls.fail(f"uploading {rel} (so it was not run)", e)
+        return None
+    if rel not in sent:  # failed, over the size cap, or gone: the session's copy is stale
+        ls.tell(f"bai-bridge: {rel} was not run: its upload to the session did not succeed.")
         return None
 
     def start(kernel: Kernel, on_input: InputHandler) -> AsyncIterator[ExecutionResult]:
         # Over the execute WebSocket: a script's output shows every 0.2 s, not every 2 s
-        # (its per-run connection is nothing next to the upload before it).
-        opts = BatchOptions(exec=f"python {shlex.quote(rel)}")
+        # (its per-run connection is nothing next to the upload before it). `--`: a file
+        # named `-x.py` is a file, not an option of Python's.
+        opts = BatchOptions(exec=f"python -- {shlex.quote(rel)}")
         return kernel.run("", mode="batch", opts=opts, on_input=on_input, stream=True)
 
     lines = ls.workspace.get_text_document(uri).source.count("\n") + 1

@@ -82,10 +82,11 @@ class Output:
     event: "start" (label and uri set), "output" (items set), "end" (label, uri, status and
     exit_code set; items: the run's last output). A run is announced only once it has lasted
     20 ms or has output to show: a shorter run sends just its "end".
-    status (as in RunResult): "finished" (ran to the end cleanly), "failed" (ended with an error
-    traceback), "interrupted" (stopped by the person: progress cancel, Interrupt command,
-    dismissed input), "exec-timeout" (the backend's time limit), "error" (the bridge could not
-    run it). exit_code: batch runs' process exit code (non-zero means failed), else None.
+    status (as in RunResult): "finished" (ran to the end cleanly), "failed" (an error traceback,
+    a non-zero exit code, a killed kernel, the session ended under it), "interrupted" (stopped
+    by the person: progress cancel, Interrupt command, dismissed input), "exec-timeout" (the
+    backend's time limit), "error" (the bridge could not run it). exit_code: the backend's
+    (a batch run's process exit code; a query run's 0, or 137 for a killed kernel), if any.
     """
 
     run_id: str

@@ -92,17 +92,23 @@ async def _follow(
         status, exit_code = "interrupted", None
     finally:
         cancel.bind(None)
-    status, error = judge(status, find_error("".join(console.stderr), spec.remote_path))
+    error = find_error("".join(console.stderr), spec.remote_path)
+    status, error = judge(status, exit_code, error)
     _publish(ls, spec, error)
     return protocol.RunResult(console.run_id, status, exit_code)
 
 
-def judge(status: str, error: RemoteError | None) -> tuple[str, RemoteError | None]:
+def judge(
+    status: str, exit_code: int | None, error: RemoteError | None
+) -> tuple[str, RemoteError | None]:
     """The status editors show, and the error worth a diagnostic. The backend says "finished"
-    even when the code raised or was interrupted (Interrupt command): tell those apart."""
+    even when the code raised or was interrupted (Interrupt command), and for a run that ended
+    badly with a non-zero exit code: a script's own (``sys.exit(3)``), a killed kernel's
+    (137), a vanished kernel's (130, the manager's fallback; protocol doc 4.2). Query runs
+    that went well finish with 0, so any other code is a failure in either mode."""
     if error is not None and error.message.startswith("KeyboardInterrupt"):
         return "interrupted", None  # the person stopped it: not a problem in the code
-    if error is not None and status == "finished":
+    if status == "finished" and (error is not None or exit_code not in (0, None)):
         return "failed", error
     return status, error
 
@@ -114,8 +120,9 @@ async def _stream(ls: BridgeServer, spec: RunSpec, console: _Console) -> tuple[s
     try:
         return await _follow_once(ls, spec, console, seen)
     except BackendNotFoundError:
-        if seen:
-            raise
+        if seen:  # it ran: the session ended under it (a manager forgets a destroyed one)
+            console.note("The session ended during this run.")
+            return "failed", None
         ls.session_manager().forget("the session was terminated; creating a new one")
     return await _follow_once(ls, spec, console, seen)
 
@@ -169,6 +176,10 @@ class _Console:
         self.start()  # still going (more output to come, or waiting for input)
         if items:
             self._notify(protocol.Output(self.run_id, "output", items=items))
+
+    def note(self, text: str) -> None:
+        """A line of the bridge's own about the run, shown with its output."""
+        self.held.append(protocol.OutputItem("stderr", text + "\n"))
 
     def end(self, result: protocol.RunResult) -> None:
         self._stop_timer()

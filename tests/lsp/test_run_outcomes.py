@@ -1,0 +1,107 @@
+"""How runs end, as the editor is told: a run that ended badly is "failed", whatever the
+backend's own status word; Run File runs only the file it just uploaded, under its own name."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from pytest_lsp import LanguageClient
+
+from bai_bridge.lsp import protocol
+
+from .lsp_harness import Recorder, command, field, open_doc, run_cell, run_selection
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+WAIT = 60.0
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("outcomes")
+
+
+def printed(bridge: Recorder, text: str) -> bool:
+    return any(text in item["data"] for o in bridge.outputs for item in o.get("items", []) or [])
+
+
+def end_of(bridge: Recorder, run_id: str) -> dict[str, object]:
+    ends = [o for o in bridge.run_outputs(run_id) if o["event"] == "end"]
+    assert len(ends) == 1
+    return ends[0]
+
+
+async def test_a_script_exiting_non_zero_failed(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "exits.py", "import sys\nprint('leaving')\nsys.exit(3)\n")
+    result = await command(client, protocol.RUN_FILE, {"uri": uri})
+    assert (field(result, "status"), field(result, "exitCode")) == ("failed", 3)
+    assert end_of(bridge, field(result, "runId"))["status"] == "failed"
+    assert bridge.text(field(result, "runId")) == "leaving\n"
+
+
+async def test_a_file_named_like_an_option_runs_as_a_file(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "-dash.py", "print('ran as a file')\n")
+    result = await command(client, protocol.RUN_FILE, {"uri": uri})
+    assert (field(result, "status"), field(result, "exitCode")) == ("finished", 0)
+    assert bridge.text(field(result, "runId")) == "ran as a file\n"
+
+
+async def test_run_file_does_not_run_a_stale_copy_when_its_upload_failed(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    """The session holds a folder where the file goes: the upload fails, and what Python
+    would run there (the folder's __main__.py) must not run in the file's name."""
+    make = "import os\nos.makedirs('blocked.py', exist_ok=True)\n"
+    make += "open('blocked.py/__main__.py', 'w').write('print(\"stale copy ran\")')\n"
+    setup = open_doc(client, workspace / ".probe" / "block.py", make)
+    where = {"start": {"line": 0, "character": 0}, "end": {"line": 2, "character": 0}}
+    done = await command(client, protocol.RUN_SELECTION, {"uri": setup, "range": where})
+    assert field(done, "status") == "finished"
+
+    uri = open_doc(client, workspace / "blocked.py", "print('fresh copy ran')\n")
+    before = len(bridge.outputs)
+    result = await command(client, protocol.RUN_FILE, {"uri": uri})
+    assert result is None
+
+    def told() -> list[str]:
+        return [m.message for m in client.messages if "blocked.py was not run" in m.message]
+
+    await bridge.wait_for("the reason", told)
+    assert "upload" in told()[-1]
+    assert not printed(bridge, "stale copy ran")
+    assert not [o for o in bridge.outputs[before:] if o.get("label") == "blocked.py"]
+
+
+@pytest.mark.parametrize("way", ["cell", "selection"])
+async def test_a_run_whose_session_is_destroyed_failed(
+    client: LanguageClient, bridge: Recorder, workspace: Path, way: str
+) -> None:
+    """A cell follows the run over the execute WebSocket (the server ends it with 130), a
+    selection over HTTP (the next request finds no session)."""
+    started = f"long {way} started"
+    code = f"import time; print({started!r}, flush=True); time.sleep(60)\n"
+    uri = open_doc(client, workspace / f"long_{way}.py", code)
+    go = run_cell if way == "cell" else run_selection
+    running = asyncio.create_task(go(client, uri, 0))
+    await bridge.wait_for("the run", lambda: printed(bridge, started))
+    await command(client, protocol.DESTROY)
+    result = await asyncio.wait_for(running, WAIT)
+    assert field(result, "status") == "failed"
+    assert end_of(bridge, field(result, "runId"))["status"] == "failed"
+
+
+async def test_a_run_whose_kernel_is_killed_failed(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    code = "import os, signal; os.kill(os.getpid(), signal.SIGKILL)\n"
+    uri = open_doc(client, workspace / "kill.py", code)
+    result = await run_selection(client, uri, 0)
+    assert field(result, "status") == "failed"
+    assert field(result, "exitCode") == 137
+    assert "died" in bridge.text(field(result, "runId"), "stderr")
+    await command(client, protocol.RESTART)  # leaves the session usable
