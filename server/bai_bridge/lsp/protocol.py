@@ -24,11 +24,12 @@ INPUT_REQUEST = "baiBridge/input"
 #   RUN_CELLS_ABOVE   {uri, line}         every cell before the one holding `line`
 #   RUN_FILE          {uri}               upload, then a batch-mode exec of the file
 #   LIST_REMOTE_FILES {path?}             -> [{filename, size, mode, mtime}]
-#   DOWNLOAD          {paths, dest?}      remote paths into the workspace (or dest)
+#   DOWNLOAD          {paths, dest?}      remote paths into the workspace (or dest); a local
+#                                         file changed since sync saw it: the person decides
 #   RESOLVE_CONFLICT  {path, action}      action: "overwrite" | "keep-remote"
 #   the others take no argument; run commands resolve to {runId, status, exitCode}
 #   (RunResult, or null when the backend failed: a window/showMessage says why).
-#   Results: SYNC_WORKSPACE -> SyncResult, DOWNLOAD -> {files}, RESOLVE_CONFLICT -> bool,
+#   Results: SYNC_WORKSPACE -> SyncResult, DOWNLOAD -> DownloadResult, RESOLVE_CONFLICT -> bool,
 #   SESSION_INFO -> object, SESSION_LOGS -> str, TERMINAL_DESCRIPTOR -> TerminalDescriptor.
 RUN_SELECTION = "bai-bridge.runSelection"
 RUN_CELL = "bai-bridge.runCell"
@@ -180,7 +181,9 @@ class DownloadArgs:
 
 @attrs.define
 class DownloadResult:
-    files: list[str]
+    files: list[str]  # what the session sent (names relative to the destination)
+    kept: list[str]  # local files kept instead of the session's (workspace paths)
+    copies: list[str]  # the session's copies written beside them ("Keep both")
 
 
 @attrs.define

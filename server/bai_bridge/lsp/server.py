@@ -80,6 +80,21 @@ class BridgeServer(LanguageServer):
             self.sessions.connection_lost(error)
         self.tell(describe_error(action, error))
 
+    async def ask(self, message: str, actions: list[str]) -> str | None:
+        """window/showMessageRequest: the title of the action chosen, or None (dismissed, or
+        a client that cannot ask: then nothing is decided for the person)."""
+        params = types.ShowMessageRequestParams(
+            type=types.MessageType.Warning,
+            message=message,
+            actions=[types.MessageActionItem(title) for title in actions],
+        )
+        try:
+            answer = await self.window_show_message_request_async(params)
+        except Exception as e:
+            log.info("question not answered: %s", e)
+            return None
+        return answer.title if answer is not None and answer.title in actions else None
+
     def tell(self, message: str, kind: types.MessageType = types.MessageType.Error) -> None:
         """window/showMessage (and the log): how every failure reaches the person."""
         log.log(logging.ERROR if kind == types.MessageType.Error else logging.INFO, "%s", message)

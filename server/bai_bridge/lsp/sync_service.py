@@ -19,6 +19,7 @@ from bai_bridge.api import BatchOptions, Kernel
 from bai_bridge.api.models import DownloadResult
 
 from .config import BridgeOptions
+from .landing import Arrival, Landing, discard, place, sort_arrivals, staging
 from .protocol import SyncResult
 from .remote_files import load_manifest, remote_stats, save_manifest
 from .session import SessionManager
@@ -282,16 +283,37 @@ class SyncService:
 
     async def fetch(
         self, paths: list[str], dest: Path, progress: Callable[[int, int], None]
-    ) -> DownloadResult:
-        """Download session paths into ``dest`` (inside the workspace). Files landing at their
-        own session path are recorded as the same on both sides, so the watcher's event for
-        them asks nobody, and as the session's, so a local delete leaves them there."""
+    ) -> tuple[DownloadResult, Landing]:
+        """Download session paths into a staging folder, sorted against the files they would
+        replace in ``dest`` (inside the workspace): nothing local is written yet (`land`)."""
+        folder = await asyncio.to_thread(staging)
+        try:
+            async with self._lock:
+                result = await self.sessions.call(
+                    lambda k: k.download(paths, folder, progress=progress)
+                )
+                entries = dict((await self._manifest_for(await self.sessions.kernel())).entries)
+            root = self.root.resolve()
+            landing = await asyncio.to_thread(sort_arrivals, folder, dest, root, entries)
+        except BaseException:
+            await asyncio.to_thread(discard, folder)
+            raise
+        return result, landing
+
+    async def land(
+        self, take: list[Arrival], same: list[Arrival], paths: list[str], dest: Path
+    ) -> list[Arrival]:
+        """Put ``take`` in place, each only if its local file is still as sorted; returns the
+        ones left out because it changed meanwhile. Files now equal on both sides at their
+        own session path are recorded as the session's, so the watcher's event for them asks
+        nobody, and a local delete leaves them there."""
         async with self._lock:
-            result = await self.sessions.call(lambda k: k.download(paths, dest, progress=progress))
+            moved = await asyncio.to_thread(lambda: [a for a in take if place(a)])
+            equal = {a.rel for a in moved + same}
             here = await asyncio.to_thread(files_in_place, self.root.resolve(), dest, paths)
-            files = await asyncio.to_thread(self._describe, here)
+            files = await asyncio.to_thread(self._describe, [r for r in here if r in equal])
             await self._record(await self.sessions.kernel(), files, from_session=True)
-        return result
+        return [a for a in take if a not in moved]
 
     # -- deletes and renames ----------------------------------------------------------------
 
