@@ -5,6 +5,7 @@ import * as vscode from "vscode";
 import type { BridgeClient } from "./client";
 import { SECRET_KEY_ID } from "./config";
 import {
+  type DownloadResult,
   type RemoteFile,
   type RunResult,
   ServerCommand,
@@ -13,7 +14,7 @@ import {
 } from "./protocol";
 import type { ReadonlyDocuments } from "./readonlyDocs";
 import type { SessionStatusItem } from "./status";
-import { describeSync } from "./syncSummary";
+import { describeDownload, describeSync } from "./syncSummary";
 import { createSessionTerminal } from "./terminal/sessionTerminal";
 
 export interface CommandDeps {
@@ -101,8 +102,11 @@ async function downloadFiles(deps: CommandDeps): Promise<void> {
     { canPickMany: true, title: "Backend.AI: files to download into the workspace" },
   );
   if (!picks || picks.length === 0) return;
-  await deps.client.execute(ServerCommand.download, { paths: picks.map((pick) => pick.label) });
-  void vscode.window.showInformationMessage(`Backend.AI: downloaded ${picks.length} file(s)`);
+  const paths = picks.map((pick) => pick.label);
+  const result = await deps.client.execute<DownloadResult | null>(ServerCommand.download, {
+    paths,
+  });
+  if (result) void vscode.window.showInformationMessage(describeDownload(result)); // else: said why
 }
 
 async function syncWorkspace(deps: CommandDeps): Promise<void> {

@@ -113,6 +113,14 @@ export interface DownloadArgs {
   paths: string[];
   dest?: string;
 }
+export interface DownloadResult {
+  /** What the session sent (names relative to the destination). */
+  files: string[];
+  /** Local files kept instead of the session's: they had local changes (workspace paths). */
+  kept: string[];
+  /** The session's copies written beside them ("Keep both"). */
+  copies: string[];
+}
 
 export interface SyncResult {
   uploaded: string[];
