@@ -49,6 +49,7 @@ async def _main(tcp: str | None) -> int:
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, main.cancel if main else lambda: None)
+    sweep_in_background("download")  # downloads staged by language servers that were killed
     async with _backend() as (api_config, problem):
         server = create_server(api_config)
         server.startup_problem = problem

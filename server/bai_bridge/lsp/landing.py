@@ -18,6 +18,8 @@ from pathlib import Path
 
 import attrs
 
+from bai_bridge.scratch import make_scratch_dir
+
 from .sync_plan import ManifestEntry, file_digest
 
 __all__ = ["Arrival", "Landing", "discard", "keep_both", "place", "sort_arrivals", "staging"]
@@ -44,8 +46,9 @@ class Landing:
 
 
 def staging() -> Path:
-    """A fresh staging folder, outside the workspace: sync never sees half a download."""
-    return Path(tempfile.mkdtemp(prefix="bai-bridge-download-"))
+    """A fresh staging folder, outside the workspace: sync never sees half a download (a
+    language server killed mid-download leaves it to the next start's sweep)."""
+    return make_scratch_dir("download")
 
 
 def discard(folder: Path) -> None:
