@@ -90,10 +90,12 @@ async def _backend() -> AsyncIterator[tuple[APIConfig | None, str | None]]:
         log.info("embedded session server on %s", running.endpoint)
         try:
             yield (
+                # env={}: BACKEND_* describe a cluster, not this server.
                 APIConfig(
                     endpoint=running.endpoint,
                     access_key=keypair.access_key,
                     secret_key=keypair.secret_key,
+                    env={},
                 ),
                 None,
             )

@@ -2,9 +2,10 @@
 
 import json
 
+import attrs
 import pytest
 
-from bai_bridge.api.config import APIConfig, APIConfigError
+from bai_bridge.api.config import DEFAULT_ENDPOINT, APIConfig, APIConfigError
 from bai_bridge.api.errors import (
     BackendAPIError,
     BackendAuthError,
@@ -29,6 +30,7 @@ from bai_bridge.api.models import (
     UnknownConsoleItem,
     converter,
 )
+from bai_bridge.api.session import APISession
 from bai_bridge.api.versioning import ApiVersion, manager_version_tuple, parse_api_version
 
 PROBS = "https://api.backend.ai/probs/"
@@ -65,6 +67,35 @@ def test_explicit_arguments_win_and_sorna_is_the_fallback() -> None:
     )
     assert config.access_key == "legacy"
     assert config.domain == "explicit"
+
+
+def test_no_arguments_read_backend_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BACKEND_ENDPOINT", "http://127.0.0.1:5")
+    monkeypatch.setenv("BACKEND_ACCESS_KEY", "AKENV")
+    monkeypatch.setenv("BACKEND_SECRET_KEY", "env-secret")
+    monkeypatch.setenv("BACKEND_VFOLDER_MOUNTS", "data")
+    monkeypatch.setenv("BACKEND_READ_TIMEOUT", "7")
+    monkeypatch.setenv("SORNA_DOMAIN", "legacy-dom")
+    config = APIConfig()
+    assert str(config.endpoint) == "http://127.0.0.1:5"
+    assert (config.access_key, config.secret_key) == ("AKENV", "env-secret")
+    assert (config.domain, config.group) == ("legacy-dom", "default")
+    assert (config.connection_timeout, config.read_timeout) == (10.0, 7.0)
+    assert APISession().config == config
+    explicit = APIConfig(endpoint="http://127.0.0.1:6", secret_key="mine", vfolder_mounts=["x"])
+    assert str(explicit.endpoint) == "http://127.0.0.1:6"
+    assert (explicit.access_key, explicit.secret_key) == ("AKENV", "mine")
+    assert explicit.vfolder_mounts == ("data", "x")  # merged, as the official client does
+    assert attrs.evolve(explicit, domain="d").endpoints == explicit.endpoints
+
+
+def test_an_explicit_env_mapping_shuts_out_the_process_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BACKEND_ACCESS_KEY", "AKENV")
+    config = APIConfig(endpoint="http://127.0.0.1:7", env={})
+    assert (config.access_key, config.domain, config.read_timeout) == ("", "default", None)
+    assert str(APIConfig(env={}).endpoint) == DEFAULT_ENDPOINT
 
 
 @pytest.mark.parametrize(

@@ -1,6 +1,6 @@
 """Backend.AI compute-session API client (the seed's `Kernel` API on aiohttp + cattrs).
 
-async with APISession(APIConfig.from_env()) as api:
+async with APISession() as api:  # settings from BACKEND_*, or APISession(APIConfig(...))
     kernel = await api.Kernel.get_or_create("python:3.11")
     async for result in kernel.run("print(1)"):
         ...

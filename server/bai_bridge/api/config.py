@@ -1,8 +1,8 @@
 """`APIConfig`: where the manager is and how to sign for it (protocol doc §7).
 
-Explicit arguments win; `APIConfig.from_env` fills the rest from the conventional
-``BACKEND_*`` variables (``SORNA_*`` as the legacy fallback). The secret key never appears in
-``repr`` or logs.
+As in the official client, ``APIConfig()`` reads the conventional ``BACKEND_*`` variables
+(``SORNA_*`` as the legacy fallback) for every setting not given as an argument; explicit
+arguments win. The secret key never appears in ``repr`` or logs.
 """
 
 from __future__ import annotations
@@ -85,29 +85,69 @@ def _endpoint_type(value: str) -> str:
     return "api"
 
 
-@attrs.frozen(kw_only=True)
+@attrs.frozen(init=False)
 class APIConfig:
     """Connection settings for one Backend.AI manager (or the embedded session server).
 
-    ``endpoint`` is one URL or a comma-separated list: connection errors rotate to the next.
-    ``read_timeout`` of None or 0 means no read timeout (long-running creates and streams).
+    Each argument left as None is read from ``BACKEND_<NAME>`` in ``env`` (default:
+    ``os.environ``), then takes the official client's default. ``endpoint`` is one URL or a
+    comma-separated list: connection errors rotate to the next. ``vfolder_mounts`` given are
+    merged with ``BACKEND_VFOLDER_MOUNTS``, as the official client does. A timeout of 0
+    means none (``read_timeout`` defaults to none: long-running creates and streams).
     ``api_version`` pins the client's version; the negotiated one is min(server, pin).
     """
 
-    endpoints: tuple[URL, ...] = attrs.field(
-        alias="endpoint", default=DEFAULT_ENDPOINT, converter=_endpoints
-    )
-    endpoint_type: str = attrs.field(default="api", converter=_endpoint_type)
-    access_key: str = ""
-    secret_key: str = attrs.field(default="", repr=False)
-    domain: str = "default"
-    group: str = "default"
-    vfolder_mounts: tuple[str, ...] = attrs.field(default=(), converter=_names)
-    skip_ssl_validation: bool = attrs.field(default=False, converter=_bool)
-    connection_timeout: float | None = attrs.field(default=10.0, converter=_seconds)
-    read_timeout: float | None = attrs.field(default=None, converter=_seconds)
-    api_version: ApiVersion | None = attrs.field(default=None, converter=_version)
-    hash_type: str = "sha256"
+    endpoints: tuple[URL, ...] = attrs.field(alias="endpoint", converter=_endpoints)
+    endpoint_type: str = attrs.field(converter=_endpoint_type)
+    access_key: str
+    secret_key: str = attrs.field(repr=False)
+    domain: str
+    group: str
+    vfolder_mounts: tuple[str, ...] = attrs.field(converter=_names)
+    skip_ssl_validation: bool = attrs.field(converter=_bool)
+    connection_timeout: float | None = attrs.field(converter=_seconds)
+    read_timeout: float | None = attrs.field(converter=_seconds)
+    api_version: ApiVersion | None = attrs.field(converter=_version)
+    hash_type: str
+
+    def __init__(
+        self,
+        *,
+        endpoint: str | URL | Iterable[str | URL] | None = None,
+        endpoint_type: str | None = None,
+        access_key: str | None = None,
+        secret_key: str | None = None,
+        domain: str | None = None,
+        group: str | None = None,
+        vfolder_mounts: str | Iterable[str] = (),
+        skip_ssl_validation: str | bool | None = None,
+        connection_timeout: str | float | None = None,
+        read_timeout: str | float | None = None,
+        api_version: str | ApiVersion | None = None,
+        hash_type: str = "sha256",
+        env: Mapping[str, str] | None = None,
+    ) -> None:
+        env = os.environ if env is None else env
+
+        def setting(name: str, given: Any, default: Any) -> Any:
+            if given is not None:
+                return given
+            return env.get(f"BACKEND_{name}", env.get(f"SORNA_{name}", default))
+
+        self.__attrs_init__(
+            endpoint=setting("ENDPOINT", endpoint, DEFAULT_ENDPOINT),
+            endpoint_type=setting("ENDPOINT_TYPE", endpoint_type, "api"),
+            access_key=setting("ACCESS_KEY", access_key, ""),
+            secret_key=setting("SECRET_KEY", secret_key, ""),
+            domain=setting("DOMAIN", domain, "default"),
+            group=setting("GROUP", group, "default"),
+            vfolder_mounts=_names(setting("VFOLDER_MOUNTS", None, "")) + _names(vfolder_mounts),
+            skip_ssl_validation=setting("SKIP_SSLCERT_VALIDATION", skip_ssl_validation, False),
+            connection_timeout=setting("CONNECTION_TIMEOUT", connection_timeout, 10.0),
+            read_timeout=setting("READ_TIMEOUT", read_timeout, None),
+            api_version=setting("API_VERSION", api_version, None),
+            hash_type=hash_type,
+        )
 
     @property
     def endpoint(self) -> URL:
@@ -116,39 +156,11 @@ class APIConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> APIConfig:
-        """Settings from ``BACKEND_*`` (then ``SORNA_*``) variables; ``overrides`` win.
-
-        ``vfolder_mounts`` given explicitly are merged with ``BACKEND_VFOLDER_MOUNTS``, as the
-        official client does.
-        """
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for name, attr in _ENV_NAMES.items():
-            raw = env.get(f"BACKEND_{name}", env.get(f"SORNA_{name}"))
-            if raw is not None:
-                values[attr] = raw
-        mounts = _names(values.pop("vfolder_mounts", "")) + _names(
-            overrides.pop("vfolder_mounts", ())
-        )
-        return cls(**{**values, **overrides, "vfolder_mounts": mounts})
+        """``APIConfig(env=env, **overrides)``: settings from ``env``, ``overrides`` win."""
+        return cls(env=env, **overrides)
 
     @staticmethod
     def endpoint_configured(env: Mapping[str, str] | None = None) -> bool:
         """Whether the environment names a manager (else the caller may start the embedded one)."""
         env = os.environ if env is None else env
         return bool(env.get("BACKEND_ENDPOINT", env.get("SORNA_ENDPOINT", "")).strip())
-
-
-_ENV_NAMES = {
-    "ENDPOINT": "endpoint",
-    "ENDPOINT_TYPE": "endpoint_type",
-    "ACCESS_KEY": "access_key",
-    "SECRET_KEY": "secret_key",
-    "DOMAIN": "domain",
-    "GROUP": "group",
-    "VFOLDER_MOUNTS": "vfolder_mounts",
-    "SKIP_SSLCERT_VALIDATION": "skip_ssl_validation",
-    "CONNECTION_TIMEOUT": "connection_timeout",
-    "READ_TIMEOUT": "read_timeout",
-    "API_VERSION": "api_version",
-}

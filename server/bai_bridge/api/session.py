@@ -46,12 +46,14 @@ class APISession:
     """An open connection to one Backend.AI manager (async context manager).
 
     ``api.Kernel`` is the `Kernel` class bound to this session: ``await
-    api.Kernel.get_or_create(...)``. Several sessions can live side by side.
+    api.Kernel.get_or_create(...)``. Several sessions can live side by side. Without a
+    ``config``, settings come from the ``BACKEND_*`` variables (``APIConfig()``).
     """
 
-    def __init__(self, config: APIConfig) -> None:
+    def __init__(self, config: APIConfig | None = None) -> None:
         from .kernel import bind_kernel  # kernel imports this module for typing only
 
+        config = APIConfig() if config is None else config
         self.config = config
         self.api_version: ApiVersion = config.api_version or CLIENT_API_VERSION
         self.server_info: ApiInfo | None = None
