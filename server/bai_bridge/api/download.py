@@ -67,7 +67,10 @@ async def _download_batch(
     names: list[str] = []
     method = kernel.session.download_method
     async with kernel.session.request(
-        method, kernel._path("/download"), query=kernel._query(), json_body={"files": list(paths)}
+        method,
+        kernel.request_path("/download"),
+        query=kernel.request_query(),
+        json_body={"files": list(paths)},
     ) as resp:
         try:
             reader = aiohttp.MultipartReader.from_response(resp)

@@ -212,18 +212,20 @@ class Kernel:
         )
         return body
 
-    # -- paths ----------------------------------------------------------------------------
+    # -- paths: what helpers outside this class use to address the session ----------------
 
-    @property
-    def _prefix(self) -> str:
-        return self.session.api_version.path_prefix
+    def request_path(self, suffix: str = "") -> str:
+        """``/{kernel|session}/{name}{suffix}`` for the negotiated version (e.g. ``/files``)."""
+        return f"/{self.session.api_version.path_prefix}/{self.kernel_id}{suffix}"
 
-    def _path(self, suffix: str = "") -> str:
-        return f"/{self._prefix}/{self.kernel_id}{suffix}"
-
-    def _query(self, **extra: str) -> dict[str, str]:
+    def request_query(self, **extra: str) -> dict[str, str]:
+        """The query every session request carries (``owner_access_key`` if set) + ``extra``."""
         query = {"owner_access_key": self.owner_access_key} if self.owner_access_key else {}
         return {**query, **extra}
+
+    def stream_path(self, name: str) -> str:
+        """``/stream/{kernel|session}/{sid}/{name}`` (``pty``, ``execute``)."""
+        return f"/stream/{self.session.api_version.path_prefix}/{self.stream_id}/{name}"
 
     @property
     def stream_id(self) -> str:
@@ -236,26 +238,30 @@ class Kernel:
 
     async def destroy(self, *, forced: bool = False) -> DestroyResult:
         """Terminate the session; its last statistics are returned."""
-        query = self._query(**({"forced": "true"} if forced else {}))
-        raw = await self.session.fetch_json("DELETE", self._path(), query=query)
+        query = self.request_query(**({"forced": "true"} if forced else {}))
+        raw = await self.session.fetch_json("DELETE", self.request_path(), query=query)
         return converter.structure(raw if isinstance(raw, dict) else {}, DestroyResult)
 
     async def restart(self) -> None:
         """Restart the session's container(s), keeping the work directory."""
-        async with self.session.request("PATCH", self._path(), query=self._query()):
+        async with self.session.request("PATCH", self.request_path(), query=self.request_query()):
             pass
 
     async def interrupt(self) -> None:
         """Ask the session to interrupt the running code (best effort, like SIGINT)."""
-        async with self.session.request("POST", self._path("/interrupt"), query=self._query()):
+        async with self.session.request(
+            "POST", self.request_path("/interrupt"), query=self.request_query()
+        ):
             pass
 
     async def get_info(self) -> SessionInfo:
-        raw = await self.session.fetch_json("GET", self._path(), query=self._query())
+        raw = await self.session.fetch_json("GET", self.request_path(), query=self.request_query())
         return converter.structure(raw or {}, SessionInfo)
 
     async def get_logs(self) -> ContainerLogs:
-        raw = await self.session.fetch_json("GET", self._path("/logs"), query=self._query())
+        raw = await self.session.fetch_json(
+            "GET", self.request_path("/logs"), query=self.request_query()
+        )
         result = raw.get("result") if isinstance(raw, dict) else None
         return converter.structure(result if isinstance(result, dict) else {}, ContainerLogs)
 
@@ -270,9 +276,11 @@ class Kernel:
         returns ``[]`` and sets ``completion_supported`` to False, so callers can fall back.
         """
         body = {"code": code, "options": completion_options_payload(opts)}
-        path = self._path("/complete")
+        path = self.request_path("/complete")
         try:
-            raw = await self.session.fetch_json("POST", path, query=self._query(), json_body=body)
+            raw = await self.session.fetch_json(
+                "POST", path, query=self.request_query(), json_body=body
+            )
         except BackendServerError as e:
             if e.status != 500:
                 raise
@@ -302,7 +310,7 @@ class Kernel:
         elif code is None:
             raise ValueError(f"mode {mode!r} needs code (an empty string to continue)")
         raw = await self.session.fetch_json(
-            "POST", self._path(), query=self._query(), json_body=body
+            "POST", self.request_path(), query=self.request_query(), json_body=body
         )
         result = raw.get("result") if isinstance(raw, dict) else None
         if not isinstance(result, dict):
@@ -328,7 +336,10 @@ class Kernel:
     async def list_files(self, path: str | Path = ".") -> FileListing:
         """Entries of ``path`` (relative to the session's work directory)."""
         raw = await self.session.fetch_json(
-            "GET", self._path("/files"), query=self._query(), json_body={"path": str(path)}
+            "GET",
+            self.request_path("/files"),
+            query=self.request_query(),
+            json_body={"path": str(path)},
         )
         return converter.structure(raw or {}, FileListing)
 

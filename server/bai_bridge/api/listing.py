@@ -22,7 +22,10 @@ async def file_stats(kernel: Kernel, folder: str) -> dict[str, tuple[int, float]
     Raises `BackendAPIError` like `Kernel.list_files` (e.g. the folder does not exist).
     """
     raw: Any = await kernel.session.fetch_json(
-        "GET", kernel._path("/files"), query=kernel._query(), json_body={"path": folder}
+        "GET",
+        kernel.request_path("/files"),
+        query=kernel.request_query(),
+        json_body={"path": folder},
     )
     files = raw.get("files") if isinstance(raw, dict) else None
     if isinstance(files, str):  # a JSON-encoded string inside the JSON answer

@@ -311,9 +311,9 @@ async def _send_batch(
                 writer.append_payload(FileSlicePayload(piece, advance))
             return writer
 
-    path = kernel._path("/upload")
+    path = kernel.request_path("/upload")
     async with kernel.session.request(
-        "POST", path, query=kernel._query(), body=body, content_type="multipart/form-data"
+        "POST", path, query=kernel.request_query(), body=body, content_type="multipart/form-data"
     ):
         pass
     if in_memory:

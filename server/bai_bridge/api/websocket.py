@@ -21,8 +21,7 @@ __all__ = ["KernelWebSocket", "connect_kernel_stream"]
 
 async def connect_kernel_stream(kernel: Kernel, name: str) -> aiohttp.ClientWebSocketResponse:
     """Connect to ``/stream/{kernel|session}/{sid}/{name}``."""
-    path = f"/stream/{kernel.session.api_version.path_prefix}/{kernel.stream_id}/{name}"
-    return await kernel.session.ws_connect(path, kernel._query())
+    return await kernel.session.ws_connect(kernel.stream_path(name), kernel.request_query())
 
 
 class KernelWebSocket:

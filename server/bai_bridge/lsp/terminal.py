@@ -28,8 +28,7 @@ def register(server: BridgeServer) -> None:
 
 def describe(kernel: Kernel, session_name: str) -> protocol.TerminalDescriptor:
     api = kernel.session
-    path = f"/stream/{api.api_version.path_prefix}/{kernel.stream_id}/pty"
-    url = api.url(path, kernel._query() or None)
+    url = api.url(kernel.stream_path("pty"), kernel.request_query() or None)
     headers = api.signed_headers("GET", url, "application/octet-stream", send_content_type=False)
     ws_url = url.with_scheme("wss" if url.scheme == "https" else "ws")
     return protocol.TerminalDescriptor(str(ws_url), headers, SIGNATURE_LIFETIME, session_name)
