@@ -108,6 +108,23 @@ async def test_execute_steps_by_hand(kernel: Kernel) -> None:
         await kernel.execute(result.run_id, None, "continue")
 
 
+async def test_execute_user_input_mode_answers_input(kernel: Kernel) -> None:
+    """The seed's word for the input step, "user-input", answers a real input()."""
+    result = await kernel.execute(code="name = input('Name? ')\nprint('hello', name)")
+    results = [result]
+    while result.status not in ("waiting-input", "finished"):
+        result = await kernel.execute(result.run_id, "", "continue")
+        results.append(result)
+    assert result.status == "waiting-input"
+    result = await kernel.execute(result.run_id, "Grace", "user-input")
+    results.append(result)
+    while not result.is_final:
+        result = await kernel.execute(result.run_id, "", "continue")
+        results.append(result)
+    assert result.status == "finished"
+    assert "hello Grace" in stdout(results)
+
+
 async def test_run_query_answers_input(kernel: Kernel) -> None:
     prompts: list[tuple[str, bool]] = []
 

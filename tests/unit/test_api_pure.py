@@ -17,6 +17,7 @@ from bai_bridge.api.errors import (
     BackendUnavailableError,
     api_error_from_body,
 )
+from bai_bridge.api.kernel import execute_mode
 from bai_bridge.api.models import (
     BatchOptions,
     CreatedSession,
@@ -256,3 +257,16 @@ def test_versions() -> None:
     assert manager_version_tuple("unknown") is None
     with pytest.raises(ValueError, match="not an API version"):
         parse_api_version("v8")
+
+
+@pytest.mark.parametrize(
+    ("mode", "wire"),
+    [("user-input", "input"), ("input", "input"), ("query", "query"), ("continue", "continue")],
+)
+def test_execute_mode_takes_the_seeds_user_input(mode: str, wire: str) -> None:
+    assert execute_mode(mode) == wire
+
+
+def test_an_unknown_execute_mode_names_the_known_ones() -> None:
+    with pytest.raises(ValueError, match=r"invalid execution mode 'complete'.*'user-input'"):
+        execute_mode("complete")

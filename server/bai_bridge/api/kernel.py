@@ -41,13 +41,24 @@ if TYPE_CHECKING:
     from .stream_execute import ExecuteStream
     from .transfer import ProgressCallback
 
-__all__ = ["Kernel", "bind_kernel"]
+__all__ = ["EXECUTE_MODES", "Kernel", "bind_kernel", "execute_mode"]
 
 log = logging.getLogger(__name__)
 
 _NAME_RE = re.compile(r"^(?=.{4,64}$)\w[\w.-]*\w$", re.ASCII)
 _ARCH_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "arm64": "aarch64"}
 EXECUTE_MODES = frozenset({"query", "batch", "continue", "input"})
+# The seed documents "user-input"; every manager only knows "input" (protocol doc §4.5).
+_MODE_ALIASES = {"user-input": "input"}
+
+
+def execute_mode(mode: str) -> str:
+    """The wire name of an `execute` mode; ValueError for one no server knows."""
+    wire = _MODE_ALIASES.get(mode, mode)
+    if wire not in EXECUTE_MODES:
+        known = sorted(EXECUTE_MODES | _MODE_ALIASES.keys())
+        raise ValueError(f"invalid execution mode {mode!r}: one of {known}")
+    return wire
 
 
 def bind_kernel(session: APISession) -> type[Kernel]:
@@ -299,10 +310,10 @@ class Kernel:
     ) -> ExecutionResult:
         """One step of the run loop (protocol doc §4): send code, continue, or input.
 
-        Most callers want `run`, which follows the whole loop.
+        Most callers want `run`, which follows the whole loop. ``mode`` is one of
+        `EXECUTE_MODES`; the seed's "user-input" is sent as "input".
         """
-        if mode not in EXECUTE_MODES:
-            raise ValueError(f"invalid execution mode {mode!r}: one of {sorted(EXECUTE_MODES)}")
+        mode = execute_mode(mode)
         body: dict[str, Any] = {"mode": mode, "code": code, "runId": run_id}
         if mode == "batch":
             body["code"] = code or ""
