@@ -47,10 +47,11 @@ async def test_reconnects_after_a_drop_with_last_event_id(tiny_server: TinyServe
         received = []
         connects: list[int] = []
         async with asyncio.timeout(10):
-            async for event in kernel.stream_events(on_connect=lambda: connects.append(1)):
-                received.append(event)
-                if len(received) == 2:
-                    break
+            async with kernel.stream_events(on_connect=lambda: connects.append(1)) as events:
+                async for event in events:
+                    received.append(event)
+                    if len(received) == 2:
+                        break
     assert len(connects) == 2
     assert [e.name for e in received] == ["session_started", "session_terminated"]
     assert [e.id for e in received] == ["1", "2"]
@@ -85,6 +86,7 @@ async def test_v4_and_v5_event_paths(tiny_server: TinyServer) -> None:
         async with APISession(evolve(config, api_version=pin)) as api:
             kernel = api.Kernel("evsess")
             async with asyncio.timeout(10):
-                event = await anext(aiter(kernel.stream_events()))
+                async with kernel.stream_events() as events:
+                    event = await anext(aiter(events))
         assert event.name == "kernel_started"
         assert hits[-1] == expected

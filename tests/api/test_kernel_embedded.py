@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from api_support import Embedded
 
-from bai_bridge.api import APISession, BatchOptions
+from bai_bridge.api import APISession, BatchOptions, ExecuteStream
 from bai_bridge.api.errors import (
     BackendAuthError,
     BackendInvalidParamsError,
     BackendNotFoundError,
     TransferError,
 )
+from bai_bridge.api.events import EventStream
 from bai_bridge.api.kernel import Kernel
 from bai_bridge.api.models import ExecutionResult, Stderr, Stdout
 
@@ -386,10 +387,18 @@ async def test_stream_pty_echo_resize_restart(kernel: Kernel) -> None:
     assert pty.closed
 
 
-async def test_stream_events_sees_termination(api: APISession) -> None:
-    kernel = await api.Kernel.get_or_create("python")
-    connected = asyncio.Event()
-    events = kernel.stream_events(on_connect=connected.set)
+async def test_stream_pty_in_async_with_closes_on_exit(kernel: Kernel) -> None:
+    async with kernel.stream_pty() as pty:
+        await pty.send("echo ctx-$((6*7))\n")
+        await read_until(pty, b"ctx-42")
+        assert not pty.closed
+    assert pty.closed
+
+
+async def watch_termination(
+    kernel: Kernel, events: EventStream, connected: asyncio.Event
+) -> list[str]:
+    """Destroy ``kernel`` once ``events`` is subscribed; the event names up to termination."""
     names: list[str] = []
 
     async def collect() -> None:
@@ -407,7 +416,54 @@ async def test_stream_events_sees_termination(api: APISession) -> None:
             await task
     finally:
         task.cancel()
+    return names
+
+
+async def test_stream_events_sees_termination(api: APISession) -> None:
+    kernel = await api.Kernel.get_or_create("python")
+    connected = asyncio.Event()
+    events = await kernel.stream_events(on_connect=connected.set)  # the seed's way
+    try:
+        names = await watch_termination(kernel, events, connected)
+    finally:
+        await events.close()
     assert any(name.endswith("terminated") for name in names)
+
+
+async def test_stream_events_in_async_with_closes_on_exit(api: APISession) -> None:
+    kernel = await api.Kernel.get_or_create("python")
+    connected = asyncio.Event()
+    async with kernel.stream_events(on_connect=connected.set) as events:  # today's way
+        names = await watch_termination(kernel, events, connected)
+    assert any(name.endswith("terminated") for name in names)
+    with pytest.raises(StopAsyncIteration):  # closed: no reconnect, no further events
+        await anext(aiter(events))
+
+
+async def test_stream_execute_in_async_with_answers_input_and_closes(kernel: Kernel) -> None:
+    async with asyncio.timeout(30), kernel.stream_execute("print('got', input('? '))") as stream:
+        results = []
+        async for result in stream:
+            results.append(result)
+            if result.status == "waiting-input":
+                await stream.send_input("ctx-input")
+    assert results[-1].status == "finished"
+    assert "got ctx-input" in stdout(results)
+    assert stream.closed
+
+
+async def test_stream_execute_in_async_with_closes_on_error(kernel: Kernel) -> None:
+    opened: list[ExecuteStream] = []
+
+    async def fail_inside() -> None:
+        async with kernel.stream_execute("print(1)") as stream:
+            opened.append(stream)
+            assert not stream.closed
+            raise LookupError("the caller's own error")
+
+    with pytest.raises(LookupError):
+        await fail_inside()
+    assert opened[0].closed
 
 
 async def test_errors_are_mapped(api: APISession, embedded: Embedded) -> None:

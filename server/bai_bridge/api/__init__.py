@@ -16,6 +16,7 @@ from .errors import (
     BackendServerError,
     TransferError,
 )
+from .events import EventStream
 from .kernel import Kernel
 from .models import BatchOptions, CompletionOptions, ExecutionResult, SessionEvent
 from .pty import StreamPty
@@ -37,6 +38,7 @@ __all__ = [
     "BackendServerError",
     "BatchOptions",
     "CompletionOptions",
+    "EventStream",
     "ExecuteStream",
     "ExecutionResult",
     "Kernel",

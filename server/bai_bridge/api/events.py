@@ -2,7 +2,8 @@
 
 `sse_messages` keeps one logical stream alive: when the connection drops it waits for the
 server's ``retry`` interval and reconnects with ``Last-Event-ID``. `session_events` picks the
-path and query for the negotiated version and types each message as a `SessionEvent`.
+path and query for the negotiated version and types each message as a `SessionEvent`;
+`EventStream` is what `Kernel.stream_events` opens: those events, and `close`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -23,7 +24,14 @@ from .sse import SSEMessage, SSEParser
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["DEFAULT_RETRY", "MAX_FAILURES", "session_events", "sse_messages"]
+__all__ = [
+    "DEFAULT_RETRY",
+    "MAX_FAILURES",
+    "EventStream",
+    "open_session_events",
+    "session_events",
+    "sse_messages",
+]
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +114,7 @@ async def session_events(
     scope: str = "*",
     default_retry: float = DEFAULT_RETRY,
     on_connect: Callable[[], None] | None = None,
-) -> AsyncIterator[SessionEvent]:
+) -> AsyncGenerator[SessionEvent, None]:
     """Typed lifecycle events of ``kernel`` (``kernel_*``/``session_*`` names as sent)."""
     path, query = _events_request(kernel, scope)
     messages = sse_messages(
@@ -114,3 +122,27 @@ async def session_events(
     )
     async for message in messages:
         yield session_event(message)
+
+
+class EventStream:
+    """A session's lifecycle events: iterate them (reconnecting after drops); ``close``.
+
+    The connection is made on the first iteration; ``on_connect`` (given when opening)
+    tells when events can no longer be missed.
+    """
+
+    def __init__(self, events: AsyncGenerator[SessionEvent, None]) -> None:
+        self._events = events
+
+    def __aiter__(self) -> AsyncIterator[SessionEvent]:
+        return self._events
+
+    async def close(self) -> None:
+        """Close the connection (an iteration in progress ends)."""
+        await self._events.aclose()
+
+
+async def open_session_events(
+    kernel: Kernel, *, scope: str = "*", on_connect: Callable[[], None] | None = None
+) -> EventStream:
+    return EventStream(session_events(kernel, scope=scope, on_connect=on_connect))

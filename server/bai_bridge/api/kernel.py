@@ -14,6 +14,7 @@ import platform
 import re
 import uuid
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -32,10 +33,12 @@ from .models import (
     completion_options_payload,
     converter,
 )
+from .opening import Opening
 from .runloop import InputCallback
 
 if TYPE_CHECKING:
-    from .models import DownloadResult, SessionEvent, UploadResult
+    from .events import EventStream
+    from .models import DownloadResult, UploadResult
     from .pty import StreamPty
     from .session import APISession
     from .stream_execute import ExecuteStream
@@ -380,37 +383,44 @@ class Kernel:
 
         return await download(self, files, dest, show_progress=show_progress, progress=progress)
 
-    # -- streams --------------------------------------------------------------------------
+    # -- streams: each is awaited (the seed) or entered with `async with` (closed on exit) ---
 
     def stream_events(
         self, scope: str = "*", *, on_connect: Callable[[], None] | None = None
-    ) -> AsyncIterator[SessionEvent]:
-        """Lifecycle events of this session, reconnecting after drops (`events`).
+    ) -> Opening[EventStream]:
+        """Lifecycle events of this session, reconnecting after drops (`events.EventStream`).
 
-        The stream never ends by itself: stop iterating (or cancel) to close it.
+        The stream never ends by itself: close it (or leave ``async with``) to stop.
         ``on_connect`` is called whenever the stream is (re)established.
         """
-        from .events import session_events
+        from .events import open_session_events
 
-        return session_events(self, scope=scope, on_connect=on_connect)
+        return Opening(partial(open_session_events, self, scope=scope, on_connect=on_connect))
 
-    async def stream_pty(self) -> StreamPty:
+    def stream_pty(self) -> Opening[StreamPty]:
         """Open the session's terminal (see `pty.StreamPty`)."""
         from .pty import open_pty
 
-        return await open_pty(self)
+        return Opening(partial(open_pty, self))
 
-    async def stream_execute(
+    def stream_execute(
         self,
         code: str = "",
         *,
         mode: str = "query",
         opts: BatchOptions | Mapping[str, Any] | None = None,
         connect_timeout: float | None = None,
-    ) -> ExecuteStream:
+    ) -> Opening[ExecuteStream]:
         """Run code over a WebSocket (see `stream_execute.ExecuteStream`)."""
         from .stream_execute import open_execute_stream
 
-        return await open_execute_stream(
-            self, code, mode=mode, opts=opts, connect_timeout=connect_timeout
+        return Opening(
+            partial(
+                open_execute_stream,
+                self,
+                code,
+                mode=mode,
+                opts=opts,
+                connect_timeout=connect_timeout,
+            )
         )

@@ -232,9 +232,10 @@ class SessionManager:
         attempt = 0
         while self._kernel is kernel:
             try:
-                async for event in kernel.stream_events():
-                    attempt = 0
-                    self._on_event(kernel, event.name)
+                async with kernel.stream_events() as events:
+                    async for event in events:
+                        attempt = 0
+                        self._on_event(kernel, event.name)
             except asyncio.CancelledError:
                 raise
             except Exception as e:
