@@ -318,6 +318,68 @@ async def test_five_mib_file_goes_up_in_chunks_and_comes_back(
     assert await asyncio.to_thread(os.listdir, tmp_path / "down") == ["big.bin"]
 
 
+def make_project(root: Path) -> dict[str, str]:
+    """A folder over the 1 MiB archive limit, with a file over it too: {path: sha256}."""
+    sizes = {
+        "proj/big.bin": (1 << 20) + 300_000,
+        "proj/a.txt": 1000,
+        "proj/sub/b.bin": 400_000,
+        "proj/sub/c.txt": 10,
+        "proj/sub/deeper/d.txt": 20,
+    }
+    digests = {}
+    for rel, size in sizes.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        digests[rel] = write_random(root / rel, size)
+    return digests
+
+
+def local_tree(root: Path) -> dict[str, str]:
+    return {
+        str(p.relative_to(root)): (sha256_of(p) if p.is_file() else "dir") for p in root.rglob("*")
+    }
+
+
+async def put_project(kernel: Kernel, tmp_path: Path) -> dict[str, str]:
+    up = tmp_path / "up"
+    digests = await asyncio.to_thread(make_project, up)
+    await kernel.upload([up / rel for rel in digests], basedir=up)
+    results = await run(kernel, "", mode="batch", opts=BatchOptions(exec="mkdir proj/empty"))
+    assert results[-1].exit_code == 0
+    return digests
+
+
+async def test_a_folder_over_the_archive_limit_comes_back_entry_by_entry(
+    kernel: Kernel, embedded: Embedded, tmp_path: Path
+) -> None:
+    digests = await put_project(kernel, tmp_path)
+    down = tmp_path / "down"
+    result = await kernel.download(["proj"], down)
+    dirs = {"proj", "proj/sub", "proj/sub/deeper", "proj/empty"}
+    assert await asyncio.to_thread(local_tree, down) == {**digests, **dict.fromkeys(dirs, "dir")}
+    assert sorted(result.file_names) == sorted({*digests, *dirs})
+    # Refused whole; then proj's entries, big.bin in pieces; no staging or pieces left over.
+    downloads = [r for r in embedded.recorder.requests if r.path.endswith("/download")]
+    assert len(downloads) > 2
+    assert not [p for p in await asyncio.to_thread(os.listdir, down) if p != "proj"]
+    listing = await kernel.list_files("proj")
+    assert sorted(e.filename for e in listing.files) == ["a.txt", "big.bin", "empty", "sub"]
+
+
+async def test_a_folder_download_that_fails_midway_leaves_nothing(
+    kernel: Kernel, tmp_path: Path
+) -> None:
+    await put_project(kernel, tmp_path)
+    escape = BatchOptions(exec="ln -s /etc/hostname proj/sub/escape")
+    assert (await run(kernel, "", mode="batch", opts=escape))[-1].exit_code == 0
+    down = tmp_path / "down"
+    down.mkdir()
+    # a.txt and big.bin arrive before sub's archive, whose symlink points out: refused.
+    with pytest.raises(TransferError, match="refusing symlink pointing outside"):
+        await kernel.download(["proj"], down)
+    assert await asyncio.to_thread(os.listdir, down) == []
+
+
 async def test_too_many_files_in_one_request_is_refused(kernel: Kernel, tmp_path: Path) -> None:
     from bai_bridge.api.upload import upload
 

@@ -2,8 +2,10 @@
 
 At most `DOWNLOAD_PATHS_PER_REQUEST` paths go in one request; each multipart part (a tar
 archive) streams to a temporary file and is extracted with `tarsafe`. When the server refuses
-a batch and a listing shows a file too large for one archive, that file is split in the
-session, fetched in pieces and joined locally with a checksum check.
+a batch, a listing tells what may be too large for one archive: a file is split in the
+session, fetched in pieces and joined locally with a checksum check; a folder is fetched
+entry by entry (the same way, recursively) into a hidden staging folder, moved into place
+only once all of it arrived.
 """
 
 from __future__ import annotations
@@ -90,20 +92,35 @@ async def _download_batch(
     return names
 
 
-async def _large_files(kernel: Kernel, paths: Sequence[str], limit: int) -> dict[str, int]:
-    """Which of ``paths`` are regular files too large for one archive (path -> size)."""
-    large: dict[str, int] = {}
+def _refused(e: BackendAPIError) -> bool:
+    """How managers refuse a download they find too large (protocol doc §3.10)."""
+    return e.status in (400, 500)
+
+
+async def _oversized(
+    kernel: Kernel, paths: Sequence[str], limit: int
+) -> tuple[list[str], list[str]]:
+    """Which of ``paths`` may be too large for one archive: (large files, folders).
+
+    A listing gives no folder's total size, so every folder is a candidate.
+    """
+    files: list[str] = []
+    folders: list[str] = []
     by_parent: dict[str, list[str]] = {}
     for path in paths:
         by_parent.setdefault(str(PurePosixPath(path).parent), []).append(path)
     for parent, children in by_parent.items():
         listing = await kernel.list_files(parent)
-        sizes = {e.filename: e.size for e in listing.files if e.mode.startswith("-")}
+        entries = {e.filename: e for e in listing.files}
         for path in children:
-            size = sizes.get(PurePosixPath(path).name)
-            if size is not None and size > limit - 16 * 1024:
-                large[path] = size
-    return large
+            entry = entries.get(PurePosixPath(path).name)
+            if entry is None:
+                continue
+            if entry.is_dir:
+                folders.append(path)
+            elif entry.mode.startswith("-") and entry.size > limit - 16 * 1024:
+                files.append(path)
+    return files, folders
 
 
 def _join_local(parts: Sequence[Path], target: Path, sha256: str) -> None:
@@ -159,23 +176,88 @@ async def _download_in_chunks(
 async def _download_some(
     kernel: Kernel, paths: Sequence[str], dest: Path, advance: Callable[[int], None]
 ) -> list[str]:
-    """One batch; if the server refuses it, retry large files in chunks."""
+    """One batch; if the server refuses it, retry large files in chunks, folders by entry."""
     try:
         return await _download_batch(kernel, paths, dest, advance)
     except BackendAPIError as e:
-        if e.status not in (400, 500):
+        if not _refused(e):
             raise
         try:
-            large = await _large_files(kernel, paths, DOWNLOAD_FILE_LIMIT)
+            large, folders = await _oversized(kernel, paths, DOWNLOAD_FILE_LIMIT)
         except BackendAPIError:
             raise e from None
-        if not large:
+        if not large and not folders:
             raise
-    small = [p for p in paths if p not in large]
-    names = await _download_batch(kernel, small, dest, advance) if small else []
+    rest = [p for p in paths if p not in large and p not in folders]
+    names = await _download_batch(kernel, rest, dest, advance) if rest else []
     for path in large:
         names += await _download_in_chunks(kernel, path, dest, advance)
+    for path in folders:
+        # Alone, the folder may fit: the refusal may have been a sibling's doing.
+        names += await _download_folder(kernel, path, dest, advance, whole_first=len(paths) > 1)
     return names
+
+
+async def _download_folder(
+    kernel: Kernel,
+    folder: str,
+    dest: Path,
+    advance: Callable[[int], None],
+    *,
+    whole_first: bool,
+) -> list[str]:
+    """A folder (too large for one archive): its entries staged, then moved into ``dest``."""
+    if whole_first:
+        try:
+            return await _download_batch(kernel, [folder], dest, advance)
+        except BackendAPIError as e:
+            if not _refused(e):
+                raise
+    staging = Path(await asyncio.to_thread(tempfile.mkdtemp, ".tmp", ".bai-dl-", dest))
+    try:
+        names = await _download_entries(kernel, folder, staging, advance)
+        await asyncio.to_thread(_move_into, staging, dest)
+    finally:
+        await asyncio.to_thread(shutil.rmtree, staging, ignore_errors=True)
+    return names
+
+
+async def _download_entries(
+    kernel: Kernel, folder: str, dest: Path, advance: Callable[[int], None]
+) -> list[str]:
+    """``folder``'s entries into ``dest/<its name>``, batched, through `_download_some`."""
+    name = PurePosixPath(folder).name
+    target = dest / name if name else dest
+    await asyncio.to_thread(target.mkdir, exist_ok=True)
+    listing = await kernel.list_files(folder)
+    children: list[str] = []
+    for entry in listing.files:
+        if entry.filename in ("", ".", "..") or "/" in entry.filename:
+            raise TransferError(f"refusing listing entry of {folder!r}: {entry.filename!r}")
+        children.append(f"{folder.rstrip('/')}/{entry.filename}")
+    names = [name] if name else []
+    for start in range(0, len(children), DOWNLOAD_PATHS_PER_REQUEST):
+        batch = children[start : start + DOWNLOAD_PATHS_PER_REQUEST]
+        fetched = await _download_some(kernel, batch, target, advance)
+        names += [f"{name}/{n}" if name else n for n in fetched]
+    return names
+
+
+def _move_into(staged: Path, dest: Path) -> None:
+    """Move everything under ``staged`` into ``dest``, entry by entry (blocking).
+
+    Folders are merged; each file (or symlink) lands with one atomic rename.
+    """
+    try:
+        for root, dirs, files in os.walk(staged):
+            here = Path(root)
+            there = dest / here.relative_to(staged)
+            if not there.is_dir() or there.is_symlink():
+                there.mkdir()  # fails on a file or a symlink in the way: not written through
+            for entry in [*files, *(d for d in dirs if (here / d).is_symlink())]:
+                os.replace(here / entry, there / entry)
+    except OSError as e:
+        raise TransferError(f"cannot put the downloaded folder into {str(dest)!r}: {e}") from e
 
 
 def _prepare_dest(dest: Path) -> Path:
