@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import tarfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -113,3 +114,38 @@ def assert_extracted(tmp_path: Path) -> None:
     assert (tmp_path / "data" / "a.txt").read_bytes() == b"alpha"
     assert (tmp_path / "b-link").read_bytes() == b"beta"
     assert not list(tmp_path.glob(".bai-download-*"))
+
+
+@pytest.mark.parametrize("name", ["..", ".", "a/../../x", ""])
+async def test_a_hostile_listing_of_a_refused_folder_writes_nothing(
+    tiny_server: TinyServer, tmp_path: Path, name: str
+) -> None:
+    entries = {".": [("proj", "drwxr-xr-x")], "proj": [("ok.txt", "-rw-r--r--"), (name, "d")]}
+
+    async def download(request: web.Request) -> web.Response:
+        files = (await request.json())["files"]
+        raise web.HTTPBadRequest(
+            content_type="application/problem+json",
+            text=json.dumps(
+                {
+                    "type": "https://api.backend.ai/probs/invalid-api-params",
+                    "title": f"too large: {files}",
+                }
+            ),
+        )
+
+    async def listing(request: web.Request) -> web.Response:
+        folder = (await request.json())["path"]
+        files = [{"filename": f, "mode": m, "size": 0} for f, m in entries[folder]]
+        return web.json_response({"files": json.dumps(files), "errors": "", "abspath": folder})
+
+    app = web.Application()
+    app.router.add_post("/session/dl/download", download)
+    app.router.add_get("/session/dl/files", listing)
+    config = await tiny_server(app)
+    dest = tmp_path / "dest"
+    dest.mkdir()
+    async with APISession(config) as api:
+        with pytest.raises(TransferError, match="refusing listing entry"):
+            await api.Kernel("dl").download(["proj"], dest)
+    assert tree(tmp_path) == ["dest"]
