@@ -82,7 +82,10 @@ async def tiny_server() -> AsyncIterator[TinyServer]:
         await site.start()
         port = runner.addresses[0][1]
         return APIConfig(
-            endpoint=f"http://127.0.0.1:{port}", access_key=ACCESS_KEY, secret_key=SECRET_KEY
+            endpoint=f"http://127.0.0.1:{port}",
+            access_key=ACCESS_KEY,
+            secret_key=SECRET_KEY,
+            env={},
         )
 
     try:
@@ -109,6 +112,7 @@ async def embedded(tmp_path: Path) -> AsyncIterator[Embedded]:
             endpoint=server.endpoint,
             access_key=config.access_key,
             secret_key=config.secret_key,
+            env={},
         )
         yield Embedded(client, recorder, config.data_dir)
     finally:

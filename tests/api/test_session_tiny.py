@@ -93,7 +93,10 @@ async def test_rotates_to_the_next_endpoint_on_connection_errors(tiny_server: Ti
 async def test_unreachable_everywhere_is_a_client_error_from_the_cause() -> None:
     ports = [closed_port(), closed_port()]
     config = APIConfig(
-        endpoint=",".join(f"http://127.0.0.1:{p}" for p in ports), access_key="AK", secret_key="S"
+        endpoint=",".join(f"http://127.0.0.1:{p}" for p in ports),
+        access_key="AK",
+        secret_key="S",
+        env={},
     )
     async with APISession(config) as api:
         assert api.server_info is None  # negotiation fell back to our version

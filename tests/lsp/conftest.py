@@ -55,6 +55,7 @@ async def sessions(
         endpoint=local_server.endpoint,
         access_key=local_server.access_key,
         secret_key=local_server.secret_key,
+        env={},
     )
     tasks = BackgroundTasks()
     statuses: list[SessionStatus] = []

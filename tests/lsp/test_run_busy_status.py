@@ -41,6 +41,7 @@ async def managed(local_server: RunningServer) -> AsyncIterator[tuple[SessionMan
         endpoint=local_server.endpoint,
         access_key=local_server.access_key,
         secret_key=local_server.secret_key,
+        env={},
     )
     tasks = BackgroundTasks()
     statuses = Statuses()

@@ -126,6 +126,7 @@ async def test_a_session_terminated_from_outside_is_re_created_and_re_synced(
             endpoint=backend.env["BACKEND_ENDPOINT"],
             access_key=backend.env["BACKEND_ACCESS_KEY"],
             secret_key=backend.env["BACKEND_SECRET_KEY"],
+            env={},
         )
         async with APISession(config) as api:
             await api.Kernel(bridge.statuses[-1]["sessionName"]).destroy()

@@ -93,7 +93,7 @@ async def test_changes_to_excluded_files_only_never_reach_for_a_session(tmp_path
     (tmp_path / ".gitignore").write_text("build/\n")
     (tmp_path / "build").mkdir()
     (tmp_path / "build" / "out.o").write_bytes(b"\0")
-    config = APIConfig(endpoint="http://127.0.0.1:9", access_key="AKIA", secret_key="s")
+    config = APIConfig(endpoint="http://127.0.0.1:9", access_key="AKIA", secret_key="s", env={})
     tasks = BackgroundTasks()
     api = APISession(config)  # never opened: any request would fail
     sessions = SessionManager(api, BridgeOptions(), "watch-idle", tasks, lambda _: None)
