@@ -12,6 +12,7 @@ import asyncio
 import json
 import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
+from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -48,7 +49,7 @@ async def sse_messages(
     default_retry: float = DEFAULT_RETRY,
     max_failures: int = MAX_FAILURES,
     on_connect: Callable[[], None] | None = None,
-) -> AsyncIterator[SSEMessage]:
+) -> AsyncGenerator[SSEMessage, None]:
     """Messages of the stream at ``path`` until the consumer stops; reconnects on drops.
 
     Non-2xx answers raise the mapped `BackendAPIError`; ``max_failures`` reconnects in a row
@@ -120,8 +121,11 @@ async def session_events(
     messages = sse_messages(
         kernel.session, path, query, default_retry=default_retry, on_connect=on_connect
     )
-    async for message in messages:
-        yield session_event(message)
+    # aclosing: closing this generator must release the connection now, not when the
+    # inner one is collected.
+    async with aclosing(messages):
+        async for message in messages:
+            yield session_event(message)
 
 
 class EventStream:
@@ -138,7 +142,7 @@ class EventStream:
         return self._events
 
     async def close(self) -> None:
-        """Close the connection (an iteration in progress ends)."""
+        """Close the connection; from the task that iterates, or once it stopped."""
         await self._events.aclose()
 
 
