@@ -1,42 +1,48 @@
 """Completion where the session's complete() is unsupported (real managers answer 500 or
-null): names from a silent runtime query while idle, kept for when a run is going on, plus
-jedi. Driven against a real kernel of the embedded server; only the server's "unsupported"
-answer is stood in for, by the flag the client sets when it sees one."""
+null): the namespace mirror answers, refreshed once per run, during a run too, plus jedi.
+Driven against a real kernel of the embedded server; only the server's "unsupported" answer
+is stood in for, by the flag the client sets when it sees one."""
 
 from __future__ import annotations
 
 from bai_bridge.lsp.completion_engine import CompletionEngine, CompletionRequest
+from bai_bridge.lsp.mirror import NamespaceMirror
 from bai_bridge.lsp.session import SessionManager
+from bai_bridge.lsp.tasks import BackgroundTasks
 
 
-async def test_names_come_from_a_silent_query_then_from_memory_during_a_run(
+async def labels(engine: CompletionEngine, source: str) -> dict[str, tuple[str, str | None]]:
+    lines = source.split("\n")
+    answer = await engine.complete(CompletionRequest(source, len(lines) - 1, len(lines[-1])))
+    return {c.label: (c.source, c.kind) for c in answer.candidates}
+
+
+async def test_names_come_from_the_mirror_during_a_run_without_running_code(
     sessions: SessionManager,
 ) -> None:
     kernel = await sessions.kernel()
-    async for _ in kernel.run("class Box: pass\nbox = Box()\nbox.weight_kg = 3\nbox_count = 1\n"):
+    async for _ in kernel.run("import os\nclass Box: pass\nbox = Box()\nbox.weight_kg = 3\n"):
         pass
     kernel.completion_supported = False  # what complete() records after a 500 or null
-    engine = CompletionEngine(sessions, timeout=5.0)
+    mirror = NamespaceMirror(sessions, BackgroundTasks())
+    engine = CompletionEngine(sessions, mirror, timeout=5.0)
+    await mirror.refresh()
+    sent = mirror.probes
 
-    source = "box.we"
-    answer = await engine.complete(CompletionRequest(source, 0, len(source)))
-    found = {c.label: c.source for c in answer.candidates}
-    assert found.get("weight_kg") == "session (cached)"
+    assert (await labels(engine, "box.we"))["weight_kg"] == ("session", "instance")
+    assert (await labels(engine, "Bo"))["Box"] == ("session", "class")
+    assert mirror.probes == sent  # all of it known: nothing asked of the kernel
 
-    sessions.run_started()  # a run is going on: no query may queue behind it
+    sessions.run_started()  # a run is going on: nothing may queue behind it
     try:
-        source = "import os\nbox_"
-        answer = await engine.complete(CompletionRequest(source, 1, 4))
-        assert "box_count" not in {c.label for c in answer.candidates}  # never listed yet
-        source = "import os\nos.pa"
-        answer = await engine.complete(CompletionRequest(source, 1, 5))
-        assert ("path", "static") in {(c.label, c.source) for c in answer.candidates}
-        source = "box.w"
-        answer = await engine.complete(CompletionRequest(source, 0, 5))
-        assert "weight_kg" in {c.label for c in answer.candidates}
+        assert "box" in await labels(engine, "import os\nbo")
+        assert (await labels(engine, "import os\nos.path.jo"))["join"] == ("static", "function")
+        assert mirror.probes == sent  # `os.path` is one level too deep: not fetched now
     finally:
         sessions.run_finished()
 
-    source = "box_"
-    answer = await engine.complete(CompletionRequest(source, 0, 4))
-    assert "box_count" in {c.label for c in answer.candidates}
+    found = await labels(engine, "os.path.jo")
+    assert found["join"] == ("session", "function")  # fetched once, now that it is idle
+    assert mirror.probes == sent + 1
+    await labels(engine, "os.path.ex")
+    assert mirror.probes == sent + 1

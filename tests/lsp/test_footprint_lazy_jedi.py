@@ -93,8 +93,8 @@ async def test_the_first_edit_loads_jedi_in_the_background(
         change_doc(client, uri, "ready = 1\nrea", 2)
         async with asyncio.timeout(60):  # jedi's cold start takes seconds on a busy machine
             await imports_until(capfd, "jedi")
-        # The session still answers what it knows; the warm-up took nothing away.
+        # The session's mirror still answers what it knows; the warm-up took nothing away.
         answer = await complete(client, uri, 1, 3)
-        assert ("ready", "bai-bridge: session") in {(i.label, i.detail) for i in answer.items}
+        assert ("ready", "int") in {(i.label, i.detail) for i in answer.items}
     finally:
         await stop_server(client)

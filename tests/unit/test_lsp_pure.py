@@ -16,7 +16,7 @@ from bai_bridge.lsp.completion_engine import CompletionRequest, _normalize
 from bai_bridge.lsp.config import SESSION_NAME_RE, default_session_name, parse_options
 from bai_bridge.lsp.diagnostics import RunDiagnostics
 from bai_bridge.lsp.jsonrpc import Kind, kind_of
-from bai_bridge.lsp.static_completion import from_known_names, jedi_candidates, word_before
+from bai_bridge.lsp.static_completion import jedi_candidates, word_before
 from bai_bridge.lsp.sync_plan import (
     Conflict,
     LocalFile,
@@ -160,12 +160,10 @@ def test_scan_honours_excludes_gitignore_and_size_cap(tmp_path: Path) -> None:
     assert too_large == ["big.bin"]
 
 
-def test_static_and_cached_completion() -> None:
+def test_static_completion() -> None:
     assert word_before("x = train_lo", 12) == "train_lo"
     names = jedi_candidates("import os\nos.pa", 1, 5, None)
     assert any(c.label == "path" and c.source == "static" for c in names)
-    known = from_known_names(["df", "df.keys", "df.kurt", "dx"], "print(df.k", 10)
-    assert [c.label for c in known] == ["keys", "kurt"]
 
 
 def test_one_path_is_checked_against_excludes_and_gitignores_on_its_way(tmp_path: Path) -> None:

@@ -52,7 +52,7 @@ def unstructure_reply(reply: CompletionReply, converter: Converter) -> dict[str,
             {
                 "label": c.label,
                 "kind": _KINDS.get(c.kind or "", variable).value,
-                "detail": f"bai-bridge: {c.source}",
+                "detail": c.detail or f"bai-bridge: {c.source}",
                 "sortText": f"{i:05d}",
                 "textEdit": {"range": edit_range, "newText": c.label},
             }

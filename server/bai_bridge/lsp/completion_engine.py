@@ -1,45 +1,46 @@
-"""Where completions come from, in order of preference, knowing nothing of LSP.
+"""Where completions come from, knowing nothing of LSP; merged in this order, de-duplicated.
 
-1. The session's own ``complete()``, bounded in time (the embedded server answers through a
-   kernel subshell, so this works during a run too).
-2. If the server does not support completion (real managers answer 500 or null): a silent
-   runtime query listing names, made only while no run is going on, cached.
-3. Always as the fallback: names the session reported earlier, and jedi on the buffer.
+1. The namespace mirror (`mirror.NamespaceMirror`): instant, during runs and at any distance,
+   with each name's kind and type. Attributes one level deeper than the snapshot are fetched
+   once per path, only while no run is going on.
+2. The session's own ``complete()`` where the server answers it, bounded in time (the
+   embedded server answers through a kernel subshell, so this works during a run too; real
+   managers answer 500 or null, and are not asked again).
+3. jedi on the buffer, for what its own code defines and has not run yet.
 
-jedi is loaded when the person first edits a document (or by the first fallback, if that comes
-first), never at start-up: loaded and warmed it keeps ~35 MiB resident, which a language server
-nobody types into never needs; loading it while they type keeps its cold start (its import and
-the builtin stubs: 0.5-2 s) off the first completion that needs it.
+No completion runs code in the user's kernel per keystroke.
+
+jedi is loaded when the person first edits a document (or by the first completion, if that
+comes first), never at start-up: loaded and warmed it keeps ~35 MiB resident, which a language
+server nobody types into never needs; loading it while they type keeps its cold start (its
+import and the builtin stubs: 0.5-2 s) off the first completion that needs it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import re
 import threading
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 
 import attrs
 
 from bai_bridge.api import CompletionOptions, Kernel
 
 from .daemon_thread import run_in_daemon_thread
+from .mirror import NamespaceMirror
+from .mirror_completion import from_mirror
 from .session import SessionManager
-from .static_completion import Candidate, from_known_names, jedi_candidates, word_before
+from .static_completion import Candidate, jedi_candidates, word_before
 
 __all__ = ["CompletionEngine", "CompletionRequest"]
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 _OWNER = re.compile(r"((?:[A-Za-z_]\w*\.)*)([A-Za-z_]\w*)?$")
-_MARK = "\x1ebai-bridge-names\x1e"
-_MAX_KNOWN = 20_000
-# Lists globals, or the attributes of a dotted name, without defining anything new.
-_NAMES_QUERY = (
-    "print({mark!r} + __import__('json').dumps(sorted(n for n in "
-    "({expr}) if not n.startswith('__'))))"
-)
 
 
 @attrs.frozen
@@ -77,10 +78,10 @@ class CompletionAnswer:
 
 
 class CompletionEngine:
-    def __init__(self, sessions: SessionManager, timeout: float) -> None:
+    def __init__(self, sessions: SessionManager, mirror: NamespaceMirror, timeout: float) -> None:
         self.sessions = sessions
+        self.mirror = mirror
         self.timeout = timeout
-        self.known_names: set[str] = set()
         self._jedi = threading.Lock()  # jedi is not thread-safe: one call at a time
         self._warm_up_claimed = False
 
@@ -106,63 +107,49 @@ class CompletionEngine:
 
     async def complete(self, request: CompletionRequest) -> CompletionAnswer:
         kernel = self.sessions.kernel_if_ready
-        runtime: list[Candidate] = []
         incomplete = kernel is None
-        if kernel is not None:
-            try:
-                runtime = await asyncio.wait_for(self._runtime(kernel, request), self.timeout)
-            except TimeoutError:
-                incomplete = True
-            except Exception as e:  # the fallback below still answers
-                log.info("runtime completion failed: %s", e)
-                incomplete = True
-        if runtime:
-            return CompletionAnswer(runtime, incomplete)
-        return CompletionAnswer(await self._fallback(request), incomplete)
-
-    async def _runtime(self, kernel: Kernel, request: CompletionRequest) -> list[Candidate]:
-        if kernel.completion_supported is not False:
-            options = CompletionOptions(
-                row=request.line,
-                col=request.col,
-                line=request.line_text,
-                post=request.line_text[request.col :],
-            )
-            names = await kernel.complete(request.prefix_code, options)
-            if _supported(kernel) is not False:
-                return _normalize(names, request, "session")
-        if self.sessions.busy:
-            return []
-        await self._query_names(kernel, request.owner)
-        return []  # the fallback reads the fresh names
-
-    async def _query_names(self, kernel: Kernel, owner: str) -> None:
-        expr = f"dir({owner})" if owner else "list(globals())"
-        code = _NAMES_QUERY.format(mark=_MARK, expr=expr)
-        text = ""
-        async for result in kernel.run(code):
-            text += "".join(getattr(item, "text", "") for item in result.console)
-        if _MARK not in text:
-            return
-        try:
-            names = json.loads(text.split(_MARK, 1)[1].strip())
-        except ValueError:
-            return
-        prefix = f"{owner}." if owner else ""
-        if len(self.known_names) > _MAX_KNOWN:
-            self.known_names.clear()
-        self.known_names.update(prefix + str(n) for n in names)
-
-    async def _fallback(self, request: CompletionRequest) -> list[Candidate]:
-        known = from_known_names(self.known_names, request.line_text, request.col)
+        await self.mirror.settled(self.timeout)
+        if request.owner:
+            await self._bounded(self.mirror.describe(request.owner))
+        live = from_mirror(self.mirror, request.owner, word_before(request.line_text, request.col))
+        remote: list[Candidate] = []
+        if kernel is not None and kernel.completion_supported is not False:
+            answer = await self._bounded(self._remote(kernel, request))
+            incomplete = incomplete or answer is None
+            remote = answer or []
         static = await self._static(request)
-        seen = {c.label for c in known}
-        return known + [c for c in static if c.label not in seen]
+        return CompletionAnswer(_merged(live, remote, static), incomplete)
+
+    async def _bounded(self, work: Coroutine[Any, Any, T]) -> T | None:
+        """``work``'s answer within the completion timeout, or None (logged) if it had none."""
+        try:
+            return await asyncio.wait_for(work, self.timeout)
+        except TimeoutError:
+            return None
+        except Exception as e:  # the other sources still answer
+            log.info("runtime completion failed: %s", e)
+            return None
+
+    async def _remote(self, kernel: Kernel, request: CompletionRequest) -> list[Candidate]:
+        options = CompletionOptions(
+            row=request.line,
+            col=request.col,
+            line=request.line_text,
+            post=request.line_text[request.col :],
+        )
+        names = await kernel.complete(request.prefix_code, options)
+        return _normalize(names, request, "session")
 
 
-def _supported(kernel: Kernel) -> bool | None:
-    """Whether the server answers completion (None: not asked yet)."""
-    return kernel.completion_supported
+def _merged(*sources: list[Candidate]) -> list[Candidate]:
+    seen: set[str] = set()
+    merged = []
+    for candidates in sources:
+        for candidate in candidates:
+            if candidate.label not in seen:
+                seen.add(candidate.label)
+                merged.append(candidate)
+    return merged
 
 
 def _normalize(names: list[str], request: CompletionRequest, source: str) -> list[Candidate]:

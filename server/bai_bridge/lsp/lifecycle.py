@@ -12,6 +12,7 @@ from bai_bridge.api import APIConfig, APISession
 from . import folders, protocol, sync, watch
 from .completion_engine import CompletionEngine
 from .config import CONFIG_SECTION, BridgeOptions, default_session_name, parse_options
+from .mirror import NamespaceMirror
 from .server import BridgeServer
 from .session import SessionManager
 
@@ -99,7 +100,9 @@ async def start(ls: BridgeServer) -> None:
     await ls.api.open()  # negotiation failures are logged; the first real call reports
     name = options.session_name or default_session_name(ls.root)
     ls.sessions = SessionManager(ls.api, options, name, ls.tasks, lambda s: _push_status(ls, s))
-    ls.completion = CompletionEngine(ls.sessions, options.completion_timeout)
+    ls.mirror = NamespaceMirror(ls.sessions, ls.tasks)
+    ls.mirror.attach()
+    ls.completion = CompletionEngine(ls.sessions, ls.mirror, options.completion_timeout)
     sync.attach(ls)
     folders.warn_unsynced(ls)
     ls.tasks.spawn(watch.start_watching(ls), "watch-files")

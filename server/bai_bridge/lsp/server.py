@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from bai_bridge.api import APISession
 
     from .completion_engine import CompletionEngine
+    from .mirror import NamespaceMirror
     from .session import SessionManager
     from .sync_service import SyncService
 
@@ -57,6 +58,7 @@ class BridgeServer(LanguageServer):
         self.sessions: SessionManager | None = None
         self.sync: SyncService | None = None
         self.completion: CompletionEngine | None = None
+        self.mirror: NamespaceMirror | None = None
 
     @property
     def root(self) -> Path | None:
@@ -108,6 +110,7 @@ def create_server(api_config: APIConfig | None = None) -> BridgeServer:
         execution,
         files,
         folders,
+        hover,
         lenses,
         lifecycle,
         session_commands,
@@ -121,6 +124,7 @@ def create_server(api_config: APIConfig | None = None) -> BridgeServer:
         lifecycle,
         session_commands,
         completion,
+        hover,
         execution,
         lenses,
         sync,

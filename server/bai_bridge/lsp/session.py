@@ -2,7 +2,8 @@
 
 `SessionManager` knows nothing of LSP: it reports its state through ``on_status`` and calls
 ``on_ready`` listeners whenever a session (new, reused, restarted or re-created) is ready, so
-sync can run. Actions go through `call`, which re-creates a session terminated from outside
+sync can run, and ``on_idle`` ones when the last run has ended (the namespace mirror
+refreshes then). Actions go through `call`, which re-creates a session terminated from outside
 and turns a lost connection into a reconnect loop with backoff.
 """
 
@@ -52,6 +53,7 @@ class SessionManager:
         self.options = options
         self.session_name = session_name
         self.on_ready: list[ReadyListener] = []
+        self.on_idle: list[Callable[[], None]] = []  # called when the last run has ended
         self._tasks = tasks
         self._on_status = on_status
         self._kernel: Kernel | None = None
@@ -106,6 +108,8 @@ class SessionManager:
             self._busy_timer = None
         if self._kernel is not None and self._state == "busy":
             self.set_state("running")
+        for listener in self.on_idle:
+            listener()
 
     # -- the session ----------------------------------------------------------------------
 

@@ -1,0 +1,82 @@
+"""textDocument/hover: the live object under the cursor, from the namespace mirror.
+
+Answers during runs from what the last snapshot knew; a dotted path the snapshot did not go
+down to is fetched once, only while no run is going on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+from lsprotocol import types
+
+from .mirror import Entry, NamespaceMirror, summary
+from .server import BridgeServer
+
+__all__ = ["dotted_at", "markdown", "register"]
+
+_LEFT = re.compile(r"[A-Za-z_][\w.]*$")
+_RIGHT = re.compile(r"^\w*")
+
+
+def dotted_at(line: str, col: int) -> tuple[str, int, int] | None:
+    """The dotted name ending with the word at ``col`` (``df.shape`` on ``shape``, ``df`` on
+    ``df``), with its start and end columns; None off a name."""
+    right = _RIGHT.match(line[col:])
+    tail = right.group(0) if right else ""
+    if not tail:
+        return None  # hover is on the character at ``col``: not part of a name
+    left = _LEFT.search(line[:col])
+    head = left.group(0) if left else ""
+    start = col - len(head)
+    path = (head + tail).strip(".")
+    if not path or not (path[0].isalpha() or path[0] == "_") or ".." in path:
+        return None
+    return path, start, col + len(tail)
+
+
+def markdown(path: str, entry: Entry) -> str:
+    lines = [f"```python\n{path}: {summary(entry)}\n```"]
+    if entry.columns:
+        lines.append("columns: " + ", ".join(f"`{c}`" for c in entry.columns))
+    if entry.repr is not None:
+        lines.append(f"```python\n{entry.repr}\n```")
+    if entry.doc:
+        lines.append(entry.doc)
+    if entry.kind == "instance" and entry.type != summary(entry).split(" ")[0]:
+        lines.append(f"`{entry.type}`")
+    return "\n\n".join(lines)
+
+
+async def lookup(mirror: NamespaceMirror, path: str, limit: float) -> Entry | None:
+    """The entry of ``path``; failing that, what its owner's attribute list says of it."""
+    try:
+        entry = await asyncio.wait_for(mirror.describe(path), limit)
+    except TimeoutError:
+        entry = mirror.lookup(path)
+    kind = mirror.attribute_kind(path) if entry is None else None
+    return Entry(kind, kind) if kind else entry
+
+
+def register(server: BridgeServer) -> None:
+    @server.feature(types.TEXT_DOCUMENT_HOVER)
+    async def hover(ls: BridgeServer, params: types.HoverParams) -> types.Hover | None:
+        if ls.mirror is None:
+            return None
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        position = doc.position_codec.position_from_client_units(doc.lines, params.position)
+        line = doc.lines[position.line] if position.line < len(doc.lines) else ""
+        found = dotted_at(line.rstrip("\r\n"), position.character)
+        if found is None:
+            return None
+        path, start, end = found
+        entry = await lookup(ls.mirror, path, ls.options.completion_timeout)
+        if entry is None:
+            return None
+        where = types.Range(
+            types.Position(position.line, start), types.Position(position.line, end)
+        )
+        client_range = doc.position_codec.range_to_client_units(doc.lines, where)
+        content = types.MarkupContent(types.MarkupKind.Markdown, markdown(path, entry))
+        return types.Hover(contents=content, range=client_range)

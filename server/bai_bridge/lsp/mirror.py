@@ -1,0 +1,245 @@
+"""The session's namespace, mirrored in the language server: what completion, hover and
+signature help read, during runs and at any distance, without running code per keystroke.
+
+One silent snapshot after each run ends (and when a session is ready or restarted), through
+the same query-mode execute any Backend.AI manager offers; the kernel side is
+``namespace_probe.py``, read once. Replies after the first carry only what changed. Attributes
+one level deeper are fetched lazily, once per path and snapshot, never while a run goes on.
+Knows nothing of LSP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from importlib import resources
+from typing import Any
+
+import attrs
+from cattrs import Converter
+from cattrs.gen import make_dict_structure_fn, override
+
+from bai_bridge.api import Kernel
+from bai_bridge.api.models import Stdout
+
+from .session import SessionManager
+from .tasks import BackgroundTasks
+
+__all__ = ["Entry", "NamespaceMirror", "probe_code"]
+
+log = logging.getLogger(__name__)
+
+MARK = "\x1ebai-bridge-namespace\x1e"
+PROBE_TIMEOUT = 15.0  # the kernel bounds its own work (BUDGET); this bounds the round trip
+BUDGET = 0.3  # seconds of kernel time a snapshot may take
+MAX_BYTES = 48 * 1024  # of entries a snapshot sends with attributes; later ones come lazily
+ATTR_KINDS = {"m": "module", "c": "class", "f": "function", "p": "property", "v": "instance"}
+
+
+@attrs.frozen
+class Entry:
+    """One object of the session, as `namespace_probe.describe` reports it."""
+
+    kind: str  # module | class | function | property | instance
+    type: str
+    repr: str | None = None
+    len: int | None = None
+    shape: list[int] | None = None
+    dtype: str | None = None
+    columns: list[str] | None = None
+    signature: str | None = None
+    doc: str | None = None
+    attrs: dict[str, str] | None = None  # name -> kind letter (ATTR_KINDS); None: ask lazily
+    attrs_truncated: bool = False
+    error: str | None = None
+
+
+def _converter() -> Converter:
+    converter = Converter()
+    hook = make_dict_structure_fn(
+        Entry, converter, attrs_truncated=override(rename="attrsTruncated")
+    )
+    converter.register_structure_hook(Entry, hook)
+    return converter
+
+
+def probe_code(source: str, request: dict[str, Any]) -> str:
+    """Query code running the probe on the user's namespace without defining a name in it."""
+    return (
+        f"exec({source!r}, {{'__name__': '__bai_bridge_probe__', "
+        f"'REQUEST': __import__('json').loads({json.dumps(request)!r}), 'USER_NS': globals()}})\n"
+    )
+
+
+def parse_reply(text: str) -> dict[str, Any] | None:
+    """The JSON after the marker in a probe run's stdout, or None."""
+    if MARK not in text:
+        return None
+    line = text.split(MARK, 1)[1].split("\n", 1)[0]
+    try:
+        reply = json.loads(line)
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
+class NamespaceMirror:
+    def __init__(self, sessions: SessionManager, tasks: BackgroundTasks) -> None:
+        self.sessions = sessions
+        self.entries: dict[str, Entry] = {}
+        self.deeper: dict[str, Entry | None] = {}  # dotted path -> entry (None: not reachable)
+        self._asked: set[str] = set()  # paths described since their root last changed
+        self.generation: str | None = None
+        self.truncated = False
+        self.probes = 0  # probe runs sent to the kernel (snapshots and lazy fetches)
+        self._tasks = tasks
+        self._source = resources.files(__package__).joinpath("namespace_probe.py").read_text()
+        self._converter = _converter()
+        self._refreshing: asyncio.Task[None] | None = None
+        self._again = False
+        self._failing = False
+
+    # -- keeping it fresh -------------------------------------------------------------------
+
+    def attach(self) -> None:
+        """Refresh after every run and whenever a session is ready."""
+        self.sessions.on_idle.append(self.request_refresh)
+        self.sessions.on_ready.append(self._on_ready)
+
+    async def _on_ready(self, kernel: Kernel, reason: str) -> None:
+        if reason != "reused":  # a new or restarted kernel: nothing of the old one is left
+            self.clear()
+        self.request_refresh()
+
+    def clear(self) -> None:
+        self.entries.clear()
+        self.deeper.clear()
+        self._asked.clear()
+        self.generation = None
+
+    def request_refresh(self) -> None:
+        if self._refreshing is not None and not self._refreshing.done():
+            self._again = True  # one more after this one: the run that just ended is newer
+            return
+        self._refreshing = self._tasks.spawn(self._refresh_loop(), "namespace-snapshot")
+
+    async def _refresh_loop(self) -> None:
+        self._again = True
+        while self._again:
+            self._again = False
+            await self.refresh()
+
+    async def refresh(self) -> None:
+        kernel = self.sessions.kernel_if_ready
+        if kernel is None or self.sessions.busy:
+            return  # the run's end asks again
+        request = {"op": "snapshot", "since": self.generation, "budget": BUDGET}
+        reply = await self._ask(kernel, {**request, "maxBytes": MAX_BYTES})
+        if reply is not None:
+            self.apply(reply)
+
+    def apply(self, reply: dict[str, Any]) -> None:
+        try:
+            entries = {
+                str(name): self._converter.structure(raw, Entry)
+                for name, raw in dict(reply.get("entries") or {}).items()
+            }
+        except Exception as e:
+            self._fail(f"a malformed snapshot ({e})")
+            return
+        if reply.get("full"):
+            self.clear()
+        for name in [*entries, *(str(n) for n in reply.get("removed") or [])]:
+            self.entries.pop(name, None)
+            self._forget_deeper(name)
+        self.entries.update(entries)
+        self.generation = str(reply.get("generation")) if reply.get("generation") else None
+        self.truncated = bool(reply.get("truncated"))
+        self._failing = False
+
+    def _forget_deeper(self, root: str) -> None:
+        for path in [p for p in self.deeper if p.split(".", 1)[0] == root]:
+            del self.deeper[path]
+        self._asked = {p for p in self._asked if p.split(".", 1)[0] != root}
+
+    async def _ask(self, kernel: Kernel, request: dict[str, Any]) -> dict[str, Any] | None:
+        """One silent probe run; None (logged once until one succeeds) if it failed."""
+        self.probes += 1
+        text: list[str] = []
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                async for result in kernel.run(probe_code(self._source, request)):
+                    text.extend(i.text for i in result.console if isinstance(i, Stdout))
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            self._fail(f"the namespace snapshot failed ({e!r})")
+            return None
+        reply = parse_reply("".join(text))
+        if reply is None:
+            self._fail("the namespace snapshot gave no answer")
+        return reply
+
+    def _fail(self, why: str) -> None:
+        if not self._failing:
+            log.warning("%s; the last good one is kept", why)
+        self._failing = True
+
+    async def settled(self, limit: float) -> None:
+        """Wait (up to ``limit`` s) for a snapshot under way: a run that just ended is in it."""
+        task = self._refreshing
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=limit)
+
+    # -- reading it -------------------------------------------------------------------------
+
+    def lookup(self, path: str) -> Entry | None:
+        """What the mirror knows of a name or dotted path, without asking the kernel."""
+        return self.entries.get(path) if "." not in path else self.deeper.get(path)
+
+    def attribute_kind(self, path: str) -> str | None:
+        """The kind of ``a.b`` from its owner's attribute list (no deeper fetch needed)."""
+        owner, _, name = path.rpartition(".")
+        entry = self.lookup(owner) if owner else None
+        letter = (entry.attrs or {}).get(name) if entry is not None else None
+        return ATTR_KINDS.get(letter) if letter else None
+
+    async def describe(self, path: str) -> Entry | None:
+        """The entry of a dotted path, fetched once per snapshot if the mirror lacks it; never
+        while a run goes on (the probe would wait behind it, and so would the person)."""
+        known = self.lookup(path)
+        if (known is not None and known.attrs is not None) or path in self._asked:
+            return known
+        kernel = self.sessions.kernel_if_ready
+        if kernel is None or self.sessions.busy or path.split(".", 1)[0] not in self.entries:
+            return None
+        self._asked.add(path)
+        reply = await self._ask(kernel, {"op": "describe", "path": path})
+        if reply is None:
+            return None
+        raw = reply.get("entry")
+        try:
+            entry = self._converter.structure(raw, Entry) if isinstance(raw, dict) else None
+        except Exception as e:
+            self._fail(f"a malformed description of {path} ({e})")
+            return None
+        if "." in path:
+            self.deeper[path] = entry
+        elif entry is not None:
+            self.entries[path] = entry
+        return entry
+
+
+def summary(entry: Entry) -> str:
+    """One line for a completion's detail: the type and what is cheap to know of its size."""
+    parts = [entry.type.rpartition(".")[2] if entry.kind == "instance" else entry.kind]
+    if entry.shape is not None:
+        parts.append("(" + ", ".join(str(n) for n in entry.shape) + ")")
+    elif entry.len is not None:
+        parts.append(f"len {entry.len}")
+    if entry.dtype:
+        parts.append(entry.dtype)
+    if entry.signature and entry.kind == "function":
+        parts.append(entry.signature)
+    return " ".join(parts)

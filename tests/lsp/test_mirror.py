@@ -1,0 +1,103 @@
+"""The namespace mirror end to end over stdio: completion with kinds and live types, and
+hover, answered from the mirror while a cell is still running; and no completion runs code
+in the user's kernel (its execution count moves only with runs and their snapshots)."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from bai_bridge.lsp import protocol
+
+from .lsp_harness import Recorder, command, complete, field, open_doc, run_cell, run_selection
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+SETUP = '''# %% setup
+import pandas as pd
+frame = pd.DataFrame({"price": [1.5, 2.5], "qty": [3, 4]})
+def scale(values: list, factor: float = 2.0) -> list:
+    """Multiply every value by factor."""
+    return [v * factor for v in values]
+class Box:
+    weight_kg = 3
+box = Box()
+'''
+TYPING = "# %% typing\nfra\nframe.pr\nbox.we\nscale\n"  # lines 9-13 after SETUP
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ws")
+
+
+async def hover(client: LanguageClient, uri: str, line: int, col: int) -> str | None:
+    result = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=line, character=col),
+        )
+    )
+    if result is None:
+        return None
+    assert isinstance(result.contents, types.MarkupContent)
+    return result.contents.value
+
+
+async def items(
+    client: LanguageClient, uri: str, line: int, col: int
+) -> dict[str, types.CompletionItem]:
+    return {item.label: item for item in (await complete(client, uri, line, col)).items}
+
+
+async def test_completion_and_hover_come_from_the_mirror_during_a_running_cell(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    text = SETUP + TYPING + "# %% slow\nimport time; time.sleep(60)\n"
+    uri = open_doc(client, workspace / "live.py", text)
+    assert field(await run_cell(client, uri, 1), "status") == "finished"
+    slow = asyncio.create_task(run_cell(client, uri, 15))
+    await bridge.wait_for("busy", lambda: bridge.state() == "busy")
+
+    found = await items(client, uri, 10, 3)
+    assert found["frame"].kind == types.CompletionItemKind.Variable
+    assert found["frame"].detail == "DataFrame (2, 2)"  # only the mirror knows the shape
+    assert "price" in await items(client, uri, 11, 8)  # a column, from the mirror
+    assert "weight_kg" in await items(client, uri, 12, 6)
+    found = await items(client, uri, 13, 5)
+    assert found["scale"].kind == types.CompletionItemKind.Function
+    assert "(values: list, factor: float = 2.0) -> list" in (found["scale"].detail or "")
+
+    shown = await hover(client, uri, 11, 2)
+    assert shown is not None
+    assert "frame: DataFrame (2, 2)" in shown
+    assert "`price`, `qty`" in shown
+    shown = await hover(client, uri, 13, 2)
+    assert shown is not None
+    assert "Multiply every value by factor." in shown
+    assert await hover(client, uri, 10, 1) is None  # `fra` names nothing
+
+    assert not slow.done()  # all of the above answered while the cell ran
+    await command(client, protocol.INTERRUPT)
+    assert field(await asyncio.wait_for(slow, 30), "status") == "interrupted"
+
+
+async def test_completions_run_no_code_in_the_kernel(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    count = "print(get_ipython().execution_count)\n"
+    uri = open_doc(client, workspace / "count.py", SETUP + TYPING + count)
+    assert field(await run_cell(client, uri, 1), "status") == "finished"
+    first = await run_selection(client, uri, 14)
+    before = int(bridge.text(field(first, "runId")))
+    for _ in range(10):
+        for line, col in ((10, 3), (11, 8), (12, 6), (13, 5), (14, 4)):
+            await complete(client, uri, line, col)
+        await hover(client, uri, 11, 2)
+    last = await run_selection(client, uri, 14)
+    # One snapshot after the first count, then this run: nothing for fifty completions.
+    assert int(bridge.text(field(last, "runId"))) == before + 2

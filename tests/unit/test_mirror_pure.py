@@ -1,0 +1,73 @@
+"""The mirror's bookkeeping and the hover's name finding, without a kernel."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+from bai_bridge.lsp.hover import dotted_at, markdown
+from bai_bridge.lsp.mirror import MARK, Entry, NamespaceMirror, parse_reply, summary
+
+
+class NoSessions:
+    """Stands for a SessionManager that has no session: the mirror never asks a kernel."""
+
+    kernel_if_ready = None
+    busy = False
+
+
+def mirror() -> NamespaceMirror:
+    return NamespaceMirror(NoSessions(), None)  # type: ignore[arg-type]
+
+
+def test_a_reply_is_the_json_after_the_marker_and_nothing_else() -> None:
+    assert parse_reply(f"noise\n{MARK}" + '{"full":true}\nmore') == {"full": True}
+    assert parse_reply("no marker here") is None
+    assert parse_reply(f"{MARK}{{broken\n") is None
+    assert parse_reply(f"{MARK}[1]\n") is None
+
+
+def test_changes_apply_on_top_and_a_malformed_one_keeps_the_last_good(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    m = mirror()
+    m.apply({"full": True, "generation": "g:1", "entries": {
+        "a": {"kind": "instance", "type": "int", "repr": "1"},
+        "df": {"kind": "instance", "type": "pandas.DataFrame", "shape": [3, 2],
+               "columns": ["x", "y"], "attrs": {"x": "v", "head": "f"}},
+    }})  # fmt: skip
+    m.deeper["df.head"] = Entry("function", "method")
+    m.apply({"full": False, "generation": "g:2", "removed": ["a"], "entries": {
+        "df": {"kind": "instance", "type": "pandas.DataFrame", "shape": [4, 2]},
+    }})  # fmt: skip
+    assert set(m.entries) == {"df"}
+    assert m.entries["df"].shape == [4, 2]
+    assert "df.head" not in m.deeper  # its root changed: its deeper levels are stale
+    with caplog.at_level(logging.WARNING):
+        m.apply({"entries": {"df": {"kind": "instance"}}})  # no type: malformed
+        m.apply({"entries": {"df": {"kind": "instance"}}})
+    assert m.entries["df"].shape == [4, 2]
+    assert m.generation == "g:2"
+    assert len([r for r in caplog.records if "snapshot" in r.message]) == 1  # logged once
+
+
+def test_summary_and_hover_text() -> None:
+    frame = Entry("instance", "pandas.DataFrame", shape=[3, 2], columns=["x", "y"])
+    assert summary(frame) == "DataFrame (3, 2)"
+    assert summary(Entry("instance", "list", len=4, repr="[1, 2, 3, 4]")) == "list len 4"
+    assert summary(Entry("function", "function", signature="(a, b=1)")) == "function (a, b=1)"
+    text = markdown("df", frame)
+    assert "df: DataFrame (3, 2)" in text
+    assert "`x`, `y`" in text
+
+
+def test_the_dotted_name_under_the_cursor() -> None:
+    line = "print(df.shape[0], x)"
+    assert dotted_at(line, 7) == ("df", 6, 8)
+    assert dotted_at(line, 10) == ("df.shape", 6, 14)
+    assert dotted_at(line, 19) == ("x", 19, 20)
+    assert dotted_at(line, 5) is None  # on the parenthesis
+    assert dotted_at(line, 0) == ("print", 0, 5)
+    assert dotted_at("  ", 1) is None
+    assert dotted_at("3.5", 1) is None
