@@ -1,6 +1,7 @@
-"""The namespace mirror end to end over stdio: completion with kinds and live types, and
-hover, answered from the mirror while a cell is still running; and no completion runs code
-in the user's kernel (its execution count moves only with runs and their snapshots)."""
+"""The namespace mirror end to end over stdio: completion with kinds and live types, hover,
+signature help and completion resolve, answered from the mirror while a cell still runs; and
+no completion runs code in the user's kernel (its execution count moves only with runs and
+their snapshots)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class Box:
     weight_kg = 3
 box = Box()
 '''
-TYPING = "# %% typing\nfra\nframe.pr\nbox.we\nscale\n"  # lines 9-13 after SETUP
+TYPING = "# %% typing\nfra\nframe.pr\nbox.we\nscale\nscale([1], \n"  # lines 9-14 after SETUP
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +45,8 @@ async def hover(client: LanguageClient, uri: str, line: int, col: int) -> str | 
     )
     if result is None:
         return None
-    assert isinstance(result.contents, types.MarkupContent)
-    return result.contents.value
+    assert isinstance(result.contents, str)  # plain: the client names no markup format
+    return result.contents
 
 
 async def items(
@@ -60,7 +61,7 @@ async def test_completion_and_hover_come_from_the_mirror_during_a_running_cell(
     text = SETUP + TYPING + "# %% slow\nimport time; time.sleep(60)\n"
     uri = open_doc(client, workspace / "live.py", text)
     assert field(await run_cell(client, uri, 1), "status") == "finished"
-    slow = asyncio.create_task(run_cell(client, uri, 15))
+    slow = asyncio.create_task(run_cell(client, uri, 16))
     await bridge.wait_for("busy", lambda: bridge.state() == "busy")
 
     found = await items(client, uri, 10, 3)
@@ -75,11 +76,29 @@ async def test_completion_and_hover_come_from_the_mirror_during_a_running_cell(
     shown = await hover(client, uri, 11, 2)
     assert shown is not None
     assert "frame: DataFrame (2, 2)" in shown
-    assert "`price`, `qty`" in shown
+    assert "columns: price, qty" in shown  # plain text: the client asked for no markdown
     shown = await hover(client, uri, 13, 2)
     assert shown is not None
     assert "Multiply every value by factor." in shown
     assert await hover(client, uri, 10, 1) is None  # `fra` names nothing
+
+    helped = await client.text_document_signature_help_async(
+        types.SignatureHelpParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=14, character=11),
+        )
+    )
+    assert helped is not None
+    [signature] = helped.signatures
+    assert signature.label == "scale(values: list, factor: float = 2.0) -> list"
+    assert helped.active_parameter == 1
+    assert signature.parameters is not None
+    start, end = signature.parameters[1].label
+    assert signature.label[start:end] == "factor: float = 2.0"
+
+    resolved = await client.completion_item_resolve_async(found["scale"])
+    assert isinstance(resolved.documentation, str)
+    assert "Multiply every value by factor." in resolved.documentation
 
     assert not slow.done()  # all of the above answered while the cell ran
     await command(client, protocol.INTERRUPT)
@@ -92,12 +111,12 @@ async def test_completions_run_no_code_in_the_kernel(
     count = "print(get_ipython().execution_count)\n"
     uri = open_doc(client, workspace / "count.py", SETUP + TYPING + count)
     assert field(await run_cell(client, uri, 1), "status") == "finished"
-    first = await run_selection(client, uri, 14)
+    first = await run_selection(client, uri, 15)
     before = int(bridge.text(field(first, "runId")))
     for _ in range(10):
-        for line, col in ((10, 3), (11, 8), (12, 6), (13, 5), (14, 4)):
+        for line, col in ((10, 3), (11, 8), (12, 6), (13, 5), (15, 4)):
             await complete(client, uri, line, col)
         await hover(client, uri, 11, 2)
-    last = await run_selection(client, uri, 14)
+    last = await run_selection(client, uri, 15)
     # One snapshot after the first count, then this run: nothing for fifty completions.
     assert int(bridge.text(field(last, "runId"))) == before + 2

@@ -124,6 +124,18 @@ async def test_a_hostile_namespace_is_described_without_running_its_code(
     assert (e["np"].kind, (e["np"].attrs or {}).get("zeros")) == ("module", "f")
     assert (e["Props"].kind, (e["Props"].attrs or {}).get("method")) == ("class", "f")
 
+    method = await mirror.describe("props.method")
+    assert method is not None
+    assert (method.kind, method.signature, method.doc) == (
+        "function",
+        "(x: int) -> int",
+        "Doubles x.",
+    )
+    for unreachable in ("props.sleepy", "props.broken", "lazy.anything", "lazy.x.y"):
+        assert await mirror.describe(unreachable) is None
+    assert (await mirror.describe("props.mine") or e["loud"]).repr == "'own'"
+    assert json.loads(await run_text(kernel, "print(__import__('json').dumps(touched))")) == []
+
 
 async def test_a_million_names_are_cut_to_a_bounded_snapshot_and_then_sent_as_changes(
     sessions: SessionManager,

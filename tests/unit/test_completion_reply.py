@@ -11,7 +11,11 @@ from pygls.protocol.json_rpc import JsonRPCResponseMessage
 from bai_bridge.lsp.completion import CompletionReply, unstructure_reply
 from bai_bridge.lsp.static_completion import Candidate
 
-KINDS = {None: types.CompletionItemKind.Variable, "module": types.CompletionItemKind.Module}
+KINDS = {
+    None: types.CompletionItemKind.Variable,
+    "module": types.CompletionItemKind.Module,
+    "function": types.CompletionItemKind.Function,
+}
 
 
 def typed_list(reply: CompletionReply) -> types.CompletionList:
@@ -20,9 +24,10 @@ def typed_list(reply: CompletionReply) -> types.CompletionList:
         types.CompletionItem(
             label=c.label,
             kind=KINDS[c.kind],
-            detail=f"bai-bridge: {c.source}",
+            detail=c.detail or f"bai-bridge: {c.source}",
             sort_text=f"{i:05d}",
             text_edit=types.TextEdit(range=reply.edit_range, new_text=c.label),
+            data={"path": c.path} if c.path else None,
         )
         for i, c in enumerate(reply.candidates)
     ]
@@ -35,7 +40,8 @@ def test_the_reply_is_the_json_of_the_equivalent_completion_list() -> None:
     candidates = [
         Candidate("keys", "session"),
         Candidate("os", "static", "module"),
-        Candidate("größe", "session (cached)"),
+        Candidate("größe", "session"),
+        Candidate("head", "session", "function", "function (n: int = 5)", "df.head"),
     ]
     for reply in (
         CompletionReply(False, candidates, edit_range),

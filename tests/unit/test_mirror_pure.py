@@ -1,13 +1,16 @@
-"""The mirror's bookkeeping and the hover's name finding, without a kernel."""
+"""The mirror's bookkeeping, and how hover and signature help read the buffer, without a
+kernel."""
 
 from __future__ import annotations
 
 import logging
 
 import pytest
+from lsprotocol.types import MarkupContent, MarkupKind
 
-from bai_bridge.lsp.hover import dotted_at, markdown
+from bai_bridge.lsp.hover import dotted_at, markdown, markup
 from bai_bridge.lsp.mirror import MARK, Entry, NamespaceMirror, parse_reply, summary
+from bai_bridge.lsp.signature_help import open_call, parameters
 
 
 class NoSessions:
@@ -71,3 +74,24 @@ def test_the_dotted_name_under_the_cursor() -> None:
     assert dotted_at(line, 0) == ("print", 0, 5)
     assert dotted_at("  ", 1) is None
     assert dotted_at("3.5", 1) is None
+
+
+def test_markup_follows_what_the_client_takes() -> None:
+    text = "```python\ndf: DataFrame (3, 2)\n```\n\ncolumns: `x`"
+    assert markup(text, [MarkupKind.Markdown, MarkupKind.PlainText]) == MarkupContent(
+        MarkupKind.Markdown, text
+    )
+    plain = "df: DataFrame (3, 2)\n\ncolumns: x"
+    assert markup(text, [MarkupKind.PlainText]) == MarkupContent(MarkupKind.PlainText, plain)
+    assert markup(text, None) == plain
+
+
+def test_the_open_call_and_its_parameters() -> None:
+    assert open_call("y = scale([1, 2], ") == ("scale", 1)
+    assert open_call("np.linalg.norm(a, f(b, c), ") == ("np.linalg.norm", 2)
+    assert open_call("x = (1, 2") is None
+    assert open_call("df.head(") == ("df.head", 0)
+    signature = "(values: list, factor: float = 2.0, *, d: dict[str, int] = {}) -> list"
+    spans = [signature[a:b] for a, b in parameters(signature)]
+    assert spans == ["values: list", "factor: float = 2.0", "*", "d: dict[str, int] = {}"]
+    assert parameters("()") == []

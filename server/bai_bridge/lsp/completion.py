@@ -46,19 +46,19 @@ def unstructure_reply(reply: CompletionReply, converter: Converter) -> dict[str,
     """The LSP JSON of ``reply``, field for field what lsprotocol's converter writes."""
     edit_range = converter.unstructure(reply.edit_range)
     variable = types.CompletionItemKind.Variable
-    return {
-        "isIncomplete": reply.incomplete,
-        "items": [
-            {
-                "label": c.label,
-                "kind": _KINDS.get(c.kind or "", variable).value,
-                "detail": c.detail or f"bai-bridge: {c.source}",
-                "sortText": f"{i:05d}",
-                "textEdit": {"range": edit_range, "newText": c.label},
-            }
-            for i, c in enumerate(reply.candidates)
-        ],
-    }
+    items = []
+    for i, c in enumerate(reply.candidates):
+        item = {
+            "label": c.label,
+            "kind": _KINDS.get(c.kind or "", variable).value,
+            "detail": c.detail or f"bai-bridge: {c.source}",
+            "sortText": f"{i:05d}",
+            "textEdit": {"range": edit_range, "newText": c.label},
+        }
+        if c.path is not None:
+            item["data"] = {"path": c.path}  # completionItem/resolve adds its doc
+        items.append(item)
+    return {"isIncomplete": reply.incomplete, "items": items}
 
 
 def register(server: BridgeServer) -> None:
@@ -69,7 +69,7 @@ def register(server: BridgeServer) -> None:
 
     @server.feature(
         types.TEXT_DOCUMENT_COMPLETION,
-        types.CompletionOptions(trigger_characters=["."]),
+        types.CompletionOptions(trigger_characters=["."], resolve_provider=True),
     )
     async def completion(
         ls: BridgeServer, params: types.CompletionParams

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Sequence
 
 from lsprotocol import types
 
 from .mirror import Entry, NamespaceMirror, summary
 from .server import BridgeServer
 
-__all__ = ["dotted_at", "markdown", "register"]
+__all__ = ["dotted_at", "markdown", "markup", "register"]
 
 _LEFT = re.compile(r"[A-Za-z_][\w.]*$")
 _RIGHT = re.compile(r"^\w*")
@@ -49,6 +50,17 @@ def markdown(path: str, entry: Entry) -> str:
     return "\n\n".join(lines)
 
 
+def markup(text: str, formats: Sequence[types.MarkupKind] | None) -> types.MarkupContent | str:
+    """``text`` (markdown) in a format the client takes: markdown if it lists it first, else
+    plain text (as a bare string when it lists no format: always allowed)."""
+    if formats and formats[0] == types.MarkupKind.Markdown:
+        return types.MarkupContent(types.MarkupKind.Markdown, text)
+    plain = re.sub(r"```\w*\n?", "", text).replace("`", "").strip()
+    if formats and types.MarkupKind.PlainText in formats:
+        return types.MarkupContent(types.MarkupKind.PlainText, plain)
+    return plain
+
+
 async def lookup(mirror: NamespaceMirror, path: str, limit: float) -> Entry | None:
     """The entry of ``path``; failing that, what its owner's attribute list says of it."""
     try:
@@ -78,5 +90,7 @@ def register(server: BridgeServer) -> None:
             types.Position(position.line, start), types.Position(position.line, end)
         )
         client_range = doc.position_codec.range_to_client_units(doc.lines, where)
-        content = types.MarkupContent(types.MarkupKind.Markdown, markdown(path, entry))
+        capability = ls.client_capabilities.text_document
+        hover = capability.hover if capability else None
+        content = markup(markdown(path, entry), hover.content_format if hover else None)
         return types.Hover(contents=content, range=client_range)

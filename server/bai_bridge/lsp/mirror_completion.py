@@ -12,7 +12,7 @@ def from_mirror(mirror: NamespaceMirror, owner: str, word: str) -> list[Candidat
     """What the mirror knows that extends ``word`` (after ``owner.``, if any), sorted."""
     if not owner:
         return [
-            Candidate(name, "session", entry.kind, summary(entry))
+            Candidate(name, "session", entry.kind, summary(entry), name)
             for name, entry in sorted(mirror.entries.items())
             if name.startswith(word)
         ]
@@ -24,7 +24,8 @@ def from_mirror(mirror: NamespaceMirror, owner: str, word: str) -> list[Candidat
         if name.startswith(word):
             deeper = mirror.lookup(f"{owner}.{name}")
             kind = ATTR_KINDS.get(letter, "instance")
-            found.append(Candidate(name, "session", kind, summary(deeper) if deeper else kind))
+            detail = summary(deeper) if deeper else kind
+            found.append(Candidate(name, "session", kind, detail, f"{owner}.{name}"))
     return found
 
 

@@ -256,7 +256,7 @@ def _doc(obj: Any) -> str | None:
         doc = _module_dict.__get__(obj).get("__doc__")
     elif _is(obj, type):
         doc = _type_dict.__get__(obj).get("__doc__")
-    elif _is(obj, (types.FunctionType, types.BuiltinFunctionType)):
+    elif _is(obj, (types.FunctionType, types.BuiltinFunctionType, types.MethodType)):
         doc = obj.__doc__
     else:
         return None
@@ -357,6 +357,8 @@ def _step(obj: Any, name: str) -> tuple[bool, Any]:
             value = namespace[name]
             if _is(value, (staticmethod, classmethod)):
                 return True, value.__func__
+            if type(value) is types.FunctionType and not _is(obj, type):
+                return True, types.MethodType(value, obj)  # bound: its signature drops self
             return not _is(value, _PROPERTIES), value
     return False, None
 

@@ -107,6 +107,7 @@ def create_server(api_config: APIConfig | None = None) -> BridgeServer:
     """A new server; ``api_config`` None means: read ``BACKEND_*`` at initialization."""
     from . import (
         completion,
+        completion_resolve,
         execution,
         files,
         folders,
@@ -114,6 +115,7 @@ def create_server(api_config: APIConfig | None = None) -> BridgeServer:
         lenses,
         lifecycle,
         session_commands,
+        signature_help,
         sync,
         terminal,
         watch,
@@ -124,7 +126,9 @@ def create_server(api_config: APIConfig | None = None) -> BridgeServer:
         lifecycle,
         session_commands,
         completion,
+        completion_resolve,
         hover,
+        signature_help,
         execution,
         lenses,
         sync,

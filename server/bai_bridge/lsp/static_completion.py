@@ -23,6 +23,7 @@ class Candidate:
     source: str  # "session" | "static"
     kind: str | None = None  # jedi's type name or the mirror's kind, e.g. "function", "module"
     detail: str | None = None  # the live type, e.g. "DataFrame (3, 2)"
+    path: str | None = None  # the live object's dotted name: completionItem/resolve's key
 
 
 def word_before(line_text: str, col: int) -> str:

@@ -1,0 +1,98 @@
+"""textDocument/signatureHelp: the live signature of the callable being called, from the
+namespace mirror (during runs too; a dotted callee the snapshot did not reach is fetched once,
+while no run is going on)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from lsprotocol import types
+
+from .hover import lookup, markup
+from .server import BridgeServer
+
+__all__ = ["open_call", "parameters", "register"]
+
+_CALLEE = re.compile(r"([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)\s*$")
+_LOOK_BACK = 2000  # characters before the cursor searched for the open call
+_CLOSE = {")": "(", "]": "[", "}": "{"}
+
+
+def open_call(before: str) -> tuple[str, int] | None:
+    """The dotted callee of the innermost call still open at the end of ``before``, and the
+    index of the argument being typed; None outside a call (or on a call of an expression)."""
+    depth: list[str] = []
+    commas = 0
+    for i in range(len(before) - 1, max(-1, len(before) - 1 - _LOOK_BACK), -1):
+        char = before[i]
+        if char in _CLOSE:
+            depth.append(char)
+        elif char in "([{":
+            if depth:
+                depth.pop()
+            elif char != "(":
+                commas = 0  # inside a list or dict literal: its commas are not arguments
+            else:
+                match = _CALLEE.search(before[:i])
+                return (match.group(1), commas) if match else None
+        elif char == "," and not depth:
+            commas += 1
+    return None
+
+
+def parameters(signature: str) -> list[tuple[int, int]]:
+    """Where each parameter of ``(a, b: int = 1, *, c)`` is in it (top-level commas only)."""
+    if not signature.startswith("("):
+        return []
+    spans, depth, start = [], 0, 1
+    for i, char in enumerate(signature[: signature.rfind(")") + 1]):
+        if char in ",)" and depth == 1:
+            text = signature[start:i]
+            if text.strip():
+                begin = start + len(text) - len(text.lstrip())
+                spans.append((begin, start + len(text.rstrip())))
+            start = i + 1
+        depth += char in "([{"
+        depth -= char in ")]}"
+    return spans
+
+
+def register(server: BridgeServer) -> None:
+    @server.feature(
+        types.TEXT_DOCUMENT_SIGNATURE_HELP,
+        types.SignatureHelpOptions(trigger_characters=["(", ","], retrigger_characters=[","]),
+    )
+    async def signature_help(
+        ls: BridgeServer, params: types.SignatureHelpParams
+    ) -> types.SignatureHelp | None:
+        if ls.mirror is None:
+            return None
+        doc = ls.workspace.get_text_document(params.text_document.uri)
+        position = doc.position_codec.position_from_client_units(doc.lines, params.position)
+        above = "".join(doc.lines[max(0, position.line - 20) : position.line])
+        line = doc.lines[position.line] if position.line < len(doc.lines) else ""
+        call = open_call(above + line[: position.character])
+        if call is None:
+            return None
+        path, argument = call
+        entry = await lookup(ls.mirror, path, ls.options.completion_timeout)
+        if entry is None or entry.signature is None:
+            return None
+        spans = parameters(entry.signature)
+        documentation = markup(entry.doc, _formats(ls)) if entry.doc else None
+        shift = len(path)
+        signature = types.SignatureInformation(
+            label=f"{path}{entry.signature}",
+            documentation=documentation,
+            parameters=[types.ParameterInformation(label=(a + shift, b + shift)) for a, b in spans],
+        )
+        active = min(argument, max(len(spans) - 1, 0))
+        return types.SignatureHelp([signature], active_signature=0, active_parameter=active)
+
+
+def _formats(ls: BridgeServer) -> Sequence[types.MarkupKind] | None:
+    capability = ls.client_capabilities.text_document
+    help_ = capability.signature_help if capability else None
+    info = help_.signature_information if help_ else None
+    return info.documentation_format if info else None
