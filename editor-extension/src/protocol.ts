@@ -6,6 +6,8 @@ export const SESSION_STATUS = "baiBridge/sessionStatus";
 export const OUTPUT = "baiBridge/output";
 /** Server → client request. */
 export const INPUT_REQUEST = "baiBridge/input";
+/** Client → server request: the session's names from the namespace mirror. */
+export const VARIABLES = "baiBridge/variables";
 
 /** The server's workspace/executeCommand ids (the extension's UI commands use other ids). */
 export const ServerCommand = {

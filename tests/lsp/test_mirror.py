@@ -100,6 +100,19 @@ async def test_completion_and_hover_come_from_the_mirror_during_a_running_cell(
     assert isinstance(resolved.documentation, str)
     assert "Multiply every value by factor." in resolved.documentation
 
+    listed = await client.protocol.send_request_async(protocol.VARIABLES, {})
+    names = {v.name: v for v in listed.variables}
+    assert (names["frame"].summary, names["frame"].columns) == (
+        "DataFrame (2, 2)",
+        ["price", "qty"],
+    )
+    assert (names["pd"].kind, names["scale"].kind, names["Box"].kind) == (
+        "module",
+        "function",
+        "class",
+    )
+    assert "time" not in names  # imported by the running cell: the snapshot comes after it
+
     assert not slow.done()  # all of the above answered while the cell ran
     await command(client, protocol.INTERRUPT)
     assert field(await asyncio.wait_for(slow, 30), "status") == "interrupted"

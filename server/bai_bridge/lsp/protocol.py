@@ -16,6 +16,10 @@ SESSION_STATUS = "baiBridge/sessionStatus"
 OUTPUT = "baiBridge/output"
 # -- server → client requests -----------------------------------------------------------------
 INPUT_REQUEST = "baiBridge/input"
+# -- client → server requests -----------------------------------------------------------------
+# VARIABLES  {} -> VariablesResult: the session's top-level names as the namespace mirror knows
+#            them (its last snapshot; answered at once, during runs too, never asking the kernel)
+VARIABLES = "baiBridge/variables"
 
 # -- workspace/executeCommand ids (the server's; the extension's own UI commands differ) ------
 # Arguments (one JSON object, camelCase):
@@ -199,3 +203,26 @@ class SyncResult:
     conflicts: list[str]
     skipped: list[str]  # over the size cap
     failed: list[str]
+
+
+@attrs.define
+class Variable:
+    """One top-level name of the session: `mirror.Entry` for a Variables view."""
+
+    name: str
+    kind: str  # module | class | function | instance
+    type: str
+    summary: str  # e.g. "DataFrame (3, 2)", "list len 4", "function (x) -> int"
+    repr: str | None = None  # only of types whose repr is known to be safe
+    len: int | None = None
+    shape: list[int] | None = None
+    dtype: str | None = None
+    columns: list[str] | None = None
+    doc: str | None = None
+
+
+@attrs.define
+class VariablesResult:
+    variables: list[Variable]
+    truncated: bool  # the namespace had more than the snapshot's bounds let it describe
+    generation: str | None  # the snapshot's; None before the first one

@@ -118,6 +118,7 @@ def create_server(api_config: APIConfig | None = None) -> BridgeServer:
         signature_help,
         sync,
         terminal,
+        variables,
         watch,
     )
 
@@ -136,6 +137,7 @@ def create_server(api_config: APIConfig | None = None) -> BridgeServer:
         folders,
         files,
         terminal,
+        variables,
     )
     for feature in features:
         feature.register(server)
