@@ -133,3 +133,19 @@ async def test_completions_run_no_code_in_the_kernel(
     last = await run_selection(client, uri, 15)
     # One snapshot after the first count, then this run: nothing for fifty completions.
     assert int(bridge.text(field(last, "runId"))) == before + 2
+
+
+async def test_a_restart_empties_the_mirror_until_its_next_snapshot(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "restart.py", SETUP)
+    assert field(await run_cell(client, uri, 1), "status") == "finished"
+    listed = await client.protocol.send_request_async(protocol.VARIABLES, {})
+    assert "frame" in {v.name for v in listed.variables}
+    generation = listed.generation
+
+    await command(client, protocol.RESTART)
+    await bridge.wait_for("running", lambda: bridge.state() == "running")
+    listed = await client.protocol.send_request_async(protocol.VARIABLES, {})
+    assert "frame" not in {v.name for v in listed.variables}
+    assert listed.generation != generation

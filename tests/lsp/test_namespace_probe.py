@@ -192,3 +192,16 @@ def mirror_probe(mirror: NamespaceMirror, since: str | None) -> str:
 
     request = {"op": "snapshot", "since": since, "budget": BUDGET, "maxBytes": MAX_BYTES}
     return probe_code(mirror._source, request)
+
+
+async def test_a_kernel_whose_probe_says_nothing_is_not_asked_again(
+    sessions: SessionManager,
+) -> None:
+    kernel = await sessions.kernel()
+    await run_text(kernel, "import os, sys\nkept = 1\nsys.stdout = open(os.devnull, 'w')\n")
+    mirror = NamespaceMirror(sessions, BackgroundTasks())
+    await mirror.refresh()
+    assert (mirror.probes, mirror.entries) == (1, {})
+    await mirror.refresh()
+    assert await mirror.describe("kept") is None
+    assert mirror.probes == 1  # each try would be one more query in the person's kernel

@@ -97,6 +97,7 @@ class NamespaceMirror:
         self._source = resources.files(__package__).joinpath("namespace_probe.py").read_text()
         self._converter = _converter()
         self._refreshing: asyncio.Task[None] | None = None
+        self._silent_kernel = False  # the probe ran and answered nothing (not Python?)
         self._again = False
         self._failing = False
 
@@ -110,6 +111,7 @@ class NamespaceMirror:
     async def _on_ready(self, kernel: Kernel, reason: str) -> None:
         if reason != "reused":  # a new or restarted kernel: nothing of the old one is left
             self.clear()
+        self._silent_kernel = False
         self.request_refresh()
 
     def clear(self) -> None:
@@ -132,7 +134,7 @@ class NamespaceMirror:
 
     async def refresh(self) -> None:
         kernel = self.sessions.kernel_if_ready
-        if kernel is None or self.sessions.busy:
+        if kernel is None or self.sessions.busy or self._silent_kernel:
             return  # the run's end asks again
         request = {"op": "snapshot", "since": self.generation, "budget": BUDGET}
         reply = await self._ask(kernel, {**request, "maxBytes": MAX_BYTES})
@@ -178,7 +180,11 @@ class NamespaceMirror:
             return None
         reply = parse_reply("".join(text))
         if reply is None:
-            self._fail("the namespace snapshot gave no answer")
+            # It ran and said nothing: not a Python kernel, or one that cannot run the probe.
+            # Not asked again until the session is new or restarted: each try is a query in
+            # the person's kernel.
+            self._silent_kernel = True
+            self._fail("the namespace snapshot gave no answer; not asked again in this session")
         return reply
 
     def _fail(self, why: str) -> None:
@@ -212,8 +218,10 @@ class NamespaceMirror:
         if (known is not None and known.attrs is not None) or path in self._asked:
             return known
         kernel = self.sessions.kernel_if_ready
-        if kernel is None or self.sessions.busy or path.split(".", 1)[0] not in self.entries:
-            return None
+        if kernel is None or self.sessions.busy or self._silent_kernel:
+            return known
+        if path.split(".", 1)[0] not in self.entries:
+            return known
         self._asked.add(path)
         reply = await self._ask(kernel, {"op": "describe", "path": path})
         if reply is None:

@@ -29,7 +29,8 @@ MARK = "\x1ebai-bridge-namespace\x1e"
 STATE_KEY = "_bai_bridge_namespace_state"
 VERSION = 1
 MAX_NAMES = 2000
-MAX_ATTRS = 400
+MAX_ATTRS = 1000  # numpy has ~560 public names, a DataFrame ~450 attributes
+MAX_CLASSES = 2000  # classes whose attribute lists are kept between snapshots
 MAX_REPR = 120
 MAX_DOC = 160
 MAX_COLUMNS = 30
@@ -159,6 +160,8 @@ def _class_attrs(state: _State, cls: type) -> dict[str, str]:
     for klass in _mro(cls):
         if klass is not object:
             _add(attrs, list(_type_dict.__get__(klass).items()), private=True)
+    if len(state.class_attrs) >= MAX_CLASSES:
+        state.class_attrs.clear()  # classes redefined cell after cell: keep none alive forever
     state.class_attrs[id(cls)] = (cls, attrs)
     return attrs
 
@@ -312,6 +315,9 @@ def snapshot(state: _State, ns: dict[str, Any], request: dict[str, Any]) -> dict
             break
         if type(name) is str and not name.startswith("_") and name not in hidden:
             names.append(name)
+    # The person's own objects first: once the size budget is spent, later names come without
+    # attributes, and a module's are the ones the session's complete() or jedi also know.
+    names.sort(key=lambda name: _is(ns[name], types.ModuleType))
     entries: dict[str, Any] = {}
     current: dict[str, str] = {}
     size, truncated = 0, len(names) >= MAX_NAMES
