@@ -65,6 +65,7 @@ big = np.zeros((2000, 3000))
 frame = pd.DataFrame({"price": [1.5, 2.5], "qty": [3, 4]})
 small = [1, 2, 3]
 text = "x" * 100000
+pair = (text, {"k": text}, (1,), set(), {2.5: None})
 giant = 7 ** 100000
 '''
 
@@ -118,6 +119,8 @@ async def test_a_hostile_namespace_is_described_without_running_its_code(
     assert e["text"].len == 100000
     assert len(e["text"].repr or "") <= 130
     assert "bits" in (e["giant"].repr or "")
+    assert e["pair"].repr is None  # a dict inside: not a scalar
+    assert e["pair"].len == 5
     assert e["scale"].kind == "function"
     assert e["scale"].signature == "(values: list, factor: float = 2.0) -> list"
     assert e["scale"].doc == "Multiply every value by factor."

@@ -206,14 +206,36 @@ def _scalar_repr(obj: Any) -> str | None:
     return None
 
 
+def _container_repr(obj: Any) -> str | None:
+    """A small container of safe scalars, written from their bounded reprs (never ``repr``
+    of the whole: eight strings of 100 MB each would be 800 MB)."""
+    cls = type(obj)
+    if cls not in _CONTAINERS or len(obj) > 8:
+        return None
+    pairs = list(obj.items()) if cls is dict else [(None, item) for item in obj]
+    parts = []
+    for key, value in pairs:
+        texts = [_scalar_repr(v) for v in ((key, value) if cls is dict else (value,))]
+        if None in texts:
+            return None
+        parts.append(": ".join(t for t in texts if t is not None))
+    inner = ", ".join(parts)
+    if cls is list:
+        return f"[{inner}]"
+    if cls is tuple:
+        return f"({inner},)" if len(parts) == 1 else f"({inner})"
+    if cls is dict:
+        return f"{{{inner}}}"
+    if not parts:
+        return "set()" if cls is set else "frozenset()"
+    return f"{{{inner}}}" if cls is set else f"frozenset({{{inner}}})"
+
+
 def short_repr(obj: Any) -> str | None:
     """A repr only from types whose repr runs no user code, bounded; else None."""
     text = _scalar_repr(obj)
-    if text is None and type(obj) in _CONTAINERS and len(obj) <= 8:
-        items = list(obj.items()) if type(obj) is dict else list(obj)
-        flat = [v for item in items for v in (item if type(obj) is dict else (item,))]
-        if all(_scalar_repr(v) is not None for v in flat):
-            text = repr(obj)
+    if text is None:
+        text = _container_repr(obj)
     return None if text is None else _clip(text, MAX_REPR)
 
 
