@@ -5,10 +5,19 @@ is stood in for, by the flag the client sets when it sees one."""
 
 from __future__ import annotations
 
+from bai_bridge.api import Kernel
+from bai_bridge.api.models import Stdout
 from bai_bridge.lsp.completion_engine import CompletionEngine, CompletionRequest
 from bai_bridge.lsp.mirror import NamespaceMirror
 from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.tasks import BackgroundTasks
+
+
+async def execution_count(kernel: Kernel) -> int:
+    out = []
+    async for result in kernel.run("print(get_ipython().execution_count)"):
+        out.extend(item.text for item in result.console if isinstance(item, Stdout))
+    return int("".join(out))
 
 
 async def labels(engine: CompletionEngine, source: str) -> dict[str, tuple[str, str | None]]:
@@ -28,10 +37,13 @@ async def test_names_come_from_the_mirror_during_a_run_without_running_code(
     engine = CompletionEngine(sessions, mirror, timeout=5.0)
     await mirror.refresh()
     sent = mirror.probes
+    before = await execution_count(kernel)
 
-    assert (await labels(engine, "box.we"))["weight_kg"] == ("session", "instance")
-    assert (await labels(engine, "Bo"))["Box"] == ("session", "class")
+    for _ in range(5):  # the session is idle: still nothing may run per keystroke
+        assert (await labels(engine, "box.we"))["weight_kg"] == ("session", "instance")
+        assert (await labels(engine, "Bo"))["Box"] == ("session", "class")
     assert mirror.probes == sent  # all of it known: nothing asked of the kernel
+    assert await execution_count(kernel) == before + 1  # only that count query itself ran
 
     sessions.run_started()  # a run is going on: nothing may queue behind it
     try:

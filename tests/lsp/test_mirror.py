@@ -31,6 +31,19 @@ box = Box()
 TYPING = "# %% typing\nfra\nframe.pr\nbox.we\nscale\nscale([1], \n"  # lines 9-14 after SETUP
 
 
+# As on a cluster (until the embedded server's cluster profile does it): the kernel's own
+# completion answers nothing, so everything live below can only have come from the mirror.
+NO_COMPLETIONS = (
+    "get_ipython().kernel.do_complete = lambda code, pos: "
+    '{"status": "ok", "matches": [], "cursor_start": pos, "cursor_end": pos, "metadata": {}}\n'
+)
+
+
+async def answer_no_completions(client: LanguageClient, workspace: Path) -> None:
+    uri = open_doc(client, workspace / "cluster.py", NO_COMPLETIONS)
+    assert field(await run_selection(client, uri, 0), "status") == "finished"
+
+
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("ws")
@@ -58,6 +71,7 @@ async def items(
 async def test_completion_and_hover_come_from_the_mirror_during_a_running_cell(
     client: LanguageClient, bridge: Recorder, workspace: Path
 ) -> None:
+    await answer_no_completions(client, workspace)
     text = SETUP + TYPING + "# %% slow\nimport time; time.sleep(60)\n"
     uri = open_doc(client, workspace / "live.py", text)
     assert field(await run_cell(client, uri, 1), "status") == "finished"
@@ -121,6 +135,7 @@ async def test_completion_and_hover_come_from_the_mirror_during_a_running_cell(
 async def test_completions_run_no_code_in_the_kernel(
     client: LanguageClient, bridge: Recorder, workspace: Path
 ) -> None:
+    await answer_no_completions(client, workspace)
     count = "print(get_ipython().execution_count)\n"
     uri = open_doc(client, workspace / "count.py", SETUP + TYPING + count)
     assert field(await run_cell(client, uri, 1), "status") == "finished"
