@@ -189,12 +189,21 @@ async def test_changes_only_after_the_first_snapshot_and_deeper_levels_on_demand
     assert mirror.probes == probes
     assert await mirror.describe("keep.nothing_here") is None
 
+    probes = mirror.probes
+    await mirror.refresh()  # the probe is in the kernel now: only a call of it is sent
+    assert mirror.probes == probes + 1
+    await kernel.restart()  # behind the mirror's back: the kernel forgot the probe
+    await mirror.refresh()
+    assert mirror.probes == probes + 3  # a call that found nothing, then the probe itself
+    assert "keep" not in mirror.entries
+    assert set(mirror.entries) == set()
+
 
 def mirror_probe(mirror: NamespaceMirror, since: str | None) -> str:
     from bai_bridge.lsp.mirror import probe_code
 
     request = {"op": "snapshot", "since": since, "budget": BUDGET, "maxBytes": MAX_BYTES}
-    return probe_code(mirror._source, request)
+    return probe_code(mirror._source, request, cached=False)
 
 
 async def test_a_kernel_whose_probe_says_nothing_is_not_asked_again(

@@ -11,6 +11,7 @@ Knows nothing of LSP.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 from importlib import resources
@@ -64,11 +65,22 @@ def _converter() -> Converter:
     return converter
 
 
-def probe_code(source: str, request: dict[str, Any]) -> str:
-    """Query code running the probe on the user's namespace without defining a name in it."""
+def probe_code(source: str, request: dict[str, Any], *, cached: bool) -> str:
+    """Query code running the probe on the user's namespace without defining a name in it:
+    the whole probe, or (``cached``) a call of the one an earlier query left in the kernel,
+    answering ``{"missing": true}`` if it is not there (the kernel was restarted behind us).
+    A statement whose value is None: ``_`` and ``Out`` stay as they were."""
+    runner = f"_bai_bridge_probe_{hashlib.sha256(source.encode()).hexdigest()[:12]}"
+    payload = json.dumps({**request, "runner": runner})
+    if cached:
+        source = (
+            f"import sys\nrunner = sys.modules.get({runner!r})\n"
+            f"if runner is None: print({MARK!r} + '{{\"missing\": true}}')\n"
+            "else: runner.main(USER_NS, REQUEST)\n"
+        )
     return (
         f"exec({source!r}, {{'__name__': '__bai_bridge_probe__', "
-        f"'REQUEST': __import__('json').loads({json.dumps(request)!r}), 'USER_NS': globals()}})\n"
+        f"'REQUEST': __import__('json').loads({payload!r}), 'USER_NS': globals()}})\n"
     )
 
 
@@ -98,6 +110,7 @@ class NamespaceMirror:
         self._converter = _converter()
         self._refreshing: asyncio.Task[None] | None = None
         self._silent_kernel = False  # the probe ran and answered nothing (not Python?)
+        self._probe_in_kernel = False  # sent once to this kernel: later queries only call it
         self._again = False
         self._failing = False
 
@@ -112,6 +125,7 @@ class NamespaceMirror:
         if reason != "reused":  # a new or restarted kernel: nothing of the old one is left
             self.clear()
         self._silent_kernel = False
+        self._probe_in_kernel = False
         self.request_refresh()
 
     def clear(self) -> None:
@@ -167,11 +181,24 @@ class NamespaceMirror:
 
     async def _ask(self, kernel: Kernel, request: dict[str, Any]) -> dict[str, Any] | None:
         """One silent probe run; None (logged once until one succeeds) if it failed."""
+        reply = await self._run_probe(kernel, request)
+        if reply is not None and reply.get("missing"):
+            self._probe_in_kernel = False  # restarted behind our back: send the probe itself
+            reply = await self._run_probe(kernel, request)
+        if reply is not None:
+            self._probe_in_kernel = True
+            return reply
+        if self._silent_kernel:
+            self._fail("the namespace snapshot gave no answer; not asked again in this session")
+        return None
+
+    async def _run_probe(self, kernel: Kernel, request: dict[str, Any]) -> dict[str, Any] | None:
         self.probes += 1
+        code = probe_code(self._source, request, cached=self._probe_in_kernel)
         text: list[str] = []
         try:
             async with asyncio.timeout(PROBE_TIMEOUT):
-                async for result in kernel.run(probe_code(self._source, request)):
+                async for result in kernel.run(code):
                     text.extend(i.text for i in result.console if isinstance(i, Stdout))
         except asyncio.CancelledError:
             raise
@@ -179,12 +206,10 @@ class NamespaceMirror:
             self._fail(f"the namespace snapshot failed ({e!r})")
             return None
         reply = parse_reply("".join(text))
-        if reply is None:
-            # It ran and said nothing: not a Python kernel, or one that cannot run the probe.
-            # Not asked again until the session is new or restarted: each try is a query in
-            # the person's kernel.
-            self._silent_kernel = True
-            self._fail("the namespace snapshot gave no answer; not asked again in this session")
+        # It ran and said nothing: not a Python kernel, or one that cannot run the probe. Not
+        # asked again until the session is new or restarted: each try is a query in the
+        # person's kernel.
+        self._silent_kernel = reply is None
         return reply
 
     def _fail(self, why: str) -> None:

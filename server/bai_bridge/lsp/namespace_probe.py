@@ -1,8 +1,9 @@
 """Runs in the user's kernel, not in the bridge: a bounded, silent description of its namespace.
 
 The bridge reads this file once and sends it as query code (`mirror.probe_code`), with
-``REQUEST`` and ``USER_NS`` given as globals of its own ``exec``; it prints one line, the
-marker and a JSON reply. Nothing lands in the user's namespace, ``_``/``Out`` stay as they
+``REQUEST`` and ``USER_NS`` given as globals of its own ``exec``; later queries to the same
+kernel only call the ``main`` it left in ``sys.modules``. It prints one line, the marker and a
+JSON reply. Nothing lands in the user's namespace, ``_``/``Out`` stay as they
 were (the code is statements only) and ``_i``/``_ii``/``_iii`` are put back.
 
 No user code runs where it can be avoided: attributes are read from ``__dict__``s through
@@ -430,4 +431,9 @@ def main(ns: dict[str, Any], request: dict[str, Any]) -> None:
 
 
 if "REQUEST" in globals() and "USER_NS" in globals():
+    # Kept for the next queries (`mirror.probe_code` with ``cached``): they send a call, not
+    # this file again. Named by the bridge after this file's content, so an upgrade replaces it.
+    _runner = types.ModuleType("_bai_bridge_probe")
+    _runner.main = main  # type: ignore[attr-defined]
+    sys.modules[str(globals()["REQUEST"].get("runner"))] = _runner
     main(globals()["USER_NS"], globals()["REQUEST"])
