@@ -62,6 +62,8 @@ loud, slow, props, lazy = LoudRepr(), SlowRepr(), Props(), Lazy()
 props.mine = "own"
 numbers = (n for n in itertools.count())
 big = np.zeros((2000, 3000))
+tiny = np.arange(3)
+boxed = np.array([loud, slow], dtype=object)  # its repr would call theirs
 frame = pd.DataFrame({"price": [1.5, 2.5], "qty": [3, 4]})
 small = [1, 2, 3]
 text = "x" * 100000
@@ -114,6 +116,7 @@ async def test_a_hostile_namespace_is_described_without_running_its_code(
     assert e["numbers"].type == "generator"
     assert (e["big"].shape, e["big"].dtype, e["big"].len) == ([2000, 3000], "float64", 2000)
     assert e["big"].repr is None  # never materialized
+    assert (e["tiny"].repr, e["boxed"].repr, e["boxed"].shape) == ("array([0, 1, 2])", None, [2])
     assert (e["frame"].shape, e["frame"].columns) == ([2, 2], ["price", "qty"])
     assert (e["small"].repr, e["small"].len) == ("[1, 2, 3]", 3)
     assert e["text"].len == 100000

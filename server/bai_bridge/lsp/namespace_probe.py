@@ -257,7 +257,7 @@ def _data_fields(obj: Any, entry: dict[str, Any]) -> None:
         entry["dtype"] = str(obj.dtype)
         if shape:
             entry["len"] = shape[0]
-        if name == "numpy.ndarray" and obj.size <= 12:
+        if name == "numpy.ndarray" and obj.size <= 12 and not obj.dtype.hasobject:
             entry["repr"] = _clip(repr(obj), MAX_REPR)
     elif name.startswith("pandas.") and name.rpartition(".")[2] in ("DataFrame", "Series"):
         entry["shape"] = [int(n) for n in obj.shape]
