@@ -44,6 +44,10 @@ async def test_names_come_from_the_mirror_during_a_run_without_running_code(
         assert (await labels(engine, "Bo"))["Box"] == ("session", "class")
     assert mirror.probes == sent  # all of it known: nothing asked of the kernel
     assert await execution_count(kernel) == before + 1  # only that count query itself ran
+    # After the dot of a live object jedi is not asked (inferring `frame.` walks pandas: it
+    # cost 200 ms a keystroke); here it would have guessed a str's methods.
+    found = await labels(engine, "box = ''\nbox.")
+    assert set(found) == {"weight_kg"}
 
     sessions.run_started()  # a run is going on: nothing may queue behind it
     try:
