@@ -24,6 +24,7 @@ import sys
 import time
 import types
 import uuid
+from itertools import islice
 from typing import Any
 
 MARK = "\x1ebai-bridge-namespace\x1e"
@@ -160,7 +161,7 @@ def _class_attrs(state: _State, cls: type) -> dict[str, str]:
     attrs: dict[str, str] = {}
     for klass in _mro(cls):
         if klass is not object:
-            _add(attrs, list(_type_dict.__get__(klass).items()), private=True)
+            _add(attrs, islice(_type_dict.__get__(klass).items(), MAX_ATTRS * 4), private=True)
     if len(state.class_attrs) >= MAX_CLASSES:
         state.class_attrs.clear()  # classes redefined cell after cell: keep none alive forever
     state.class_attrs[id(cls)] = (cls, attrs)
@@ -172,14 +173,14 @@ def attributes(state: _State, obj: Any) -> tuple[dict[str, str], bool]:
     attrs: dict[str, str] = {}
     if _is(obj, types.ModuleType):
         namespace = _module_dict.__get__(obj)
-        _add(attrs, list(namespace.items())[: MAX_ATTRS * 4], private=False)
+        _add(attrs, islice(namespace.items(), MAX_ATTRS * 4), private=False)
         return attrs, len(attrs) >= MAX_ATTRS
     if _is(obj, type):
         attrs.update(_class_attrs(state, obj))
         return attrs, len(attrs) >= MAX_ATTRS
     own = _instance_dict(obj)
     if own is not None:
-        _add(attrs, list(own.items())[: MAX_ATTRS * 2], private=True)
+        _add(attrs, islice(own.items(), MAX_ATTRS * 2), private=True)
     for name, letter in _class_attrs(state, type(obj)).items():
         if len(attrs) >= MAX_ATTRS:
             break
