@@ -190,7 +190,7 @@ class StandaloneServer:
 
 
 @contextlib.contextmanager
-def standalone_server(tmp_path: Path) -> Iterator[StandaloneServer]:
+def standalone_server(tmp_path: Path, profile: str = "embedded") -> Iterator[StandaloneServer]:
     """`bai-bridge local-server` as a subprocess on a free port, stopped with SIGTERM."""
     access, secret = "AKSTANDALONE" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30)
     env = {**os.environ, "BACKEND_ACCESS_KEY": access, "BACKEND_SECRET_KEY": secret}
@@ -205,6 +205,8 @@ def standalone_server(tmp_path: Path) -> Iterator[StandaloneServer]:
             "0",
             "--data-dir",
             str(data_dir),
+            "--profile",
+            profile,
         ],
         env=env,
         stdout=subprocess.PIPE,

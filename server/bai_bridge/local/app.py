@@ -8,7 +8,7 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from bai_bridge.local import events_api, execute_ws, files_api, sessions_api
-from bai_bridge.local.config import LocalConfig
+from bai_bridge.local.config import LocalConfig, ServerProfile
 from bai_bridge.local.context import CONTEXT, ServerContext
 from bai_bridge.local.events import EventBus
 from bai_bridge.local.images import installed_kernels
@@ -44,6 +44,7 @@ def create_app(
             installed_kernels(),
             lambda lifecycle: events_api.publish(bus, lifecycle),
             run_queue_size=config.run_queue_size,
+            kernel_subshell=config.profile is ServerProfile.EMBEDDED,
         ),
         keys={config.access_key: config.secret_key},
         bus=bus,

@@ -8,6 +8,7 @@ from pathlib import Path
 from aiohttp import web
 
 from bai_bridge.local import payloads
+from bai_bridge.local.config import ServerProfile
 from bai_bridge.local.context import find_session, read_json, server
 from bai_bridge.local.files import (
     FileLimits,
@@ -85,7 +86,8 @@ async def stream_pty(request: web.Request) -> web.WebSocketResponse:
     async def ping() -> None:
         session.touch()
 
-    return await serve_pty(request, terminal, restart, ping)
+    binary = server(request).config.profile is ServerProfile.CLUSTER  # as managers since 25.6
+    return await serve_pty(request, terminal, restart, ping, binary_output=binary)
 
 
 def add_routes(app: web.Application) -> None:

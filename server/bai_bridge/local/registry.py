@@ -74,6 +74,7 @@ class SessionRegistry:
         publish: Publish,
         *,
         run_queue_size: int = 4096,
+        kernel_subshell: bool = True,
     ) -> None:
         self.data_dir = data_dir
         self.sessions_dir = data_dir / "sessions"
@@ -81,6 +82,7 @@ class SessionRegistry:
         self.kernels = kernels
         self.publish = publish
         self.run_queue_size = run_queue_size
+        self.kernel_subshell = kernel_subshell
         self._sessions: dict[str, Session] = {}
         self._base_env = base_environment()
         # The one user's groups: "default", and every group a session was created in (there is
@@ -173,6 +175,7 @@ class SessionRegistry:
     def _new_session(self, spec: SessionSpec) -> Session:
         session = Session(spec, self.sessions_dir, self._base_env)
         session.run_queue_size = self.run_queue_size
+        session.kernel_subshell = self.kernel_subshell
         session.on_kernel_died = self._kernel_died
         self._sessions[str(session.id)] = session
         self.publish(Lifecycle("session_enqueued", session))

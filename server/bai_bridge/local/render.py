@@ -31,6 +31,17 @@ def create_body(outcome: CreateOutcome, version: ApiVersion) -> dict[str, Any]:
     return body
 
 
+def completion_body(version: ApiVersion, matches: list[str] | None) -> dict[str, Any]:
+    """The reply to ``complete()``. ``matches`` None: the kernel runner answered nothing, as a
+    cluster's Python runner does (its ``complete()`` is a TODO): manager 24.09 sent that as a
+    null result, 25.10 and later (API v9) as empty suggestions (protocol doc §12)."""
+    if matches is None:
+        if version.major >= 9:
+            return {"result": {"status": "finished", "error": None, "suggestions": []}}
+        return {"result": None}
+    return {"result": {"status": "finished", "completions": matches}}
+
+
 def info_body(session: Session) -> dict[str, Any]:
     spec = session.spec
     now = datetime.now(UTC)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 import sys
 from collections.abc import Iterable
@@ -15,7 +16,13 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from bai_bridge.local.app import create_app
-from bai_bridge.local.config import LocalConfig, default_data_dir, keypair_from_env_or_store
+from bai_bridge.local.config import (
+    LocalConfig,
+    ServerProfile,
+    default_data_dir,
+    keypair_from_env_or_store,
+    profile_from_env,
+)
 from bai_bridge.scratch import sweep_in_background
 
 log = logging.getLogger(__name__)
@@ -70,6 +77,7 @@ async def _serve(config: LocalConfig, keypair_source: str) -> int:
     print(f"bai-bridge local server: {server.endpoint}", flush=True)
     print(f"access key: {server.access_key} (keypair from {keypair_source})", flush=True)
     print(f"data dir: {config.data_dir}", flush=True)
+    print(f"profile: {config.profile}", flush=True)
     try:
         await stop.wait()
     finally:
@@ -80,8 +88,14 @@ async def _serve(config: LocalConfig, keypair_source: str) -> int:
     return 0
 
 
-def serve_forever(*, host: str, port: int, data_dir: Path | None) -> int:
-    """`bai-bridge local-server`: serve until SIGINT/SIGTERM."""
+def serve_forever(*, host: str, port: int, data_dir: Path | None, profile: str | None) -> int:
+    """`bai-bridge local-server`: serve until SIGINT/SIGTERM. ``profile`` (None: from
+    ``BAI_BRIDGE_PROFILE``) says which server to behave as."""
+    try:
+        chosen = profile_from_env(os.environ) if profile is None else ServerProfile(profile)
+    except ValueError as exc:
+        print(f"bai-bridge local server: {exc}", file=sys.stderr)
+        return 2
     keypair, source = keypair_from_env_or_store()
     config = LocalConfig(
         data_dir=data_dir or default_data_dir(),
@@ -89,6 +103,7 @@ def serve_forever(*, host: str, port: int, data_dir: Path | None) -> int:
         secret_key=keypair.secret_key,
         host=host,
         port=port,
+        profile=chosen,
     )
     try:
         return asyncio.run(_serve(config, source))

@@ -105,6 +105,7 @@ class Session:
         self.settled = asyncio.Event()
         self.env = {**base_env, **self._backend_env(), **spec.environ}
         self.run_queue_size = 4096
+        self.kernel_subshell = True  # see KernelStart.subshell
         self._runs: dict[str, Run] = {}
         self._run_lock = asyncio.Lock()
         self._terminal_lock = asyncio.Lock()
@@ -182,6 +183,7 @@ class Session:
             env=self.env,
             connection_file=self.dir / "kernel.json",
             log_file=self.log_file,
+            subshell=self.kernel_subshell,
         )
         try:
             self.kernel = await JupyterKernel.start(spec)

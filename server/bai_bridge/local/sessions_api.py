@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from bai_bridge.local import payloads
+from bai_bridge.local.config import ServerProfile
 from bai_bridge.local.context import (
     api_version,
     find_session,
@@ -18,7 +19,7 @@ from bai_bridge.local.context import (
     server,
 )
 from bai_bridge.local.errors import NoSuchSession
-from bai_bridge.local.render import create_body, info_body
+from bai_bridge.local.render import completion_body, create_body, info_body
 from bai_bridge.local.session import Session
 from bai_bridge.local.versioning import LATEST_API_VERSION, MANAGER_VERSION
 
@@ -63,18 +64,25 @@ async def interrupt(request: web.Request) -> web.Response:
 
 async def complete(request: web.Request) -> web.Response:
     complete_request = payloads.parse_complete(await read_json(request))
-    return web.json_response(await completions(find_session(request), complete_request))
+    return web.json_response(await completions(request, complete_request))
 
 
-async def completions(session: Session, request: payloads.CompleteRequest) -> dict[str, Any]:
+async def completions(request: web.Request, body: payloads.CompleteRequest) -> dict[str, Any]:
+    session = find_session(request)
+    if server(request).config.profile is ServerProfile.CLUSTER:
+        # A cluster's Python kernel runner answers at once, with nothing.
+        return completion_body(api_version(request), None)
+    return completion_body(api_version(request), await kernel_matches(session, body))
+
+
+async def kernel_matches(session: Session, request: payloads.CompleteRequest) -> list[str]:
     code = request.code
     try:
-        matches = await asyncio.wait_for(
+        return await asyncio.wait_for(
             session.complete(code + request.options.post, len(code)), COMPLETE_TIMEOUT
         )
     except TimeoutError:
-        matches = []
-    return {"result": {"status": "finished", "completions": matches}}
+        return []
 
 
 async def get_info(request: web.Request) -> web.Response:
@@ -98,8 +106,7 @@ async def get_logs(request: web.Request) -> web.Response:
 async def execute(request: web.Request) -> web.Response:
     body = await read_json(request)
     if isinstance(body, dict) and body.get("mode") == "complete":
-        complete_request = payloads.parse_complete(body)
-        return web.json_response(await completions(find_session(request), complete_request))
+        return web.json_response(await completions(request, payloads.parse_complete(body)))
     execute_request = payloads.parse_execute(body)
     batch = None
     if execute_request.mode == "batch":
