@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from bai_bridge.lsp.completion_engine import CompletionEngine, CompletionRequest
 from bai_bridge.lsp.session import SessionManager
+from bai_bridge.lsp.tasks import BackgroundTasks
 
 
 async def test_names_come_from_a_silent_query_then_from_memory_during_a_run(
@@ -16,7 +17,8 @@ async def test_names_come_from_a_silent_query_then_from_memory_during_a_run(
     async for _ in kernel.run("class Box: pass\nbox = Box()\nbox.weight_kg = 3\nbox_count = 1\n"):
         pass
     kernel.completion_supported = False  # what complete() records after a 500 or null
-    engine = CompletionEngine(sessions, timeout=5.0)
+    tasks = BackgroundTasks()
+    engine = CompletionEngine(sessions, timeout=5.0, tasks=tasks)
 
     source = "box.we"
     answer = await engine.complete(CompletionRequest(source, 0, len(source)))
@@ -40,3 +42,4 @@ async def test_names_come_from_a_silent_query_then_from_memory_during_a_run(
     source = "box_"
     answer = await engine.complete(CompletionRequest(source, 0, 4))
     assert "box_count" in {c.label for c in answer.candidates}
+    await tasks.cancel_all()

@@ -339,11 +339,15 @@ class Kernel:
         opts: BatchOptions | Mapping[str, Any] | None = None,
         on_input: InputCallback | None = None,
         stream: bool = False,
+        interrupt: bool = True,
     ) -> AsyncIterator[ExecutionResult]:
         """Follow the run loop; see `runloop.run_code` (yields every answer as it comes).
 
-        ``stream`` runs over the execute WebSocket where the server takes one."""
-        return runloop.run_code(self, code, mode=mode, opts=opts, on_input=on_input, stream=stream)
+        ``stream`` runs over the execute WebSocket where the server takes one; ``interrupt``
+        False leaves the session alone when the caller stops early."""
+        return runloop.run_code(
+            self, code, mode=mode, opts=opts, on_input=on_input, stream=stream, interrupt=interrupt
+        )
 
     # -- files ----------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
 only the output produced since the previous one), continues through ``continued``,
 ``clean-finished`` and ``build-finished``, answers ``waiting-input`` through ``on_input``, and
 stops after ``finished`` or ``exec-timeout``. If the consumer is cancelled or stops iterating
-before the end, the remote run is interrupted (best effort) and the cancellation propagates.
+before the end, the remote run is interrupted (best effort; unless ``interrupt`` is False) and
+the cancellation propagates.
 A consumer that breaks out of the loop should close the iterator (``contextlib.aclosing``)
 so that the interrupt is sent at once rather than when the iterator is collected.
 
@@ -66,20 +67,25 @@ async def run_code(
     opts: Options = None,
     on_input: InputCallback | None = None,
     stream: bool = False,
+    interrupt: bool = True,
 ) -> AsyncIterator[ExecutionResult]:
     """Run ``code`` (``mode`` "query") or batch ``opts`` (``mode`` "batch") to its end.
 
     ``on_input(prompt, is_password)`` returns the text for a waiting ``input()``; without a
     callback an empty line is sent, so a run never hangs waiting for an answer. ``stream``
-    tries the execute WebSocket first.
+    tries the execute WebSocket first. ``interrupt`` False: leaving early interrupts nothing
+    (the session interrupts whatever it runs then, which for a run still queued behind
+    someone else's is theirs).
     """
     if mode not in ("query", "batch"):
         raise ValueError(f"run mode must be 'query' or 'batch', not {mode!r}")
+    if stream and not interrupt:  # the server interrupts a run whose WebSocket closes early
+        raise ValueError("a run over the execute WebSocket cannot be left without interrupting")
     opened = await _open_stream(kernel, code, mode, opts) if stream else None
     steps: AsyncGenerator[ExecutionResult, None] = (
         _follow_stream(opened, on_input)
         if opened is not None
-        else _follow_http(kernel, code, mode, opts, on_input, refused=stream)
+        else _follow_http(kernel, code, mode, opts, on_input, refused=stream, interrupt=interrupt)
     )
     async with contextlib.aclosing(steps):  # leaving early closes (and interrupts) at once
         async for result in steps:
@@ -128,6 +134,7 @@ async def _follow_http(
     on_input: InputCallback | None,
     *,
     refused: bool,
+    interrupt: bool,
 ) -> AsyncGenerator[ExecutionResult, None]:
     """The HTTP loop (§4.7): one request per step. ``refused``: the WebSocket was, so once
     this run has started the kernel is known to run over HTTP only."""
@@ -146,7 +153,7 @@ async def _follow_http(
                 step_mode, text = "input", await _answer(result, on_input)
             result = await kernel.execute(result.run_id, text, step_mode)
     finally:
-        if not finished:
+        if not finished and interrupt:
             await _interrupt(kernel)
 
 

@@ -2,8 +2,12 @@
 
 1. The session's own ``complete()``, bounded in time (the embedded server answers through a
    kernel subshell, so this works during a run too).
-2. If the server does not support completion (real managers answer 500 or null): a silent
-   runtime query listing names, made only while no run is going on, cached.
+2. If the server does not support completion (real managers answer 500 or null; a 26.x
+   cluster's Python runner answers nothing): a silent runtime query listing names, made only
+   while none of our runs is going on, cached. The query is never cancelled by a
+   completion's deadline, nor does it interrupt anything: queued behind a cell someone else
+   runs, it would interrupt their cell. One listing at a time; only the completion that
+   started it waits for it.
 3. Always as the fallback: names the session reported earlier, and jedi on the buffer.
 
 jedi is loaded when the person first edits a document (or by the first fallback, if that comes
@@ -27,6 +31,7 @@ from bai_bridge.api import CompletionOptions, Kernel
 from .daemon_thread import run_in_daemon_thread
 from .session import SessionManager
 from .static_completion import Candidate, from_known_names, jedi_candidates, word_before
+from .tasks import BackgroundTasks
 
 __all__ = ["CompletionEngine", "CompletionRequest"]
 
@@ -77,10 +82,12 @@ class CompletionAnswer:
 
 
 class CompletionEngine:
-    def __init__(self, sessions: SessionManager, timeout: float) -> None:
+    def __init__(self, sessions: SessionManager, timeout: float, tasks: BackgroundTasks) -> None:
         self.sessions = sessions
         self.timeout = timeout
+        self.tasks = tasks
         self.known_names: set[str] = set()
+        self._listing: asyncio.Task[None] | None = None
         self._jedi = threading.Lock()  # jedi is not thread-safe: one call at a time
         self._warm_up_claimed = False
 
@@ -131,16 +138,18 @@ class CompletionEngine:
             names = await kernel.complete(request.prefix_code, options)
             if _supported(kernel) is not False:
                 return _normalize(names, request, "session")
-        if self.sessions.busy:
+        if self.sessions.busy or (self._listing is not None and not self._listing.done()):
             return []
-        await self._query_names(kernel, request.owner)
+        self._listing = self.tasks.spawn(self._query_names(kernel, request.owner), "list-names")
+        # Shielded: the completion's deadline ends the wait, not the query.
+        await asyncio.shield(self._listing)
         return []  # the fallback reads the fresh names
 
     async def _query_names(self, kernel: Kernel, owner: str) -> None:
         expr = f"dir({owner})" if owner else "list(globals())"
         code = _NAMES_QUERY.format(mark=_MARK, expr=expr)
         text = ""
-        async for result in kernel.run(code):
+        async for result in kernel.run(code, interrupt=False):
             text += "".join(getattr(item, "text", "") for item in result.console)
         if _MARK not in text:
             return

@@ -99,7 +99,7 @@ async def start(ls: BridgeServer) -> None:
     await ls.api.open()  # negotiation failures are logged; the first real call reports
     name = options.session_name or default_session_name(ls.root)
     ls.sessions = SessionManager(ls.api, options, name, ls.tasks, lambda s: _push_status(ls, s))
-    ls.completion = CompletionEngine(ls.sessions, options.completion_timeout)
+    ls.completion = CompletionEngine(ls.sessions, options.completion_timeout, ls.tasks)
     sync.attach(ls)
     folders.warn_unsynced(ls)
     ls.tasks.spawn(watch.start_watching(ls), "watch-files")
