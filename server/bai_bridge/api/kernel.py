@@ -70,10 +70,14 @@ def bind_kernel(session: APISession) -> type[Kernel]:
 
 
 def _completions(body: Any) -> list[str] | None:
-    """Candidates from any of the answer shapes seen in the wild; None = unsupported."""
+    """Candidates from any of the answer shapes seen in the wild; None = unsupported.
+
+    ``{"result": [...]}`` (the docs), ``{"result": {"completions": [...]}}`` (runners before
+    25.10), ``{"result": {"status", "error", "suggestions": [...]}}`` (26.x managers).
+    """
     result = body.get("result") if isinstance(body, dict) else None
     if isinstance(result, dict):
-        result = result.get("completions")
+        result = result.get("suggestions", result.get("completions"))
     if not isinstance(result, list):
         return None
     return [str(item) for item in result]
