@@ -131,7 +131,7 @@ async def test_complete_answers_nothing_at_once_even_during_a_run(
 def test_the_reply_for_nothing_follows_the_api_version() -> None:
     assert completion_body(ApiVersion(8, "20240915"), None) == {"result": None}
     v9 = completion_body(ApiVersion(9, "20250722"), None)
-    assert v9 == {"result": {"status": "finished", "error": None, "suggestions": []}}
+    assert v9 == {"result": {"status": "finished", "error": None, "suggestions": None}}
 
 
 async def test_a_query_waits_behind_a_running_cell(

@@ -19,6 +19,10 @@ def not_found_slug(version: ApiVersion, legacy_v4: str, legacy: str) -> str:
 
 def problem_for(exc: errors.SessionError, version: ApiVersion) -> problems.Problem:
     match exc:
+        case errors.BodySchemaInvalid():
+            return problems.GenericBadRequest(
+                exc.msg, data=exc.data, title=problems.SCHEMA_INVALID_TITLE
+            )
         case errors.InvalidParams():
             return problems.InvalidAPIParams(exc.msg, data=exc.data)
         case errors.NoSuchSession():
@@ -37,6 +41,8 @@ def problem_for(exc: errors.SessionError, version: ApiVersion) -> problems.Probl
             slug = not_found_slug(version, "image-not-found", "image-not-found")
             data = {"image": exc.image, "available": exc.available}
             return problems.ImageNotFound(str(exc), data=data, slug=slug)
+        case errors.NoSuchObject():
+            return problems.ObjectNotFound(str(exc), title=f"No such {exc.object_name}.")
         case errors.Forbidden():
             return problems.GenericForbidden(str(exc))
         case errors.NoSuchGroup():

@@ -2,7 +2,8 @@
 
 Client TEXT frames carry JSON: ``stdin`` (base64 bytes), ``resize``, ``ping``, ``restart``.
 Output goes back as ``{"type": "out", "data": <base64>}``: in TEXT frames as managers up to
-24.09 send it, or in BINARY frames as 25.6 and later do (the cluster profile). Anything malformed
+24.09 send it, or in BINARY frames as 25.6 and later do (API v9 clients, and every client on the
+cluster profile). Anything malformed
 is logged and ignored, as the official server ignores non-TEXT frames. The socket closes
 when the terminal's shell exits; a restart re-attaches it to the new terminal instead.
 """

@@ -82,6 +82,7 @@ class SessionSpec:
     domain: str = "default"
     group: str = "default"
     architecture: str = "x86_64"
+    batch_timeout: float | None = None  # seconds a batch session's startup command may run
 
 
 class Session:

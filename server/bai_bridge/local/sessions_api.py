@@ -57,6 +57,12 @@ async def restart(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def rename(request: web.Request) -> web.Response:
+    new_name = payloads.parse_rename(await read_json(request), request.query)
+    server(request).registry.rename(find_session(request), new_name)
+    return web.Response(status=204)
+
+
 async def interrupt(request: web.Request) -> web.Response:
     await find_session(request).interrupt()
     return web.Response(status=204)
@@ -87,6 +93,12 @@ async def kernel_matches(session: Session, request: payloads.CompleteRequest) ->
 
 async def get_info(request: web.Request) -> web.Response:
     return web.json_response(info_body(find_session(request)))
+
+
+async def get_apps(request: web.Request) -> web.Response:
+    """The session's service ports (§12): none, as there is no app proxy on one machine."""
+    find_session(request)
+    return web.json_response([])
 
 
 async def get_logs(request: web.Request) -> web.Response:
@@ -135,3 +147,5 @@ def add_routes(app: web.Application) -> None:
         app.router.add_post(base + "/interrupt", interrupt)
         app.router.add_post(base + "/complete", complete)
         app.router.add_get(base + "/logs", get_logs)
+        app.router.add_get(f"/stream{base}/apps", get_apps)
+    app.router.add_post("/session/{sid}/rename", rename)  # API v5 on; v4 managers had none
