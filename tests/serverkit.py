@@ -26,8 +26,31 @@ from bai_bridge.api.auth import authorization_header, generate_signature
 from bai_bridge.local.config import LocalConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"
 DEFAULT_VERSION = "v8.20240915"
+
+
+@attrs.frozen
+class Peer:
+    """An official client release in its own virtual environment, with its scripts."""
+
+    venv: str
+    scripts: str
+    missing: str  # why the tests skip when the environment does not exist
+
+    @property
+    def python(self) -> Path:
+        return ROOT / self.venv / "bin" / "python"
+
+
+# backend.ai-client 23.9.10 (API v7; pins aiohttp 3.8).
+PEER_23 = Peer(".venv-peer", "peer", ".venv-peer is missing (scripts/setup creates it)")
+# backend.ai-client 26.9.6 (API v9); it needs Python 3.13.
+PEER_26 = Peer(
+    ".venv-peer26",
+    "peer26",
+    ".venv-peer26 is missing: backend.ai-client 26.x needs Python 3.13, and scripts/setup"
+    " creates the environment only where python3.13 exists",
+)
 
 
 def random_config(data_dir: Path, **overrides: Any) -> LocalConfig:
@@ -239,14 +262,21 @@ def peer_env(endpoint: str, access_key: str, secret_key: str) -> dict[str, str]:
 
 
 async def run_peer(
-    script: str, endpoint: str, access_key: str, secret_key: str, *args: str, limit: float = 240
+    script: str,
+    endpoint: str,
+    access_key: str,
+    secret_key: str,
+    *args: str,
+    limit: float = 240,
+    peer: Peer = PEER_23,
 ) -> Any:
-    """Run a tests/peer script with the official client; returns its JSON output."""
-    if not PEER_PYTHON.exists():
-        pytest.skip(".venv-peer is missing (scripts/setup creates it)")
+    """Run a script of ``peer`` (tests/peer by default) with that official client release;
+    returns its JSON output."""
+    if not peer.python.exists():
+        pytest.skip(peer.missing)
     process = await asyncio.create_subprocess_exec(
-        str(PEER_PYTHON),
-        str(ROOT / "tests" / "peer" / script),
+        str(peer.python),
+        str(ROOT / "tests" / peer.scripts / script),
         *args,
         env=peer_env(endpoint, access_key, secret_key),
         stdout=asyncio.subprocess.PIPE,
