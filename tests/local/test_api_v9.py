@@ -7,6 +7,7 @@ import asyncio
 import base64
 import json
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -138,10 +139,15 @@ async def test_pty_output_frames_per_version(
     assert base64.b64decode(frame["data"])
 
 
-async def test_stream_apps_lists_no_service_ports(client: SignedClient) -> None:
+async def test_stream_apps_and_status_history(client: SignedClient) -> None:
     assert (await create_v9(client, "app-sess")).status == 201
     reply = await client.request("GET", "/stream/session/app-sess/apps", version=V9)
     assert (reply.status, reply.json()) == (200, [])
+    await client.request("PATCH", "/session/app-sess", version=V9)  # a restart
+    history = (await client.request("GET", "/session/app-sess/status-history", version=V9)).json()
+    order = ["PENDING", "SCHEDULED", "PREPARING", "RESTARTING", "RUNNING"]
+    assert sorted(history, key=history.__getitem__) == order  # RUNNING: its latest entry
+    assert all(datetime.fromisoformat(history[s]).tzinfo is not None for s in order)
 
 
 async def test_batch_timeout_ends_a_batch_session(client: SignedClient) -> None:

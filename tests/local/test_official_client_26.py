@@ -119,6 +119,13 @@ def check_session_methods(seen: dict[str, Any]) -> None:
     assert (info["status"], info["image"], info["tag"]) == ("RUNNING", seen_image(), "peer26")
     assert "kernel python3 started" in seen["logs"]["result"]["logs"]
     assert seen["apps"] == []
+    assert list(seen["status_history"]) == [
+        "PENDING",
+        "SCHEDULED",
+        "PREPARING",
+        "RUNNING",
+        "RESTARTING",
+    ]
     assert seen["rename"] == {"result": None}
     assert seen["info_after_rename"]["status"] == "RUNNING"
 
@@ -153,16 +160,15 @@ def check_files_pty_and_streams(seen: dict[str, Any]) -> None:
 def check_single_machine_refusals(refusals: dict[str, Any]) -> None:
     """What needs a cluster's services is refused with a 404: session templates, task logs
     and image commits live in a manager's database, storage and registries; start_service
-    needs an app proxy; status history, dependency graph and abuse reports come from a
-    manager's scheduler and agents' watchers; paginated_list/detail/update are GraphQL
-    (/admin/gql), which this server does not speak."""
+    needs an app proxy; dependency graphs (sessions waiting on other sessions) and abuse
+    reports come from a manager's scheduler and agents' watchers; paginated_list, detail and
+    update are GraphQL (/admin/gql), which this server does not speak."""
     assert set(refusals) == {
         "create_from_template",
         "get_task_logs",
         "commit",
         "export_to_image",
         "start_service",
-        "get_status_history",
         "get_dependency_graph",
         "get_abusing_report",
         "paginated_list",

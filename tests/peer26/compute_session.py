@@ -245,6 +245,7 @@ async def session_methods(api: Any, session: Any, out: dict[str, Any]) -> None:
     out["info"] = await session.get_info()
     out["logs"] = await session.get_logs()
     out["apps"] = await session.stream_app_info()
+    out["status_history"] = await session.get_status_history()
     out["files"] = await files_round_trip(session)
     out["pty"] = await pty_echo(session)
     out["stream_execute"] = await stream_execute(
@@ -267,7 +268,6 @@ async def single_machine_refusals(api: Any, session: Any) -> dict[str, Any]:
         "commit": await outcome(session.commit()),
         "export_to_image": await outcome(session.export_to_image("my-image")),
         "start_service": await outcome(session.start_service("jupyter")),
-        "get_status_history": await outcome(session.get_status_history()),
         "get_dependency_graph": await outcome(session.get_dependency_graph()),
         "get_abusing_report": await outcome(session.get_abusing_report()),
         "paginated_list": await outcome(cls.paginated_list()),

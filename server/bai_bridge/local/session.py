@@ -99,6 +99,8 @@ class Session:
         self.status_info: str | None = None
         self.created_at = datetime.now(UTC)
         self.last_used = self.created_at
+        # When the session last entered each status, as a manager keeps it (status -> ISO time).
+        self.status_history = {str(Status.PENDING): self.created_at.isoformat()}
         self.terminated_at: datetime | None = None
         self.num_queries = 0
         self.kernel: JupyterKernel | None = None
@@ -162,6 +164,7 @@ class Session:
     def set_status(self, status: Status, info: str | None = None) -> None:
         self.status = status
         self.status_info = info
+        self.status_history[str(status)] = datetime.now(UTC).isoformat()
         if status in SETTLED:
             self.settled.set()
 

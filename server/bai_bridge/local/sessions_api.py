@@ -95,6 +95,11 @@ async def get_info(request: web.Request) -> web.Response:
     return web.json_response(info_body(find_session(request)))
 
 
+async def get_status_history(request: web.Request) -> web.Response:
+    """When the session entered each status: ``{"RUNNING": <ISO time>, ...}`` (26.x shape)."""
+    return web.json_response(find_session(request).status_history)
+
+
 async def get_apps(request: web.Request) -> web.Response:
     """The session's service ports (§12): none, as there is no app proxy on one machine."""
     find_session(request)
@@ -148,4 +153,6 @@ def add_routes(app: web.Application) -> None:
         app.router.add_post(base + "/complete", complete)
         app.router.add_get(base + "/logs", get_logs)
         app.router.add_get(f"/stream{base}/apps", get_apps)
-    app.router.add_post("/session/{sid}/rename", rename)  # API v5 on; v4 managers had none
+    # API v5 on (v4 managers had neither).
+    app.router.add_post("/session/{sid}/rename", rename)
+    app.router.add_get("/session/{sid}/status-history", get_status_history)
