@@ -171,3 +171,20 @@ async def test_batch_timeout_ends_a_batch_session(client: SignedClient) -> None:
     logs = await client.request("GET", "/session/slow-batch/logs", version=V9)
     assert "begun" in logs.json()["result"]["logs"]
     assert "never" not in logs.json()["result"]["logs"]
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("starts_at", "2030-01-01T00:00:00+00:00"),
+        ("dependencies", ["0b6a9d5e-0c43-4d2a-9a39-1f2b3c4d5e6f"]),
+        ("callback_url", "http://127.0.0.1:9/hook"),
+    ],
+)
+async def test_what_needs_a_scheduler_is_refused(
+    client: SignedClient, field: str, value: object
+) -> None:
+    reply = await create_v9(client, "sched-sess", **{field: value})
+    assert (reply.status, reply.problem_type) == (400, "invalid-api-params")
+    assert reply.json()["data"] == {field: "not supported here"}
+    assert (await client.request("GET", "/session/sched-sess", version=V9)).status == 404
