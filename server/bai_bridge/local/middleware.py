@@ -8,6 +8,7 @@ import logging
 from collections.abc import Sequence
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.typedefs import Handler, Middleware
 
 from bai_bridge.local import errors, problems
@@ -39,6 +40,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400:
             raise
         return problem_for_http(exc, request, api_version(request)).response()
+    except HttpProcessingError as exc:  # a malformed body read by the handler (e.g. multipart)
+        if 400 <= exc.code < 500:
+            return problems.GenericBadRequest(f"Malformed request: {exc.message}").response()
+        log.exception("unhandled error in %s %s", request.method, request.path)
+        return problems.InternalServerError().response()
     except asyncio.CancelledError:
         raise
     except Exception:
