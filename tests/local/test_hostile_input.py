@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
-from serverkit import SignedClient
+from bai_bridge.local.context import CONTEXT
+from bai_bridge.local.serve import RunningServer
+from serverkit import Reply, SignedClient
 
 IMAGE = "python:3.11-ubuntu20.04"
 
@@ -158,3 +162,87 @@ async def test_execute_parameter_errors(
         "invalid-api-params",
         msg,
     )
+
+
+# --- text that is not what it claims to be ------------------------------------------------
+
+
+def multipart_upload(disposition: str, extra_header: str = "") -> tuple[bytes, str]:
+    boundary = "hostileboundary"
+    body = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="src"; {disposition}\r\n'
+        f"{extra_header}Content-Type: application/octet-stream\r\n\r\npayload\r\n--{boundary}--\r\n"
+    ).encode()
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+async def upload_raw(client: SignedClient, sid: str, body: bytes, content_type: str) -> Reply:
+    path = f"/session/{sid}/upload"
+    headers = client.sign("POST", path, "multipart/form-data")
+    return await client.request(
+        "POST", path, data=body, sign=False, headers={**headers, "Content-Type": content_type}
+    )
+
+
+@pytest.mark.parametrize(
+    ("disposition", "extra_header"),
+    [
+        ('filename="a\x00b.txt"', ""),  # raw NUL in the header: aiohttp's parser refuses it
+        ('filename="a\x01b.txt"', ""),
+        ('filename="a\x1bb.txt"', ""),
+        ('filename="a%01b.txt"', ""),  # decoded by us: a control character in the name
+        ("filename*=utf-8''a%0Ab.txt", ""),
+        ('filename="ok.txt"', "X-Note: a\x01b\r\n"),  # a control character in another header
+    ],
+)
+async def test_control_characters_in_upload_parts_are_400(
+    client: SignedClient, local_server: RunningServer, disposition: str, extra_header: str
+) -> None:
+    await client.create("sess-upload-ctl")
+    work = next(local_server.app[CONTEXT].registry.live(client.access_key)).work_dir
+    before = sorted(p.name for p in work.iterdir())
+    body, content_type = multipart_upload(disposition, extra_header)
+    reply = await upload_raw(client, "sess-upload-ctl", body, content_type)
+    assert reply.status == 400, reply.body
+    assert reply.headers["Content-Type"].startswith("application/problem+json")
+    assert reply.json()["msg"], reply.body
+    assert sorted(p.name for p in work.iterdir()) == before
+
+
+@pytest.mark.parametrize(
+    ("path", "raw"),
+    [
+        ("/session/nobody", b'{"mode": "query", "code": "x = \'\\ud800\'", "runId": null}'),
+        ("/session/nobody", b'{"mode": "query", "code": "\\udfff tail", "runId": null}'),
+        ("/session/nobody/complete", b'{"code": "\\ud83d", "options": {"row": 0, "col": 1}}'),
+        ("/session/nobody/complete", b'{"code": "x", "options": {"\\udc80": 1}}'),
+    ],
+)
+async def test_lone_surrogates_over_http_are_400(
+    client: SignedClient, path: str, raw: bytes, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = client.sign("POST", path, "application/json")
+    reply = await client.request(
+        "POST", path, data=raw, sign=False, headers={**headers, "Content-Type": "application/json"}
+    )
+    assert (reply.status, reply.problem_type) == (400, "invalid-api-params"), reply.body
+    assert "surrogate" in reply.json()["msg"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_lone_surrogate_over_the_execute_websocket(
+    client: SignedClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    await client.create("sess-surrogate-ws")
+    path = "/stream/session/sess-surrogate-ws/execute"
+    async with client.session.ws_connect(
+        client.endpoint + path, headers=client.ws_headers(path)
+    ) as ws:
+        await ws.send_str('{"mode": "query", "code": "print(\'\\ud800\')"}')
+        frame = await ws.receive_json(timeout=30)
+    assert frame["status"] == "error"
+    assert "surrogate" in frame["msg"]
+    assert "code" in frame["msg"]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    # The kernel is fine: the next run works.
+    assert (await client.run("sess-surrogate-ws", "print(6 * 7)"))["result"]["status"] == "finished"

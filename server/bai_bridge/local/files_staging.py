@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import stat
 from collections.abc import Sequence
@@ -34,6 +35,7 @@ from bai_bridge.local.problems import InvalidAPIParams
 
 __all__ = ["Staged", "UploadTarget", "check_name", "write_all"]
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -201,6 +203,12 @@ def check_name(filename: str) -> None:
     """400 for a name that is unsafe or names no file, whatever the file system holds."""
     if plain_parts(filename) == () or os.path.normpath(filename) in (".", ".."):
         raise InvalidAPIParams(f"Not a file name: {filename!r}")
+    # A name with a control character (a %01 in the header) is legal on Linux, but no shell
+    # or editor shows it as it is.
+    if (bad := _CONTROL.search(filename)) is not None:
+        raise InvalidAPIParams(
+            f"A file name must not contain control characters ({bad[0]!r}): {filename!r}"
+        )
 
 
 def _final_kind(dir_fd: int, final_name: str, name: str) -> str:
