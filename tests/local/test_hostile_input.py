@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from bai_bridge.local.context import CONTEXT
-from bai_bridge.local.serve import RunningServer
-from serverkit import Reply, SignedClient
+from bai_bridge.local.serve import RunningServer, start_server
+from serverkit import Reply, SignedClient, random_config
 
 IMAGE = "python:3.11-ubuntu20.04"
 
@@ -246,3 +250,95 @@ async def test_lone_surrogate_over_the_execute_websocket(
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     # The kernel is fine: the next run works.
     assert (await client.run("sess-surrogate-ws", "print(6 * 7)"))["result"]["status"] == "finished"
+
+
+# --- clients that hold a connection without sending ---------------------------------------
+
+SHORT = 1.0  # the configured timeouts of `impatient_server`
+CUT_WITHIN = 20.0  # far above SHORT (a loaded machine), far below "never"
+
+
+@pytest.fixture
+async def impatient_server(tmp_path: Path) -> AsyncIterator[RunningServer]:
+    config = random_config(tmp_path / "data", header_timeout=SHORT, body_timeout=SHORT)
+    server = await start_server(config)
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+async def open_raw(server: RunningServer) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    port = int(server.endpoint.rsplit(":", 1)[1])
+    return await asyncio.open_connection("127.0.0.1", port)
+
+
+async def closed_by_server(reader: asyncio.StreamReader) -> bytes:
+    """Everything the server sends until it closes the connection (bounded wait)."""
+    return await asyncio.wait_for(reader.read(), CUT_WITHIN)
+
+
+async def trickle(writer: asyncio.StreamWriter, data: bytes, interval: float) -> None:
+    """Send `data` a byte at a time (the slow client of the test, not a synchronisation)."""
+    for byte in data:
+        writer.write(bytes([byte]))
+        await writer.drain()
+        await asyncio.sleep(interval)
+
+
+@pytest.mark.parametrize("head", [b"GET /", b"POST /session HTTP/1.1\r\nHost: x\r\nX-Slow: "])
+async def test_a_head_that_never_completes_is_cut(
+    impatient_server: RunningServer, head: bytes
+) -> None:
+    reader, writer = await open_raw(impatient_server)
+    sender = asyncio.create_task(trickle(writer, head + b"a" * 10_000, SHORT / 4))
+    try:
+        assert await closed_by_server(reader) == b""
+    finally:
+        sender.cancel()
+        writer.close()
+
+
+def signed_head(server: RunningServer, path: str, content_length: int) -> bytes:
+    client = SignedClient(server.endpoint, server.access_key, server.secret_key, None)  # type: ignore[arg-type]
+    headers = client.sign("POST", path, "application/json")
+    lines = [f"POST {path} HTTP/1.1", "Host: " + server.endpoint.split("://", 1)[1]]
+    lines += [f"{k}: {v}" for k, v in headers.items()]
+    lines += ["Content-Type: application/json", f"Content-Length: {content_length}"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+@pytest.mark.parametrize("trickled", [False, True])
+async def test_a_body_that_never_completes_is_cut(
+    impatient_server: RunningServer, caplog: pytest.LogCaptureFixture, trickled: bool
+) -> None:
+    caplog.set_level(logging.INFO)
+    reader, writer = await open_raw(impatient_server)
+    writer.write(signed_head(impatient_server, "/session/nobody", 100_000))
+    body = b'{"mode": "query", "code": "' + b" " * 99_000
+    sender = asyncio.create_task(trickle(writer, body, SHORT / 4 if trickled else 3600))
+    try:
+        await closed_by_server(reader)
+    finally:
+        sender.cancel()
+        writer.close()
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    cut = [r for r in caplog.records if "did not arrive" in r.getMessage()]
+    assert len(cut) == 1, [r.getMessage() for r in caplog.records]
+
+
+async def test_an_announced_body_over_the_limit_is_413_at_once(
+    impatient_server: RunningServer,
+) -> None:
+    reader, writer = await open_raw(impatient_server)
+    writer.write(signed_head(impatient_server, "/session/nobody", 10 << 30))  # 10 GiB
+    try:
+        answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), CUT_WITHIN)
+        assert answer.startswith(b"HTTP/1.1 413 ")
+        rest = await closed_by_server(reader)
+    finally:
+        writer.close()
+    problem = json.loads(rest[rest.index(b"{") :])
+    limit = impatient_server.app._client_max_size
+    assert problem["data"] == {"limit": limit, "size": 10 << 30}
+    assert f"{limit:,} bytes" in problem["msg"]

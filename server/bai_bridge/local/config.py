@@ -116,6 +116,12 @@ class LocalConfig:
     # Requests per access key in a rolling 15 minutes (real keypairs have such a limit too).
     rate_limit: int = 100_000
     profile: ServerProfile = attrs.field(default=ServerProfile.EMBEDDED, converter=ServerProfile)
+    # A connection whose next request head is not complete this long after it opened (or
+    # after the previous answer) is closed: idle keep-alive, or a head sent a byte at a time.
+    header_timeout: float = 75.0
+    # A request body must arrive whole within this long of its head (20 MiB of uploads at
+    # 100 KiB/s take 205 s).
+    body_timeout: float = 300.0
 
     @classmethod
     def with_keypair(cls, keypair: Keypair, **kwargs: object) -> LocalConfig:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bai_bridge.local import errors, problems
+from bai_bridge.local.body_guard import too_large
 from bai_bridge.local.versioning import ApiVersion
 
 # Manager 22.03 (API v6.20220315) folded the specific not-found types into object-not-found.
@@ -65,7 +66,7 @@ def problem_for_http(
     if exc.status == 405:
         return problems.MethodNotAllowed()
     if exc.status == 413:
-        return problems.PayloadTooLarge()
+        return too_large(request.client_max_size)
     if exc.status >= 500:
         return problems.InternalServerError()
     return problems.GenericBadRequest(exc.reason)

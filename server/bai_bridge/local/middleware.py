@@ -45,6 +45,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             return problems.GenericBadRequest(f"Malformed request: {exc.message}").response()
         log.exception("unhandled error in %s %s", request.method, request.path)
         return problems.InternalServerError().response()
+    except ConnectionResetError:  # the client went away, or was cut off, mid-request
+        log.info(
+            "%s %s: the client went away before its request was read", request.method, request.path
+        )
+        return problems.GenericBadRequest("The request was not received whole.").response()
     except asyncio.CancelledError:
         raise
     except Exception:

@@ -48,7 +48,13 @@ async def start_server(
     config.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     sweep_in_background("kernel")  # socket folders of kernels whose server was killed
     app = create_app(config, extra_middlewares=extra_middlewares)
-    runner = web.AppRunner(app, access_log=None, handle_signals=False, shutdown_timeout=1.0)
+    runner = web.AppRunner(
+        app,
+        access_log=None,
+        handle_signals=False,
+        shutdown_timeout=1.0,
+        keepalive_timeout=config.header_timeout,  # also bounds a request head's arrival
+    )
     await runner.setup()
     site = web.TCPSite(runner, config.host, config.port)
     try:
