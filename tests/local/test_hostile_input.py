@@ -225,13 +225,14 @@ async def test_control_characters_in_upload_parts_are_400(
 async def test_lone_surrogates_over_http_are_400(
     client: SignedClient, path: str, raw: bytes, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.INFO)
     headers = client.sign("POST", path, "application/json")
     reply = await client.request(
         "POST", path, data=raw, sign=False, headers={**headers, "Content-Type": "application/json"}
     )
     assert (reply.status, reply.problem_type) == (400, "invalid-api-params"), reply.body
     assert "surrogate" in reply.json()["msg"]
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert_one_quiet_line(caplog, "surrogate")
 
 
 async def test_lone_surrogate_over_the_execute_websocket(
@@ -342,3 +343,86 @@ async def test_an_announced_body_over_the_limit_is_413_at_once(
     limit = impatient_server.app._client_max_size
     assert problem["data"] == {"limit": limit, "size": 10 << 30}
     assert f"{limit:,} bytes" in problem["msg"]
+
+
+# --- clients that vanish --------------------------------------------------------------------
+
+
+class FirstRecord(logging.Handler):
+    """Signals the first record a server module logs about a request (any level)."""
+
+    def __init__(self, needle: str) -> None:
+        super().__init__(logging.INFO)
+        self.needle = needle
+        self.seen = asyncio.Event()
+        self.loop = asyncio.get_running_loop()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if self.needle in record.getMessage() or record.levelno >= logging.WARNING:
+            self.loop.call_soon_threadsafe(self.seen.set)
+
+
+async def head_for(client: SignedClient, method: str, path: str, content_type: str) -> bytes:
+    host = client.endpoint.split("://", 1)[1]
+    lines = [f"{method} {path} HTTP/1.1", f"Host: {host}", f"Content-Type: {content_type}"]
+    signed = client.sign(method, path, content_type.split(";")[0])
+    lines += [f"{k}: {v}" for k, v in signed.items()]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+async def vanish_and_wait(
+    local_server: RunningServer, request: bytes, needle: str, *, after: bytes = b""
+) -> None:
+    """Send `request` (its head, then, once `after` is in the answer, the rest), drop the
+    connection, and wait for the server to log about it."""
+    watcher = FirstRecord(needle)
+    logging.getLogger().addHandler(watcher)
+    try:
+        reader, writer = await open_raw(local_server)
+        head, _, rest = request.partition(b"\r\n\r\n")
+        writer.write(head + b"\r\n\r\n")
+        await writer.drain()
+        if after:
+            await asyncio.wait_for(reader.readuntil(after), CUT_WITHIN)
+        writer.write(rest)
+        await writer.drain()
+        writer.close()
+        await asyncio.wait_for(watcher.seen.wait(), CUT_WITHIN)
+    finally:
+        logging.getLogger().removeHandler(watcher)
+
+
+def assert_one_quiet_line(caplog: pytest.LogCaptureFixture, needle: str) -> None:
+    records = [r for r in caplog.records if r.name.startswith(("bai_bridge", "aiohttp"))]
+    assert not [r for r in records if r.levelno >= logging.WARNING], records
+    lines = [r for r in records if needle in r.getMessage()]
+    assert len(lines) == 1, [r.getMessage() for r in records]
+    assert lines[0].levelno == logging.INFO
+    assert lines[0].exc_info is None
+
+
+async def test_a_client_vanishing_from_an_event_stream_is_one_info_line(
+    client: SignedClient, local_server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    path = "/events/session?sessionName=*"
+    head = await head_for(client, "GET", path, "application/octet-stream")
+    await vanish_and_wait(local_server, head + b"\r\n", "went away", after=b"\r\n\r\n")
+    assert_one_quiet_line(caplog, "went away")
+
+
+async def test_a_client_vanishing_mid_upload_is_one_info_line(
+    client: SignedClient, local_server: RunningServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    await client.create("sess-vanish-upload")
+    work = next(local_server.app[CONTEXT].registry.live(client.access_key)).work_dir
+    before = sorted(p.name for p in work.iterdir())
+    caplog.set_level(logging.INFO)
+    path = "/session/sess-vanish-upload/upload"
+    head = await head_for(client, "POST", path, "multipart/form-data; boundary=B")
+    head += b"Content-Length: 1000000\r\nExpect: 100-continue\r\n\r\n"
+    part = b'--B\r\nContent-Disposition: form-data; name="src"; filename="a.txt"\r\n\r\n'
+    continued = b"100 Continue\r\n\r\n"  # the handler is about to read the body
+    await vanish_and_wait(local_server, head + part + b"x" * 300_000, "went away", after=continued)
+    assert_one_quiet_line(caplog, "went away")
+    assert sorted(p.name for p in work.iterdir()) == before  # no temporary file left
