@@ -13,7 +13,7 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -213,13 +213,17 @@ class StandaloneServer:
 
 
 @contextlib.contextmanager
-def standalone_server(tmp_path: Path, profile: str = "embedded") -> Iterator[StandaloneServer]:
-    """`bai-bridge local-server` as a subprocess on a free port, stopped with SIGTERM."""
+def standalone_server(
+    tmp_path: Path, profile: str = "embedded", prefix: Sequence[str] = ()
+) -> Iterator[StandaloneServer]:
+    """`bai-bridge local-server` as a subprocess on a free port, stopped with SIGTERM;
+    `prefix`: a command it runs under (e.g. `setpriv ...`)."""
     access, secret = "AKSTANDALONE" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30)
     env = {**os.environ, "BACKEND_ACCESS_KEY": access, "BACKEND_SECRET_KEY": secret}
     data_dir = tmp_path / "data"
     process = subprocess.Popen(
         [
+            *prefix,
             sys.executable,
             "-m",
             "bai_bridge",

@@ -86,7 +86,10 @@ class UploadTarget:
         dir_fd, final_name = found
         tmp_name = f".bai-upload-{self._token}-{len(self.staged)}"
         staged = Staged(name, dir_fd, final_name, tmp_name)
-        staged.file_fd = os.open(tmp_name, _FILE_FLAGS, 0o666, dir_fd=dir_fd)
+        try:
+            staged.file_fd = os.open(tmp_name, _FILE_FLAGS, 0o666, dir_fd=dir_fd)
+        except OSError as e:  # e.g. EACCES: the folder is not writable
+            raise path_error(filename, e) from e
         self.staged.append(staged)
         return staged
 
