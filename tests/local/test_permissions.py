@@ -27,7 +27,7 @@ def _unprivileged_prefix() -> list[str]:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[StandaloneServer]:
-    with standalone_server(tmp_path, _unprivileged_prefix()) as running:
+    with standalone_server(tmp_path, prefix=_unprivileged_prefix()) as running:
         yield running
 
 

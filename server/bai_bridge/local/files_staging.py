@@ -31,6 +31,7 @@ from bai_bridge.local.files_paths import (
     plain_parts,
 )
 from bai_bridge.local.files_threads import SMALL_DIR_BYTES
+from bai_bridge.local.leftovers import upload_tmp_prefix
 from bai_bridge.local.problems import InvalidAPIParams
 
 __all__ = ["Staged", "UploadTarget", "check_name", "write_all"]
@@ -68,7 +69,8 @@ class UploadTarget:
         # a small directory's entries and whether each is a "dir", "link" or "file" (None:
         # too large to read whole), by descriptor; forgotten when this request makes one
         self._kinds: dict[int, dict[str, str] | None] = {}
-        self._token = secrets.token_hex(6)
+        # names the process, so that a start after a crash knows whose files are left over
+        self._tmp_prefix = upload_tmp_prefix(secrets.token_hex(6))
         self.closed = False
 
     # -- staging ------------------------------------------------------------------------
@@ -84,7 +86,7 @@ class UploadTarget:
         if found is None:
             found = self._resolved(filename, name)
         dir_fd, final_name = found
-        tmp_name = f".bai-upload-{self._token}-{len(self.staged)}"
+        tmp_name = f"{self._tmp_prefix}{len(self.staged)}"
         staged = Staged(name, dir_fd, final_name, tmp_name)
         try:
             staged.file_fd = os.open(tmp_name, _FILE_FLAGS, 0o666, dir_fd=dir_fd)

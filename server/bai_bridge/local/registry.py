@@ -27,6 +27,7 @@ from bai_bridge.local.errors import (
 )
 from bai_bridge.local.images import kernel_for_image
 from bai_bridge.local.kernel import exit_code_of
+from bai_bridge.local.leftovers import mark_owner
 from bai_bridge.local.mounts import plan_mounts
 from bai_bridge.local.payloads import CreateRequest, check_name
 from bai_bridge.local.placement import check_placement
@@ -186,6 +187,7 @@ class SessionRegistry:
         async with session.lifecycle:
             try:
                 session.prepare_dirs()
+                mark_owner(session.dir)
                 if session.spec.bootstrap_script:
                     code = await run_logged(session.spec.bootstrap_script, session)
                     session.note(f"bootstrap script exited with {code}")

@@ -23,6 +23,7 @@ from bai_bridge.local.config import (
     keypair_from_env_or_store,
     profile_from_env,
 )
+from bai_bridge.local.leftovers import Removed, remove_leftovers
 from bai_bridge.scratch import sweep_in_background
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,14 @@ class RunningServer:
     secret_key: str = attrs.field(repr=False)
     runner: web.AppRunner = attrs.field(repr=False)
     app: web.Application = attrs.field(repr=False)
+    # Removing what a killed server left in the data dir, while this one already serves.
+    leftovers: asyncio.Task[Removed] | None = attrs.field(default=None, repr=False)
 
     async def close(self) -> None:
         await self.runner.cleanup()
+        if self.leftovers is not None:
+            with contextlib.suppress(Exception):  # its failure was logged already
+                await self.leftovers
 
 
 async def start_server(
@@ -64,7 +70,17 @@ async def start_server(
         raise
     port = _bound_port(runner, config.port)
     host = f"[{config.host}]" if ":" in config.host else config.host
-    return RunningServer(f"http://{host}:{port}", config.access_key, config.secret_key, runner, app)
+    endpoint = f"http://{host}:{port}"
+    leftovers = asyncio.create_task(_remove_leftovers(config.data_dir))
+    return RunningServer(endpoint, config.access_key, config.secret_key, runner, app, leftovers)
+
+
+async def _remove_leftovers(data_dir: Path) -> Removed:
+    try:
+        return await asyncio.to_thread(remove_leftovers, data_dir)
+    except Exception:
+        log.exception("could not remove what an ended server left in %s", data_dir)
+        raise
 
 
 def _bound_port(runner: web.AppRunner, fallback: int) -> int:
