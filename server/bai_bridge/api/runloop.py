@@ -25,7 +25,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import BackendAPIError, BackendClientError
+from .errors import BackendAPIError, BackendStreamBroken
 from .models import BatchOptions, ExecutionResult
 
 if TYPE_CHECKING:
@@ -81,30 +81,40 @@ async def run_code(
         raise ValueError(f"run mode must be 'query' or 'batch', not {mode!r}")
     if stream and not interrupt:  # the server interrupts a run whose WebSocket closes early
         raise ValueError("a run over the execute WebSocket cannot be left without interrupting")
-    opened = await _open_stream(kernel, code, mode, opts) if stream else None
+    opened, refused = await _open_stream(kernel, code, mode, opts) if stream else (None, False)
     steps: AsyncGenerator[ExecutionResult, None] = (
         _follow_stream(opened, on_input)
         if opened is not None
-        else _follow_http(kernel, code, mode, opts, on_input, refused=stream, interrupt=interrupt)
+        else _follow_http(kernel, code, mode, opts, on_input, refused=refused, interrupt=interrupt)
     )
     async with contextlib.aclosing(steps):  # leaving early closes (and interrupts) at once
         async for result in steps:
             yield result
 
 
-async def _open_stream(kernel: Kernel, code: str, mode: str, opts: Options) -> ExecuteStream | None:
-    """The run's execute WebSocket, or None when this server does not take one."""
+async def _open_stream(
+    kernel: Kernel, code: str, mode: str, opts: Options
+) -> tuple[ExecuteStream | None, bool]:
+    """The run's execute WebSocket, or None, and whether that is because this server does
+    not take one."""
+    from .stream_execute import StreamNotStarted
+
     if kernel.execute_stream_supported is False:
-        return None
+        return None, True
     try:
-        return await kernel.stream_execute(
+        opened = await kernel.stream_execute(
             code, mode=mode, opts=opts, connect_timeout=STREAM_CONNECT_TIMEOUT
         )
     except BackendAPIError as e:  # the handshake was answered, but not with a WebSocket
         log.info("execute WebSocket refused (%s); running over HTTP", e)
     except TimeoutError:
         log.info("execute WebSocket handshake timed out; running over HTTP")
-    return None
+    except StreamNotStarted as e:  # nothing ran; HTTP says why (e.g. a 413 with the limit)
+        log.info("%s; running over HTTP", e)
+        return None, False
+    else:
+        return opened, False
+    return None, True
 
 
 async def _follow_stream(
@@ -121,7 +131,7 @@ async def _follow_stream(
                 return
             if result.status == "waiting-input":
                 await stream.send_input(await _answer(result, on_input))
-        raise BackendClientError("execute stream closed before the run finished")
+        raise BackendStreamBroken("execute stream closed before the run finished")
     finally:
         await stream.close()
 

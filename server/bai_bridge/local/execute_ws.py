@@ -44,7 +44,8 @@ def parse_start(text: str, request: web.Request) -> tuple[str, payloads.BatchOpt
 
 async def stream_execute(request: web.Request) -> web.WebSocketResponse:
     session = find_session(request)
-    ws = web.WebSocketResponse(autoping=True, heartbeat=30.0)
+    # Code as large as an HTTP execute may carry (aiohttp's default is 4 MiB).
+    ws = web.WebSocketResponse(autoping=True, heartbeat=30.0, max_msg_size=request.client_max_size)
     await ws.prepare(request)
     inbox: asyncio.Queue[str | None] = asyncio.Queue()
     reader = asyncio.create_task(_read_frames(ws, inbox))
