@@ -1,10 +1,14 @@
 """SyncService against a real embedded session: one failing file is reported, the rest go on;
-a session re-created from scratch gets everything again."""
+a session re-created from scratch gets everything again; a session file is replaced or deleted
+only when its content is still what sync put there."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
+
+from bai_bridge.api import Kernel
 from bai_bridge.lsp.config import BridgeOptions
 from bai_bridge.lsp.remote_files import remote_stats
 from bai_bridge.lsp.session import SessionManager
@@ -28,9 +32,13 @@ async def test_one_failing_file_is_reported_and_the_rest_go_on(
     assert sent == ["a.py", "c.py"]
     assert failed == failures == ["gone.py"]
 
+    (root / "c.py").write_text("# c.py, edited here\n")
     result = await service.sync_workspace()
     assert result.uploaded == ["b.py"]
-    assert result.conflicts == ["a.py", "c.py"]  # there, but not put there by sync itself
+    # a.py is there as it is here (sent, not recorded): recorded, not asked about; c.py is
+    # there, not put there by sync, and not what is here
+    assert result.conflicts == ["c.py"]
+    assert result.unchanged == 1
     await kernel.destroy()
     sessions.forget("destroyed by the test")
     service.forget_session()
@@ -69,9 +77,9 @@ async def test_batches_in_flight_together_keep_order_and_report_one_bad_file(
     assert sorted(listed) == sorted(sent)
     assert all(listed[n].size == len(f"# {n}\n") for n in sent)
 
-    result = await service.sync_workspace()  # all there, none put there by sync: conflicts
-    assert result.uploaded == []
-    assert sorted(result.conflicts) == sorted(sent)
+    result = await service.sync_workspace()  # all there as here, though not recorded
+    assert (result.uploaded, result.conflicts) == ([], [])
+    assert result.unchanged == len(sent)
 
 
 def test_batches_are_sent_in_turns_from_stretches_of_the_workspace() -> None:
@@ -82,3 +90,91 @@ def test_batches_are_sent_in_turns_from_stretches_of_the_workspace() -> None:
     assert _in_turns(0, 3) == []
     for count in range(40):
         assert sorted(_in_turns(count, UPLOADS_IN_FLIGHT)) == list(range(count))
+
+
+async def session_output(kernel: Kernel, code: str) -> str:
+    out = []
+    async for result in kernel.run(code):
+        out += [item.text for item in result.console if item.kind == "stdout"]
+    return "".join(out)
+
+
+KEEP_STAT_EDIT = """
+import os
+for name, text in {edits!r}.items():
+    st = os.stat(name)
+    with open(name, "w") as f:
+        f.write(text)
+    os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns))  # as cp -p, tar x, rsync -t do
+"""
+
+
+async def test_a_session_edit_that_keeps_size_and_mtime_is_neither_overwritten_nor_deleted(
+    sessions: SessionManager, tmp_path: Path
+) -> None:
+    root = tmp_path / "workspace"
+    root.mkdir()
+    big = b"B" * (600 * 1024)  # compared by a run in the session, not a download
+    for name in ("a.py", "b.py", "c.py", "d.py"):
+        (root / name).write_text(f"{name[0]} = 1\n")
+    (root / "big.bin").write_bytes(big)
+    service = SyncService(root, BridgeOptions(), sessions)
+    flagged: list[str] = []
+    service.on_conflicts = lambda conflicts: flagged.extend(c.path for c in conflicts)
+    first = await service.sync_workspace()
+    assert sorted(first.uploaded) == ["a.py", "b.py", "big.bin", "c.py", "d.py"]
+
+    kernel = await sessions.kernel()
+    edits = {"a.py": "a = 2\n", "b.py": "b = 2\n", "c.py": "c = 2\n", "big.bin": "b" * len(big)}
+    await session_output(kernel, KEEP_STAT_EDIT.format(edits=edits))
+    assert not (await service.sync_workspace()).uploaded  # nothing changed here
+
+    for name in ("a.py", "b.py", "d.py"):
+        (root / name).write_text(f"{name[0]} = 3\n")
+    (root / "big.bin").write_bytes(b"C" * len(big))
+    result = await service.sync_workspace()
+    assert result.uploaded == ["d.py"]  # edited here only: sent
+    assert result.conflicts == ["a.py", "b.py", "big.bin"]
+    assert await service.upload_files(["b.py"]) == []  # a save of it: not sent either
+    assert flagged == ["a.py", "b.py", "big.bin"]
+    (root / "c.py").unlink()
+    removed, kept = await service.remove(["c.py", "d.py"])
+    assert (removed, kept) == (["d.py"], ["c.py"])
+
+    check = (
+        "import os\nprint(sorted((n, open(n).read()[:6]) for n in os.listdir('.') if n[0] != '.'))"
+    )
+    assert (
+        await session_output(kernel, check)
+        == str(
+            sorted(
+                [
+                    ("a.py", "a = 2\n"),
+                    ("b.py", "b = 2\n"),
+                    ("big.bin", "bbbbbb"),
+                    ("c.py", "c = 2\n"),
+                ]
+            )
+        )
+        + "\n"
+    )
+
+
+async def test_a_name_the_session_reads_as_another_path_is_refused_not_written(
+    sessions: SessionManager, tmp_path: Path
+) -> None:
+    root = tmp_path / "workspace"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "util.py").write_text("REAL = 1\n")
+    (root / "pkg\\util.py").write_text("IMPOSTOR = 1\n")  # the session would write pkg/util.py
+    service = SyncService(root, BridgeOptions(), sessions)
+    told: list[dict[str, str]] = []
+    service.on_problems = told.append
+    result = await service.sync_workspace()
+    assert result.uploaded == ["pkg/util.py"]
+    assert result.failed == ["pkg\\util.py"]
+    assert "backslash" in told[0]["pkg\\util.py"]
+    assert await service.upload_files(["pkg\\util.py"]) == []  # a save of it: refused too
+    assert await service.sync_workspace() == attrs.evolve(result, uploaded=[], unchanged=1)
+    kernel = await sessions.kernel()
+    assert await session_output(kernel, "print(open('pkg/util.py').read())") == "REAL = 1\n\n"

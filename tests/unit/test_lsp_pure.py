@@ -18,6 +18,7 @@ from bai_bridge.lsp.diagnostics import RunDiagnostics
 from bai_bridge.lsp.jsonrpc import Kind, kind_of
 from bai_bridge.lsp.static_completion import from_known_names, jedi_candidates, word_before
 from bai_bridge.lsp.sync_plan import (
+    Check,
     Conflict,
     LocalFile,
     Manifest,
@@ -26,6 +27,7 @@ from bai_bridge.lsp.sync_plan import (
     is_excluded,
     plan_sync,
     scan_workspace,
+    settle_plan,
 )
 from bai_bridge.lsp.tracebacks import RemoteError, find_error
 
@@ -129,12 +131,27 @@ def test_sync_plan_sends_only_what_the_session_lacks() -> None:
         "e.py": RemoteStat(3, 100.0),
     }
     plan = plan_sync(files, remote, manifest)
-    assert plan.upload == ["a.py", "e.py"]
+    assert plan.upload == ["a.py"]
     assert plan.unchanged == ["b.py"]
-    assert plan.conflicts == [
+    assert plan.conflicts == [Conflict("c.py", "changed-in-session")]
+    # Same size and mtime prove nothing (cp -p, os.utime): the session's content decides
+    # whether e.py is replaced, and whether d.py is already the same as here.
+    assert plan.checks == [
+        Check("d.py", Conflict("d.py", "not-synced-by-bridge")),
+        Check("e.py", Conflict("e.py", "changed-in-session"), "h5"),
+    ]
+    by_path = {f.path: f for f in files}
+    as_sent = settle_plan(plan, by_path, {"d.py": "h4", "e.py": "h5"})
+    assert (as_sent.upload, as_sent.same, as_sent.unproven) == (["a.py", "e.py"], ["d.py"], [])
+    edited = settle_plan(plan, by_path, {"d.py": "other", "e.py": "edited-in-session"})
+    assert edited.upload == ["a.py"]
+    assert edited.conflicts == [
         Conflict("c.py", "changed-in-session"),
         Conflict("d.py", "not-synced-by-bridge"),
+        Conflict("e.py", "changed-in-session"),
     ]
+    unknown = settle_plan(plan, by_path, {})
+    assert (unknown.upload, unknown.unproven) == (["a.py"], ["d.py", "e.py"])
     assert Manifest.from_json(manifest.to_json()) == manifest
 
 
@@ -150,7 +167,9 @@ def test_scan_honours_excludes_gitignore_and_size_cap(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("data/\n")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "x.csv").write_text("1,2")
-    files, too_large = scan_workspace(tmp_path, [".git/"], max_size=1000)
+    (tmp_path / "pkg\\util.py").write_text("# the session would write pkg/util.py\n")
+    (tmp_path / "tab\there.py").write_text("")
+    files, too_large, problems = scan_workspace(tmp_path, [".git/"], max_size=1000)
     assert sorted(f.path for f in files) == [
         ".gitignore",
         "main.py",
@@ -158,6 +177,9 @@ def test_scan_honours_excludes_gitignore_and_size_cap(tmp_path: Path) -> None:
         "pkg/mod.py",
     ]
     assert too_large == ["big.bin"]
+    assert sorted(problems) == ["pkg\\util.py", "tab\there.py"]
+    assert "backslash" in problems["pkg\\util.py"]
+    assert "control character" in problems["tab\there.py"]
 
 
 def test_static_and_cached_completion() -> None:
