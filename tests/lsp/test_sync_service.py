@@ -4,6 +4,7 @@ only when its content is still what sync put there."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import attrs
@@ -13,7 +14,13 @@ from bai_bridge.lsp.config import BridgeOptions
 from bai_bridge.lsp.remote_files import remote_stats
 from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.sync_plan import LocalFile
-from bai_bridge.lsp.sync_service import UPLOAD_BATCH, UPLOADS_IN_FLIGHT, SyncService, _in_turns
+from bai_bridge.lsp.sync_service import (
+    UNPROVEN,
+    UPLOAD_BATCH,
+    UPLOADS_IN_FLIGHT,
+    SyncService,
+    _in_turns,
+)
 
 
 async def test_one_failing_file_is_reported_and_the_rest_go_on(
@@ -178,3 +185,35 @@ async def test_a_name_the_session_reads_as_another_path_is_refused_not_written(
     assert await service.sync_workspace() == attrs.evolve(result, uploaded=[], unchanged=1)
     kernel = await sessions.kernel()
     assert await session_output(kernel, "print(open('pkg/util.py').read())") == "REAL = 1\n\n"
+
+
+async def test_a_file_that_cannot_be_compared_behind_a_running_cell_is_held_back(
+    sessions: SessionManager, tmp_path: Path
+) -> None:
+    """Large files are compared by a run, which waits behind the person's cell: after a
+    bounded wait the file is neither sent nor asked about, and goes once the session is free."""
+    root = tmp_path / "workspace"
+    root.mkdir()
+    (root / "big.bin").write_bytes(b"A" * (600 * 1024))
+    service = SyncService(root, BridgeOptions(), sessions)
+    assert (await service.sync_workspace()).uploaded == ["big.bin"]
+    (root / "big.bin").write_bytes(b"C" * (600 * 1024))
+
+    kernel = await sessions.kernel()
+    started = asyncio.Event()
+
+    async def long_cell() -> None:
+        async for result in kernel.run("import time\nprint('started', flush=True)\ntime.sleep(60)"):
+            if any(getattr(item, "text", "") == "started\n" for item in result.console):
+                started.set()
+
+    cell = asyncio.create_task(long_cell())
+    await asyncio.wait_for(started.wait(), 60)
+    service.hash_wait = 1.0
+    told: list[dict[str, str]] = []
+    service.on_problems = told.append
+    assert await service.upload_files(["big.bin"]) == []
+    assert told == [{"big.bin": UNPROVEN}]
+    await kernel.interrupt()
+    await cell
+    assert await service.upload_files(["big.bin"]) == ["big.bin"]

@@ -31,9 +31,12 @@ _DOWNLOADS_IN_FLIGHT = 4
 _COMMAND_CHARS = 32 * 1024  # paths on one sha256sum command line
 
 
-async def remote_digests(kernel: Kernel, sizes: Mapping[str, int]) -> dict[str, str]:
+async def remote_digests(
+    kernel: Kernel, sizes: Mapping[str, int], wait: float = HASH_WAIT
+) -> dict[str, str]:
     """The sha256 of each session file in ``sizes`` (path -> its size in the session) that
-    could be read; a path left out of the answer is unproven."""
+    could be read; a path left out of the answer is unproven. ``wait``: seconds the run for
+    large files may wait behind a running cell."""
     found: dict[str, str] = {}
     small = [p for p, size in sizes.items() if size <= HASH_BY_DOWNLOAD]
     large = [p for p, size in sizes.items() if size > HASH_BY_DOWNLOAD]
@@ -47,7 +50,7 @@ async def remote_digests(kernel: Kernel, sizes: Mapping[str, int]) -> dict[str, 
         for group in _groups(small):
             tasks.create_task(fetch(group))
         if large:
-            tasks.create_task(_sum_into(kernel, large, found))
+            tasks.create_task(_sum_into(kernel, large, found, wait))
     return found
 
 
@@ -71,7 +74,7 @@ async def _download_digests(kernel: Kernel, paths: list[str]) -> dict[str, str]:
     try:
         await kernel.download(paths, tmp)
         return await asyncio.to_thread(_digests_in, tmp, paths)
-    except BackendError as e:  # e.g. removed meanwhile: unproven, never taken as a match
+    except (BackendError, OSError) as e:  # e.g. removed meanwhile: unproven, not a match
         log.info("could not fetch %s to compare: %s", ", ".join(paths), e)
         return {}
     finally:
@@ -88,10 +91,11 @@ def _digests_in(folder: Path, paths: list[str]) -> dict[str, str]:
     return found
 
 
-async def _sum_into(kernel: Kernel, paths: list[str], found: dict[str, str]) -> None:
-    """`sha256sum` in the session, waiting at most `HASH_WAIT` behind a running cell."""
+async def _sum_into(kernel: Kernel, paths: list[str], found: dict[str, str], wait: float) -> None:
+    """`sha256sum` in the session, waiting at most ``wait`` seconds behind a running cell
+    (the run left queued then is harmless: it only reads)."""
     try:
-        async with asyncio.timeout(HASH_WAIT):
+        async with asyncio.timeout(wait):
             for command in _sum_commands(paths):
                 out = await batch_output(kernel, command, "comparing files")
                 found.update(_parse_sums(out, paths))

@@ -28,7 +28,7 @@ from .landing import Arrival, Landing, discard, place, sort_arrivals, staging
 from .protocol import SyncResult
 from .remote_files import load_manifest, remote_stats, save_manifest
 from .session import SessionManager
-from .sync_hash import remote_digests
+from .sync_hash import HASH_WAIT, remote_digests
 from .sync_plan import (
     Conflict,
     LocalFile,
@@ -71,6 +71,7 @@ class SyncService:
         self.on_too_large: Callable[[list[str]], None] = lambda _: None
         # paths not sent for a reason a person must hear (path -> reason)
         self.on_problems: Callable[[dict[str, str]], None] = lambda _: None
+        self.hash_wait = HASH_WAIT  # seconds a comparison may wait behind a running cell
         self._manifest: Manifest | None = None
         self._scans = ScanCache()
         self._lock = asyncio.Lock()
@@ -140,7 +141,7 @@ class SyncService:
         if not plan.checks:
             return plan
         sizes = {c.path: remote[c.path].size for c in plan.checks}
-        return settle_plan(plan, local, await remote_digests(kernel, sizes))
+        return settle_plan(plan, local, await remote_digests(kernel, sizes, self.hash_wait))
 
     async def _manifest_for(self, kernel: Kernel) -> Manifest:
         session_id = kernel.session_id or kernel.kernel_id
@@ -412,7 +413,8 @@ class SyncService:
         Equal size and mtime are confirmed by content before anything is deleted."""
         present = {p: remote[p] for p in paths if p in remote}
         same_stat = [p for p, st in present.items() if not remote_changed(manifest.entries[p], st)]
-        digests = await remote_digests(kernel, {p: present[p].size for p in same_stat})
+        sizes = {p: present[p].size for p in same_stat}
+        digests = await remote_digests(kernel, sizes, self.hash_wait)
         doomed, kept = [], []
         for path in paths:
             if path not in present or digests.get(path) == manifest.entries[path].sha256:
