@@ -36,7 +36,7 @@ async def remote_digests(
 ) -> dict[str, str]:
     """The sha256 of each session file in ``sizes`` (path -> its size in the session) that
     could be read; a path left out of the answer is unproven. ``wait``: seconds the run for
-    large files may wait behind a running cell."""
+    large files may wait behind a running cell (0: none is started)."""
     found: dict[str, str] = {}
     small = [p for p, size in sizes.items() if size <= HASH_BY_DOWNLOAD]
     large = [p for p, size in sizes.items() if size > HASH_BY_DOWNLOAD]
@@ -49,7 +49,7 @@ async def remote_digests(
     async with asyncio.TaskGroup() as tasks:
         for group in _groups(small):
             tasks.create_task(fetch(group))
-        if large:
+        if large and wait > 0:
             tasks.create_task(_sum_into(kernel, large, found, wait))
     return found
 

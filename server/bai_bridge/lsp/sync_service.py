@@ -77,6 +77,7 @@ class SyncService:
         self._lock = asyncio.Lock()
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
+        self._held: set[str] = set()  # saved files not compared yet: tried with the next save
 
     # -- whole workspace ------------------------------------------------------------------
 
@@ -141,7 +142,11 @@ class SyncService:
         if not plan.checks:
             return plan
         sizes = {c.path: remote[c.path].size for c in plan.checks}
-        return settle_plan(plan, local, await remote_digests(kernel, sizes, self.hash_wait))
+        return settle_plan(plan, local, await remote_digests(kernel, sizes, self._hash_wait()))
+
+    def _hash_wait(self) -> float:
+        """No comparing run is queued behind a run of this editor's: it would only wait."""
+        return 0.0 if self.sessions.busy else self.hash_wait
 
     async def _manifest_for(self, kernel: Kernel) -> Manifest:
         session_id = kernel.session_id or kernel.kernel_id
@@ -261,7 +266,10 @@ class SyncService:
 
     async def upload_files(self, rels: list[str], force: bool = False) -> list[str]:
         """Upload these files unless the session's copy changed since sync put it there
-        (``force``: the person decided). Returns what was sent."""
+        (``force``: the person decided), with the files an earlier call could not compare
+        with the session's copy. Returns what was sent."""
+        if not force:
+            rels = sorted({*rels, *self._held})
         too_large: list[str] = []
         problems: dict[str, str] = {}
         local = await asyncio.to_thread(self._describe, rels, not force, too_large, problems)
@@ -287,6 +295,8 @@ class SyncService:
             uploaded, _ = await self._upload(kernel, send, lambda _m, _p: None)
             sent = [f for f in send if f.path in uploaded]
             await self._record(kernel, sent)
+        self._held.difference_update(by_path)
+        self._held.update(plan.unproven)
         problems.update(dict.fromkeys(plan.unproven, UNPROVEN))
         if problems:
             self.on_problems(problems)
@@ -414,7 +424,7 @@ class SyncService:
         present = {p: remote[p] for p in paths if p in remote}
         same_stat = [p for p, st in present.items() if not remote_changed(manifest.entries[p], st)]
         sizes = {p: present[p].size for p in same_stat}
-        digests = await remote_digests(kernel, sizes, self.hash_wait)
+        digests = await remote_digests(kernel, sizes, self._hash_wait())
         doomed, kept = [], []
         for path in paths:
             if path not in present or digests.get(path) == manifest.entries[path].sha256:
