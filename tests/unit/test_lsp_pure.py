@@ -17,6 +17,7 @@ from bai_bridge.lsp.config import SESSION_NAME_RE, default_session_name, parse_o
 from bai_bridge.lsp.diagnostics import RunDiagnostics
 from bai_bridge.lsp.jsonrpc import Kind, kind_of
 from bai_bridge.lsp.static_completion import from_known_names, jedi_candidates, word_before
+from bai_bridge.lsp.sync_hash import _groups, _parse_sums, _sum_commands
 from bai_bridge.lsp.sync_plan import (
     Check,
     Conflict,
@@ -229,3 +230,21 @@ def test_message_kinds_match_what_pygls_would_tell() -> None:
     assert kind_of(JsonRPCResponseMessage) is Kind.RESPONSE
     assert kind_of(types.ResponseErrorMessage) is Kind.ERROR
     assert kind_of(dict) is None
+
+
+def test_files_to_compare_are_fetched_in_requests_without_two_of_one_name() -> None:
+    """Each downloaded file lands under its base name: two in one request would collide."""
+    paths = ["a/x.py", "b/x.py", "c.py", "d.py", "e.py", "f.py", "g.py", "h/x.py"]
+    groups = _groups(paths)
+    assert [p for g in groups for p in g] == paths
+    assert groups == [["a/x.py"], ["b/x.py", "c.py", "d.py", "e.py", "f.py"], ["g.py", "h/x.py"]]
+
+
+def test_session_hashes_are_read_only_for_the_files_asked() -> None:
+    digest = "ab" * 32
+    out = f"{digest}  pkg/a b.py\n{digest}  other.py\n\\{digest}  odd\\\\name\nshort  c.py\n"
+    assert _parse_sums(out, ["pkg/a b.py", "c.py"]) == {"pkg/a b.py": digest}
+    commands = _sum_commands([f"d/{i:05d}.bin" for i in range(5000)])
+    assert len(commands) > 1
+    assert all(c.startswith("sha256sum -- ") and c.endswith(" || true") for c in commands)
+    assert sum(c.count(".bin") for c in commands) == 5000
