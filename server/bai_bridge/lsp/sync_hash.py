@@ -2,9 +2,10 @@
 
 Only the public API is used, so a real cluster answers as the embedded server does. A small
 file is downloaded and hashed here: a download does not queue behind a running cell. A larger
-one is hashed by `sha256sum` in a batch run, which does queue behind a running cell (protocol
-§4.6), so it waits at most `HASH_WAIT`; what it could not hash by then is left out of the
-answer, and the caller neither sends nor asks about it (it is tried again on the next sync).
+one (or many small ones) is hashed by `sha256sum` in a batch run, which does queue behind a
+running cell (protocol §4.6), so it waits at most `HASH_WAIT`; what it could not hash by then
+is left out of the answer, and the caller neither sends nor asks about it (it is tried again
+on the next save or sync).
 """
 
 from __future__ import annotations
@@ -28,6 +29,10 @@ log = logging.getLogger(__name__)
 HASH_BY_DOWNLOAD = 512 * 1024  # bytes: at most this, fetched and hashed here (no run)
 HASH_WAIT = 10.0  # seconds a hashing run may wait behind a running cell
 _DOWNLOADS_IN_FLIGHT = 4
+# More small files than this are hashed by one run first (a download fetches 5 files a
+# request: thousands of them, e.g. after a first sync was killed, are hundreds of requests);
+# the ones it could not hash (the session busy) are still downloaded.
+_ONE_RUN_FROM = 50
 _COMMAND_CHARS = 32 * 1024  # paths on one sha256sum command line
 
 
@@ -40,6 +45,9 @@ async def remote_digests(
     found: dict[str, str] = {}
     small = [p for p, size in sizes.items() if size <= HASH_BY_DOWNLOAD]
     large = [p for p, size in sizes.items() if size > HASH_BY_DOWNLOAD]
+    if len(small) > _ONE_RUN_FROM and wait > 0:
+        await _sum_into(kernel, [*small, *large], found, wait)
+        small, large = [p for p in small if p not in found], []
     gate = asyncio.Semaphore(_DOWNLOADS_IN_FLIGHT)
 
     async def fetch(group: list[str]) -> None:
