@@ -5,9 +5,12 @@ only when its content is still what sync put there."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
+import pytest
 
 from bai_bridge.api import Kernel
 from bai_bridge.lsp.config import BridgeOptions
@@ -116,8 +119,18 @@ for name, text in {edits!r}.items():
 """
 
 
+def spying(request: Callable[..., Any], paths: list[str]) -> Callable[..., Any]:
+    """``request`` as it is, each request's path noted."""
+
+    def spy(method: str, path: str, **kwargs: Any) -> Any:
+        paths.append(path)
+        return request(method, path, **kwargs)
+
+    return spy
+
+
 async def test_a_session_edit_that_keeps_size_and_mtime_is_neither_overwritten_nor_deleted(
-    sessions: SessionManager, tmp_path: Path
+    sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     root = tmp_path / "workspace"
     root.mkdir()
@@ -144,6 +157,13 @@ async def test_a_session_edit_that_keeps_size_and_mtime_is_neither_overwritten_n
     assert result.conflicts == ["a.py", "b.py", "big.bin"]
     assert await service.upload_files(["b.py"]) == []  # a save of it: not sent either
     assert flagged == ["a.py", "b.py", "big.bin"]
+    asked: list[str] = []  # what the session is asked while nothing changes on either side
+    monkeypatch.setattr(sessions.api, "request", spying(sessions.api.request, asked))
+    again = await service.sync_workspace()
+    assert (again.uploaded, again.conflicts) == ([], result.conflicts)
+    assert asked
+    assert all(path.endswith("/files") for path in asked)  # listings only: no comparing
+    monkeypatch.undo()
     (root / "c.py").unlink()
     removed, kept = await service.remove(["c.py", "d.py"])
     assert (removed, kept) == (["d.py"], ["c.py"])

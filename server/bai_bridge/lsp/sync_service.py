@@ -20,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
+
 from bai_bridge.api import BatchOptions, Kernel
 from bai_bridge.api.models import DownloadResult
 
@@ -66,6 +68,9 @@ class SyncService:
         self.options = options
         self.sessions = sessions
         self.conflicts: dict[str, Conflict] = {}
+        # each conflict's session stat and local hash when it was found: while both stay, the
+        # conflict stands without comparing contents again (it never leads to a write)
+        self._conflict_seen: dict[str, tuple[RemoteStat, str]] = {}
         self.on_conflicts: Callable[[list[Conflict]], None] = lambda _: None
         self.on_failure: Callable[[str, BaseException], None] = lambda _p, _e: None
         self.on_too_large: Callable[[list[str]], None] = lambda _: None
@@ -108,7 +113,7 @@ class SyncService:
         return SyncResult(
             uploaded=uploaded,
             unchanged=len(plan.unchanged) + len(plan.same),
-            conflicts=[c.path for c in plan.conflicts],
+            conflicts=sorted(c.path for c in plan.conflicts),
             skipped=scan.too_large,
             failed=failed + list(problems),
         )
@@ -138,11 +143,27 @@ class SyncService:
         remote: dict[str, RemoteStat],
         local: dict[str, LocalFile],
     ) -> SyncPlan:
-        """Decide the plan's checks by the content of the session's copies."""
-        if not plan.checks:
-            return plan
-        sizes = {c.path: remote[c.path].size for c in plan.checks}
-        return settle_plan(plan, local, await remote_digests(kernel, sizes, self._hash_wait()))
+        """Decide the plan's checks by the content of the session's copies (a file in
+        conflict, both sides as they were then, stays so without a comparison)."""
+
+        def seen(path: str) -> tuple[RemoteStat, str]:
+            return remote[path], local[path].sha256
+
+        standing = [
+            c
+            for c in plan.checks
+            if c.path in self.conflicts and self._conflict_seen.get(c.path) == seen(c.path)
+        ]
+        plan = attrs.evolve(
+            plan,
+            checks=[c for c in plan.checks if c not in standing],
+            conflicts=[*plan.conflicts, *(c.conflict for c in standing)],
+        )
+        if plan.checks:
+            sizes = {c.path: remote[c.path].size for c in plan.checks}
+            plan = settle_plan(plan, local, await remote_digests(kernel, sizes, self._hash_wait()))
+        self._conflict_seen.update((c.path, seen(c.path)) for c in plan.conflicts)
+        return plan
 
     def _hash_wait(self) -> float:
         """No comparing run is queued behind a run of this editor's: it would only wait."""
