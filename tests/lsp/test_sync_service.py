@@ -246,3 +246,24 @@ async def test_a_file_that_cannot_be_compared_behind_a_running_cell_is_held_back
     (root / "small.py").write_text("S = 1\n")
     sent = await service.upload_files(["small.py"])  # the next save tries the held file again
     assert sorted(sent) == ["big.bin", "small.py"]
+
+
+async def test_a_file_only_touched_in_the_session_is_no_conflict(
+    sessions: SessionManager, tmp_path: Path
+) -> None:
+    """A new mtime with the content sync sent (`touch`, a checkout there): the content shows
+    nothing was changed, so a local edit goes, and an unchanged file is simply recorded."""
+    root = tmp_path / "workspace"
+    root.mkdir()
+    for name in ("a.py", "b.py"):
+        (root / name).write_text(f"{name[0]} = 1\n")
+    service = SyncService(root, BridgeOptions(), sessions)
+    assert (await service.sync_workspace()).uploaded == ["a.py", "b.py"]
+    kernel = await sessions.kernel()
+    await session_output(
+        kernel, "import os\nfor n in ('a.py', 'b.py'):\n    os.utime(n, (1e9, 1e9))\n"
+    )
+    (root / "a.py").write_text("a = 22\n")
+    result = await service.sync_workspace()
+    assert (result.uploaded, result.conflicts, result.unchanged) == (["a.py"], [], 1)
+    assert await session_output(kernel, "print(open('a.py').read())") == "a = 22\n\n"

@@ -153,6 +153,9 @@ def test_sync_plan_sends_only_what_the_session_lacks() -> None:
     ]
     unknown = settle_plan(plan, by_path, {})
     assert (unknown.upload, unknown.unproven) == (["a.py"], ["d.py", "e.py"])
+    touched = plan_sync([files[4]], {"e.py": RemoteStat(3, 150.0)}, manifest)  # a touch there
+    assert touched.checks == [Check("e.py", Conflict("e.py", "changed-in-session"), "h5")]
+    assert settle_plan(touched, by_path, {"e.py": "h5"}).upload == ["e.py"]
     assert Manifest.from_json(manifest.to_json()) == manifest
 
 

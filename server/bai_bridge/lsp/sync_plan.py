@@ -10,7 +10,7 @@ keep both), so a session file is replaced only after its content hash is seen to
 sync put there: such a file becomes a `Check`, settled by `settle_plan` once the session's
 hashes are known. A session file of the local file's size is compared the same way, so a file
 already identical on both sides (sent by a sync that was killed before it recorded it) is
-recorded instead of asked about.
+recorded instead of asked about, and so is one whose mtime alone changed (a `touch`).
 """
 
 from __future__ import annotations
@@ -144,10 +144,14 @@ def plan_file(local: LocalFile, remote: RemoteStat | None, entry: ManifestEntry 
     decides (never a plain "upload" over a session file: its stat proves nothing)."""
     if remote is None:
         return "upload"
-    if entry is None or remote_changed(entry, remote):
-        reason = "not-synced-by-bridge" if entry is None else "changed-in-session"
-        conflict = Conflict(local.path, reason)
+    if entry is None:
+        conflict = Conflict(local.path, "not-synced-by-bridge")
         return Check(local.path, conflict) if remote.size == local.size else conflict
+    if remote_changed(entry, remote):  # a touch, or an edit: the content tells
+        conflict = Conflict(local.path, "changed-in-session")
+        if remote.size in (local.size, entry.size):
+            return Check(local.path, conflict, entry.sha256)
+        return conflict
     if entry.sha256 == local.sha256:
         return "unchanged"
     return Check(local.path, Conflict(local.path, "changed-in-session"), entry.sha256)
