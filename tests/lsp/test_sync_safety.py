@@ -65,12 +65,12 @@ def uploading(client: LanguageClient, at_least: int) -> bool:
 
 
 async def test_a_first_sync_killed_half_way_continues_without_conflicts(
-    local_server_process: StandaloneServer, tmp_path: Path
+    local_server_process: StandaloneServer, tmp_path: Path, profile: str
 ) -> None:
     root = tmp_path / "project"
     names = write_tree(root)
     env = backend_env(local_server_process)
-    client = await start_client(env)
+    client = await start_client(profile, env)
     try:
         bridge = await initialize(client, root, {"syncOnStart": False})
         sync = asyncio.ensure_future(command(client, protocol.SYNC_WORKSPACE))
@@ -86,7 +86,7 @@ async def test_a_first_sync_killed_half_way_continues_without_conflicts(
     with contextlib.suppress(BaseException):
         await sync  # the request died with its server
 
-    client = await start_client(env)
+    client = await start_client(profile, env)
     try:
         await initialize(client, root, {"syncOnStart": False})
         result = await command(client, protocol.SYNC_WORKSPACE)
@@ -106,19 +106,21 @@ async def test_a_first_sync_killed_half_way_continues_without_conflicts(
     assert held == sorted(names)
 
 
-def without_override() -> ClientServerConfig:
+def without_override(profile: str) -> ClientServerConfig:
     """A language server for whom file modes count, even when the tests run as root."""
-    config = server_config()
+    config = server_config(profile)
     if os.geteuid() == 0:
         config.server_command = [*NO_OVERRIDE, *config.server_command]
     return config
 
 
 @pytest.fixture
-async def confined(tmp_path: Path) -> AsyncIterator[tuple[LanguageClient, Recorder, Path]]:
+async def confined(
+    tmp_path: Path, profile: str
+) -> AsyncIterator[tuple[LanguageClient, Recorder, Path]]:
     root = tmp_path / "project"
     root.mkdir()
-    client = await without_override().start()
+    client = await without_override(profile).start()
     assert isinstance(client, LanguageClient)
     try:
         yield client, await initialize(client, root, {"syncOnStart": False}), root
