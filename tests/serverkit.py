@@ -13,7 +13,7 @@ import secrets
 import signal
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -26,8 +26,31 @@ from bai_bridge.api.auth import authorization_header, generate_signature
 from bai_bridge.local.config import LocalConfig
 
 ROOT = Path(__file__).resolve().parent.parent
-PEER_PYTHON = ROOT / ".venv-peer" / "bin" / "python"
 DEFAULT_VERSION = "v8.20240915"
+
+
+@attrs.frozen
+class Peer:
+    """An official client release in its own virtual environment, with its scripts."""
+
+    venv: str
+    scripts: str
+    missing: str  # why the tests skip when the environment does not exist
+
+    @property
+    def python(self) -> Path:
+        return ROOT / self.venv / "bin" / "python"
+
+
+# backend.ai-client 23.9.10 (API v7; pins aiohttp 3.8).
+PEER_23 = Peer(".venv-peer", "peer", ".venv-peer is missing (scripts/setup creates it)")
+# backend.ai-client 26.9.6 (API v9); it needs Python 3.13.
+PEER_26 = Peer(
+    ".venv-peer26",
+    "peer26",
+    ".venv-peer26 is missing: backend.ai-client 26.x needs Python 3.13, and scripts/setup"
+    " creates the environment only where python3.13 exists",
+)
 
 
 def random_config(data_dir: Path, **overrides: Any) -> LocalConfig:
@@ -190,13 +213,17 @@ class StandaloneServer:
 
 
 @contextlib.contextmanager
-def standalone_server(tmp_path: Path) -> Iterator[StandaloneServer]:
-    """`bai-bridge local-server` as a subprocess on a free port, stopped with SIGTERM."""
+def standalone_server(
+    tmp_path: Path, profile: str = "embedded", prefix: Sequence[str] = ()
+) -> Iterator[StandaloneServer]:
+    """`bai-bridge local-server` as a subprocess on a free port, stopped with SIGTERM;
+    `prefix`: a command it runs under (e.g. `setpriv ...`)."""
     access, secret = "AKSTANDALONE" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30)
     env = {**os.environ, "BACKEND_ACCESS_KEY": access, "BACKEND_SECRET_KEY": secret}
     data_dir = tmp_path / "data"
     process = subprocess.Popen(
         [
+            *prefix,
             sys.executable,
             "-m",
             "bai_bridge",
@@ -205,6 +232,8 @@ def standalone_server(tmp_path: Path) -> Iterator[StandaloneServer]:
             "0",
             "--data-dir",
             str(data_dir),
+            "--profile",
+            profile,
         ],
         env=env,
         stdout=subprocess.PIPE,
@@ -237,14 +266,21 @@ def peer_env(endpoint: str, access_key: str, secret_key: str) -> dict[str, str]:
 
 
 async def run_peer(
-    script: str, endpoint: str, access_key: str, secret_key: str, *args: str, limit: float = 240
+    script: str,
+    endpoint: str,
+    access_key: str,
+    secret_key: str,
+    *args: str,
+    limit: float = 240,
+    peer: Peer = PEER_23,
 ) -> Any:
-    """Run a tests/peer script with the official client; returns its JSON output."""
-    if not PEER_PYTHON.exists():
-        pytest.skip(".venv-peer is missing (scripts/setup creates it)")
+    """Run a script of ``peer`` (tests/peer by default) with that official client release;
+    returns its JSON output."""
+    if not peer.python.exists():
+        pytest.skip(peer.missing)
     process = await asyncio.create_subprocess_exec(
-        str(PEER_PYTHON),
-        str(ROOT / "tests" / "peer" / script),
+        str(peer.python),
+        str(ROOT / "tests" / peer.scripts / script),
         *args,
         env=peer_env(endpoint, access_key, secret_key),
         stdout=asyncio.subprocess.PIPE,

@@ -6,6 +6,10 @@ import type { Settings } from "./settings";
 export const SECTION = "baiBridge";
 export const SECRET_KEY_ID = "baiBridge.secretKey";
 
+function serverProfile(value: string): Settings["serverProfile"] {
+  return value === "cluster" ? "cluster" : "embedded";
+}
+
 function runKeys(value: string): Settings["runKeys"] {
   return value === "on" || value === "off" ? value : "auto";
 }
@@ -16,6 +20,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): Settings {
     interpreter: config.get<string>("interpreter", ""),
     serverWheelhouse: config.get<string>("serverWheelhouse", ""),
     endpoint: config.get<string>("endpoint", ""),
+    serverProfile: serverProfile(config.get<string>("serverProfile", "embedded")),
     accessKey: config.get<string>("accessKey", ""),
     image: config.get<string>("image", "python:3.11-ubuntu22.04"),
     resources: config.get<Record<string, string | number>>("resources", {}),

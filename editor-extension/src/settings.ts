@@ -5,6 +5,8 @@ export interface Settings {
   interpreter: string;
   serverWheelhouse: string;
   endpoint: string;
+  /** How the embedded server behaves (BAI_BRIDGE_PROFILE); unused with an endpoint. */
+  serverProfile: "embedded" | "cluster";
   accessKey: string;
   image: string;
   resources: Record<string, string | number>;
@@ -17,10 +19,11 @@ export interface Settings {
 }
 
 /** Settings that only the server process reads at start: changing them restarts it. */
-export const RESTART_SETTINGS = ["interpreter", "endpoint", "accessKey"] as const;
+export const RESTART_SETTINGS = ["interpreter", "endpoint", "serverProfile", "accessKey"] as const;
 
 /**
- * The language server's environment: the editor's own, plus the Backend.AI keys.
+ * The language server's environment: the editor's own, plus the Backend.AI keys and the
+ * embedded server's profile.
  * The secret key only ever travels here (never in initializationOptions, never in a log).
  */
 export function serverEnvironment(
@@ -28,7 +31,11 @@ export function serverEnvironment(
   secretKey: string | undefined,
   base: NodeJS.ProcessEnv,
 ): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { ...base, PYTHONUNBUFFERED: "1" };
+  const env: NodeJS.ProcessEnv = {
+    ...base,
+    PYTHONUNBUFFERED: "1",
+    BAI_BRIDGE_PROFILE: settings.serverProfile,
+  };
   if (settings.endpoint.trim() !== "") env.BACKEND_ENDPOINT = settings.endpoint.trim();
   if (settings.accessKey.trim() !== "") env.BACKEND_ACCESS_KEY = settings.accessKey.trim();
   if (secretKey !== undefined && secretKey !== "") env.BACKEND_SECRET_KEY = secretKey;

@@ -14,6 +14,7 @@ const base: Settings = {
   interpreter: "",
   serverWheelhouse: "",
   endpoint: "",
+  serverProfile: "embedded",
   accessKey: "",
   image: "python:3.11-ubuntu22.04",
   resources: { cpu: 2 },
@@ -30,6 +31,14 @@ test("no endpoint: the environment leaves BACKEND_* alone (embedded server)", ()
   assert.equal(env.BACKEND_ENDPOINT, "http://x");
   assert.equal(env.BACKEND_SECRET_KEY, undefined);
   assert.equal(env.PATH, "/bin");
+});
+
+test("the server profile goes to the environment, over the editor's own", () => {
+  assert.equal(serverEnvironment(base, undefined, {}).BAI_BRIDGE_PROFILE, "embedded");
+  const settings: Settings = { ...base, serverProfile: "cluster" };
+  const env = serverEnvironment(settings, undefined, { BAI_BRIDGE_PROFILE: "embedded" });
+  assert.equal(env.BAI_BRIDGE_PROFILE, "cluster");
+  assert.doesNotMatch(JSON.stringify(serverOptions(settings)), /cluster|profile/i);
 });
 
 test("endpoint, access key and the secret go to the environment", () => {
@@ -58,6 +67,7 @@ test("only start-time settings restart the server", () => {
   assert.equal(needsRestart(base, { ...base, image: "other" }), false);
   assert.equal(needsRestart(base, { ...base, endpoint: "https://e" }), true);
   assert.equal(needsRestart(base, { ...base, interpreter: "/usr/bin/python3" }), true);
+  assert.equal(needsRestart(base, { ...base, serverProfile: "cluster" }), true);
 });
 
 test("run keys: auto yields to the Python and Jupyter extensions", () => {

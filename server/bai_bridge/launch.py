@@ -2,8 +2,9 @@
 
 With ``BACKEND_ENDPOINT`` set, the server talks to that manager (keys from ``BACKEND_*``).
 Without it, the embedded session server starts in this process on 127.0.0.1, on a free port,
-with a fresh keypair that lives only in memory; the language server reaches it over HTTP
-exactly as it would a cluster. Shutting down stops background work and the embedded server's
+with a fresh keypair that lives only in memory, in the profile ``--profile`` or
+``BAI_BRIDGE_PROFILE`` names; the language server reaches it over HTTP exactly as it would a
+cluster. Shutting down stops background work and the embedded server's
 kernels and terminals.
 """
 
@@ -31,15 +32,16 @@ __all__ = ["run_language_server"]
 log = logging.getLogger(__name__)
 
 
-def run_language_server(tcp: str | None) -> int:
-    """Serve LSP on stdio (or on ``tcp`` = "HOST:PORT") until the client leaves."""
+def run_language_server(tcp: str | None, profile: str | None = None) -> int:
+    """Serve LSP on stdio (or on ``tcp`` = "HOST:PORT") until the client leaves; ``profile``
+    is the embedded server's (None: from ``BAI_BRIDGE_PROFILE``)."""
     try:
-        return asyncio.run(_main(tcp))
+        return asyncio.run(_main(tcp, profile))
     except KeyboardInterrupt:
         return 130
 
 
-async def _main(tcp: str | None) -> int:
+async def _main(tcp: str | None, profile: str | None) -> int:
     from bai_bridge.lsp import lifecycle
     from bai_bridge.lsp.server import create_server
 
@@ -50,7 +52,7 @@ async def _main(tcp: str | None) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, main.cancel if main else lambda: None)
     sweep_in_background("download")  # downloads staged by language servers that were killed
-    async with _backend() as (api_config, problem):
+    async with _backend(profile) as (api_config, problem):
         server = create_server(api_config)
         server.startup_problem = problem
         try:
@@ -63,14 +65,26 @@ async def _main(tcp: str | None) -> int:
 
 
 @contextlib.asynccontextmanager
-async def _backend() -> AsyncIterator[tuple[APIConfig | None, str | None]]:
+async def _backend(profile: str | None) -> AsyncIterator[tuple[APIConfig | None, str | None]]:
     """The API config to use (None: from BACKEND_* at initialization) and any problem."""
     if APIConfig.endpoint_configured():
+        if profile is not None:
+            log.warning("--profile is for the embedded server; BACKEND_ENDPOINT is set")
         yield None, None
         return
-    from bai_bridge.local.config import LocalConfig, generate_keypair
+    from bai_bridge.local.config import (
+        LocalConfig,
+        ServerProfile,
+        generate_keypair,
+        profile_from_env,
+    )
     from bai_bridge.local.serve import start_server
 
+    try:
+        chosen = profile_from_env(os.environ) if profile is None else ServerProfile(profile)
+    except ValueError as e:
+        yield None, f"the embedded session server did not start: {e}"
+        return
     keypair = generate_keypair()
     sweep_in_background("embedded")
     with _scratch("embedded") as data_dir:
@@ -80,6 +94,7 @@ async def _backend() -> AsyncIterator[tuple[APIConfig | None, str | None]]:
             secret_key=keypair.secret_key,
             host="127.0.0.1",
             port=0,
+            profile=chosen,
         )
         try:
             running = await start_server(config)
@@ -87,7 +102,7 @@ async def _backend() -> AsyncIterator[tuple[APIConfig | None, str | None]]:
             log.exception("the embedded session server did not start")
             yield None, f"the embedded session server did not start: {e}"
             return
-        log.info("embedded session server on %s", running.endpoint)
+        log.info("embedded session server (%s profile) on %s", chosen, running.endpoint)
         try:
             yield (
                 # env={}: BACKEND_* describe a cluster, not this server.

@@ -15,7 +15,7 @@ import tempfile
 import threading
 from pathlib import Path
 
-__all__ = ["make_scratch_dir", "sweep_in_background", "sweep_stale"]
+__all__ = ["make_scratch_dir", "process_alive", "sweep_in_background", "sweep_stale"]
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ def sweep_stale(kind: str, root: Path | None = None) -> list[Path]:
                 continue
             if entry.stat(follow_symlinks=False).st_uid != os.getuid():
                 continue
-            if _alive(int(match.group(1))):
+            if process_alive(int(match.group(1))):
                 continue
             shutil.rmtree(entry.path, ignore_errors=True)
             removed.append(Path(entry.path))
@@ -59,7 +59,8 @@ def sweep_in_background(*kinds: str) -> None:
     threading.Thread(target=sweep, name="bai-bridge-sweep", daemon=True).start()
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
+    """Whether a process `pid` exists (someone else's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

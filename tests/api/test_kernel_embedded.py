@@ -24,7 +24,7 @@ from bai_bridge.api.events import EventStream
 from bai_bridge.api.kernel import Kernel
 from bai_bridge.api.models import ExecutionResult, Stderr, Stdout
 
-VERSIONS = {"v4": "v4.20190615", "v8": "v8.20240915"}
+VERSIONS = {"v4": "v4.20190615", "v8": "v8.20240915", "v9": "v9.20250722"}
 
 
 @pytest.fixture(params=sorted(VERSIONS))
@@ -59,7 +59,7 @@ async def run(kernel: Kernel, code: str, **kwargs: object) -> list[ExecutionResu
 
 async def test_negotiation_and_paths(api: APISession, embedded: Embedded, kernel: Kernel) -> None:
     assert api.server_info is not None
-    assert api.server_info.version == "v8.20240915"
+    assert api.server_info.version == "v9.20250722"
     first = embedded.recorder.requests[0]
     assert (first.method, first.path, first.signed) == ("GET", "/", False)
     create = embedded.recorder.requests[1]

@@ -13,8 +13,10 @@ from aiohttp import web
 from api_support import Embedded
 
 from bai_bridge.api import APIConfig, APISession, BackendClientError, BatchOptions, runloop
+from bai_bridge.api.errors import BackendAPIError, BackendInvalidParamsError, BackendStreamBroken
 from bai_bridge.api.kernel import Kernel
 from bai_bridge.api.models import ExecutionResult, Stdout
+from bai_bridge.lsp.messages import describe_error
 
 TinyServer = Callable[[web.Application], Awaitable[APIConfig]]
 WAIT = 30.0
@@ -216,3 +218,54 @@ async def test_a_handshake_that_never_ends_falls_back_to_http(
         release.set()
     assert [r.status for r in results] == ["continued", "finished"]
     assert [s["mode"] for s in seen] == ["query", "continue"]
+
+
+# --- code the server refuses --------------------------------------------------------------
+
+
+async def run_to_end(kernel: Kernel, code: str, *, stream: bool) -> list[ExecutionResult]:
+    async with asyncio.timeout(WAIT):
+        return [r async for r in kernel.run(code, stream=stream)]
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_code_over_the_servers_limit_is_a_413_naming_the_limit(
+    kernel: Kernel, stream: bool
+) -> None:
+    limit = 20 * (1 << 20) + (1 << 20)  # the embedded server's default: 20 files of 1 MiB
+    code = "x = 1  # " + "a" * limit
+    with pytest.raises(BackendAPIError) as caught:
+        await run_to_end(kernel, code, stream=stream)
+    assert (caught.value.status, caught.value.type) == (413, "request-too-large")
+    assert f"{limit:,} bytes" in (caught.value.msg or "")
+    message = describe_error("run", caught.value)
+    assert "too large" in message
+    assert f"{limit:,} bytes" in message
+    # The kernel is still there and runs the next, smaller cell.
+    results = [r async for r in kernel.run("print('after')", stream=stream)]
+    assert stdout(results) == "after\n"
+
+
+async def test_code_larger_than_a_default_websocket_message_runs(kernel: Kernel) -> None:
+    code = "n = 1  # " + "a" * (5 << 20) + "\nprint(n)"  # aiohttp's default limit: 4 MiB
+    async with asyncio.timeout(WAIT):
+        results = [r async for r in kernel.run(code, stream=True)]
+    assert stdout(results) == "1\n"
+
+
+@pytest.mark.parametrize("stream", [True, False])
+async def test_a_lone_surrogate_in_code_says_so(kernel: Kernel, stream: bool) -> None:
+    with pytest.raises(BackendInvalidParamsError) as caught:
+        await run_to_end(kernel, "print('\ud800')", stream=stream)
+    assert "surrogate" in (caught.value.msg or "")
+    message = describe_error("run", caught.value)
+    assert "surrogate" in message
+    assert "cannot reach" not in message
+
+
+def test_a_stream_the_server_ended_is_not_called_unreachable() -> None:
+    message = describe_error(
+        "run", BackendStreamBroken("execute stream closed before the run finished")
+    )
+    assert "cannot reach" not in message
+    assert "closed before the run finished" in message

@@ -85,3 +85,18 @@ async def test_breaking_out_with_aclosing_interrupts_at_once(tiny_server: TinySe
         with pytest.raises(ValueError, match="run mode"):
             async with asyncio.timeout(5):
                 _ = [r async for r in api.Kernel("scripted").run("x", mode="continue")]
+
+
+async def test_a_run_left_without_interrupting_leaves_the_session_alone(
+    tiny_server: TinyServer,
+) -> None:
+    seen: list[dict[str, Any]] = []
+    answers = [{"runId": "r", "status": "continued", "console": []}]
+    async with APISession(await tiny_server(scripted(answers, seen))) as api:
+        kernel = api.Kernel("scripted")
+        async with contextlib.aclosing(kernel.run("x", interrupt=False)) as run:
+            async for _ in run:
+                break
+        assert {"interrupt": True} not in seen
+        with pytest.raises(ValueError, match="without interrupting"):
+            _ = [r async for r in kernel.run("x", stream=True, interrupt=False)]

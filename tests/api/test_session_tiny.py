@@ -39,7 +39,9 @@ def app_with(version: str, manager: str) -> tuple[web.Application, list[web.Requ
 @pytest.mark.parametrize(
     ("server", "pin", "expected", "prefix"),
     [
-        ("v9.20250722", None, ApiVersion(8, "20240915"), "/session"),
+        ("v10.20270101", None, ApiVersion(9, "20250722"), "/session"),
+        ("v9.20250722", None, ApiVersion(9, "20250722"), "/session"),
+        ("v8.20240915", None, ApiVersion(8, "20240915"), "/session"),
         ("v5.20191215", None, ApiVersion(5, "20191215"), "/session"),
         ("v4.20190615", None, ApiVersion(4, "20190615"), "/kernel"),
         ("v8.20240915", "v4.20190615", ApiVersion(4, "20190615"), "/kernel"),
@@ -106,7 +108,8 @@ async def test_unreachable_everywhere_is_a_client_error_from_the_cause() -> None
 
 
 @pytest.mark.parametrize(
-    ("manager", "method"), [("23.09.0", "GET"), ("24.09.0", "POST"), ("25.6.1", "POST")]
+    ("manager", "method"),
+    [("23.09.0", "GET"), ("24.09.0", "POST"), ("25.6.1", "POST"), ("26.8.1", "POST")],
 )
 async def test_download_method_follows_the_manager_release(
     tiny_server: TinyServer, manager: str, method: str
@@ -121,6 +124,8 @@ async def test_download_method_follows_the_manager_release(
     [
         (500, {"type": "https://api.backend.ai/probs/internal-server-error", "title": "x"}),
         (200, {"result": None}),
+        # 26.x: the Python runner's complete() is a stub returning None.
+        (200, {"result": {"status": "finished", "error": None, "suggestions": None}}),
     ],
 )
 async def test_complete_on_managers_that_do_not_complete(
@@ -142,3 +147,25 @@ async def test_complete_on_managers_that_do_not_complete(
     assert received == [
         {"code": "os.pa", "options": {"row": 0, "col": 5, "line": "os.pa", "post": ""}}
     ]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"result": {"status": "finished", "error": None, "suggestions": ["os.path"]}},  # 26.x
+        {"result": {"status": "finished", "completions": ["os.path"]}},  # runners before 25.10
+        {"result": ["os.path"]},  # the API docs
+    ],
+)
+async def test_complete_reads_every_answer_shape(
+    tiny_server: TinyServer, body: dict[str, object]
+) -> None:
+    async def complete(request: web.Request) -> web.Response:
+        return web.json_response(body)
+
+    app = web.Application()
+    app.router.add_post("/session/some-session/complete", complete)
+    async with APISession(await tiny_server(app)) as api:
+        kernel = api.Kernel("some-session")
+        assert await kernel.complete("os.pa", {"row": 0, "col": 5, "line": "os.pa"}) == ["os.path"]
+        assert kernel.completion_supported is True

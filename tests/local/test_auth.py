@@ -141,10 +141,10 @@ def test_date_window_is_fifteen_minutes() -> None:
         )
 
 
-async def test_root_is_public_and_advertises_24_09(client: SignedClient) -> None:
+async def test_root_is_public_and_advertises_26_x(client: SignedClient) -> None:
     reply = await client.request("GET", "/", sign=False)
     assert reply.status == 200
-    assert reply.json() == {"version": "v8.20240915", "manager": "24.09.14"}
+    assert reply.json() == {"version": "v9.20250722", "manager": "26.8.1"}
     assert reply.headers["Server"] == "BackendAI"
 
 
@@ -253,7 +253,14 @@ async def test_unsupported_version_is_a_bad_request(client: SignedClient) -> Non
 
 
 async def test_every_supported_version_is_accepted(client: SignedClient) -> None:
-    for version in ("v4.20190615", "v5.20191215", "v6.20200815", "v7.20230615", "v8.20240915"):
+    for version in (
+        "v4.20190615",
+        "v5.20191215",
+        "v6.20200815",
+        "v7.20230615",
+        "v8.20240915",
+        "v9.20250722",
+    ):
         reply = await client.request("GET", "/session/nonexistent", version=version)
         assert reply.status == 404, (version, reply.body)
 

@@ -3,18 +3,26 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 
 import pytest
 
-from bai_bridge.local.errors import InvalidParams
+from bai_bridge.local.errors import BodySchemaInvalid, InvalidParams
 from bai_bridge.local.payloads import parse_batch_options, parse_create, parse_execute
 from bai_bridge.local.resources import normalize_resources, parse_size
 from bai_bridge.local.runs import Marker, Record, Run
 from bai_bridge.local.versioning import ApiVersion
 
-V4, V5, V6, V7, V8 = (
+V4, V5, V6, V7, V8, V9 = (
     ApiVersion.parse(v)
-    for v in ("v4.20190615", "v5.20191215", "v6.20200815", "v7.20230615", "v8.20240915")
+    for v in (
+        "v4.20190615",
+        "v5.20191215",
+        "v6.20200815",
+        "v7.20230615",
+        "v8.20240915",
+        "v9.20250722",
+    )
 )
 
 
@@ -34,14 +42,77 @@ def test_name_field_per_version() -> None:
         ("clusterSize", 1, V6),
         ("architecture", "x86_64", V7),
         ("priority", 10, V8),
+        ("batch_timeout", 60, V9),
+        ("job_priority", 1, V9),
+        ("is_preemptible", False, V9),
     ],
 )
 def test_fields_appear_with_their_version(field: str, value: object, first: ApiVersion) -> None:
-    older = {V5: V4, V6: V5, V7: V6, V8: V7}[first]
+    older = {V5: V4, V6: V5, V7: V6, V8: V7, V9: V8}[first]
     body = {"name": "abcd", "image": "python", field: value}
     parse_create(body, first)
     with pytest.raises(InvalidParams):
         parse_create(body, older)
+
+
+FOLDER = "0b6a9d5e-0c43-4d2a-9a39-1f2b3c4d5e6f"
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "parsed"),
+    [
+        ("mount_ids", [FOLDER], [uuid.UUID(FOLDER)]),
+        ("mount_id_map", {FOLDER: "/home/work/x"}, {uuid.UUID(FOLDER): "/home/work/x"}),
+        ("attach_network", FOLDER, uuid.UUID(FOLDER)),
+    ],
+)
+def test_config_fields_of_v9(field: str, value: object, parsed: object) -> None:
+    body = {"name": "abcd", "image": "python", "config": {field: value}}
+    assert getattr(parse_create(body, V9).config, field) == parsed
+    with pytest.raises(InvalidParams) as caught:
+        parse_create(body, V8)
+    assert caught.value.data == {f"config.{field}": f"{field} is not allowed key"}
+
+
+def test_v9_ignores_unknown_keys_as_26_x_does() -> None:
+    body = {"name": "abcd", "image": "python", "future": 1, "config": {"later": True}}
+    assert parse_create(body, V9).name == "abcd"
+    with pytest.raises(InvalidParams):
+        parse_create(body, V8)
+
+
+def test_v9_checks_types_and_ranges() -> None:
+    def create(version: ApiVersion, **fields: object) -> object:
+        return parse_create({"name": "abcd", "image": "python", **fields}, version)
+
+    # The request model fails (generic-bad-request) at v9, a trafaret check before.
+    with pytest.raises(BodySchemaInvalid):
+        create(V9, priority=101)
+    with pytest.raises(InvalidParams) as caught:
+        create(V8, priority=101)
+    assert not isinstance(caught.value, BodySchemaInvalid)
+    with pytest.raises(BodySchemaInvalid):
+        create(V9, is_preemptible="yes")
+    with pytest.raises(InvalidParams) as caught:
+        create(V9, config={"mount_ids": ["not-a-uuid"]})
+    assert not isinstance(caught.value, BodySchemaInvalid)  # config: invalid-api-params
+    assert "config.mount_ids[0]" in caught.value.data
+    # 24.09 kept preopen ports in 1024-65535; 26.x only keeps them off the reserved ones.
+    assert create(V9, config={"preopen_ports": [80]}).config.preopen_ports == [80]
+    with pytest.raises(InvalidParams):
+        create(V8, config={"preopen_ports": [80]})
+    for version in (V8, V9):
+        with pytest.raises(InvalidParams, match="reserved ports"):
+            create(version, config={"preopen_ports": [7681]})
+    assert create(V9, batch_timeout="5m").batch_timeout == 300
+    assert create(V9, batch_timeout=90.5).batch_timeout == 90
+    for bad in ("-1", "1yr", True, "soon"):
+        with pytest.raises(BodySchemaInvalid):
+            create(V9, batch_timeout=bad)
+    option = create(V9, config={"mount_options": {"f": {"perm": "rw", "extra": 1}}})
+    assert option.config.mount_options["f"].permission == "rw"
+    with pytest.raises(InvalidParams):
+        create(V9, config={"mount_options": {"f": {"type": "nfs"}}})
 
 
 def test_the_official_23_09_create_body_is_accepted() -> None:

@@ -1,36 +1,66 @@
 """Fixtures shared by the LSP tests.
 
-``client``/``bridge``: one language server per test module over stdio, initialized on the
-module's ``workspace`` fixture with its ``bridge_options`` (override either in the module).
+``profile``: the embedded server's profile, "embedded" then "cluster" (harness.PROFILES): every
+test that reaches a server through these fixtures runs on both, once per module and profile.
+``client``/``bridge``: one language server per test module and profile over stdio, initialized
+on the module's ``workspace`` fixture (which takes ``profile``, so each profile gets its own)
+with its ``bridge_options`` (override either in the module).
+``local_server``/``local_server_process``: the embedded server in the profile.
 ``sessions``: a `SessionManager` on the in-process embedded server, for tests that drive the
 LSP-side services without the protocol.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import pytest_asyncio
-import pytest_lsp
 from pytest_lsp import LanguageClient
 
 from bai_bridge.api import APIConfig, APISession
-from bai_bridge.local.serve import RunningServer
+from bai_bridge.local.config import ServerProfile
+from bai_bridge.local.serve import RunningServer, start_server
 from bai_bridge.lsp.config import BridgeOptions
 from bai_bridge.lsp.protocol import SessionStatus
 from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.tasks import BackgroundTasks
+from serverkit import StandaloneServer, random_config, standalone_server
 
-from .lsp_harness import Recorder, initialize, server_config, stop_server
+from .lsp_harness import PROFILES, Recorder, initialize, start_client, stop_server
 
 
-@pytest_lsp.fixture(scope="module", config=server_config())
-async def client(lsp_client: LanguageClient) -> AsyncIterator[None]:
-    yield
-    await stop_server(lsp_client)
+@pytest.fixture(scope="module", params=PROFILES)
+def profile(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def client(profile: str) -> AsyncIterator[LanguageClient]:
+    """pytest-lsp's fixture takes one config; this one starts the server in the profile."""
+    lsp_client = await start_client(profile)
+    try:
+        yield lsp_client
+    finally:
+        await stop_server(lsp_client)
+        await lsp_client.stop()
+
+
+@pytest.fixture
+async def local_server(tmp_path: Path, profile: str) -> AsyncIterator[RunningServer]:
+    server = await start_server(random_config(tmp_path / "data", profile=ServerProfile(profile)))
+    try:
+        yield server
+    finally:
+        await server.close()
+
+
+@pytest.fixture
+def local_server_process(tmp_path: Path, profile: str) -> Iterator[StandaloneServer]:
+    with standalone_server(tmp_path, profile=profile) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")

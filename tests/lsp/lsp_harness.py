@@ -18,13 +18,21 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 from bai_bridge.lsp import protocol
 
 WAIT = 60.0  # generous upper bound for kernel starts on a busy 2-core machine
+# Every end-to-end test runs against both: nothing the bridge does may rely on what only the
+# embedded profile offers (a kernel subshell answering complete() during a run).
+PROFILES = ("embedded", "cluster")
 
 
-def server_config(env: dict[str, str] | None = None) -> ClientServerConfig:
+def server_env(profile: str, env: dict[str, str] | None = None) -> dict[str, str]:
+    """The test's environment without BACKEND_*, with the embedded server's profile."""
     base = {k: v for k, v in os.environ.items() if not k.startswith(("BACKEND_", "SORNA_"))}
+    return {**base, "BAI_BRIDGE_PROFILE": profile, **(env or {})}
+
+
+def server_config(profile: str, env: dict[str, str] | None = None) -> ClientServerConfig:
     return ClientServerConfig(
         server_command=[sys.executable, "-m", "bai_bridge", "lsp"],
-        server_env={**base, **(env or {})},
+        server_env=server_env(profile, env),
     )
 
 
@@ -128,9 +136,9 @@ def capabilities() -> types.ClientCapabilities:
     )
 
 
-async def start_client(env: dict[str, str] | None = None) -> LanguageClient:
+async def start_client(profile: str, env: dict[str, str] | None = None) -> LanguageClient:
     """A language server started outside pytest-lsp's fixture (stop it with `stop_server`)."""
-    client = await server_config(env).start()
+    client = await server_config(profile, env).start()
     assert isinstance(client, LanguageClient)
     return client
 

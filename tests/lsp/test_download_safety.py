@@ -19,8 +19,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("downloads")
+def workspace(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
+    root = tmp_path_factory.mktemp(f"downloads-{profile}")
     (root / "data.txt").write_text("synced data\n")
     (root / "notes.txt").write_text("synced notes\n")
     return root

@@ -10,7 +10,6 @@ to this process, where ``capfd`` reads it).
 from __future__ import annotations
 
 import asyncio
-import os
 import re
 import sys
 from pathlib import Path
@@ -25,6 +24,7 @@ from .lsp_harness import (
     initialize,
     open_doc,
     run_selection,
+    server_env,
     stop_server,
 )
 
@@ -39,11 +39,10 @@ def imported(stderr: str) -> set[str]:
     return {name.split(".")[0] for name in found}
 
 
-async def start_reporting_imports() -> LanguageClient:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BACKEND_", "SORNA_"))}
+async def start_reporting_imports(profile: str) -> LanguageClient:
     config = ClientServerConfig(
         server_command=[sys.executable, "-X", "importtime", "-m", "bai_bridge", "lsp"],
-        server_env=env,
+        server_env=server_env(profile),
     )
     client = await config.start()
     assert isinstance(client, LanguageClient)
@@ -51,9 +50,9 @@ async def start_reporting_imports() -> LanguageClient:
 
 
 async def test_jedi_is_loaded_by_the_first_static_completion_not_before(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], profile: str
 ) -> None:
-    client = await start_reporting_imports()
+    client = await start_reporting_imports(profile)
     try:
         await initialize(client, tmp_path)
         uri = open_doc(client, tmp_path / "idle.py", "ready = 1\nimport os\nos.pa\n")
@@ -81,9 +80,9 @@ async def imports_until(capfd: pytest.CaptureFixture[str], module: str) -> set[s
 
 
 async def test_the_first_edit_loads_jedi_in_the_background(
-    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+    tmp_path: Path, capfd: pytest.CaptureFixture[str], profile: str
 ) -> None:
-    client = await start_reporting_imports()
+    client = await start_reporting_imports(profile)
     try:
         await initialize(client, tmp_path)
         uri = open_doc(client, tmp_path / "typed.py", "ready = 1\n")
@@ -93,7 +92,8 @@ async def test_the_first_edit_loads_jedi_in_the_background(
         change_doc(client, uri, "ready = 1\nrea", 2)
         async with asyncio.timeout(60):  # jedi's cold start takes seconds on a busy machine
             await imports_until(capfd, "jedi")
-        # The session's mirror still answers what it knows; the warm-up took nothing away.
+        # The session's mirror still answers what it knows, on either profile; the warm-up
+        # took nothing away.
         answer = await complete(client, uri, 1, 3)
         assert ("ready", "int") in {(i.label, i.detail) for i in answer.items}
     finally:

@@ -1,7 +1,8 @@
-"""The namespace mirror end to end over stdio: completion with kinds and live types, hover,
-signature help and completion resolve, answered from the mirror while a cell still runs; and
-no completion runs code in the user's kernel (its execution count moves only with runs and
-their snapshots)."""
+"""The namespace mirror end to end over stdio, on both server profiles: completion with kinds
+and live types, hover, signature help and completion resolve, answered from the mirror while a
+cell still runs (on the cluster profile complete() answers nothing and no subshell answers
+beside the cell: all of it is the mirror's); and no completion runs code in the user's kernel
+(its execution count moves only with runs and their snapshots)."""
 
 from __future__ import annotations
 
@@ -31,22 +32,9 @@ box = Box()
 TYPING = "# %% typing\nfra\nframe.pr\nbox.we\nscale\nscale([1], \n"  # lines 9-14 after SETUP
 
 
-# As on a cluster (until the embedded server's cluster profile does it): the kernel's own
-# completion answers nothing, so everything live below can only have come from the mirror.
-NO_COMPLETIONS = (
-    "get_ipython().kernel.do_complete = lambda code, pos: "
-    '{"status": "ok", "matches": [], "cursor_start": pos, "cursor_end": pos, "metadata": {}}\n'
-)
-
-
-async def answer_no_completions(client: LanguageClient, workspace: Path) -> None:
-    uri = open_doc(client, workspace / "cluster.py", NO_COMPLETIONS)
-    assert field(await run_selection(client, uri, 0), "status") == "finished"
-
-
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ws")
+def workspace(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
+    return tmp_path_factory.mktemp(f"ws-{profile}")
 
 
 async def hover(client: LanguageClient, uri: str, line: int, col: int) -> str | None:
@@ -71,7 +59,6 @@ async def items(
 async def test_completion_and_hover_come_from_the_mirror_during_a_running_cell(
     client: LanguageClient, bridge: Recorder, workspace: Path
 ) -> None:
-    await answer_no_completions(client, workspace)
     text = SETUP + TYPING + "# %% slow\nimport time; time.sleep(60)\n"
     uri = open_doc(client, workspace / "live.py", text)
     assert field(await run_cell(client, uri, 1), "status") == "finished"
@@ -135,7 +122,6 @@ async def test_completion_and_hover_come_from_the_mirror_during_a_running_cell(
 async def test_completions_run_no_code_in_the_kernel(
     client: LanguageClient, bridge: Recorder, workspace: Path
 ) -> None:
-    await answer_no_completions(client, workspace)
     count = "print(get_ipython().execution_count)\n"
     uri = open_doc(client, workspace / "count.py", SETUP + TYPING + count)
     assert field(await run_cell(client, uri, 1), "status") == "finished"

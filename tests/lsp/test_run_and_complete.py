@@ -27,8 +27,8 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ws")
+def workspace(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
+    return tmp_path_factory.mktemp(f"ws-{profile}")
 
 
 async def test_completes_a_name_a_run_defined(
@@ -59,7 +59,7 @@ async def test_completes_an_attribute_of_a_live_object_from_the_session(
     item = labels["attr_count"]
     assert item.text_edit is not None
     assert item.text_edit.range.start.character == 6  # replaces "attr_c", keeps "probe."
-    assert item.detail == "instance"  # the mirror's kind of the live attribute
+    assert item.detail == "instance"  # the mirror's kind of the live attribute, either profile
 
 
 CELLS = """# %% setup
@@ -182,12 +182,13 @@ async def _progress_token(client: LanguageClient, bridge: Recorder, known: set[s
 
 
 async def test_completion_answers_while_a_long_run_goes_on_and_cancel_stops_it(
-    client: LanguageClient, bridge: Recorder, workspace: Path
+    client: LanguageClient, bridge: Recorder, workspace: Path, profile: str
 ) -> None:
     uri = open_doc(
         client,
         workspace / "slow.py",
-        "import time; time.sleep(20)\nwhile True: pass\nresult_ok = 1\nresult_\n",
+        "busy_defined = 1; import time; time.sleep(20)\nwhile True: pass\nresult_ok = 1\n"
+        "result_\nbusy_d\n",
     )
     known = {str(t) for t in client.progress_reports}
     sleeping = asyncio.create_task(run_selection(client, uri, 0))
@@ -195,10 +196,16 @@ async def test_completion_answers_while_a_long_run_goes_on_and_cancel_stops_it(
     await bridge.wait_for("busy", lambda: bridge.state() == "busy")
 
     started = time.monotonic()
-    answer = await complete(client, uri, 0, 8)  # `import t|`: the module name
+    answer = await complete(client, uri, 0, 26)  # `import t|`: the module name
     elapsed = time.monotonic() - started
     assert elapsed < 3.0  # completion_timeout (1 s) plus the static fallback's own time
     assert any(item.label == "time" for item in answer.items)
+    # A name the running cell defined. Embedded: its subshell answers from the live session.
+    # Cluster: nothing may run beside the cell, so jedi answers from the buffer, and says so.
+    answer = await complete(client, uri, 4, 6)
+    assert time.monotonic() - started < 6.0
+    source = {"embedded": "bai-bridge: session", "cluster": "bai-bridge: static"}[profile]
+    assert ("busy_defined", source) in {(item.label, item.detail) for item in answer.items}
 
     client.window_work_done_progress_cancel(types.WorkDoneProgressCancelParams(token=token))
     result = await asyncio.wait_for(sleeping, 30)

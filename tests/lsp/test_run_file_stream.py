@@ -19,8 +19,8 @@ WAIT = 60.0
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("streamed")
+def workspace(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
+    return tmp_path_factory.mktemp(f"streamed-{profile}")
 
 
 def gated(gate: Path, before: str, after: str) -> str:

@@ -18,8 +18,8 @@ WAIT = 60.0
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("outcomes")
+def workspace(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
+    return tmp_path_factory.mktemp(f"outcomes-{profile}")
 
 
 def printed(bridge: Recorder, text: str) -> bool:

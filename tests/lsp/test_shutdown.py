@@ -58,8 +58,10 @@ async def children_of_a_session(client: LanguageClient, root: Path) -> list[int]
 
 
 @pytest.mark.parametrize("how", ["exit", "sigterm"])
-async def test_no_kernel_or_terminal_outlives_the_language_server(how: str, tmp_path: Path) -> None:
-    client = await start_client()
+async def test_no_kernel_or_terminal_outlives_the_language_server(
+    how: str, tmp_path: Path, profile: str
+) -> None:
+    client = await start_client(profile)
     process = client._server
     assert process is not None
     try:

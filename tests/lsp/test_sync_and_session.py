@@ -30,8 +30,8 @@ CAP = 2 * 1024 * 1024
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("proj")
+def workspace(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
+    root = tmp_path_factory.mktemp(f"proj-{profile}")
     (root / "main.py").write_text("print('main')\n")
     (root / "pkg").mkdir()
     (root / "pkg" / "util.py").write_text("X = 1\n")

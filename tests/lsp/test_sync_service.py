@@ -1,15 +1,29 @@
 """SyncService against a real embedded session: one failing file is reported, the rest go on;
-a session re-created from scratch gets everything again."""
+a session re-created from scratch gets everything again; a session file is replaced or deleted
+only when its content is still what sync put there."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import attrs
+import pytest
+
+from bai_bridge.api import Kernel
 from bai_bridge.lsp.config import BridgeOptions
 from bai_bridge.lsp.remote_files import remote_stats
 from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.sync_plan import LocalFile
-from bai_bridge.lsp.sync_service import UPLOAD_BATCH, UPLOADS_IN_FLIGHT, SyncService, _in_turns
+from bai_bridge.lsp.sync_service import (
+    UNPROVEN,
+    UPLOAD_BATCH,
+    UPLOADS_IN_FLIGHT,
+    SyncService,
+    _in_turns,
+)
 
 
 async def test_one_failing_file_is_reported_and_the_rest_go_on(
@@ -28,9 +42,13 @@ async def test_one_failing_file_is_reported_and_the_rest_go_on(
     assert sent == ["a.py", "c.py"]
     assert failed == failures == ["gone.py"]
 
+    (root / "c.py").write_text("# c.py, edited here\n")
     result = await service.sync_workspace()
     assert result.uploaded == ["b.py"]
-    assert result.conflicts == ["a.py", "c.py"]  # there, but not put there by sync itself
+    # a.py is there as it is here (sent, not recorded): recorded, not asked about; c.py is
+    # there, not put there by sync, and not what is here
+    assert result.conflicts == ["c.py"]
+    assert result.unchanged == 1
     await kernel.destroy()
     sessions.forget("destroyed by the test")
     service.forget_session()
@@ -69,9 +87,9 @@ async def test_batches_in_flight_together_keep_order_and_report_one_bad_file(
     assert sorted(listed) == sorted(sent)
     assert all(listed[n].size == len(f"# {n}\n") for n in sent)
 
-    result = await service.sync_workspace()  # all there, none put there by sync: conflicts
-    assert result.uploaded == []
-    assert sorted(result.conflicts) == sorted(sent)
+    result = await service.sync_workspace()  # all there as here, though not recorded
+    assert (result.uploaded, result.conflicts) == ([], [])
+    assert result.unchanged == len(sent)
 
 
 def test_batches_are_sent_in_turns_from_stretches_of_the_workspace() -> None:
@@ -82,3 +100,170 @@ def test_batches_are_sent_in_turns_from_stretches_of_the_workspace() -> None:
     assert _in_turns(0, 3) == []
     for count in range(40):
         assert sorted(_in_turns(count, UPLOADS_IN_FLIGHT)) == list(range(count))
+
+
+async def session_output(kernel: Kernel, code: str) -> str:
+    out = []
+    async for result in kernel.run(code):
+        out += [item.text for item in result.console if item.kind == "stdout"]
+    return "".join(out)
+
+
+KEEP_STAT_EDIT = """
+import os
+for name, text in {edits!r}.items():
+    st = os.stat(name)
+    with open(name, "w") as f:
+        f.write(text)
+    os.utime(name, ns=(st.st_atime_ns, st.st_mtime_ns))  # as cp -p, tar x, rsync -t do
+"""
+
+
+def spying(request: Callable[..., Any], paths: list[str]) -> Callable[..., Any]:
+    """``request`` as it is, each request's path noted."""
+
+    def spy(method: str, path: str, **kwargs: Any) -> Any:
+        paths.append(path)
+        return request(method, path, **kwargs)
+
+    return spy
+
+
+async def test_a_session_edit_that_keeps_size_and_mtime_is_neither_overwritten_nor_deleted(
+    sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "workspace"
+    root.mkdir()
+    big = b"B" * (600 * 1024)  # compared by a run in the session, not a download
+    for name in ("a.py", "b.py", "c.py", "d.py"):
+        (root / name).write_text(f"{name[0]} = 1\n")
+    (root / "big.bin").write_bytes(big)
+    service = SyncService(root, BridgeOptions(), sessions)
+    flagged: list[str] = []
+    service.on_conflicts = lambda conflicts: flagged.extend(c.path for c in conflicts)
+    first = await service.sync_workspace()
+    assert sorted(first.uploaded) == ["a.py", "b.py", "big.bin", "c.py", "d.py"]
+
+    kernel = await sessions.kernel()
+    edits = {"a.py": "a = 2\n", "b.py": "b = 2\n", "c.py": "c = 2\n", "big.bin": "b" * len(big)}
+    await session_output(kernel, KEEP_STAT_EDIT.format(edits=edits))
+    assert not (await service.sync_workspace()).uploaded  # nothing changed here
+
+    for name in ("a.py", "b.py", "d.py"):
+        (root / name).write_text(f"{name[0]} = 3\n")
+    (root / "big.bin").write_bytes(b"C" * len(big))
+    result = await service.sync_workspace()
+    assert result.uploaded == ["d.py"]  # edited here only: sent
+    assert result.conflicts == ["a.py", "b.py", "big.bin"]
+    assert await service.upload_files(["b.py"]) == []  # a save of it: not sent either
+    assert flagged == ["a.py", "b.py", "big.bin"]
+    asked: list[str] = []  # what the session is asked while nothing changes on either side
+    monkeypatch.setattr(sessions.api, "request", spying(sessions.api.request, asked))
+    again = await service.sync_workspace()
+    assert (again.uploaded, again.conflicts) == ([], result.conflicts)
+    assert asked
+    assert all(path.endswith("/files") for path in asked)  # listings only: no comparing
+    monkeypatch.undo()
+    (root / "c.py").unlink()
+    removed, kept = await service.remove(["c.py", "d.py"])
+    assert (removed, kept) == (["d.py"], ["c.py"])
+
+    check = (
+        "import os\nprint(sorted((n, open(n).read()[:6]) for n in os.listdir('.') if n[0] != '.'))"
+    )
+    assert (
+        await session_output(kernel, check)
+        == str(
+            sorted(
+                [
+                    ("a.py", "a = 2\n"),
+                    ("b.py", "b = 2\n"),
+                    ("big.bin", "bbbbbb"),
+                    ("c.py", "c = 2\n"),
+                ]
+            )
+        )
+        + "\n"
+    )
+
+
+async def test_a_name_the_session_reads_as_another_path_is_refused_not_written(
+    sessions: SessionManager, tmp_path: Path
+) -> None:
+    root = tmp_path / "workspace"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "util.py").write_text("REAL = 1\n")
+    (root / "pkg\\util.py").write_text("IMPOSTOR = 1\n")  # the session would write pkg/util.py
+    service = SyncService(root, BridgeOptions(), sessions)
+    told: list[dict[str, str]] = []
+    service.on_problems = told.append
+    result = await service.sync_workspace()
+    assert result.uploaded == ["pkg/util.py"]
+    assert result.failed == ["pkg\\util.py"]
+    assert "backslash" in told[0]["pkg\\util.py"]
+    assert await service.upload_files(["pkg\\util.py"]) == []  # a save of it: refused too
+    assert await service.sync_workspace() == attrs.evolve(result, uploaded=[], unchanged=1)
+    kernel = await sessions.kernel()
+    assert await session_output(kernel, "print(open('pkg/util.py').read())") == "REAL = 1\n\n"
+
+
+async def test_a_file_that_cannot_be_compared_behind_a_running_cell_is_held_back(
+    sessions: SessionManager, tmp_path: Path
+) -> None:
+    """Large files are compared by a run, which waits behind the person's cell: none is
+    started behind a run of this editor's, a cell from elsewhere is waited for a bounded
+    time; the file is neither sent nor asked about, and goes with a save once the session is
+    free."""
+    root = tmp_path / "workspace"
+    root.mkdir()
+    (root / "big.bin").write_bytes(b"A" * (600 * 1024))
+    service = SyncService(root, BridgeOptions(), sessions)
+    assert (await service.sync_workspace()).uploaded == ["big.bin"]
+    (root / "big.bin").write_bytes(b"C" * (600 * 1024))
+
+    kernel = await sessions.kernel()
+    started = asyncio.Event()
+
+    async def long_cell() -> None:
+        async for result in kernel.run("import time\nprint('started', flush=True)\ntime.sleep(60)"):
+            if any(getattr(item, "text", "") == "started\n" for item in result.console):
+                started.set()
+
+    cell = asyncio.create_task(long_cell())
+    await asyncio.wait_for(started.wait(), 60)
+    told: list[dict[str, str]] = []
+    service.on_problems = told.append
+    sessions.run_started()  # a run of this editor's, as the language server counts them:
+    try:  # no comparing run is queued behind it at all
+        assert await asyncio.wait_for(service.upload_files(["big.bin"]), 30) == []
+    finally:
+        sessions.run_finished()
+    service.hash_wait = 1.0  # a cell run from elsewhere: a bounded wait
+    assert await service.upload_files(["big.bin"]) == []
+    assert told == [{"big.bin": UNPROVEN}] * 2
+    await kernel.interrupt()
+    await cell
+    (root / "small.py").write_text("S = 1\n")
+    sent = await service.upload_files(["small.py"])  # the next save tries the held file again
+    assert sorted(sent) == ["big.bin", "small.py"]
+
+
+async def test_a_file_only_touched_in_the_session_is_no_conflict(
+    sessions: SessionManager, tmp_path: Path
+) -> None:
+    """A new mtime with the content sync sent (`touch`, a checkout there): the content shows
+    nothing was changed, so a local edit goes, and an unchanged file is simply recorded."""
+    root = tmp_path / "workspace"
+    root.mkdir()
+    for name in ("a.py", "b.py"):
+        (root / name).write_text(f"{name[0]} = 1\n")
+    service = SyncService(root, BridgeOptions(), sessions)
+    assert (await service.sync_workspace()).uploaded == ["a.py", "b.py"]
+    kernel = await sessions.kernel()
+    await session_output(
+        kernel, "import os\nfor n in ('a.py', 'b.py'):\n    os.utime(n, (1e9, 1e9))\n"
+    )
+    (root / "a.py").write_text("a = 22\n")
+    result = await service.sync_workspace()
+    assert (result.uploaded, result.conflicts, result.unchanged) == (["a.py"], [], 1)
+    assert await session_output(kernel, "print(open('a.py').read())") == "a = 22\n\n"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
 import sys
 from typing import Any
+
+from .lsp_harness import server_env
 
 
 async def send(writer: asyncio.StreamWriter, message: dict[str, Any]) -> None:
@@ -35,8 +36,8 @@ async def listening_port(stderr: asyncio.StreamReader) -> int:
     return int(match.group(1))
 
 
-async def test_tcp_mode_serves_one_client(tmp_path: Any) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("BACKEND_")}
+async def test_tcp_mode_serves_one_client(tmp_path: Any, profile: str) -> None:
+    env = server_env(profile)
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bai_bridge", "lsp", "--tcp", "127.0.0.1:0",
         env=env, stdin=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,

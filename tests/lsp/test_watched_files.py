@@ -34,16 +34,16 @@ CAP = 64 * 1024
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("watched")
+def workspace(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
+    root = tmp_path_factory.mktemp(f"watched-{profile}")
     (root / "main.py").write_text("print('main')\n")
     (root / ".gitignore").write_text("generated/\n")
     return root
 
 
 @pytest.fixture(scope="module")
-def other_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    other = tmp_path_factory.mktemp("second-folder")
+def other_folder(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
+    other = tmp_path_factory.mktemp(f"second-folder-{profile}")
     (other / "lib.py").write_text("Y = 2\n")
     return other
 

@@ -18,6 +18,7 @@ from bai_bridge.api.errors import (
     api_error_from_body,
 )
 from bai_bridge.api.kernel import execute_mode
+from bai_bridge.api.listing import _missing
 from bai_bridge.api.models import (
     BatchOptions,
     CreatedSession,
@@ -270,3 +271,20 @@ def test_execute_mode_takes_the_seeds_user_input(mode: str, wire: str) -> None:
 def test_an_unknown_execute_mode_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"invalid execution mode 'complete'.*'user-input'"):
         execute_mode("complete")
+
+
+REAL_AGENT_MISSING = """Traceback (most recent call last):
+  File "<string>", line 8, in <module>
+FileNotFoundError: [Errno 2] No such file or directory: 'pkg/sub'
+"""
+
+
+def test_only_the_folder_itself_missing_reads_as_an_empty_listing() -> None:
+    """The agent's `errors` text: the real one's traceback and the embedded server's line
+    both say the folder is missing; a missing entry inside it, or any other error, does not."""
+    assert _missing(REAL_AGENT_MISSING, "pkg/sub")
+    assert _missing("FileNotFoundError: No such file or directory: 'pkg/sub'\n", "pkg/sub")
+    assert not _missing(REAL_AGENT_MISSING.replace("pkg/sub", "pkg/sub/dangling"), "pkg/sub")
+    assert not _missing("PermissionError: Permission denied: 'pkg/sub'\n", "pkg/sub")
+    assert not _missing("NotADirectoryError: [Errno 20] Not a directory: 'pkg/sub'", "pkg/sub")
+    assert not _missing("", "pkg/sub")

@@ -17,7 +17,9 @@ from bai_bridge.lsp.config import SESSION_NAME_RE, default_session_name, parse_o
 from bai_bridge.lsp.diagnostics import RunDiagnostics
 from bai_bridge.lsp.jsonrpc import Kind, kind_of
 from bai_bridge.lsp.static_completion import jedi_candidates, word_before
+from bai_bridge.lsp.sync_hash import _groups, _parse_sums, _sum_commands
 from bai_bridge.lsp.sync_plan import (
+    Check,
     Conflict,
     LocalFile,
     Manifest,
@@ -26,6 +28,7 @@ from bai_bridge.lsp.sync_plan import (
     is_excluded,
     plan_sync,
     scan_workspace,
+    settle_plan,
 )
 from bai_bridge.lsp.tracebacks import RemoteError, find_error
 
@@ -129,12 +132,30 @@ def test_sync_plan_sends_only_what_the_session_lacks() -> None:
         "e.py": RemoteStat(3, 100.0),
     }
     plan = plan_sync(files, remote, manifest)
-    assert plan.upload == ["a.py", "e.py"]
+    assert plan.upload == ["a.py"]
     assert plan.unchanged == ["b.py"]
-    assert plan.conflicts == [
+    assert plan.conflicts == [Conflict("c.py", "changed-in-session")]
+    # Same size and mtime prove nothing (cp -p, os.utime): the session's content decides
+    # whether e.py is replaced, and whether d.py is already the same as here.
+    assert plan.checks == [
+        Check("d.py", Conflict("d.py", "not-synced-by-bridge")),
+        Check("e.py", Conflict("e.py", "changed-in-session"), "h5"),
+    ]
+    by_path = {f.path: f for f in files}
+    as_sent = settle_plan(plan, by_path, {"d.py": "h4", "e.py": "h5"})
+    assert (as_sent.upload, as_sent.same, as_sent.unproven) == (["a.py", "e.py"], ["d.py"], [])
+    edited = settle_plan(plan, by_path, {"d.py": "other", "e.py": "edited-in-session"})
+    assert edited.upload == ["a.py"]
+    assert edited.conflicts == [
         Conflict("c.py", "changed-in-session"),
         Conflict("d.py", "not-synced-by-bridge"),
+        Conflict("e.py", "changed-in-session"),
     ]
+    unknown = settle_plan(plan, by_path, {})
+    assert (unknown.upload, unknown.unproven) == (["a.py"], ["d.py", "e.py"])
+    touched = plan_sync([files[4]], {"e.py": RemoteStat(3, 150.0)}, manifest)  # a touch there
+    assert touched.checks == [Check("e.py", Conflict("e.py", "changed-in-session"), "h5")]
+    assert settle_plan(touched, by_path, {"e.py": "h5"}).upload == ["e.py"]
     assert Manifest.from_json(manifest.to_json()) == manifest
 
 
@@ -150,7 +171,9 @@ def test_scan_honours_excludes_gitignore_and_size_cap(tmp_path: Path) -> None:
     (tmp_path / ".gitignore").write_text("data/\n")
     (tmp_path / "data").mkdir()
     (tmp_path / "data" / "x.csv").write_text("1,2")
-    files, too_large = scan_workspace(tmp_path, [".git/"], max_size=1000)
+    (tmp_path / "pkg\\util.py").write_text("# the session would write pkg/util.py\n")
+    (tmp_path / "tab\there.py").write_text("")
+    files, too_large, problems = scan_workspace(tmp_path, [".git/"], max_size=1000)
     assert sorted(f.path for f in files) == [
         ".gitignore",
         "main.py",
@@ -158,6 +181,9 @@ def test_scan_honours_excludes_gitignore_and_size_cap(tmp_path: Path) -> None:
         "pkg/mod.py",
     ]
     assert too_large == ["big.bin"]
+    assert sorted(problems) == ["pkg\\util.py", "tab\there.py"]
+    assert "backslash" in problems["pkg\\util.py"]
+    assert "control character" in problems["tab\there.py"]
 
 
 def test_static_completion() -> None:
@@ -205,3 +231,21 @@ def test_message_kinds_match_what_pygls_would_tell() -> None:
     assert kind_of(JsonRPCResponseMessage) is Kind.RESPONSE
     assert kind_of(types.ResponseErrorMessage) is Kind.ERROR
     assert kind_of(dict) is None
+
+
+def test_files_to_compare_are_fetched_in_requests_without_two_of_one_name() -> None:
+    """Each downloaded file lands under its base name: two in one request would collide."""
+    paths = ["a/x.py", "b/x.py", "c.py", "d.py", "e.py", "f.py", "g.py", "h/x.py"]
+    groups = _groups(paths)
+    assert [p for g in groups for p in g] == paths
+    assert groups == [["a/x.py"], ["b/x.py", "c.py", "d.py", "e.py", "f.py"], ["g.py", "h/x.py"]]
+
+
+def test_session_hashes_are_read_only_for_the_files_asked() -> None:
+    digest = "ab" * 32
+    out = f"{digest}  pkg/a b.py\n{digest}  other.py\n\\{digest}  odd\\\\name\nshort  c.py\n"
+    assert _parse_sums(out, ["pkg/a b.py", "c.py"]) == {"pkg/a b.py": digest}
+    commands = _sum_commands([f"d/{i:05d}.bin" for i in range(5000)])
+    assert len(commands) > 1
+    assert all(c.startswith("sha256sum -- ") and c.endswith(" || true") for c in commands)
+    assert sum(c.count(".bin") for c in commands) == 5000

@@ -41,8 +41,8 @@ def tree(root: Path) -> None:
 
 def both(root: Path, cache: ScanCache) -> list[tuple[str, int, str]]:
     """The cached scan's files, checked against a scan without the cache."""
-    cached, _ = scan_workspace(root, EXCLUDES, 1 << 20, cache)
-    fresh, _ = scan_workspace(root, EXCLUDES, 1 << 20)
+    cached, _, _ = scan_workspace(root, EXCLUDES, 1 << 20, cache)
+    fresh, _, _ = scan_workspace(root, EXCLUDES, 1 << 20)
     assert cached == fresh
     return [(f.path, f.size, f.sha256) for f in cached]
 
@@ -108,6 +108,6 @@ def test_other_excludes_start_over(tmp_path: Path) -> None:
     tree(tmp_path)
     cache = ScanCache()
     both(tmp_path, cache)
-    files, _ = scan_workspace(tmp_path, (".git/", "*.pyc", "pkg0/"), 1 << 20, cache)
+    files, _, _ = scan_workspace(tmp_path, (".git/", "*.pyc", "pkg0/"), 1 << 20, cache)
     assert not any(f.path.startswith("pkg0/") for f in files)
     assert cache.excludes == (".git/", "*.pyc", "pkg0/")

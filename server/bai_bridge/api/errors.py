@@ -21,6 +21,7 @@ __all__ = [
     "BackendNotFoundError",
     "BackendRateLimitError",
     "BackendServerError",
+    "BackendStreamBroken",
     "BackendUnavailableError",
     "TransferError",
     "api_error_from_body",
@@ -35,6 +36,11 @@ class BackendError(Exception):
 
 class BackendClientError(BackendError):
     """The request did not get an HTTP answer (connection refused, reset, timed out, ...)."""
+
+
+class BackendStreamBroken(BackendClientError):
+    """A stream the server had accepted (execute, PTY) broke or ended before its end: the
+    server was reached, so the network path and the endpoint are fine."""
 
 
 class BackendAPIError(BackendError):

@@ -70,10 +70,14 @@ def bind_kernel(session: APISession) -> type[Kernel]:
 
 
 def _completions(body: Any) -> list[str] | None:
-    """Candidates from any of the answer shapes seen in the wild; None = unsupported."""
+    """Candidates from any of the answer shapes seen in the wild; None = unsupported.
+
+    ``{"result": [...]}`` (the docs), ``{"result": {"completions": [...]}}`` (runners before
+    25.10), ``{"result": {"status", "error", "suggestions": [...]}}`` (26.x managers).
+    """
     result = body.get("result") if isinstance(body, dict) else None
     if isinstance(result, dict):
-        result = result.get("completions")
+        result = result.get("suggestions", result.get("completions"))
     if not isinstance(result, list):
         return None
     return [str(item) for item in result]
@@ -339,11 +343,15 @@ class Kernel:
         opts: BatchOptions | Mapping[str, Any] | None = None,
         on_input: InputCallback | None = None,
         stream: bool = False,
+        interrupt: bool = True,
     ) -> AsyncIterator[ExecutionResult]:
         """Follow the run loop; see `runloop.run_code` (yields every answer as it comes).
 
-        ``stream`` runs over the execute WebSocket where the server takes one."""
-        return runloop.run_code(self, code, mode=mode, opts=opts, on_input=on_input, stream=stream)
+        ``stream`` runs over the execute WebSocket where the server takes one; ``interrupt``
+        False leaves the session alone when the caller stops early."""
+        return runloop.run_code(
+            self, code, mode=mode, opts=opts, on_input=on_input, stream=stream, interrupt=interrupt
+        )
 
     # -- files ----------------------------------------------------------------------------
 

@@ -4,7 +4,8 @@
 only the output produced since the previous one), continues through ``continued``,
 ``clean-finished`` and ``build-finished``, answers ``waiting-input`` through ``on_input``, and
 stops after ``finished`` or ``exec-timeout``. If the consumer is cancelled or stops iterating
-before the end, the remote run is interrupted (best effort) and the cancellation propagates.
+before the end, the remote run is interrupted (best effort; unless ``interrupt`` is False) and
+the cancellation propagates.
 A consumer that breaks out of the loop should close the iterator (``contextlib.aclosing``)
 so that the interrupt is sent at once rather than when the iterator is collected.
 
@@ -24,7 +25,7 @@ import logging
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import BackendAPIError, BackendClientError
+from .errors import BackendAPIError, BackendStreamBroken
 from .models import BatchOptions, ExecutionResult
 
 if TYPE_CHECKING:
@@ -66,39 +67,54 @@ async def run_code(
     opts: Options = None,
     on_input: InputCallback | None = None,
     stream: bool = False,
+    interrupt: bool = True,
 ) -> AsyncIterator[ExecutionResult]:
     """Run ``code`` (``mode`` "query") or batch ``opts`` (``mode`` "batch") to its end.
 
     ``on_input(prompt, is_password)`` returns the text for a waiting ``input()``; without a
     callback an empty line is sent, so a run never hangs waiting for an answer. ``stream``
-    tries the execute WebSocket first.
+    tries the execute WebSocket first. ``interrupt`` False: leaving early interrupts nothing
+    (the session interrupts whatever it runs then, which for a run still queued behind
+    someone else's is theirs).
     """
     if mode not in ("query", "batch"):
         raise ValueError(f"run mode must be 'query' or 'batch', not {mode!r}")
-    opened = await _open_stream(kernel, code, mode, opts) if stream else None
+    if stream and not interrupt:  # the server interrupts a run whose WebSocket closes early
+        raise ValueError("a run over the execute WebSocket cannot be left without interrupting")
+    opened, refused = await _open_stream(kernel, code, mode, opts) if stream else (None, False)
     steps: AsyncGenerator[ExecutionResult, None] = (
         _follow_stream(opened, on_input)
         if opened is not None
-        else _follow_http(kernel, code, mode, opts, on_input, refused=stream)
+        else _follow_http(kernel, code, mode, opts, on_input, refused=refused, interrupt=interrupt)
     )
     async with contextlib.aclosing(steps):  # leaving early closes (and interrupts) at once
         async for result in steps:
             yield result
 
 
-async def _open_stream(kernel: Kernel, code: str, mode: str, opts: Options) -> ExecuteStream | None:
-    """The run's execute WebSocket, or None when this server does not take one."""
+async def _open_stream(
+    kernel: Kernel, code: str, mode: str, opts: Options
+) -> tuple[ExecuteStream | None, bool]:
+    """The run's execute WebSocket, or None, and whether that is because this server does
+    not take one."""
+    from .stream_execute import StreamNotStarted
+
     if kernel.execute_stream_supported is False:
-        return None
+        return None, True
     try:
-        return await kernel.stream_execute(
+        opened = await kernel.stream_execute(
             code, mode=mode, opts=opts, connect_timeout=STREAM_CONNECT_TIMEOUT
         )
     except BackendAPIError as e:  # the handshake was answered, but not with a WebSocket
         log.info("execute WebSocket refused (%s); running over HTTP", e)
     except TimeoutError:
         log.info("execute WebSocket handshake timed out; running over HTTP")
-    return None
+    except StreamNotStarted as e:  # nothing ran; HTTP says why (e.g. a 413 with the limit)
+        log.info("%s; running over HTTP", e)
+        return None, False
+    else:
+        return opened, False
+    return None, True
 
 
 async def _follow_stream(
@@ -115,7 +131,7 @@ async def _follow_stream(
                 return
             if result.status == "waiting-input":
                 await stream.send_input(await _answer(result, on_input))
-        raise BackendClientError("execute stream closed before the run finished")
+        raise BackendStreamBroken("execute stream closed before the run finished")
     finally:
         await stream.close()
 
@@ -128,6 +144,7 @@ async def _follow_http(
     on_input: InputCallback | None,
     *,
     refused: bool,
+    interrupt: bool,
 ) -> AsyncGenerator[ExecutionResult, None]:
     """The HTTP loop (§4.7): one request per step. ``refused``: the WebSocket was, so once
     this run has started the kernel is known to run over HTTP only."""
@@ -146,7 +163,7 @@ async def _follow_http(
                 step_mode, text = "input", await _answer(result, on_input)
             result = await kernel.execute(result.run_id, text, step_mode)
     finally:
-        if not finished:
+        if not finished and interrupt:
             await _interrupt(kernel)
 
 

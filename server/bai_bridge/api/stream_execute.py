@@ -12,14 +12,23 @@ import json
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .errors import BackendServerError
+import aiohttp
+
+from .errors import (
+    BackendAPIError,
+    BackendInvalidParamsError,
+    BackendServerError,
+    BackendStreamBroken,
+)
 from .models import BatchOptions, ExecutionResult, batch_options_payload, converter
 from .websocket import KernelWebSocket, connect_kernel_stream
 
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["ExecuteStream", "open_execute_stream"]
+__all__ = ["ExecuteStream", "StreamNotStarted", "open_execute_stream"]
+
+_INVALID_PARAMS = "Invalid API parameters: "
 
 
 async def open_execute_stream(
@@ -42,10 +51,19 @@ async def open_execute_stream(
     stream = ExecuteStream(ws)
     try:
         await stream.ws.send_str(json.dumps({"code": code, "mode": mode, "options": options}))
+    except (aiohttp.ClientError, ConnectionError) as e:
+        # The server closed the socket before taking the code (a real case: code over its
+        # message size limit, which it answers by closing): nothing ran.
+        await stream.close()
+        raise StreamNotStarted(f"execute stream lost before the code was sent: {e!r}") from e
     except BaseException:
         await stream.close()
         raise
     return stream
+
+
+class StreamNotStarted(BackendStreamBroken):
+    """The execute WebSocket broke before its start frame was sent: no code ran."""
 
 
 class ExecuteStream(KernelWebSocket):
@@ -63,13 +81,30 @@ class ExecuteStream(KernelWebSocket):
             frame: Any = json.loads(payload)
             if isinstance(frame, dict) and "status" in frame:
                 return self._result(frame)
+        if self.ws.close_code == aiohttp.WSCloseCode.MESSAGE_TOO_BIG:
+            raise BackendAPIError(
+                413,
+                "request-too-large",
+                "The request is too large.",
+                "the session server closed the execute stream: the code (or an input) is "
+                "larger than it accepts in one message",
+            )
         return None
 
     @staticmethod
     def _result(frame: dict[str, Any]) -> ExecutionResult:
         if frame["status"] in ("error", "server-restarting"):
+            msg = frame.get("msg")
+            # The server's own words for a refused request (§5.3): what a 400 would say.
+            if isinstance(msg, str) and msg.startswith(_INVALID_PARAMS):
+                raise BackendInvalidParamsError(
+                    400,
+                    "invalid-api-params",
+                    "Missing or invalid API parameters.",
+                    msg[len(_INVALID_PARAMS) :],
+                )
             raise BackendServerError(
-                500, f"execute-stream-{frame['status']}", "Execute stream error", frame.get("msg")
+                500, f"execute-stream-{frame['status']}", "Execute stream error", msg
             )
         return converter.structure(frame, ExecutionResult)
 

@@ -55,4 +55,4 @@ def manager_version_tuple(text: str | None) -> tuple[int, ...] | None:
     return tuple(int(p) for p in parts[:3]) or None
 
 
-CLIENT_API_VERSION = ApiVersion(8, "20240915")
+CLIENT_API_VERSION = ApiVersion(9, "20250722")

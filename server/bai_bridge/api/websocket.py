@@ -1,7 +1,7 @@
 """`KernelWebSocket`: what the terminal and execute streams share (protocol doc §5.2, §5.3).
 
 One WebSocket under ``/stream/{kernel|session}/{sid}/``, closed on leaving ``async with``;
-a lost or failed connection is raised as `BackendClientError`.
+a lost or failed connection is raised as `BackendStreamBroken` (a `BackendClientError`).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Self
 
 import aiohttp
 
-from .errors import BackendClientError
+from .errors import BackendStreamBroken
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -55,7 +55,7 @@ class KernelWebSocket:
         try:
             await self.ws.send_str(text)
         except (aiohttp.ClientError, ConnectionError) as e:
-            raise BackendClientError(f"{self.what} lost: {e}") from e
+            raise BackendStreamBroken(f"{self.what} lost: {e}") from e
 
     async def _receive_payload(self) -> str | bytes | None:
         """The next TEXT or BINARY frame's data; None once the socket closes."""
@@ -64,6 +64,6 @@ class KernelWebSocket:
             payload: str | bytes = msg.data
             return payload
         if msg.type == aiohttp.WSMsgType.ERROR:
-            raise BackendClientError(f"{self.what} failed: {self.ws.exception()}")
+            raise BackendStreamBroken(f"{self.what} failed: {self.ws.exception()}")
         # CLOSE, CLOSING or CLOSED: with autoping on, aiohttp hands out no other kind.
         return None

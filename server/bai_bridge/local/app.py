@@ -8,7 +8,8 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from bai_bridge.local import events_api, execute_ws, files_api, sessions_api
-from bai_bridge.local.config import LocalConfig
+from bai_bridge.local.body_guard import body_guard
+from bai_bridge.local.config import LocalConfig, ServerProfile
 from bai_bridge.local.context import CONTEXT, ServerContext
 from bai_bridge.local.events import EventBus
 from bai_bridge.local.images import installed_kernels
@@ -33,7 +34,13 @@ def create_app(
     max_body = config.max_upload_files * config.max_upload_file_size + BODY_MARGIN
     checks = [version_middleware, auth_middleware]
     app = web.Application(
-        middlewares=[error_middleware, *extra_middlewares, method_override(checks), *checks],
+        middlewares=[
+            error_middleware,
+            *extra_middlewares,
+            body_guard(config.body_timeout),  # before auth: any client can hold a connection
+            method_override(checks),
+            *checks,
+        ],
         client_max_size=max_body,
     )
     bus = EventBus()
@@ -44,6 +51,7 @@ def create_app(
             installed_kernels(),
             lambda lifecycle: events_api.publish(bus, lifecycle),
             run_queue_size=config.run_queue_size,
+            kernel_subshell=config.profile is ServerProfile.EMBEDDED,
         ),
         keys={config.access_key: config.secret_key},
         bus=bus,

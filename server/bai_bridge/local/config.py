@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import enum
 import json
 import logging
 import os
 import secrets
+from collections.abc import Mapping
 from pathlib import Path
 
 import attrs
@@ -13,6 +15,36 @@ import attrs
 log = logging.getLogger(__name__)
 
 KEYPAIR_FILE = "keypair.json"
+PROFILE_ENV = "BAI_BRIDGE_PROFILE"
+
+
+class ServerProfile(enum.StrEnum):
+    """Which server the embedded one behaves as.
+
+    EMBEDDED keeps the fast paths only this server has (a kernel subshell answers
+    ``complete()`` during a run). CLUSTER behaves as a Backend.AI 26.x cluster does where the
+    two are known to differ (protocol doc §12): ``complete()`` answers nothing, as the Python
+    kernel runner's is a TODO; the kernel has no subshell, so everything waits behind a
+    running cell; PTY output comes in BINARY frames.
+    """
+
+    EMBEDDED = "embedded"
+    CLUSTER = "cluster"
+
+
+def parse_profile(text: str, source: str) -> ServerProfile:
+    """A profile name; a ValueError that names ``source`` and the choices otherwise."""
+    try:
+        return ServerProfile(text.strip().lower())
+    except ValueError:
+        choices = ", ".join(p.value for p in ServerProfile)
+        raise ValueError(f"{source}: unknown server profile {text!r} (one of {choices})") from None
+
+
+def profile_from_env(env: Mapping[str, str]) -> ServerProfile:
+    """The profile ``BAI_BRIDGE_PROFILE`` names; EMBEDDED when it is unset or empty."""
+    text = env.get(PROFILE_ENV, "")
+    return parse_profile(text, PROFILE_ENV) if text.strip() else ServerProfile.EMBEDDED
 
 
 @attrs.frozen
@@ -83,6 +115,13 @@ class LocalConfig:
     run_queue_size: int = 4096
     # Requests per access key in a rolling 15 minutes (real keypairs have such a limit too).
     rate_limit: int = 100_000
+    profile: ServerProfile = attrs.field(default=ServerProfile.EMBEDDED, converter=ServerProfile)
+    # A connection whose next request head is not complete this long after it opened (or
+    # after the previous answer) is closed: idle keep-alive, or a head sent a byte at a time.
+    header_timeout: float = 75.0
+    # A request body must arrive whole within this long of its head (20 MiB of uploads at
+    # 100 KiB/s take 205 s).
+    body_timeout: float = 300.0
 
     @classmethod
     def with_keypair(cls, keypair: Keypair, **kwargs: object) -> LocalConfig:

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import attrs
 from aiohttp import web
 
 from bai_bridge.local.config import LocalConfig
-from bai_bridge.local.errors import InvalidParams
 from bai_bridge.local.events import EventBus
+from bai_bridge.local.json_text import parse_json
 from bai_bridge.local.ratelimit import RateInfo, RateLimiter
 from bai_bridge.local.registry import SessionRegistry
 from bai_bridge.local.session import Session
@@ -56,14 +55,11 @@ def owner_key(request: web.Request) -> str:
 
 
 async def read_json(request: web.Request) -> Any:
-    """The JSON body, or None when there is none; unparsable JSON is a 400."""
+    """The JSON body, or None when there is none; unparsable JSON or non-Unicode text is a 400."""
     raw = await request.read()
     if not raw.strip():
         return None
-    try:
-        return json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError):
-        raise InvalidParams("Malformed body") from None
+    return parse_json(raw)
 
 
 def find_session(request: web.Request) -> Session:

@@ -18,6 +18,18 @@ class InvalidParams(SessionError):
         self.data = data
 
 
+class BodySchemaInvalid(InvalidParams):
+    """The body fails a 26.x manager's request model (answered as generic-bad-request)."""
+
+
+class NoSuchObject(SessionError):
+    """A create request names something this server does not have (a 26.x ObjectNotFound)."""
+
+    def __init__(self, object_name: str, msg: str) -> None:
+        super().__init__(msg)
+        self.object_name = object_name
+
+
 class NoSuchSession(SessionError):
     def __init__(self, sid: str) -> None:
         super().__init__(f"no session matches {sid!r}")

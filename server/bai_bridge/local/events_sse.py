@@ -41,12 +41,11 @@ async def serve_events(
     try:
         await response.prepare(request)
         await _stream(request, response, subscription, match, api_major, ping_interval)
+        await response.write_eof()  # fails too when the client left right after the last event
     except (ConnectionResetError, TimeoutError):
         log.info("event stream: the client went away")
-        return response
     finally:
         subscription.close()
-    await response.write_eof()
     return response
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import secrets
 from typing import Any
@@ -14,6 +13,7 @@ from aiohttp import WSMsgType, web
 from bai_bridge.local import payloads
 from bai_bridge.local.context import api_version, find_session, server
 from bai_bridge.local.errors import InvalidParams, SessionError
+from bai_bridge.local.json_text import parse_json
 from bai_bridge.local.runs import Run
 from bai_bridge.local.session import Session
 
@@ -30,10 +30,7 @@ async def _read_frames(ws: web.WebSocketResponse, inbox: asyncio.Queue[str | Non
 
 
 def parse_start(text: str, request: web.Request) -> tuple[str, payloads.BatchOptions | None]:
-    try:
-        params: Any = json.loads(text)
-    except json.JSONDecodeError:
-        raise InvalidParams("Malformed body") from None
+    params: Any = parse_json(text)
     body = payloads.require_object(params)
     mode = body.get("mode", "query")
     code = body.get("code") or ""
@@ -47,7 +44,8 @@ def parse_start(text: str, request: web.Request) -> tuple[str, payloads.BatchOpt
 
 async def stream_execute(request: web.Request) -> web.WebSocketResponse:
     session = find_session(request)
-    ws = web.WebSocketResponse(autoping=True, heartbeat=30.0)
+    # Code as large as an HTTP execute may carry (aiohttp's default is 4 MiB).
+    ws = web.WebSocketResponse(autoping=True, heartbeat=30.0, max_msg_size=request.client_max_size)
     await ws.prepare(request)
     inbox: asyncio.Queue[str | None] = asyncio.Queue()
     reader = asyncio.create_task(_read_frames(ws, inbox))

@@ -8,7 +8,8 @@ from pathlib import Path
 from aiohttp import web
 
 from bai_bridge.local import payloads
-from bai_bridge.local.context import find_session, read_json, server
+from bai_bridge.local.config import ServerProfile
+from bai_bridge.local.context import api_version, find_session, read_json, server
 from bai_bridge.local.files import (
     FileLimits,
     list_files,
@@ -18,6 +19,10 @@ from bai_bridge.local.files import (
 )
 from bai_bridge.local.files_threads import SMALL_DIR_BYTES, in_thread
 from bai_bridge.local.pty import Terminal, serve_pty
+from bai_bridge.local.versioning import V9, ApiVersion
+
+# 26.x managers send PTY output in BINARY frames (text ones up to 24.09).
+BINARY_PTY_SINCE = ApiVersion.parse(V9)
 
 
 def file_limits(request: web.Request) -> FileLimits:
@@ -85,7 +90,11 @@ async def stream_pty(request: web.Request) -> web.WebSocketResponse:
     async def ping() -> None:
         session.touch()
 
-    return await serve_pty(request, terminal, restart, ping)
+    # BINARY as managers since 25.6 send it; TEXT for older API versions on the embedded
+    # profile, so the 23.9.10 client (which reads only TEXT) keeps working there.
+    cluster = server(request).config.profile is ServerProfile.CLUSTER
+    binary = cluster or api_version(request) >= BINARY_PTY_SINCE
+    return await serve_pty(request, terminal, restart, ping, binary_output=binary)
 
 
 def add_routes(app: web.Application) -> None:

@@ -19,7 +19,7 @@ from pathlib import Path, PurePosixPath
 
 import attrs
 
-from bai_bridge.local.problems import InvalidAPIParams
+from bai_bridge.local.problems import GenericForbidden, InvalidAPIParams, Problem
 
 _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
@@ -153,8 +153,13 @@ def _step(fd: int, part: str, so_far: tuple[str, ...], create: list[str] | None)
         os.close(fd)
 
 
-def path_error(relpath: str, error: OSError) -> InvalidAPIParams:
-    """The 400 problem for a client path the file system refused; other errors propagate."""
+def path_error(relpath: str, error: OSError) -> Problem:
+    """The problem for a client path the file system refused (a 403 when permissions did,
+    a 400 for the others named here); other errors propagate."""
+    if error.errno in (errno.EACCES, errno.EPERM):
+        return GenericForbidden(
+            f"Cannot use the path {relpath!r}: permission denied.", data={"path": relpath}
+        )
     reasons = {
         errno.ELOOP: "a symbolic link is in the way",
         errno.ENOTDIR: "a component is not a directory",

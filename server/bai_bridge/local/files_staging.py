@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import re
 import secrets
 import stat
 from collections.abc import Sequence
@@ -30,10 +31,12 @@ from bai_bridge.local.files_paths import (
     plain_parts,
 )
 from bai_bridge.local.files_threads import SMALL_DIR_BYTES
+from bai_bridge.local.leftovers import upload_tmp_prefix
 from bai_bridge.local.problems import InvalidAPIParams
 
 __all__ = ["Staged", "UploadTarget", "check_name", "write_all"]
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
@@ -66,7 +69,8 @@ class UploadTarget:
         # a small directory's entries and whether each is a "dir", "link" or "file" (None:
         # too large to read whole), by descriptor; forgotten when this request makes one
         self._kinds: dict[int, dict[str, str] | None] = {}
-        self._token = secrets.token_hex(6)
+        # names the process, so that a start after a crash knows whose files are left over
+        self._tmp_prefix = upload_tmp_prefix(secrets.token_hex(6))
         self.closed = False
 
     # -- staging ------------------------------------------------------------------------
@@ -82,9 +86,12 @@ class UploadTarget:
         if found is None:
             found = self._resolved(filename, name)
         dir_fd, final_name = found
-        tmp_name = f".bai-upload-{self._token}-{len(self.staged)}"
+        tmp_name = f"{self._tmp_prefix}{len(self.staged)}"
         staged = Staged(name, dir_fd, final_name, tmp_name)
-        staged.file_fd = os.open(tmp_name, _FILE_FLAGS, 0o666, dir_fd=dir_fd)
+        try:
+            staged.file_fd = os.open(tmp_name, _FILE_FLAGS, 0o666, dir_fd=dir_fd)
+        except OSError as e:  # e.g. EACCES: the folder is not writable
+            raise path_error(filename, e) from e
         self.staged.append(staged)
         return staged
 
@@ -201,6 +208,12 @@ def check_name(filename: str) -> None:
     """400 for a name that is unsafe or names no file, whatever the file system holds."""
     if plain_parts(filename) == () or os.path.normpath(filename) in (".", ".."):
         raise InvalidAPIParams(f"Not a file name: {filename!r}")
+    # A name with a control character (a %01 in the header) is legal on Linux, but no shell
+    # or editor shows it as it is.
+    if (bad := _CONTROL.search(filename)) is not None:
+        raise InvalidAPIParams(
+            f"A file name must not contain control characters ({bad[0]!r}): {filename!r}"
+        )
 
 
 def _final_kind(dir_fd: int, final_name: str, name: str) -> str:

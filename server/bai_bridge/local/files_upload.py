@@ -21,6 +21,7 @@ from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.multipart import content_disposition_filename, parse_content_disposition
 
 from bai_bridge.local.files_limits import FileLimits
@@ -97,6 +98,8 @@ async def _next_part(reader: aiohttp.MultipartReader) -> aiohttp.BodyPartReader 
         part = await reader.next()
     except ValueError as e:  # aiohttp's word for a malformed or cut-off multipart body
         raise InvalidAPIParams(f"Malformed multipart body: {e}") from e
+    except HttpProcessingError as e:  # a part's header holds a NUL or control character
+        raise InvalidAPIParams(f"Malformed header in a multipart part: {e.message}") from e
     if part is None or isinstance(part, aiohttp.BodyPartReader):
         return part
     raise InvalidAPIParams("Nested multipart bodies are not accepted.")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from bai_bridge.local import errors, problems
+from bai_bridge.local.body_guard import too_large
 from bai_bridge.local.versioning import ApiVersion
 
 # Manager 22.03 (API v6.20220315) folded the specific not-found types into object-not-found.
@@ -19,6 +20,10 @@ def not_found_slug(version: ApiVersion, legacy_v4: str, legacy: str) -> str:
 
 def problem_for(exc: errors.SessionError, version: ApiVersion) -> problems.Problem:
     match exc:
+        case errors.BodySchemaInvalid():
+            return problems.GenericBadRequest(
+                exc.msg, data=exc.data, title=problems.SCHEMA_INVALID_TITLE
+            )
         case errors.InvalidParams():
             return problems.InvalidAPIParams(exc.msg, data=exc.data)
         case errors.NoSuchSession():
@@ -37,6 +42,8 @@ def problem_for(exc: errors.SessionError, version: ApiVersion) -> problems.Probl
             slug = not_found_slug(version, "image-not-found", "image-not-found")
             data = {"image": exc.image, "available": exc.available}
             return problems.ImageNotFound(str(exc), data=data, slug=slug)
+        case errors.NoSuchObject():
+            return problems.ObjectNotFound(str(exc), title=f"No such {exc.object_name}.")
         case errors.Forbidden():
             return problems.GenericForbidden(str(exc))
         case errors.NoSuchGroup():
@@ -59,7 +66,7 @@ def problem_for_http(
     if exc.status == 405:
         return problems.MethodNotAllowed()
     if exc.status == 413:
-        return problems.PayloadTooLarge()
+        return too_large(request.client_max_size)
     if exc.status >= 500:
         return problems.InternalServerError()
     return problems.GenericBadRequest(exc.reason)

@@ -90,6 +90,8 @@ class KernelStart:
     env: Mapping[str, str]
     connection_file: Path
     log_file: Path
+    # A subshell answers completions during a run; a cluster's kernel has none.
+    subshell: bool = True
 
 
 def full_tokens(code: str, cursor_pos: int, reply: Mapping[str, Any]) -> list[str]:
@@ -210,13 +212,13 @@ class JupyterKernel:
             raise
         kernel = cls(km, socket_dir)
         try:
-            await kernel._connect()
+            await kernel._connect(subshell=spec.subshell)
         except BaseException:
             await kernel.shutdown()
             raise
         return kernel
 
-    async def _connect(self) -> None:
+    async def _connect(self, *, subshell: bool) -> None:
         self._client.start_channels()
         # Plain views of the asyncio sockets, to send with: Session.send makes one per call.
         for channel in ("shell", "control", "stdin"):
@@ -227,7 +229,8 @@ class JupyterKernel:
             self._listen(channel)
         self._tasks.append(asyncio.create_task(self._watch()))
         await self.run_silently(_SETUP_CODE)
-        self._subshell_id = await self._create_subshell()
+        if subshell:
+            self._subshell_id = await self._create_subshell()
 
     @property
     def pid(self) -> int | None:

@@ -8,14 +8,15 @@ and then through one strict cattrs converter; any mismatch is an `InvalidParams`
 from __future__ import annotations
 
 import re
+import uuid
 from collections.abc import Mapping, Sequence
 from typing import Any, Literal, TypeVar
 
 import attrs
 import cattrs
 
-from bai_bridge.local.errors import InvalidParams
-from bai_bridge.local.versioning import ApiVersion
+from bai_bridge.local.errors import BodySchemaInvalid, InvalidParams
+from bai_bridge.local.versioning import V9, ApiVersion
 
 T = TypeVar("T")
 
@@ -25,6 +26,13 @@ ExecMode = Literal["query", "batch", "continue", "input", "complete"]
 
 NAME_PATTERN = re.compile(r"^(?=.{4,64}$)\w[\w.-]*\w$", re.ASCII)
 VALIDATION_ERROR = "Input validation error"
+# Session priorities a manager accepts (24.09 and 26.x: 0 to 100, default 10).
+PRIORITY_RANGE = range(0, 101)
+# Ports the container's own services use; no manager lets preopen_ports take them.
+RESERVED_PORTS = frozenset({2000, 2001, 2200, 7681})
+# 24.09 checked preopen ports with Int[1024:65535]; 26.x only checks them against RESERVED_PORTS.
+PREOPEN_RANGE_UNTIL = V9
+PREOPEN_RANGE = range(1024, 65536)
 
 
 @attrs.frozen
@@ -66,6 +74,9 @@ CREATE_FIELDS = (
     _f("callback_url", "callback_url", "callbackUrl", "callbackURL", since="v6.20220315"),
     _f("architecture", "architecture", "arch", since="v6.20220315"),
     _f("priority", "priority", since="v8.20240915"),
+    _f("job_priority", "job_priority", since=V9),
+    _f("is_preemptible", "is_preemptible", since=V9),
+    _f("batch_timeout", "batch_timeout", "batchTimeout", since=V9),
 )
 
 CONFIG_FIELDS = (
@@ -77,8 +88,30 @@ CONFIG_FIELDS = (
     _f("resource_opts", "resource_opts", "resourceOpts"),
     _f("mount_map", "mount_map", "mountMap", since="v5.20191215"),
     _f("preopen_ports", "preopen_ports", "preopenPorts", since="v5.20191215"),
-    _f("mount_options", "mount_options", since="v6.20200815"),
+    _f("mount_options", "mount_options", since="v6.20200815", until=V9),
+    _f("mount_options", "mount_options", "mountOptions", since=V9),
     _f("agent_list", "agent_list", "agentList", since="v6.20200815"),
+    _f("mount_ids", "mount_ids", since=V9),
+    _f("mount_id_map", "mount_id_map", "mountIdMap", since=V9),
+    _f("attach_network", "attach_network", "attachNetwork", since=V9),
+)
+
+
+@attrs.frozen
+class MountOption:
+    """Per-folder options of ``config.mount_options`` (26.x ``MountOption``)."""
+
+    mount_destination: str | None = None
+    type: Literal["volume", "bind", "tmpfs", "overlay", "k8s-generic", "k8s-hostpath"] = "bind"
+    permission: Literal["ro", "rw", "wd"] | None = None
+    subpath: str | None = None
+
+
+MOUNT_OPTION_FIELDS = (
+    _f("mount_destination", "mount_destination", since=V9),
+    _f("type", "type"),
+    _f("permission", "permission", "perm"),
+    _f("subpath", "subpath", since=V9),
 )
 
 
@@ -92,8 +125,11 @@ class CreateConfig:
     resource_opts: dict[str, Any] = attrs.Factory(dict)
     mount_map: dict[str, str] = attrs.Factory(dict)
     preopen_ports: list[int] = attrs.Factory(list)
-    mount_options: dict[str, Any] = attrs.Factory(dict)
+    mount_options: dict[str, MountOption] = attrs.Factory(dict)
     agent_list: list[str] | None = None
+    mount_ids: list[uuid.UUID] = attrs.Factory(list)
+    mount_id_map: dict[uuid.UUID, str] = attrs.Factory(dict)
+    attach_network: uuid.UUID | None = None
 
 
 @attrs.frozen
@@ -118,6 +154,9 @@ class CreateRequest:
     callback_url: str | None = None
     architecture: str | None = None
     priority: int | None = None
+    job_priority: int = 0
+    is_preemptible: bool = True
+    batch_timeout: int | None = None
 
 
 @attrs.frozen
@@ -181,21 +220,30 @@ def _strict(kind: type[Any]) -> Any:
     return hook
 
 
+def _uuid(value: Any, _: Any) -> uuid.UUID:
+    if not isinstance(value, str):
+        raise TypeError(f"expected a UUID string, got {type(value).__name__}")
+    return uuid.UUID(value)  # ValueError names the bad text
+
+
 def make_converter() -> cattrs.Converter:
     converter = cattrs.Converter(forbid_extra_keys=True)
     for kind in (str, int, bool, float):
         converter.register_structure_hook(kind, _strict(kind))
+    converter.register_structure_hook(uuid.UUID, _uuid)
     return converter
 
 
 CONVERTER = make_converter()
 
 
-def structure(data: Mapping[str, Any], cls: type[T]) -> T:
+def structure(
+    data: Mapping[str, Any], cls: type[T], error: type[InvalidParams] = InvalidParams
+) -> T:
     try:
         return CONVERTER.structure(data, cls)
     except (cattrs.BaseValidationError, TypeError, ValueError) as exc:
-        raise InvalidParams(VALIDATION_ERROR, _error_data(cattrs.transform_error(exc))) from exc
+        raise error(VALIDATION_ERROR, _error_data(cattrs.transform_error(exc))) from exc
 
 
 def _error_data(messages: Sequence[str]) -> dict[str, str]:
@@ -208,15 +256,25 @@ def _error_data(messages: Sequence[str]) -> dict[str, str]:
 
 
 def rename(
-    body: Mapping[str, Any], fields: Sequence[WireField], version: ApiVersion, *, where: str = ""
+    body: Mapping[str, Any],
+    fields: Sequence[WireField],
+    version: ApiVersion,
+    *,
+    where: str = "",
+    lenient: bool = False,
 ) -> dict[str, Any]:
-    """Map wire names to attribute names; unknown keys are an error, nulls mean the default."""
+    """Map wire names to attribute names; nulls mean the default.
+
+    Unknown keys are an error up to v8 (the 24.09 manager's trafaret schemas) unless
+    ``lenient``; from v9 they are ignored, as the 26.x manager's pydantic request models
+    (default ``extra="ignore"``) do.
+    """
     lookup = {wire: f.name for f in fields if f.accepts(version) for wire in f.wire}
     unknown = [key for key in body if key not in lookup]
-    if unknown:
+    if unknown and not lenient and not version.at_least(V9):
         data = {where + key: f"{key} is not allowed key" for key in unknown}
         raise InvalidParams(VALIDATION_ERROR, data)
-    return {lookup[key]: value for key, value in body.items() if value is not None}
+    return {lookup[k]: v for k, v in body.items() if k in lookup and v is not None}
 
 
 def require_object(body: Any, what: str = "body") -> Mapping[str, Any]:
@@ -226,34 +284,99 @@ def require_object(body: Any, what: str = "body") -> Mapping[str, Any]:
 
 
 def parse_create(body: Any, version: ApiVersion) -> CreateRequest:
+    # 26.x answers a body that fails its request model with generic-bad-request, and a bad
+    # ``config`` with invalid-api-params; older managers answer both with invalid-api-params.
+    error = BodySchemaInvalid if version.at_least(V9) else InvalidParams
     fields = rename(require_object(body), CREATE_FIELDS, version)
     for required in ("name", "image"):
         if required not in fields:
-            raise InvalidParams(VALIDATION_ERROR, {required: "is required"})
-    if "config" in fields:
-        config = require_object(fields["config"], "config")
-        fields["config"] = rename(config, CONFIG_FIELDS, version, where="config.")
-    request = structure(fields, CreateRequest)
+            raise error(VALIDATION_ERROR, {required: "is required"})
+    config = parse_config(fields.pop("config", {}), version)
+    if "batch_timeout" in fields:
+        fields["batch_timeout"] = timeout_seconds(fields["batch_timeout"], error)
+    request = attrs.evolve(structure(fields, CreateRequest, error), config=config)
     check_create(request, version)
     return request
 
 
-def check_create(request: CreateRequest, version: ApiVersion) -> None:
-    if not NAME_PATTERN.match(request.name):
+def parse_config(body: Any, version: ApiVersion) -> CreateConfig:
+    fields = rename(require_object(body, "config"), CONFIG_FIELDS, version, where="config.")
+    options = require_object(fields.get("mount_options", {}), "config.mount_options")
+    # Both managers ignore a mount option's keys they do not know (trafaret ignore_extra,
+    # pydantic extra="allow").
+    fields["mount_options"] = {
+        key: rename(
+            require_object(value, f"config.mount_options.{key}"),
+            MOUNT_OPTION_FIELDS,
+            version,
+            lenient=True,
+        )
+        for key, value in options.items()
+    }
+    return structure({"config": fields}, _ConfigHolder).config
+
+
+@attrs.frozen
+class _ConfigHolder:
+    """Puts ``config.`` in front of the config's error locations."""
+
+    config: CreateConfig
+
+
+def timeout_seconds(value: Any, error: type[InvalidParams]) -> int:
+    """A batch timeout as 26.x reads it: seconds as a number, or text such as "300" or "5m"."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+    try:
+        if isinstance(value, bool) or not isinstance(value, int | float | str):
+            raise ValueError("must be a number or a string")
+        if isinstance(value, str):
+            unit = value[-1:] if value[-1:] in units else ""
+            seconds = int(float(value.removesuffix(unit)) * units.get(unit, 1))
+        else:
+            seconds = int(value)
+        if seconds < 0:
+            raise ValueError("must be positive")
+    except ValueError as exc:
+        raise error(VALIDATION_ERROR, {"batch_timeout": str(exc)}) from None
+    return seconds
+
+
+def check_name(name: str) -> None:
+    if not NAME_PATTERN.match(name):
         raise InvalidParams(
             VALIDATION_ERROR, {"name": "must be 4-64 letters, digits, '_', '.' or '-'"}
         )
+
+
+def check_create(request: CreateRequest, version: ApiVersion) -> None:
+    check_name(request.name)
     if version.major >= 5 and request.name == "from-template":
         raise InvalidParams(VALIDATION_ERROR, {"name": "'from-template' is reserved"})
     if request.type == "batch" and not request.startup_command:
         raise InvalidParams("Batch sessions must have a non-empty startup command.")
     if request.max_wait_seconds < 0:
         raise InvalidParams(VALIDATION_ERROR, {"maxWaitSeconds": "must be 0 or more"})
+    if request.priority is not None and request.priority not in PRIORITY_RANGE:
+        error = BodySchemaInvalid if version.at_least(V9) else InvalidParams
+        raise error(VALIDATION_ERROR, {"priority": "must be 0 to 100"})
     cluster_size = request.cluster_size if version.major >= 6 else request.config.cluster_size
     if cluster_size < 1:
         raise InvalidParams(VALIDATION_ERROR, {"clusterSize": "must be 1 or more"})
     if cluster_size > 1:
         raise InvalidParams("This server runs single-container sessions only (clusterSize 1).")
+    check_preopen_ports(request.config.preopen_ports, version)
+
+
+def check_preopen_ports(ports: Sequence[int], version: ApiVersion) -> None:
+    if not version.at_least(PREOPEN_RANGE_UNTIL):
+        outside = [p for p in ports if p not in PREOPEN_RANGE]
+        if outside:
+            raise InvalidParams(VALIDATION_ERROR, {"config.preopen_ports": "must be 1024-65535"})
+    reserved = sorted(set(ports) & RESERVED_PORTS)
+    if reserved:
+        raise InvalidParams(
+            f"preopen_ports {reserved} collide with reserved ports ({sorted(RESERVED_PORTS)})."
+        )
 
 
 def parse_execute(body: Any) -> ExecuteRequest:
@@ -294,6 +417,19 @@ def parse_complete(body: Any) -> CompleteRequest:
     if body.get("code") is None:
         body.pop("code", None)
     return structure(body, CompleteRequest)
+
+
+RENAME_KEYS = ("session_name", "name", "clientSessionToken")
+
+
+def parse_rename(body: Any, query: Mapping[str, str]) -> str:
+    """The new name: from the JSON body (26.x), or the query the official client sends it in
+    (24.09 read a body-less request's parameters from its query)."""
+    source = query if body is None else require_object(body)
+    name = next((source[k] for k in RENAME_KEYS if source.get(k) is not None), None)
+    if not isinstance(name, str):
+        raise InvalidParams(VALIDATION_ERROR, {"name": "is required (a string)"})
+    return name
 
 
 def parse_download(body: Any, query_files: list[str]) -> DownloadRequest:

@@ -57,6 +57,10 @@ class GenericBadRequest(Problem):
     status, slug, title = 400, "generic-bad-request", "Bad request."
 
 
+# The title a 26.x manager gives generic-bad-request when a body fails its request model.
+SCHEMA_INVALID_TITLE = "Invalid or Missing API Parameters."
+
+
 class InvalidAuthParams(Problem):
     status, slug = 400, "invalid-auth-params"
     title = "Missing or invalid authorization parameters."

@@ -1,7 +1,9 @@
 """The PTY WebSocket of §5.2, bridged to a real `Terminal`.
 
 Client TEXT frames carry JSON: ``stdin`` (base64 bytes), ``resize``, ``ping``, ``restart``.
-Output goes back as TEXT frames ``{"type": "out", "data": <base64>}``. Anything malformed
+Output goes back as ``{"type": "out", "data": <base64>}``: in TEXT frames as managers up to
+24.09 send it, or in BINARY frames as 25.6 and later do (API v9 clients, and every client on the
+cluster profile). Anything malformed
 is logged and ignored, as the official server ignores non-TEXT frames. The socket closes
 when the terminal's shell exits; a restart re-attaches it to the new terminal instead.
 """
@@ -37,8 +39,11 @@ async def serve_pty(
     terminal: TerminalFactory,
     restart: TerminalFactory,
     ping: Ping,
+    *,
+    binary_output: bool = False,
 ) -> web.WebSocketResponse:
-    """Answer the WebSocket handshake and bridge it to the session's terminal until either ends."""
+    """Answer the WebSocket handshake and bridge it to the session's terminal until either ends;
+    ``binary_output`` sends output in BINARY frames."""
     ws = web.WebSocketResponse(heartbeat=_HEARTBEAT)
     await ws.prepare(request)
     try:
@@ -47,7 +52,7 @@ async def serve_pty(
         log.exception("pty stream: the session's terminal could not be started")
         await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"no terminal")
         return ws
-    await _PtyBridge(ws, restart, ping).run(attached)
+    await _PtyBridge(ws, restart, ping, binary_output).run(attached)
     return ws
 
 
@@ -59,8 +64,10 @@ class _PtyBridge:
         ws: web.WebSocketResponse,
         restart: TerminalFactory,
         ping: Callable[[], Awaitable[None]],
+        binary_output: bool,
     ) -> None:
         self.ws, self._restart, self._ping = ws, restart, ping
+        self._binary = binary_output
         self.terminal: Terminal | None = None
         self._output: asyncio.Task[None] | None = None
         self._restarting: asyncio.Task[None] | None = None
@@ -95,8 +102,7 @@ class _PtyBridge:
     async def _send_output(self, terminal: Terminal, viewer: TerminalOutput) -> None:
         try:
             while data := await viewer.next():
-                frame = {"type": "out", "data": base64.b64encode(data).decode("ascii")}
-                await self.ws.send_str(json.dumps(frame))
+                await self._send_frame({"type": "out", "data": base64.b64encode(data).decode()})
         except ConnectionResetError:
             return  # the client went away; the receiving loop ends too
         except Exception:
@@ -107,6 +113,10 @@ class _PtyBridge:
             terminal.detach(viewer)
         if terminal is self.terminal and self._restarting is None:
             await self.ws.close()  # the shell exited
+
+    async def _send_frame(self, frame: dict[str, Any]) -> None:
+        text = json.dumps(frame)
+        await (self.ws.send_bytes(text.encode()) if self._binary else self.ws.send_str(text))
 
     async def _handle_safely(self, text: str) -> None:
         try:

@@ -8,12 +8,11 @@ import binascii
 import contextlib
 import logging
 import os
-import re
 import shutil
 import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -28,14 +27,14 @@ from bai_bridge.local.errors import (
 )
 from bai_bridge.local.images import kernel_for_image
 from bai_bridge.local.kernel import exit_code_of
-from bai_bridge.local.payloads import CreateRequest
+from bai_bridge.local.leftovers import mark_owner
+from bai_bridge.local.mounts import plan_mounts
+from bai_bridge.local.payloads import CreateRequest, check_name
+from bai_bridge.local.placement import check_placement
 from bai_bridge.local.resources import normalize_resources
-from bai_bridge.local.session import KERNEL_DIED, Mount, Session, SessionSpec, Status
+from bai_bridge.local.session import KERNEL_DIED, Session, SessionSpec, Status
 
 log = logging.getLogger(__name__)
-
-VFOLDER_NAME = re.compile(r"^[\w][\w.-]{0,63}$", re.ASCII)
-CONTAINER_HOME = PurePosixPath("/home/work")
 
 
 @attrs.frozen
@@ -74,6 +73,7 @@ class SessionRegistry:
         publish: Publish,
         *,
         run_queue_size: int = 4096,
+        kernel_subshell: bool = True,
     ) -> None:
         self.data_dir = data_dir
         self.sessions_dir = data_dir / "sessions"
@@ -81,6 +81,7 @@ class SessionRegistry:
         self.kernels = kernels
         self.publish = publish
         self.run_queue_size = run_queue_size
+        self.kernel_subshell = kernel_subshell
         self._sessions: dict[str, Session] = {}
         self._base_env = base_environment()
         # The one user's groups: "default", and every group a session was created in (there is
@@ -152,27 +153,20 @@ class SessionRegistry:
             environ=config.environ,
             resources=normalize_resources(config.resources),
             resource_opts=config.resource_opts,
-            mounts=self._mounts(config.mounts, config.mount_map),
+            mounts=plan_mounts(self.vfolders_dir, config),
             startup_command=request.startup_command,
             bootstrap_script=decode_bootstrap(request.bootstrap_script),
             tag=request.tag,
             domain=request.domain,
             group=request.group,
-            architecture=request.architecture or "x86_64",
+            architecture=check_placement(request),
+            batch_timeout=request.batch_timeout or None,  # 0 means none, as on 26.x
         )
-
-    def _mounts(self, names: list[str], mount_map: Mapping[str, str]) -> tuple[Mount, ...]:
-        mounts = []
-        for name in dict.fromkeys([*names, *mount_map]):
-            if not VFOLDER_NAME.match(name) or name in (".", ".."):
-                raise InvalidParams("Invalid vfolder name", {"mounts": name})
-            link = mount_link(name, mount_map.get(name))
-            mounts.append(Mount(name, self.vfolders_dir / name, link))
-        return tuple(mounts)
 
     def _new_session(self, spec: SessionSpec) -> Session:
         session = Session(spec, self.sessions_dir, self._base_env)
         session.run_queue_size = self.run_queue_size
+        session.kernel_subshell = self.kernel_subshell
         session.on_kernel_died = self._kernel_died
         self._sessions[str(session.id)] = session
         self.publish(Lifecycle("session_enqueued", session))
@@ -193,6 +187,7 @@ class SessionRegistry:
         async with session.lifecycle:
             try:
                 session.prepare_dirs()
+                mark_owner(session.dir)
                 if session.spec.bootstrap_script:
                     code = await run_logged(session.spec.bootstrap_script, session)
                     session.note(f"bootstrap script exited with {code}")
@@ -211,13 +206,31 @@ class SessionRegistry:
         """A batch session runs its startup command, reports the outcome, then ends."""
         if not session.alive:
             return
-        exit_code = await run_logged(command, session)
+        try:
+            async with asyncio.timeout(session.spec.batch_timeout):
+                exit_code = await run_logged(command, session)
+        except TimeoutError:  # as an agent reports a batch task past its batch_timeout
+            lifecycle = Lifecycle("session_failure", session, "task-timeout", -2)
+        else:
+            ok = exit_code == 0
+            name, reason = (
+                ("session_success", "task-success") if ok else ("session_failure", "task-failure")
+            )
+            lifecycle = Lifecycle(name, session, reason, exit_code)
         if not session.alive:
             return
-        ok = exit_code == 0
-        name = "session_success" if ok else "session_failure"
-        self.publish(Lifecycle(name, session, "task-success" if ok else "task-failure", exit_code))
+        self.publish(lifecycle)
         await self.destroy(session, reason="self-terminated")
+
+    def rename(self, session: Session, new_name: str) -> None:
+        """Give a running session another name, unique among its owner's (26.x rules)."""
+        check_name(new_name)
+        other = self.by_name(session.spec.access_key, new_name)
+        if other is not None and other is not session:
+            raise SessionExists(new_name, str(other.id))
+        if session.status != Status.RUNNING:
+            raise InvalidParams("Can't change name of not running session")
+        session.spec = attrs.evolve(session.spec, name=new_name)
 
     # -- destroy ----------------------------------------------------------------------------
 
@@ -268,23 +281,6 @@ def decode_bootstrap(script: str | None) -> str | None:
         raise InvalidParams(
             "Input validation error", {"bootstrap_script": "must be base64 text"}
         ) from None
-
-
-def mount_link(name: str, target: str | None) -> Path:
-    """Where a vfolder appears in the work dir: its name, or a path under /home/work."""
-    if not target:
-        return Path(name)
-    path = PurePosixPath(target)
-    if path.is_absolute():
-        try:
-            path = path.relative_to(CONTAINER_HOME)
-        except ValueError:
-            raise InvalidParams(
-                "Mount paths must be under /home/work", {"mount_map": target}
-            ) from None
-    if not path.parts or ".." in path.parts:
-        raise InvalidParams("Invalid mount path", {"mount_map": target})
-    return Path(*path.parts)
 
 
 async def run_logged(command: str, session: Session) -> int:

@@ -9,7 +9,9 @@ from typing import Any
 from bai_bridge.local import metrics
 from bai_bridge.local.registry import CreateOutcome
 from bai_bridge.local.session import Session
-from bai_bridge.local.versioning import ApiVersion
+from bai_bridge.local.versioning import V9, ApiVersion
+
+COMPLETION_RESULT_SINCE = ApiVersion.parse(V9)
 
 
 def create_body(outcome: CreateOutcome, version: ApiVersion) -> dict[str, Any]:
@@ -29,6 +31,19 @@ def create_body(outcome: CreateOutcome, version: ApiVersion) -> dict[str, Any]:
             body["servicePorts"] = []
     body["created"] = outcome.created
     return body
+
+
+def completion_body(version: ApiVersion, matches: list[str] | None) -> dict[str, Any]:
+    """The reply to ``complete()``. ``matches`` None: the kernel runner answered nothing, as a
+    cluster's Python runner does (its ``complete()`` is a TODO returning None): manager 24.09
+    sent that as a null result, 25.10 and later (API v9) as null suggestions (protocol doc §12).
+    26.x managers (API v9) pass on the agent's ``CodeCompletionResult`` (status, error,
+    suggestions); older ones, the kernel runner's ``completions``."""
+    if version >= COMPLETION_RESULT_SINCE:
+        return {"result": {"status": "finished", "error": None, "suggestions": matches}}
+    if matches is None:
+        return {"result": None}
+    return {"result": {"status": "finished", "completions": matches}}
 
 
 def info_body(session: Session) -> dict[str, Any]:

@@ -82,6 +82,7 @@ class SessionSpec:
     domain: str = "default"
     group: str = "default"
     architecture: str = "x86_64"
+    batch_timeout: float | None = None  # seconds a batch session's startup command may run
 
 
 class Session:
@@ -98,6 +99,8 @@ class Session:
         self.status_info: str | None = None
         self.created_at = datetime.now(UTC)
         self.last_used = self.created_at
+        # When the session last entered each status, as a manager keeps it (status -> ISO time).
+        self.status_history = {str(Status.PENDING): self.created_at.isoformat()}
         self.terminated_at: datetime | None = None
         self.num_queries = 0
         self.kernel: JupyterKernel | None = None
@@ -105,6 +108,7 @@ class Session:
         self.settled = asyncio.Event()
         self.env = {**base_env, **self._backend_env(), **spec.environ}
         self.run_queue_size = 4096
+        self.kernel_subshell = True  # see KernelStart.subshell
         self._runs: dict[str, Run] = {}
         self._run_lock = asyncio.Lock()
         self._terminal_lock = asyncio.Lock()
@@ -160,6 +164,7 @@ class Session:
     def set_status(self, status: Status, info: str | None = None) -> None:
         self.status = status
         self.status_info = info
+        self.status_history[str(status)] = datetime.now(UTC).isoformat()
         if status in SETTLED:
             self.settled.set()
 
@@ -182,6 +187,7 @@ class Session:
             env=self.env,
             connection_file=self.dir / "kernel.json",
             log_file=self.log_file,
+            subshell=self.kernel_subshell,
         )
         try:
             self.kernel = await JupyterKernel.start(spec)

@@ -8,6 +8,7 @@ from typing import Any
 from aiohttp import web
 
 from bai_bridge.local import payloads
+from bai_bridge.local.config import ServerProfile
 from bai_bridge.local.context import (
     api_version,
     find_session,
@@ -18,7 +19,7 @@ from bai_bridge.local.context import (
     server,
 )
 from bai_bridge.local.errors import NoSuchSession
-from bai_bridge.local.render import create_body, info_body
+from bai_bridge.local.render import completion_body, create_body, info_body
 from bai_bridge.local.session import Session
 from bai_bridge.local.versioning import LATEST_API_VERSION, MANAGER_VERSION
 
@@ -56,6 +57,12 @@ async def restart(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+async def rename(request: web.Request) -> web.Response:
+    new_name = payloads.parse_rename(await read_json(request), request.query)
+    server(request).registry.rename(find_session(request), new_name)
+    return web.Response(status=204)
+
+
 async def interrupt(request: web.Request) -> web.Response:
     await find_session(request).interrupt()
     return web.Response(status=204)
@@ -63,22 +70,40 @@ async def interrupt(request: web.Request) -> web.Response:
 
 async def complete(request: web.Request) -> web.Response:
     complete_request = payloads.parse_complete(await read_json(request))
-    return web.json_response(await completions(find_session(request), complete_request))
+    return web.json_response(await completions(request, complete_request))
 
 
-async def completions(session: Session, request: payloads.CompleteRequest) -> dict[str, Any]:
+async def completions(request: web.Request, body: payloads.CompleteRequest) -> dict[str, Any]:
+    session = find_session(request)
+    if server(request).config.profile is ServerProfile.CLUSTER:
+        # A cluster's Python kernel runner answers at once, with nothing.
+        return completion_body(api_version(request), None)
+    return completion_body(api_version(request), await kernel_matches(session, body))
+
+
+async def kernel_matches(session: Session, request: payloads.CompleteRequest) -> list[str]:
     code = request.code
     try:
-        matches = await asyncio.wait_for(
+        return await asyncio.wait_for(
             session.complete(code + request.options.post, len(code)), COMPLETE_TIMEOUT
         )
     except TimeoutError:
-        matches = []
-    return {"result": {"status": "finished", "completions": matches}}
+        return []
 
 
 async def get_info(request: web.Request) -> web.Response:
     return web.json_response(info_body(find_session(request)))
+
+
+async def get_status_history(request: web.Request) -> web.Response:
+    """When the session entered each status: ``{"RUNNING": <ISO time>, ...}`` (26.x shape)."""
+    return web.json_response(find_session(request).status_history)
+
+
+async def get_apps(request: web.Request) -> web.Response:
+    """The session's service ports (§12): none, as there is no app proxy on one machine."""
+    find_session(request)
+    return web.json_response([])
 
 
 async def get_logs(request: web.Request) -> web.Response:
@@ -98,8 +123,7 @@ async def get_logs(request: web.Request) -> web.Response:
 async def execute(request: web.Request) -> web.Response:
     body = await read_json(request)
     if isinstance(body, dict) and body.get("mode") == "complete":
-        complete_request = payloads.parse_complete(body)
-        return web.json_response(await completions(find_session(request), complete_request))
+        return web.json_response(await completions(request, payloads.parse_complete(body)))
     execute_request = payloads.parse_execute(body)
     batch = None
     if execute_request.mode == "batch":
@@ -128,3 +152,7 @@ def add_routes(app: web.Application) -> None:
         app.router.add_post(base + "/interrupt", interrupt)
         app.router.add_post(base + "/complete", complete)
         app.router.add_get(base + "/logs", get_logs)
+        app.router.add_get(f"/stream{base}/apps", get_apps)
+    # API v5 on (v4 managers had neither).
+    app.router.add_post("/session/{sid}/rename", rename)
+    app.router.add_get("/session/{sid}/status-history", get_status_history)

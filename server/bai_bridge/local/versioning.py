@@ -6,8 +6,9 @@ import re
 
 import attrs
 
-LATEST_API_VERSION = "v8.20240915"
-MANAGER_VERSION = "24.09.14"
+LATEST_API_VERSION = "v9.20250722"
+# The manager release whose behaviour the v9 answers follow (read at lablup/backend.ai 26.8.1).
+MANAGER_VERSION = "26.8.1"
 
 # Every version a client may send (protocol doc §1.2); v1-v3 were dropped in manager 20.03.
 VALID_VERSIONS = (
@@ -24,7 +25,11 @@ VALID_VERSIONS = (
     "v7.20230615",
     "v8.20240315",
     "v8.20240915",
+    "v9.20250722",
 )
+# The version of 26.x managers (the first with mount ids, the completion result object, BINARY
+# PTY output frames and pydantic request models that ignore unknown keys).
+V9 = "v9.20250722"
 _PATTERN = re.compile(r"^v(\d+)\.(\d{8})$")
 
 

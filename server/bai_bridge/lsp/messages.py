@@ -9,7 +9,11 @@ from bai_bridge.api import (
     BackendClientError,
     BackendNotFoundError,
 )
-from bai_bridge.api.errors import BackendRateLimitError, BackendUnavailableError
+from bai_bridge.api.errors import (
+    BackendRateLimitError,
+    BackendStreamBroken,
+    BackendUnavailableError,
+)
 
 from .session import SessionUnavailable
 
@@ -38,8 +42,19 @@ def _what(error: BaseException) -> str:
         return f"{error}. The key's request budget is spent; wait a minute and retry."
     if isinstance(error, BackendUnavailableError):
         return f"{error}. The manager is not accepting work now; retry later."
+    if isinstance(error, BackendAPIError) and error.status == 413:
+        detail = (error.msg or error.title).rstrip(".")
+        return (
+            f"the code is too large for the session server ({detail}). Run a smaller "
+            "selection, or put the data in a file and upload it."
+        )
     if isinstance(error, BackendAPIError):
-        return f"{error}."
+        return _sentence(str(error))
+    if isinstance(error, BackendStreamBroken):
+        return (
+            f"the session server ended the connection early ({error}). It was reached, so the "
+            "network and BACKEND_ENDPOINT are fine; its log may say why. Retry the action."
+        )
     if isinstance(error, BackendClientError):
         return (
             f"cannot reach the session server ({error}). Check BACKEND_ENDPOINT or the "
@@ -50,3 +65,7 @@ def _what(error: BaseException) -> str:
     if isinstance(error, OSError):
         return f"{error.strerror or error} ({getattr(error, 'filename', '') or ''})."
     return f"{type(error).__name__}: {error}"
+
+
+def _sentence(text: str) -> str:
+    return text if text.endswith(".") else text + "."

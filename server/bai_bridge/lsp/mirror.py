@@ -198,7 +198,9 @@ class NamespaceMirror:
         text: list[str] = []
         try:
             async with asyncio.timeout(PROBE_TIMEOUT):
-                async for result in kernel.run(code):
+                # Never interrupts: queued behind a cell another client runs, a cancelled
+                # probe would interrupt their cell.
+                async for result in kernel.run(code, interrupt=False):
                     text.extend(i.text for i in result.console if isinstance(i, Stdout))
         except asyncio.CancelledError:
             raise

@@ -46,6 +46,7 @@ def attach(ls: BridgeServer) -> None:
     service.on_conflicts = lambda conflicts: _ask(ls, conflicts)
     service.on_failure = lambda path, e: ls.fail(f"syncing {path}", e)
     service.on_too_large = lambda paths: _tell_too_large(ls, paths)
+    service.on_problems = lambda problems: _tell_not_sent(ls, problems)
 
     async def on_ready(kernel: Kernel, reason: str) -> None:
         if reason == "created":
@@ -86,6 +87,19 @@ def _tell_too_large(ls: BridgeServer, paths: list[str]) -> None:
             "maxFileSize): " + ", ".join(fresh[:10]),
             types.MessageType.Warning,
         )
+
+
+def _tell_not_sent(ls: BridgeServer, problems: dict[str, str]) -> None:
+    """Files left out for a reason (a refused name, unreadable, not comparable yet), each
+    said once per reason."""
+    fresh = {
+        p: why for p, why in problems.items() if f"not-sent:{p}:{why}" not in ls.reported_problems
+    }
+    ls.reported_problems.update(f"not-sent:{p}:{why}" for p, why in fresh.items())
+    if fresh:
+        listed = "; ".join(f"{p!r}: {why}" for p, why in list(fresh.items())[:10])
+        more = f" (and {len(fresh) - 10} more)" if len(fresh) > 10 else ""
+        ls.tell(f"bai-bridge: not synced: {listed}{more}", types.MessageType.Warning)
 
 
 def _ask(ls: BridgeServer, conflicts: list[Conflict]) -> None:

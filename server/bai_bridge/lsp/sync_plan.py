@@ -4,6 +4,13 @@ The manifest records what sync itself put in the session: each file's content ha
 size and mtime the session reported right after the upload. A remote file whose size or mtime
 differs from its manifest entry was changed in the session, and is never overwritten without a
 decision. Files sync did not put there are never touched either.
+
+Equal size and mtime do not prove equal content (`cp -p`, `tar x`, `rsync -t` and `os.utime`
+keep both), so a session file is replaced only after its content hash is seen to be the one
+sync put there: such a file becomes a `Check`, settled by `settle_plan` once the session's
+hashes are known. A session file of the local file's size is compared the same way, so a file
+already identical on both sides (sent by a sync that was killed before it recorded it) is
+recorded instead of asked about, and so is one whose mtime alone changed (a `touch`).
 """
 
 from __future__ import annotations
@@ -21,13 +28,16 @@ from .sync_scan import (
     LocalFile,
     ScanCache,
     WorkspaceFilter,
+    WorkspaceScan,
     file_digest,
     is_excluded,
     iter_workspace,
+    name_problem,
     scan_workspace,
 )
 
 __all__ = [  # the scanning names are re-exported from sync_scan
+    "Check",
     "Conflict",
     "HashCache",
     "LocalFile",
@@ -37,12 +47,16 @@ __all__ = [  # the scanning names are re-exported from sync_scan
     "ScanCache",
     "SyncPlan",
     "WorkspaceFilter",
+    "WorkspaceScan",
     "file_digest",
     "files_in_place",
     "is_excluded",
     "iter_workspace",
+    "name_problem",
     "plan_sync",
     "scan_workspace",
+    "settle",
+    "settle_plan",
 ]
 
 MANIFEST_PATH = ".bai-bridge/manifest.json"
@@ -98,27 +112,60 @@ class Conflict:
 
 
 @attrs.frozen
+class Check:
+    """A file whose verdict waits on the session copy's content hash: sent when that copy is
+    still what sync put there (``sent_sha``, the manifest's hash; None: never sent over it),
+    recorded when it equals the local file, else ``conflict``."""
+
+    path: str
+    conflict: Conflict
+    sent_sha: str | None = None
+
+
+@attrs.frozen
 class SyncPlan:
     upload: list[str]
     unchanged: list[str]
     conflicts: list[Conflict]
+    checks: list[Check] = attrs.Factory(list)
+    same: list[str] = attrs.Factory(list)  # equal content on both sides: recorded, not sent
+    unproven: list[str] = attrs.Factory(list)  # session copy not compared: neither sent nor asked
+
+
+Verdict = str | Conflict | Check  # "upload", "unchanged", a conflict, or a content check
 
 
 def remote_changed(entry: ManifestEntry, stat: RemoteStat) -> bool:
     return stat.size != entry.size or abs(stat.mtime - entry.mtime) > _MTIME_SLACK
 
 
-def plan_file(
-    local: LocalFile, remote: RemoteStat | None, entry: ManifestEntry | None
-) -> str | Conflict:
-    """ "upload", "unchanged", or the conflict that needs a person."""
+def plan_file(local: LocalFile, remote: RemoteStat | None, entry: ManifestEntry | None) -> Verdict:
+    """ "upload", "unchanged", the conflict that needs a person, or the content check that
+    decides (never a plain "upload" over a session file: its stat proves nothing)."""
     if remote is None:
         return "upload"
     if entry is None:
-        return Conflict(local.path, "not-synced-by-bridge")
-    if remote_changed(entry, remote):
-        return Conflict(local.path, "changed-in-session")
-    return "unchanged" if entry.sha256 == local.sha256 else "upload"
+        conflict = Conflict(local.path, "not-synced-by-bridge")
+        return Check(local.path, conflict) if remote.size == local.size else conflict
+    if remote_changed(entry, remote):  # a touch, or an edit: the content tells
+        conflict = Conflict(local.path, "changed-in-session")
+        if remote.size in (local.size, entry.size):
+            return Check(local.path, conflict, entry.sha256)
+        return conflict
+    if entry.sha256 == local.sha256:
+        return "unchanged"
+    return Check(local.path, Conflict(local.path, "changed-in-session"), entry.sha256)
+
+
+def settle(check: Check, local_sha: str, remote_sha: str | None) -> str | Conflict | None:
+    """ "upload", "same", the conflict, or None when the session's hash is not known."""
+    if remote_sha is None:
+        return None
+    if remote_sha == local_sha:
+        return "same"
+    if remote_sha == check.sent_sha:
+        return "upload"
+    return check.conflict
 
 
 def plan_sync(
@@ -131,9 +178,27 @@ def plan_sync(
         verdict = plan_file(file, remote.get(file.path), manifest.entries.get(file.path))
         if isinstance(verdict, Conflict):
             plan.conflicts.append(verdict)
+        elif isinstance(verdict, Check):
+            plan.checks.append(verdict)
         else:
             (plan.upload if verdict == "upload" else plan.unchanged).append(file.path)
     return plan
+
+
+def settle_plan(
+    plan: SyncPlan, local: Mapping[str, LocalFile], digests: Mapping[str, str]
+) -> SyncPlan:
+    """The plan with its checks decided by the session's content hashes (path -> sha256)."""
+    done = SyncPlan(list(plan.upload), plan.unchanged, list(plan.conflicts))
+    for check in plan.checks:
+        verdict = settle(check, local[check.path].sha256, digests.get(check.path))
+        if verdict is None:
+            done.unproven.append(check.path)
+        elif isinstance(verdict, Conflict):
+            done.conflicts.append(verdict)
+        else:
+            (done.upload if verdict == "upload" else done.same).append(check.path)
+    return done
 
 
 def files_in_place(root: Path, dest: Path, paths: Iterable[str]) -> list[str]:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import stat
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 import attrs
 import pathspec
@@ -25,9 +27,11 @@ __all__ = [
     "LocalFile",
     "ScanCache",
     "WorkspaceFilter",
+    "WorkspaceScan",
     "file_digest",
     "is_excluded",
     "iter_workspace",
+    "name_problem",
     "scan_workspace",
 ]
 
@@ -36,6 +40,25 @@ RACY_NS = 2_000_000_000  # a folder changed this recently is listed again next t
 HashCache = dict[str, tuple[int, int, str]]  # path -> (size, mtime_ns, sha256)
 # a .gitignore in force: (its folder, mtime_ns, size)
 Rule = tuple[str, int, int]
+_NAME_MAX = 255  # bytes in one path component on the session's (Linux) file systems
+_BACKSLASH_OR_CONTROL = re.compile(r"[\\\x00-\x1f\x7f]")
+
+
+def name_problem(rel: str) -> str | None:
+    """Why the session would read this workspace path as another file, or cannot hold it;
+    None when it is safe to send. A backslash is a folder separator to the manager (the
+    official client's Windows paths): ``a\\b.py`` would land on ``a/b.py``."""
+    if (bad := _BACKSLASH_OR_CONTROL.search(rel)) is not None:
+        if bad.group() == "\\":
+            return "a backslash in the name, which the session reads as a folder separator"
+        return "a control character in the name"
+    try:
+        encoded = rel.encode("utf-8")
+    except UnicodeEncodeError:  # os.scandir's surrogate escapes of undecodable bytes
+        return "a name that is not valid UTF-8"
+    if len(encoded) > _NAME_MAX and any(len(p) > _NAME_MAX for p in encoded.split(b"/")):
+        return f"a name longer than {_NAME_MAX} bytes"
+    return None
 
 
 @attrs.frozen
@@ -43,6 +66,12 @@ class LocalFile:
     path: str  # posix, relative to the workspace root
     size: int
     sha256: str
+
+
+class WorkspaceScan(NamedTuple):
+    files: list[LocalFile]
+    too_large: list[str]  # over the size cap
+    problems: dict[str, str]  # path -> why it is not sent (unreadable, a refused name)
 
 
 @attrs.frozen
@@ -100,14 +129,16 @@ class _Walk:
         self.filter = WorkspaceFilter(root, excludes)
         self.cache = cache
         self.now_ns = time.time_ns()
+        self.unreadable: dict[str, str] = {}  # folders that could not be read: path -> why
 
     def files(self, folder: str = "", rules: tuple[Rule, ...] = ()) -> Iterator[str]:
         """Relative posix paths of the regular files not excluded, folder by folder."""
         path = os.path.join(self.root, folder)
         try:
             mtime_ns = os.stat(path).st_mtime_ns
-        except OSError:
-            return  # vanished or unreadable folder: skipped, as os.walk does
+        except OSError as e:
+            self._cannot_read(folder, e)
+            return
         known = self.cache.folders.get(folder)
         if known is not None and known.mtime_ns == mtime_ns:
             here = rules + _own_rule(path, folder, known.has_gitignore)
@@ -135,8 +166,9 @@ class _Walk:
         try:
             with os.scandir(path) as listing:
                 entries = sorted(listing, key=lambda e: e.name)
-        except OSError:
+        except OSError as e:
             self.cache.folders.pop(folder, None)
+            self._cannot_read(folder, e)
             return None
         dirs = [e for e in entries if _is_dir(e)]
         files = [e for e in entries if not _is_dir(e)]
@@ -162,6 +194,11 @@ class _Walk:
         else:
             self.cache.folders.pop(folder, None)
         return found
+
+    def _cannot_read(self, folder: str, error: OSError) -> None:
+        """A folder that vanished is skipped; one that cannot be read is reported."""
+        if not isinstance(error, FileNotFoundError):
+            self.unreadable[folder or "."] = f"unreadable folder: {error.strerror}"
 
 
 def _own_rule(path: str, folder: str, has_gitignore: bool) -> tuple[Rule, ...]:
@@ -211,33 +248,42 @@ def file_digest(path: Path | str) -> tuple[int, str]:
 
 def scan_workspace(
     root: Path, excludes: Iterable[str], max_size: int, cache: ScanCache | None = None
-) -> tuple[list[LocalFile], list[str]]:
-    """Files to sync with their hashes, and the paths skipped for exceeding ``max_size``
-    (blocking). ``cache``: what the last scan learnt, updated for the next one."""
+) -> WorkspaceScan:
+    """Files to sync with their hashes, the paths over ``max_size``, and the paths left out
+    for a problem a person must hear of (blocking). ``cache``: what the last scan learnt,
+    updated for the next one."""
     cache = ScanCache() if cache is None else cache
     excludes = tuple(excludes)
     if cache.excludes != excludes:
         cache.folders.clear()
         cache.excludes = excludes
     hashes = cache.hashes
-    files, too_large = [], []
+    scan = WorkspaceScan([], [], {})
     base = str(root).rstrip("/") + "/"
-    for rel in _Walk(root, excludes, cache).files():
+    walk = _Walk(root, excludes, cache)
+    for rel in walk.files():
+        if (problem := name_problem(rel)) is not None:
+            scan.problems[rel] = problem
+            continue
         try:
             st = os.stat(base + rel, follow_symlinks=False)
             if not stat.S_ISREG(st.st_mode):
                 continue  # replaced by something else since its folder was listed
             if st.st_size > max_size:
-                too_large.append(rel)
+                scan.too_large.append(rel)
                 continue
             known = hashes.get(rel)
             if known is None or known[:2] != (st.st_size, st.st_mtime_ns):
                 size, sha = file_digest(base + rel)
                 known = hashes[rel] = (size, st.st_mtime_ns, sha)
-        except OSError:
+        except FileNotFoundError:
             continue  # vanished while scanning
-        files.append(LocalFile(rel, known[0], known[2]))
-    return files, too_large
+        except OSError as e:
+            scan.problems[rel] = f"unreadable: {e.strerror}"
+            continue
+        scan.files.append(LocalFile(rel, known[0], known[2]))
+    scan.problems.update(walk.unreadable)
+    return scan
 
 
 def is_excluded(root: Path, excludes: Iterable[str], rel: str, is_dir: bool = False) -> bool:

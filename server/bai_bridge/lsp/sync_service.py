@@ -1,7 +1,12 @@
 """Workspace sync, the doing part: scans, uploads, the manifest, conflicts, coalesced saves.
 
 It never blocks completions or runs: it works in background tasks, one sync at a time, and
-touches the session only through uploads, listings and (for the manifest) a download.
+touches the session only through uploads, listings and downloads (the manifest; small files
+whose content must be compared), and a batch run to compare large files (`sync_hash`).
+
+A first sync records its progress in the session's manifest every `CHECKPOINT_FILES` files,
+so a language server killed half way leaves a manifest that the next sync continues from;
+what was sent after the last checkpoint is recognised by its content.
 """
 
 from __future__ import annotations
@@ -15,6 +20,8 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
+import attrs
+
 from bai_bridge.api import BatchOptions, Kernel
 from bai_bridge.api.models import DownloadResult
 
@@ -23,6 +30,7 @@ from .landing import Arrival, Landing, discard, place, sort_arrivals, staging
 from .protocol import SyncResult
 from .remote_files import load_manifest, remote_stats, save_manifest
 from .session import SessionManager
+from .sync_hash import HASH_WAIT, remote_digests
 from .sync_plan import (
     Conflict,
     LocalFile,
@@ -30,13 +38,15 @@ from .sync_plan import (
     ManifestEntry,
     RemoteStat,
     ScanCache,
+    SyncPlan,
     file_digest,
     files_in_place,
     is_excluded,
-    plan_file,
+    name_problem,
     plan_sync,
     remote_changed,
     scan_workspace,
+    settle_plan,
 )
 
 __all__ = ["SyncService"]
@@ -46,6 +56,8 @@ UPLOAD_BATCH = 20
 UPLOADS_IN_FLIGHT = 3  # concurrent upload requests: overlaps round trips, stays gentle
 SAVE_COALESCE = 0.2  # seconds: saves in quick succession become one upload
 PROGRESS_EVERY = 0.1  # seconds between progress reports of an upload
+CHECKPOINT_FILES = 300  # files sent between two saves of the manifest during a sync
+UNPROVEN = "not compared with the session's copy yet (the session is busy or could not be read)"
 
 Progress = Callable[[str, int], None]  # (message, percentage)
 
@@ -56,46 +68,106 @@ class SyncService:
         self.options = options
         self.sessions = sessions
         self.conflicts: dict[str, Conflict] = {}
+        # each conflict's session stat and local hash when it was found: while both stay, the
+        # conflict stands without comparing contents again (it never leads to a write)
+        self._conflict_seen: dict[str, tuple[RemoteStat, str]] = {}
         self.on_conflicts: Callable[[list[Conflict]], None] = lambda _: None
         self.on_failure: Callable[[str, BaseException], None] = lambda _p, _e: None
         self.on_too_large: Callable[[list[str]], None] = lambda _: None
+        # paths not sent for a reason a person must hear (path -> reason)
+        self.on_problems: Callable[[dict[str, str]], None] = lambda _: None
+        self.hash_wait = HASH_WAIT  # seconds a comparison may wait behind a running cell
         self._manifest: Manifest | None = None
         self._scans = ScanCache()
         self._lock = asyncio.Lock()
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
+        self._held: set[str] = set()  # saved files not compared yet: tried with the next save
 
     # -- whole workspace ------------------------------------------------------------------
 
     async def sync_workspace(self, progress: Progress | None = None) -> SyncResult:
         report = progress or (lambda _m, _p: None)
         report("scanning the workspace", 0)
-        files, too_large = await asyncio.to_thread(
+        scan = await asyncio.to_thread(
             scan_workspace,
             self.root,
             self.options.sync_excludes,
             self.options.max_file_size,
             self._scans,
         )
+        by_path = {f.path: f for f in scan.files}
         async with self._lock:
             kernel = await self.sessions.kernel()
             manifest = await self._manifest_for(kernel)
-            remote = await remote_stats(kernel, [f.path for f in files])
-            plan = plan_sync(files, remote, manifest)
-            by_path = {f.path: f for f in files}
-            sent: dict[str, RemoteStat] = {}  # listed while later batches still upload
-            to_send = [by_path[p] for p in plan.upload]
-            uploaded, failed = await self._upload(kernel, to_send, report, sent)
-            await self._record(kernel, [by_path[p] for p in uploaded], stats=sent)
+            remote = await remote_stats(kernel, list(by_path))
+            planned = plan_sync(scan.files, remote, manifest)
+            plan = await self._settle(kernel, planned, remote, by_path)
+            await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
+            uploaded, failed = await self._send(kernel, [by_path[p] for p in plan.upload], report)
+        problems = {**scan.problems, **dict.fromkeys(plan.unproven, UNPROVEN)}
+        if problems:
+            self.on_problems(problems)
         self._flag(plan.conflicts)
         report("done", 100)
         return SyncResult(
             uploaded=uploaded,
-            unchanged=len(plan.unchanged),
-            conflicts=[c.path for c in plan.conflicts],
-            skipped=too_large,
-            failed=failed,
+            unchanged=len(plan.unchanged) + len(plan.same),
+            conflicts=sorted(c.path for c in plan.conflicts),
+            skipped=scan.too_large,
+            failed=failed + list(problems),
         )
+
+    async def _send(
+        self, kernel: Kernel, files: list[LocalFile], report: Progress
+    ) -> tuple[list[str], list[str]]:
+        """Upload and record, `CHECKPOINT_FILES` at a time: a sync killed half way leaves
+        a manifest the next one continues from. Returns (done, failed)."""
+        tracker = UploadProgress(files, report)
+        uploaded: list[str] = []
+        failed: list[str] = []
+        for start in range(0, len(files), CHECKPOINT_FILES):
+            part = files[start : start + CHECKPOINT_FILES]
+            sent: dict[str, RemoteStat] = {}  # listed while later batches still upload
+            done, bad = await self._upload(kernel, part, tracker, sent)
+            arrived = set(done)
+            await self._record(kernel, [f for f in part if f.path in arrived], stats=sent)
+            uploaded += done
+            failed += bad
+        return uploaded, failed
+
+    async def _settle(
+        self,
+        kernel: Kernel,
+        plan: SyncPlan,
+        remote: dict[str, RemoteStat],
+        local: dict[str, LocalFile],
+    ) -> SyncPlan:
+        """Decide the plan's checks by the content of the session's copies (a file in
+        conflict, both sides as they were then, stays so without a comparison)."""
+
+        def seen(path: str) -> tuple[RemoteStat, str]:
+            return remote[path], local[path].sha256
+
+        standing = [
+            c
+            for c in plan.checks
+            if c.path in self.conflicts and self._conflict_seen.get(c.path) == seen(c.path)
+        ]
+        plan = attrs.evolve(
+            plan,
+            checks=[c for c in plan.checks if c not in standing],
+            conflicts=[*plan.conflicts, *(c.conflict for c in standing)],
+        )
+        if plan.checks:
+            sizes = {c.path: remote[c.path].size for c in plan.checks}
+            plan = settle_plan(plan, local, await remote_digests(kernel, sizes, self._hash_wait()))
+        self._conflict_seen.update((c.path, seen(c.path)) for c in plan.conflicts)
+        return plan
+
+    def _hash_wait(self) -> float:
+        """No comparing run is queued behind a run of this editor's: it would only wait."""
+        return 0.0 if self.sessions.busy else self.hash_wait
 
     async def _manifest_for(self, kernel: Kernel) -> Manifest:
         session_id = kernel.session_id or kernel.kernel_id
@@ -111,7 +183,7 @@ class SyncService:
         self,
         kernel: Kernel,
         files: list[LocalFile],
-        report: Progress,
+        report: Progress | UploadProgress,
         stats: dict[str, RemoteStat] | None = None,
     ) -> tuple[list[str], list[str]]:
         """Upload in batches, a few requests in flight (the round trips overlap); a failing
@@ -123,24 +195,14 @@ class SyncService:
         batches = [files[i : i + UPLOAD_BATCH] for i in range(0, len(files), UPLOAD_BATCH)]
         left = Counter(_folder(f.path) for f in files)  # files of each folder not yet sent
         outcomes: list[tuple[list[str], list[str]]] = [([], []) for _ in batches]
-        total = sum(f.size for f in files) or 1
-        progress = {"files": 0, "bytes": 0}
+        progress = report if isinstance(report, UploadProgress) else UploadProgress(files, report)
         gate = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
-
-        shown = [0.0]  # when progress was last reported: at most every PROGRESS_EVERY
 
         async def send(index: int, batch: list[LocalFile]) -> None:
             async with gate:
-                now = time.monotonic()
-                if now - shown[0] >= PROGRESS_EVERY:
-                    shown[0] = now
-                    report(
-                        f"uploading {progress['files'] + len(batch)}/{len(files)} files",
-                        progress["bytes"] * 100 // total,
-                    )
+                progress.sending(batch)
                 outcomes[index] = await self._upload_batch(kernel, batch)
-                progress["files"] += len(batch)
-                progress["bytes"] += sum(f.size for f in batch)
+                progress.sent(batch)
             if stats is not None:
                 for path in _finished_folders(batch, left):
                     group.create_task(_list_into(kernel, path, stats))
@@ -225,48 +287,76 @@ class SyncService:
 
     async def upload_files(self, rels: list[str], force: bool = False) -> list[str]:
         """Upload these files unless the session's copy changed since sync put it there
-        (``force``: the person decided). Returns what was sent."""
+        (``force``: the person decided), with the files an earlier call could not compare
+        with the session's copy. Returns what was sent."""
+        if not force:
+            rels = sorted({*rels, *self._held})
         too_large: list[str] = []
-        local = await asyncio.to_thread(self._describe, rels, not force, too_large)
+        problems: dict[str, str] = {}
+        local = await asyncio.to_thread(self._describe, rels, not force, too_large, problems)
         if too_large:
             self.on_too_large(too_large)
         if not local:  # e.g. only excluded files (.git/ churn): no session needed, none woken
+            if problems:
+                self.on_problems(problems)
             return []
+        by_path = {f.path: f for f in local}
         async with self._lock:
             kernel = await self.sessions.kernel()
             manifest = await self._manifest_for(kernel)
-            remote = await remote_stats(kernel, [f.path for f in local])
-            send, conflicts = [], []
-            for file in local:
-                verdict = plan_file(file, remote.get(file.path), manifest.entries.get(file.path))
-                if isinstance(verdict, Conflict) and not force:
-                    conflicts.append(verdict)
-                elif verdict != "unchanged" or force:
-                    send.append(file)
+            remote = await remote_stats(kernel, list(by_path))
+            if force:
+                plan = SyncPlan(list(by_path), [], [])
+            else:
+                plan = await self._settle(
+                    kernel, plan_sync(local, remote, manifest), remote, by_path
+                )
+                await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
+            send = [by_path[p] for p in plan.upload]
             uploaded, _ = await self._upload(kernel, send, lambda _m, _p: None)
             sent = [f for f in send if f.path in uploaded]
             await self._record(kernel, sent)
-        self._flag(conflicts)
+        self._held.difference_update(by_path)
+        self._held.update(plan.unproven)
+        problems.update(dict.fromkeys(plan.unproven, UNPROVEN))
+        if problems:
+            self.on_problems(problems)
+        self._flag(plan.conflicts)
         return [f.path for f in sent]
 
     def _describe(
-        self, rels: list[str], honour_excludes: bool = False, too_large: list[str] | None = None
+        self,
+        rels: list[str],
+        honour_excludes: bool = False,
+        too_large: list[str] | None = None,
+        problems: dict[str, str] | None = None,
     ) -> list[LocalFile]:
         """Hash the files that exist, fit the cap and (if asked) are not excluded; the ones
-        over the cap go to ``too_large`` when given."""
+        over the cap go to ``too_large``, the unreadable and the ones whose name the session
+        would read differently to ``problems``, when given (blocking)."""
         found = []
+        problems = {} if problems is None else problems
         excludes = self.options.sync_excludes
         for rel in rels:
             path = self.root / rel
             if honour_excludes and is_excluded(self.root, excludes, rel):
                 continue
-            if not path.is_file():
+            if (problem := name_problem(rel)) is not None:
+                problems[rel] = problem
                 continue
-            if path.stat().st_size > self.options.max_file_size:
-                if too_large is not None:
-                    too_large.append(rel)
+            try:
+                if not path.is_file():
+                    continue
+                if path.stat().st_size > self.options.max_file_size:
+                    if too_large is not None:
+                        too_large.append(rel)
+                    continue
+                size, sha = file_digest(path)
+            except FileNotFoundError:
+                continue  # removed since it was saved
+            except OSError as e:
+                problems[rel] = f"unreadable: {e.strerror}"
                 continue
-            size, sha = file_digest(path)
             found.append(LocalFile(rel, size, sha))
         return found
 
@@ -337,13 +427,7 @@ class SyncService:
             manifest = await self._manifest_for(kernel)
             owned = sorted({p for rel in rels for p in self.owned_under(rel)})
             remote = await remote_stats(kernel, owned)
-            doomed, kept = [], []
-            for path in owned:
-                stat = remote.get(path)
-                if stat is not None and remote_changed(manifest.entries[path], stat):
-                    kept.append(path)
-                else:
-                    doomed.append(path)
+            doomed, kept = await self._still_as_sent(kernel, manifest, owned, remote)
             existing = [p for p in doomed if p in remote]
             if existing:
                 await _delete_remote(kernel, existing)
@@ -351,6 +435,23 @@ class SyncService:
                 manifest.entries.pop(path, None)
             if doomed:
                 await save_manifest(kernel, manifest)
+        return doomed, kept
+
+    async def _still_as_sent(
+        self, kernel: Kernel, manifest: Manifest, paths: list[str], remote: dict[str, RemoteStat]
+    ) -> tuple[list[str], list[str]]:
+        """(paths whose session copy is gone or still holds what sync put there, the rest).
+        Equal size and mtime are confirmed by content before anything is deleted."""
+        present = {p: remote[p] for p in paths if p in remote}
+        same_stat = [p for p, st in present.items() if not remote_changed(manifest.entries[p], st)]
+        sizes = {p: present[p].size for p in same_stat}
+        digests = await remote_digests(kernel, sizes, self._hash_wait())
+        doomed, kept = [], []
+        for path in paths:
+            if path not in present or digests.get(path) == manifest.entries[path].sha256:
+                doomed.append(path)
+            else:
+                kept.append(path)
         return doomed, kept
 
     async def rename(self, pairs: list[tuple[str, str]]) -> tuple[list[str], list[str]]:
@@ -364,6 +465,31 @@ class SyncService:
         local = [p for p in new_files if (self.root / p).is_file()]
         await self.upload_files(local)
         return await self.remove(moved_from) if moved_from else ([], [])
+
+
+class UploadProgress:
+    """Upload progress over one or more `_upload` calls, reported at most every
+    `PROGRESS_EVERY` seconds."""
+
+    def __init__(self, files: list[LocalFile], report: Progress) -> None:
+        self.report = report
+        self.total_files = len(files)
+        self.total_bytes = sum(f.size for f in files) or 1
+        self.files = self.bytes = 0
+        self.shown = 0.0
+
+    def sending(self, batch: list[LocalFile]) -> None:
+        now = time.monotonic()
+        if now - self.shown >= PROGRESS_EVERY:
+            self.shown = now
+            self.report(
+                f"uploading {self.files + len(batch)}/{self.total_files} files",
+                self.bytes * 100 // self.total_bytes,
+            )
+
+    def sent(self, batch: list[LocalFile]) -> None:
+        self.files += len(batch)
+        self.bytes += sum(f.size for f in batch)
 
 
 def _folder(path: str) -> str:

@@ -1,0 +1,183 @@
+"""Sync never loses work, end to end: a first sync killed half way continues without asking
+about the files it already sent; a folder the session cannot list is not written into; a file
+that cannot be read here is reported, not skipped in silence.
+
+The permission cases run the language server without the capability that lets root read and
+write whatever it likes (when the tests run as root), so file modes mean what they say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from bai_bridge.lsp import protocol
+from serverkit import StandaloneServer
+
+from .lsp_harness import (
+    Recorder,
+    command,
+    field,
+    initialize,
+    open_doc,
+    server_config,
+    start_client,
+    stop_server,
+)
+
+FILES = 3000
+NO_OVERRIDE = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def backend_env(server: StandaloneServer) -> dict[str, str]:
+    return {
+        "BACKEND_ENDPOINT": server.endpoint,
+        "BACKEND_ACCESS_KEY": server.access_key,
+        "BACKEND_SECRET_KEY": server.secret_key,
+    }
+
+
+def write_tree(root: Path) -> list[str]:
+    names = [f"pkg{i // 100:02d}/m{i:04d}.py" for i in range(FILES)]
+    for name in names:
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(f"NAME = {name!r}\n")
+    return names
+
+
+def uploading(client: LanguageClient, at_least: int) -> bool:
+    """Whether a progress report says at least ``at_least`` files are on their way."""
+    for reports in list(client.progress_reports.values()):
+        for report in reports:
+            message = getattr(report, "message", None) or ""
+            if message.startswith("uploading "):
+                done = int(message.split()[1].split("/")[0])
+                if done >= at_least:
+                    return True
+    return False
+
+
+async def test_a_first_sync_killed_half_way_continues_without_conflicts(
+    local_server_process: StandaloneServer, tmp_path: Path, profile: str
+) -> None:
+    root = tmp_path / "project"
+    names = write_tree(root)
+    env = backend_env(local_server_process)
+    client = await start_client(profile, env)
+    try:
+        bridge = await initialize(client, root, {"syncOnStart": False})
+        sync = asyncio.ensure_future(command(client, protocol.SYNC_WORKSPACE))
+        await bridge.wait_for("2/3 of the files sent", lambda: uploading(client, FILES * 2 // 3))
+        assert not sync.done()
+        process = client._server
+        assert process is not None
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    finally:
+        await client.stop()
+    sync.cancel()
+    with contextlib.suppress(BaseException):
+        await sync  # the request died with its server
+
+    client = await start_client(profile, env)
+    try:
+        await initialize(client, root, {"syncOnStart": False})
+        result = await command(client, protocol.SYNC_WORKSPACE)
+        assert field(result, "conflicts") == []
+        assert field(result, "failed") == []
+        sent_again = field(result, "uploaded")
+        assert 0 < len(sent_again) < FILES // 2  # the kill came after 2/3 were on their way
+        assert len(sent_again) + field(result, "unchanged") == FILES
+        again = await command(client, protocol.SYNC_WORKSPACE)
+        assert (field(again, "uploaded"), field(again, "unchanged")) == ([], FILES)
+    finally:
+        await stop_server(client)
+        await client.stop()
+    work = [p for p in local_server_process.data_dir.rglob("pkg00") if p.is_dir()]
+    assert len(work) == 1  # the session's copy of the workspace
+    held = sorted(str(p.relative_to(work[0].parent)) for p in work[0].parent.rglob("m*.py"))
+    assert held == sorted(names)
+
+
+def without_override(profile: str) -> ClientServerConfig:
+    """A language server for whom file modes count, even when the tests run as root."""
+    config = server_config(profile)
+    if os.geteuid() == 0:
+        config.server_command = [*NO_OVERRIDE, *config.server_command]
+    return config
+
+
+@pytest.fixture
+async def confined(
+    tmp_path: Path, profile: str
+) -> AsyncIterator[tuple[LanguageClient, Recorder, Path]]:
+    root = tmp_path / "project"
+    root.mkdir()
+    client = await without_override(profile).start()
+    assert isinstance(client, LanguageClient)
+    try:
+        yield client, await initialize(client, root, {"syncOnStart": False}), root
+    finally:
+        await stop_server(client)
+        await client.stop()
+
+
+async def session_says(client: LanguageClient, bridge: Recorder, root: Path, code: str) -> str:
+    uri = open_doc(client, root / ".probe.py", code)
+    lines = code.count("\n")
+    done = await command(
+        client,
+        protocol.RUN_SELECTION,
+        {
+            "uri": uri,
+            "range": {"start": {"line": 0, "character": 0}, "end": {"line": lines, "character": 0}},
+        },
+    )
+    return bridge.text(field(done, "runId"))
+
+
+async def test_an_unreadable_file_is_reported_not_skipped_in_silence(
+    confined: tuple[LanguageClient, Recorder, Path],
+) -> None:
+    client, bridge, root = confined
+    (root / "ok.py").write_text("OK = 1\n")
+    (root / "secret.py").write_text("KEY = 1\n")
+    (root / "secret.py").chmod(0)
+    result = await command(client, protocol.SYNC_WORKSPACE)
+    assert field(result, "uploaded") == ["ok.py"]
+    assert field(result, "failed") == ["secret.py"]
+    await bridge.wait_for(
+        "a message naming it", lambda: any("secret.py" in m.message for m in client.messages)
+    )
+
+
+LOCK_A_FOLDER = """import os
+os.makedirs("locked", exist_ok=True)
+open("locked/a.py", "w").write("THEIRS = 1\\n")
+os.chmod("locked", 0o333)
+print("made")
+"""
+
+
+async def test_a_folder_the_session_cannot_list_is_not_written_into(
+    confined: tuple[LanguageClient, Recorder, Path],
+) -> None:
+    """Write and enter only: it holds a file sync never saw, and must not read as "no such
+    folder", free to upload into."""
+    client, bridge, root = confined
+    assert "made" in await session_says(client, bridge, root, LOCK_A_FOLDER)
+    (root / "locked").mkdir()
+    (root / "locked" / "a.py").write_text("MINE = 1\n")
+    assert await command(client, protocol.SYNC_WORKSPACE) is None
+    await bridge.wait_for(
+        "the listing error", lambda: any("'locked'" in m.message for m in client.messages)
+    )
+    unlock = "import os\nos.chmod('locked', 0o755)\nprint(open('locked/a.py').read())\n"
+    assert "THEIRS = 1" in await session_says(client, bridge, root, unlock)
