@@ -3,6 +3,7 @@ kernel."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -95,3 +96,16 @@ def test_the_open_call_and_its_parameters() -> None:
     spans = [signature[a:b] for a, b in parameters(signature)]
     assert spans == ["values: list", "factor: float = 2.0", "*", "d: dict[str, int] = {}"]
     assert parameters("()") == []
+
+
+async def test_completions_wait_for_a_snapshot_under_way_once() -> None:
+    m = mirror()
+    gate = asyncio.Event()
+    m._refreshing = asyncio.ensure_future(gate.wait())  # a snapshot queued behind a long cell
+    started = asyncio.get_running_loop().time()
+    await m.settled(0.2)
+    await m.settled(0.2)  # the same snapshot: not waited for again
+    await m.settled(0.2)
+    assert asyncio.get_running_loop().time() - started < 0.39
+    gate.set()
+    await m._refreshing

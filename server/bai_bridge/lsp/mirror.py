@@ -109,6 +109,7 @@ class NamespaceMirror:
         self._source = resources.files(__package__).joinpath("namespace_probe.py").read_text()
         self._converter = _converter()
         self._refreshing: asyncio.Task[None] | None = None
+        self._waited_for: asyncio.Task[None] | None = None  # the snapshot a completion awaited
         self._silent_kernel = False  # the probe ran and answered nothing (not Python?)
         self._probe_in_kernel = False  # sent once to this kernel: later queries only call it
         self._again = False
@@ -220,9 +221,12 @@ class NamespaceMirror:
         self._failing = True
 
     async def settled(self, limit: float) -> None:
-        """Wait (up to ``limit`` s) for a snapshot under way: a run that just ended is in it."""
+        """Wait (up to ``limit`` s) for a snapshot under way: a run that just ended is in it.
+        Once per snapshot: one queued behind a cell another client runs costs one completion
+        that wait, not every keystroke until that cell ends."""
         task = self._refreshing
-        if task is not None and not task.done():
+        if task is not None and not task.done() and task is not self._waited_for:
+            self._waited_for = task
             await asyncio.wait({task}, timeout=limit)
 
     # -- reading it -------------------------------------------------------------------------
