@@ -216,7 +216,10 @@ class _Console:
 def _publish(ls: BridgeServer, spec: RunSpec, error: RemoteError | None) -> None:
     if error is None and not ls.diagnostics.has_any(spec.uri):
         return  # nothing shown, nothing to show: spare the editor a notification
-    diagnostics = ls.diagnostics.record(spec.uri, spec.first_line, spec.line_count, error)
+    lines = ls.workspace.get_text_document(spec.uri).lines if error is not None else []
+    diagnostics = ls.diagnostics.record(
+        spec.uri, spec.first_line, spec.line_count, error, [line.rstrip("\r\n") for line in lines]
+    )
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=spec.uri, diagnostics=diagnostics)
     )
