@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import shlex
 import typing
+import urllib.parse
 from collections.abc import AsyncIterator, Callable
 from typing import Any, TypeVar
 
@@ -81,7 +82,15 @@ async def _run_snippet(
         return kernel.run(snippet.code, on_input=on_input, stream=stream)
 
     code_lines = snippet.code.count("\n") or 1
-    return await _guarded(ls, RunSpec(uri, label, start, snippet.first_line, code_lines))
+    file = _file_name(ls, uri)
+    spec = RunSpec(uri, f"{file}, {label}", start, snippet.first_line, code_lines, file=file)
+    return await _guarded(ls, spec)
+
+
+def _file_name(ls: BridgeServer, uri: str) -> str:
+    """The file as the person knows it: workspace-relative, else its name (`Untitled-1`)."""
+    tail = uri.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return relative_path(ls, uri) or urllib.parse.unquote(tail)
 
 
 async def _run_file(ls: BridgeServer, uri: str) -> protocol.RunResult | None:
