@@ -15,7 +15,7 @@ import {
 import type { ReadonlyDocuments } from "./readonlyDocs";
 import type { SessionStatusItem } from "./status";
 import { describeDownload, describeSync } from "./syncSummary";
-import { createSessionTerminal } from "./terminal/sessionTerminal";
+import { type SessionTerminals, createSessionTerminal } from "./terminal/sessionTerminal";
 
 export interface CommandDeps {
   context: vscode.ExtensionContext;
@@ -23,6 +23,7 @@ export interface CommandDeps {
   status: SessionStatusItem;
   log: vscode.LogOutputChannel;
   documents: ReadonlyDocuments;
+  terminals: SessionTerminals;
   showOutput: () => void;
 }
 
@@ -133,7 +134,7 @@ async function setSecretKey(deps: CommandDeps): Promise<void> {
 
 export function openSessionTerminal(deps: CommandDeps): vscode.Terminal {
   const terminal = vscode.window.createTerminal(
-    createSessionTerminal(terminalDescriptor(deps), deps.log),
+    createSessionTerminal(terminalDescriptor(deps), deps.log, deps.terminals),
   );
   terminal.show();
   return terminal;
