@@ -48,29 +48,37 @@ function reportRun(result: RunResult | null | undefined): void {
   }
 }
 
+/** The run keys also work while the suggestion list is open (it is, at the end of most typed
+ * lines): close it, so the run takes the line as typed, which is what the person sees. */
+async function closeSuggestions(): Promise<void> {
+  await vscode.commands.executeCommand("hideSuggestWidget");
+}
+
 async function runSelection(deps: CommandDeps): Promise<void> {
   const editor = pythonEditor();
+  await closeSuggestions();
   const { start, end } = editor.selection;
   deps.showOutput();
   const range = {
     start: { line: start.line, character: start.character },
     end: { line: end.line, character: end.character },
   };
-  reportRun(
-    await deps.client.execute<RunResult>(ServerCommand.runSelection, {
-      uri: editor.document.uri.toString(),
-      range,
-    }),
-  );
+  const run = deps.client.execute<RunResult>(ServerCommand.runSelection, {
+    uri: editor.document.uri.toString(),
+    range,
+  });
   if (editor.selection.isEmpty && start.line + 1 < editor.document.lineCount) {
-    // Like a REPL: move to the next line, so Shift+Enter walks through a file.
+    // Like a REPL: move to the next line, so Shift+Enter walks through a file. Now, not when
+    // the run ends: by then the person may be typing elsewhere.
     const next = new vscode.Position(start.line + 1, 0);
     editor.selection = new vscode.Selection(next, next);
   }
+  reportRun(await run);
 }
 
 async function runCell(deps: CommandDeps, uri?: string, line?: number): Promise<void> {
   const editor = uri === undefined ? pythonEditor() : undefined;
+  if (editor) await closeSuggestions();
   deps.showOutput();
   const args = {
     uri: uri ?? editor?.document.uri.toString(),
