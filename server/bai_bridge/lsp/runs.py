@@ -186,6 +186,7 @@ class _Console:
     def echo_input(self, text: str, password: bool) -> None:
         """Show the answer typed into ``input()`` after its prompt, as a terminal does."""
         shown = "" if password else text
+        self.start()  # announced already, unless the input came within START_DELAY
         self._notify(
             protocol.Output(
                 self.run_id, "output", items=[protocol.OutputItem("stdout", shown + "\n")]
