@@ -18,6 +18,7 @@ requests and connections an action costs. ``cut()`` resets every live connection
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import itertools
 import logging
@@ -50,15 +51,25 @@ class Link:
         return 2 * self.one_way_s
 
 
-@attrs.frozen
+@attrs.define
 class SeenRequest:
-    """An HTTP request line the proxy saw going to the target."""
+    """An HTTP request the proxy saw going to the target (times: time.perf_counter())."""
 
     connection: int  # the connection's number, from 1 in order of opening
     method: str
     target: str
     websocket: bool  # an Upgrade request: what follows on this connection is not HTTP
-    at: float  # time.perf_counter() when its head had arrived
+    at: float  # when its head had arrived at the proxy
+    end_offset: int  # where it ends in the connection's stream (a chunked body: its head)
+    forwarded_at: float | None = None  # when its last byte was written to the target
+    answered_at: float | None = None  # when the target's first answering byte arrived
+
+    @property
+    def server_s(self) -> float | None:
+        """The target's own time on it: the link's delay and the client's side left out."""
+        if self.forwarded_at is None or self.answered_at is None:
+            return None
+        return self.answered_at - self.forwarded_at
 
 
 @attrs.frozen
@@ -84,8 +95,10 @@ class RequestCounter:
     WebSocket) or anything unparseable, the rest of the connection is not looked at.
     """
 
-    def __init__(self, on_request: Callable[[str, str, bool], None]) -> None:
+    def __init__(self, on_request: Callable[[str, str, bool, int], None]) -> None:
+        """``on_request(method, target, websocket, end_offset)`` is called for each request."""
         self._on_request = on_request
+        self._consumed = 0  # stream offset of the buffer's start
         self._buffer = bytearray()
         self._body_left = 0  # bytes of a Content-Length body still to skip
         self._chunked = False  # in a chunked body
@@ -102,7 +115,7 @@ class RequestCounter:
         """Consume one piece of the buffer; False when more bytes are needed."""
         if self._body_left:
             taken = min(self._body_left, len(self._buffer))
-            del self._buffer[:taken]
+            self._take(taken)
             self._body_left -= taken
             return bool(self._buffer)
         if self._chunked:
@@ -113,7 +126,7 @@ class RequestCounter:
                 self._stop()
             return False
         head = bytes(self._buffer[:end]).decode("latin-1")
-        del self._buffer[: end + 4]
+        self._take(end + 4)
         self._head(head)
         return not self._opaque and bool(self._buffer)
 
@@ -128,7 +141,6 @@ class RequestCounter:
             name, _, value = line.partition(":")
             headers[name.strip().lower()] = value.strip()
         upgrade = "upgrade" in headers
-        self._on_request(parts[0], parts[1], upgrade)
         if upgrade:
             self._stop()
         elif "chunked" in headers.get("transfer-encoding", "").lower():
@@ -138,6 +150,7 @@ class RequestCounter:
                 self._body_left = int(headers.get("content-length", "0"))
             except ValueError:
                 self._stop()
+        self._on_request(parts[0], parts[1], upgrade, self._consumed + self._body_left)
 
     def _chunk(self) -> bool:
         """One chunk of a chunked body: its size line, data and CRLF; the last one's trailers."""
@@ -153,14 +166,18 @@ class RequestCounter:
             end = self._buffer.find(b"\r\n\r\n", line_end)
             if end < 0:
                 return False
-            del self._buffer[: end + 4]
+            self._take(end + 4)
             self._chunked = False
             return bool(self._buffer)
         whole = line_end + 2 + size + 2
         if len(self._buffer) < whole:
             return False
-        del self._buffer[:whole]
+        self._take(whole)
         return bool(self._buffer)
+
+    def _take(self, size: int) -> None:
+        del self._buffer[:size]
+        self._consumed += size
 
     def _stop(self) -> None:
         self._opaque = True
@@ -172,10 +189,13 @@ class DelayLine:
     no more than the link's rate."""
 
     def __init__(
-        self, link: Link, writer: asyncio.StreamWriter, *, opens_at: float, in_flight: int
-    ) -> None:
+        self, link: Link, writer: asyncio.StreamWriter, *, opens_at: float, in_flight: int,
+        on_sent: Callable[[int], None] | None = None,
+    ) -> None:  # fmt: skip
         self._link = link
         self._writer = writer
+        self._on_sent = on_sent  # told the count of bytes written so far, after each write
+        self._sent = 0
         self._opens_at = opens_at  # no byte leaves before the handshake is done
         self._queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
         self._held = 0
@@ -205,6 +225,9 @@ class DelayLine:
             if wait > 0:
                 await asyncio.sleep(wait)
             await self._send(data)
+            self._sent += len(data)
+            if self._on_sent is not None:
+                self._on_sent(self._sent)
             self._held -= len(data)
             if self._held < self._in_flight:
                 self._room.set()
@@ -230,6 +253,29 @@ class DelayLine:
             self._tokens -= len(piece)
             self._writer.write(piece)
             await self._writer.drain()
+
+
+class RequestTiming:
+    """When each request of a connection reached the target and its answer began.
+
+    HTTP/1.1 clients such as aiohttp send a connection's next request only after the last
+    answer has been read (no pipelining), so the target's first bytes after a request was
+    forwarded begin that request's answer.
+    """
+
+    def __init__(self) -> None:
+        self.unsent: collections.deque[SeenRequest] = collections.deque()
+        self._waiting: collections.deque[SeenRequest] = collections.deque()
+
+    def forwarded(self, sent: int) -> None:
+        while self.unsent and self.unsent[0].end_offset <= sent:
+            request = self.unsent.popleft()
+            request.forwarded_at = time.perf_counter()
+            self._waiting.append(request)
+
+    def answered(self, data: bytes) -> None:
+        if self._waiting:
+            self._waiting.popleft().answered_at = time.perf_counter()
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -360,18 +406,24 @@ class WanProxy:
             return
         self._live[number] = (writer, up_writer)
         handshake = self.link.rtt_s if self.link.handshake else 0.0
-        to_target = DelayLine(
-            self.link, up_writer, opens_at=accepted + handshake, in_flight=self.in_flight
-        )
-        to_client = DelayLine(self.link, writer, opens_at=accepted, in_flight=self.in_flight)
-        counter = RequestCounter(
-            lambda method, target, ws: self.requests.append(
-                SeenRequest(number, method, target, ws, time.perf_counter())
+        timing = RequestTiming()
+
+        def seen(method: str, target: str, websocket: bool, end_offset: int) -> None:
+            request = SeenRequest(
+                number, method, target, websocket, time.perf_counter(), end_offset
             )
-        )
+            self.requests.append(request)
+            timing.unsent.append(request)
+
+        to_target = DelayLine(
+            self.link, up_writer, opens_at=accepted + handshake, in_flight=self.in_flight,
+            on_sent=timing.forwarded,
+        )  # fmt: skip
+        to_client = DelayLine(self.link, writer, opens_at=accepted, in_flight=self.in_flight)
+        counter = RequestCounter(seen)
         async with asyncio.TaskGroup() as group:
             group.create_task(self._pump(reader, to_target, counter.feed))
-            group.create_task(self._pump(up_reader, to_client, None))
+            group.create_task(self._pump(up_reader, to_client, timing.answered))
             group.create_task(to_target.run())
             group.create_task(to_client.run())
 

@@ -186,15 +186,19 @@ def test_request_lines_are_found_across_bodies_and_split_reads() -> None:
         b"GET /after-upgrade HTTP/1.1\r\n\r\n"
     )
     for step in (1, 7, len(stream)):
-        seen: list[tuple[str, str, bool]] = []
-        counter = RequestCounter(lambda m, t, ws, seen=seen: seen.append((m, t, ws)))
+        seen: list[tuple[str, str, bool, int]] = []
+        counter = RequestCounter(lambda m, t, ws, end, seen=seen: seen.append((m, t, ws, end)))
         for i in range(0, len(stream), step):
             counter.feed(stream[i : i + step])
+        ends = [
+            stream.index(part) + len(part)
+            for part in (b"h\r\n\r\n", b"request HTTP/", b"ked\r\n\r\n", b"Upgrade\r\n\r\n")
+        ]
         assert seen == [
-            ("GET", "/a?x=1", False),
-            ("POST", "/b", False),
-            ("PUT", "/c", False),
-            ("GET", "/ws", True),
+            ("GET", "/a?x=1", False, ends[0]),
+            ("POST", "/b", False, ends[1]),
+            ("PUT", "/c", False, ends[2]),
+            ("GET", "/ws", True, ends[3]),
         ], step
 
 
@@ -247,3 +251,31 @@ async def test_http_requests_through_the_proxy_are_counted(tmp_path: object) -> 
         ("GET", "/ws", True),
     ]
     assert proxy.connections == 1  # one kept-alive connection; the upgrade took it over
+
+
+async def test_the_targets_own_time_on_a_request_leaves_the_link_out() -> None:
+    async def slow(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.3)
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_get("/slow", slow)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    link = Link(one_way_s=0.2)
+    try:
+        async with (
+            WanProxy("127.0.0.1", runner.addresses[0][1], link) as proxy,
+            aiohttp.ClientSession() as http,
+        ):
+            started = time.perf_counter()
+            async with http.get(f"{proxy.address}/slow") as response:
+                assert await response.text() == "ok"
+            elapsed = time.perf_counter() - started
+    finally:
+        await runner.cleanup()
+    [request] = proxy.requests
+    assert request.server_s is not None
+    assert request.server_s >= 0.3
+    assert elapsed - request.server_s >= 2 * link.rtt_s  # the handshake's and the request's
