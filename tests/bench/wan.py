@@ -27,7 +27,7 @@ from bench.config import BenchConfig
 from bench.interleave import Probe, interleave
 from bench.local_server import RunningServer, local_server
 from bench.lsp_client import BenchClient, bridge_argv, field, lsp_server
-from bench.row4_sync import _sync
+from bench.row4_sync import sync
 from bench.stats import Figure, Summary, skipped
 from bench.terminals import WebSocketPty
 from bench.workspace_data import make_workspace, total_bytes
@@ -135,10 +135,10 @@ async def route_through(
             yield await _warm(Route(name, proxy, client, workspace))
 
 
-async def _warm(path: Route) -> Route:
-    await prepare_buffers(path)
-    await _sync(path.client)  # the later syncs see one changed file, not a first sync
-    return path
+async def _warm(route: Route) -> Route:
+    await prepare_buffers(route)
+    await sync(route.client)  # the later syncs see one changed file, not a first sync
+    return route
 
 
 def _port(server: RunningServer) -> int:
@@ -149,7 +149,7 @@ async def _write(path: Path, text: str) -> None:
     await asyncio.to_thread(path.write_text, text)
 
 
-async def prepare_buffers(path: Route) -> None:
+async def prepare_buffers(route: Route) -> None:
     files = {
         "selection": "1+1\n",
         "cell": "# %%\n1+1\n",
@@ -159,10 +159,10 @@ async def prepare_buffers(path: Route) -> None:
         "saved": "0\n",
     }
     for key, text in files.items():
-        file = path.workspace / f"wan_{key}.py"
+        file = route.workspace / f"wan_{key}.py"
         await _write(file, text)
-        path.uris[key] = path.client.open(file)
-    await bridge.run_selection(path.client, path.uris["define"], 0, 1)
+        route.uris[key] = route.client.open(file)
+    await bridge.run_selection(route.client, route.uris["define"], 0, 1)
 
 
 def _expect(client: BenchClient, since: int, text: str) -> None:
@@ -173,33 +173,33 @@ def _expect(client: BenchClient, since: int, text: str) -> None:
 # -- the actions ------------------------------------------------------------------------------
 
 
-async def run_selection(path: Route) -> float:
-    since = len(path.client.outputs)
-    seconds, _ = await bridge.run_selection(path.client, path.uris["selection"], 0, 1)
-    _expect(path.client, since, "2")
+async def run_selection(route: Route) -> float:
+    since = len(route.client.outputs)
+    seconds, _ = await bridge.run_selection(route.client, route.uris["selection"], 0, 1)
+    _expect(route.client, since, "2")
     return seconds * 1000
 
 
-async def run_cell(path: Route) -> float:
-    since = len(path.client.outputs)
-    args = {"uri": path.uris["cell"], "line": 1}
-    seconds, _ = await bridge.run_command(path.client, protocol.RUN_CELL, args)
-    _expect(path.client, since, "2")
+async def run_cell(route: Route) -> float:
+    since = len(route.client.outputs)
+    args = {"uri": route.uris["cell"], "line": 1}
+    seconds, _ = await bridge.run_command(route.client, protocol.RUN_CELL, args)
+    _expect(route.client, since, "2")
     return seconds * 1000
 
 
-async def run_file(path: Route) -> float:
-    since = len(path.client.outputs)
-    args = {"uri": path.uris["file"]}
-    seconds, _ = await bridge.run_command(path.client, protocol.RUN_FILE, args)
-    _expect(path.client, since, "1")
+async def run_file(route: Route) -> float:
+    since = len(route.client.outputs)
+    args = {"uri": route.uris["file"]}
+    seconds, _ = await bridge.run_command(route.client, protocol.RUN_FILE, args)
+    _expect(route.client, since, "1")
     return seconds * 1000
 
 
-async def changed_file(path: Route) -> float:
-    file = path.workspace / CHANGED
+async def changed_file(route: Route) -> float:
+    file = route.workspace / CHANGED
     await _write(file, f"# changed {time.perf_counter_ns()}\n")
-    seconds, result = await _sync(path.client)
+    seconds, result = await sync(route.client)
     if list(field(result, "uploaded") or []) != [CHANGED]:
         raise RuntimeError(f"the sync of one changed file uploaded {field(result, 'uploaded')}")
     return seconds * 1000
@@ -208,14 +208,14 @@ async def changed_file(path: Route) -> float:
 def save_probe(data_dir: Path) -> Callable[[Route], Awaitable[float]]:
     """didSave until the session's copy (the server's work dir on this disk) has the text."""
 
-    async def once(path: Route) -> float:
-        file = path.workspace / "wan_saved.py"
+    async def once(route: Route) -> float:
+        file = route.workspace / "wan_saved.py"
         text = f"saved = {time.perf_counter_ns()}\n"
         await _write(file, text)
         started = time.perf_counter()
-        path.client.text_document_did_save(
+        route.client.text_document_did_save(
             types.DidSaveTextDocumentParams(
-                text_document=types.TextDocumentIdentifier(uri=path.uris["saved"])
+                text_document=types.TextDocumentIdentifier(uri=route.uris["saved"])
             )
         )
         deadline = started + SAVE_TIMEOUT
@@ -239,19 +239,21 @@ def _arrived(data_dir: Path, text: str) -> bool:
 
 
 def completion_probe(misses: dict[str, int]) -> Callable[[Route], Awaitable[float]]:
-    async def once(path: Route) -> float:
-        seconds, labels = await path.client.complete(path.uris["complete"], 0, len(RUNTIME_PREFIX))
+    async def once(route: Route) -> float:
+        seconds, labels = await route.client.complete(
+            route.uris["complete"], 0, len(RUNTIME_PREFIX)
+        )
         if RUNTIME_NAME not in labels:
-            misses[path.name] = misses.get(path.name, 0) + 1
+            misses[route.name] = misses.get(route.name, 0) + 1
         return seconds * 1000
 
     return once
 
 
-async def open_terminal(path: Route) -> WebSocketPty:
-    descriptor = await path.client.command(protocol.TERMINAL_DESCRIPTOR)
+async def open_terminal(route: Route) -> WebSocketPty:
+    descriptor = await route.client.command(protocol.TERMINAL_DESCRIPTOR)
     if descriptor is None:
-        raise RuntimeError(f"no terminal descriptor: {path.client.messages[-3:]}")
+        raise RuntimeError(f"no terminal descriptor: {route.client.messages[-3:]}")
     term = await WebSocketPty.connect(field(descriptor, "url"), field(descriptor, "headers"))
     await term.send(SET_PROMPT)
     await term.buffer.wait_for(PROMPT, 0)
@@ -262,11 +264,11 @@ def echo_probe() -> Callable[[Route], Awaitable[float]]:
     """One keystroke's echo; comment lines (`#xxx…`, Enter) so the shell runs nothing."""
     typed: dict[str, int] = {}
 
-    async def once(path: Route) -> float:
-        term = path.terminal
+    async def once(route: Route) -> float:
+        term = route.terminal
         assert term is not None
-        count = typed.get(path.name, 0)
-        typed[path.name] = count + 1
+        count = typed.get(route.name, 0)
+        typed[route.name] = count + 1
         if count % 40 == 0:
             if count:
                 await _key(term, b"\r", PROMPT)
@@ -287,8 +289,8 @@ async def _key(term: WebSocketPty, key: bytes, echo: bytes) -> float:
 def bulk_probe(size: int) -> Callable[[Route], Awaitable[float]]:
     command = f"\rhead -c {size} /dev/zero | base64 -w 100; echo WAN''BULK''DONE\r".encode()
 
-    async def once(path: Route) -> float:
-        term = path.terminal
+    async def once(route: Route) -> float:
+        term = route.terminal
         assert term is not None
         mark = len(term.buffer.data)
         started = time.perf_counter()
@@ -333,7 +335,7 @@ async def fresh_trial(
         fresh.start_traffic[name].append(_since(proxy, *mark))
         fresh.kernel_ms[name].append(_create_ms(proxy.requests[mark[0] :]))
         mark = (len(proxy.requests), proxy.connections)
-        seconds, result = await _sync(client)
+        seconds, result = await sync(client)
         fresh.sync_traffic[name].append(_since(proxy, *mark))
         if len(field(result, "uploaded") or []) < expected:
             raise RuntimeError(f"the first sync uploaded {len(field(result, 'uploaded'))} files")
@@ -461,10 +463,10 @@ async def in_turns(
 ) -> tuple[Summary, Summary, list[float], list[float]]:
     samples: dict[str, list[float]] = {LOOP: [], WAN: []}
 
-    def probe(path: Route) -> Probe:
+    def probe(route: Route) -> Probe:
         async def once() -> float:
-            value = await path.counted(key, action)
-            samples[path.name].append(value)
+            value = await route.counted(key, action)
+            samples[route.name].append(value)
             return value
 
         return once
@@ -517,14 +519,14 @@ async def idle_figure(cfg: BenchConfig, spec: Spec, loop: Route, wan: Route) -> 
     goal = _rtt_goal(spec, 1.4)
     samples: dict[str, list[float]] = {LOOP: [], WAN: []}
     await asyncio.sleep(cfg.wan_idle_s)  # the idle itself: the condition measured
-    for path in (loop, wan):
-        samples[path.name].append(await path.counted("idle", run_selection))
+    for route in (loop, wan):
+        samples[route.name].append(await route.counted("idle", run_selection))
     return [figure(spec, name, samples[WAN], samples[LOOP], goal, wan.traffic["idle"])]
 
 
 async def terminal_figures(cfg: BenchConfig, spec: Spec, loop: Route, wan: Route) -> list[Figure]:
-    for path in (loop, wan):
-        path.terminal = await open_terminal(path)
+    for route in (loop, wan):
+        route.terminal = await open_terminal(route)
     try:
         _, _, loop_echo, wan_echo = await in_turns(loop, wan, "echo", echo_probe(), cfg.wan_trials)
         bulk_trials = max(1, min(3, cfg.wan_trials))
@@ -532,9 +534,9 @@ async def terminal_figures(cfg: BenchConfig, spec: Spec, loop: Route, wan: Route
             loop, wan, "bulk", bulk_probe(cfg.wan_bulk_bytes), bulk_trials
         )
     finally:
-        for path in (loop, wan):
-            if path.terminal is not None:
-                await path.terminal.close()
+        for route in (loop, wan):
+            if route.terminal is not None:
+                await route.terminal.close()
     out_mb = cfg.wan_bulk_bytes * 4 / 3 / 1e6
     return [
         figure(spec, "PTY keystroke echo", wan_echo, loop_echo, None, wan.traffic["echo"]),
