@@ -1,22 +1,59 @@
-"""`BridgeProtocol`: pygls's language server protocol, with a cheaper way to sort messages.
+"""`BridgeProtocol` and `serve`: pygls's language server protocol, read and sorted our way.
 
 pygls tells requests, notifications and responses apart with ``isinstance`` checks against
 runtime-checkable Protocols, which Python 3.11 works out from scratch on every check (10-12 µs
 each on a warm cache, up to three a message, on the path of every keystroke and run). A
 message's kind follows from its class's fields, so it is worked out once per class here.
+
+pygls's read loop dies on a header line longer than the stream's limit, and a message it
+cannot structure (a position with line -1) goes unanswered. `serve` reads frames so that no
+bad input ends the connection: a framing error is logged and reading goes on, and every
+request gets a response, an error where it is invalid (LSP: InvalidParams, InvalidRequest
+after shutdown, ParseError for a body that is not JSON).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextvars
 import enum
-from typing import Any
+import json
+import logging
+import re
+import threading
+from concurrent.futures import Executor
+from typing import Any, BinaryIO, Protocol
 
 import attrs
-from lsprotocol.types import EXIT
+import cattrs
+from cattrs.v import format_exception
+from lsprotocol.types import EXIT, SHUTDOWN, ResponseError, ResponseErrorMessage
+from pygls.exceptions import (
+    JsonRpcException,
+    JsonRpcInvalidParams,
+    JsonRpcInvalidRequest,
+    JsonRpcParseError,
+)
 from pygls.protocol import LanguageServerProtocol
 
-__all__ = ["BridgeProtocol", "Kind", "kind_of"]
+__all__ = [
+    "BridgeProtocol",
+    "Kind",
+    "LineTooLong",
+    "MessageReader",
+    "StreamReader",
+    "ThreadReader",
+    "describe_invalid",
+    "kind_of",
+    "serve",
+]
+
+log = logging.getLogger(__name__)
+
+MAX_HEADER_LINE = 1 << 16  # a header line is a few dozen bytes; longer ones are skipped
+MAX_BODY = 1 << 30  # a message this large is skipped, not held in memory
+_SKIP_CHUNK = 1 << 20
+_CONTENT_LENGTH = re.compile(rb"content-length:[ \t]*(\d{1,18})[ \t]*\r?\n?$", re.IGNORECASE)
 
 
 class Kind(enum.Enum):
@@ -45,12 +82,69 @@ class BridgeProtocol(LanguageServerProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._kinds: dict[type, Kind | None] = {}
+        # Set when `shutdown` arrives, not when it is done as pygls's flag: a request that
+        # comes while shutting down is refused as well.
+        self.shutdown_requested = False
+
+    def receive(self, body: bytes) -> None:
+        """One message's body, whatever it holds: invalid input gets an error response where
+        it has an id (null for a body that is not JSON), and a log line."""
+        try:
+            data = json.loads(body)
+        except ValueError as e:
+            log.warning("a message that is not JSON: %s", e)
+            self.reply_error(None, JsonRpcParseError(f"not JSON: {e}"))
+            return
+        if not isinstance(data, dict) or data.get("jsonrpc") != self.VERSION:
+            log.warning("not a JSON-RPC 2.0 message: %.200s", body)
+            msg_id = data.get("id") if isinstance(data, dict) else None
+            self.reply_error(msg_id, JsonRpcInvalidRequest("not a JSON-RPC 2.0 message"))
+            return
+        try:
+            message = self.structure_message(data)
+        except JsonRpcException as e:
+            self._refuse(data, e)
+            return
+        self.handle_message(message)
+
+    def _refuse(self, data: dict[str, Any], error: JsonRpcException) -> None:
+        """A message that does not fit its method's types: said to whoever waits for it."""
+        cause = error.__cause__
+        why = (
+            describe_invalid(cause, "message")
+            if isinstance(cause, cattrs.BaseValidationError)
+            else str(cause or error)
+        )
+        method, msg_id = data.get("method"), data.get("id")
+        log.warning("invalid message %r (id %r): %s", method, msg_id, why)
+        if "id" not in data:
+            return  # a notification: nobody waits for an answer
+        if method is None:  # a response of the client's that cannot be read
+            if isinstance(msg_id, int | str) and msg_id in self._request_futures:
+                self._handle_response(msg_id, None, ResponseError(error.code, why))
+            return
+        kind = JsonRpcInvalidParams if isinstance(error, JsonRpcInvalidParams) else None
+        self.reply_error(msg_id, (kind or JsonRpcInvalidRequest)(f"{method}: {why}"))
+
+    def reply_error(self, msg_id: Any, error: JsonRpcException) -> None:
+        """An error response; to id null when ``msg_id`` is not a valid id (JSON-RPC 2.0)."""
+        valid = isinstance(msg_id, int | str) and not isinstance(msg_id, bool)
+        response = ResponseErrorMessage(msg_id if valid else None, error.to_response_error())
+        self._send_data(response)
 
     def handle_message(self, message: Any) -> None:
         cls = type(message)
         if cls not in self._kinds:
             self._kinds[cls] = kind_of(cls)
         kind = self._kinds[cls]
+        if kind is Kind.REQUEST:
+            if self.shutdown_requested:
+                self.reply_error(
+                    message.id, JsonRpcInvalidRequest(f"{message.method}: shutting down")
+                )
+                return
+            if message.method == SHUTDOWN:
+                self.shutdown_requested = True
         dropped = message.jsonrpc != self.VERSION or (
             self._shutdown and getattr(message, "method", "") != EXIT
         )
@@ -66,3 +160,131 @@ class BridgeProtocol(LanguageServerProtocol):
             context.run(self._handle_response, message.id, message.result)
         else:
             context.run(self._handle_response, message.id, None, message.error)
+
+
+def describe_invalid(error: cattrs.BaseValidationError, path: str) -> str:
+    """What is wrong where, e.g. "Position.line should be in range [0:2147483647], but was
+    -1. @ message.params.position"."""
+    return "; ".join(cattrs.transform_error(error, path=path, format_exception=_problem))
+
+
+def _problem(error: BaseException, kind: type | None) -> str:
+    """Validators' and hooks' own words; cattrs's for the rest."""
+    if isinstance(error, TypeError | ValueError) and str(error):
+        return str(error)
+    return format_exception(error, kind)
+
+
+class LineTooLong(Exception):
+    """A header line over `MAX_HEADER_LINE`; it has been skipped."""
+
+
+class MessageReader(Protocol):
+    async def header_line(self) -> bytes:
+        """The next line, b"" at the end of input; raises `LineTooLong` (line skipped)."""
+        ...
+
+    async def body(self, size: int) -> bytes:
+        """``size`` bytes, or fewer at the end of input."""
+        ...
+
+
+class StreamReader:
+    """Frames from an asyncio stream (a pipe, a socket)."""
+
+    def __init__(self, stream: asyncio.StreamReader) -> None:
+        self.stream = stream
+
+    async def header_line(self) -> bytes:
+        too_long = False
+        while True:
+            try:
+                line = await self.stream.readuntil(b"\n")
+            except asyncio.IncompleteReadError as e:
+                return e.partial
+            except asyncio.LimitOverrunError as e:  # drop what is buffered, then look again
+                await self.stream.readexactly(max(e.consumed, 1))
+                too_long = True
+                continue
+            if too_long or len(line) > MAX_HEADER_LINE:
+                raise LineTooLong
+            return line
+
+    async def body(self, size: int) -> bytes:
+        try:
+            return await self.stream.readexactly(size)
+        except asyncio.IncompleteReadError as e:
+            return e.partial
+
+
+class ThreadReader:
+    """Frames from a blocking file (stdin that is a file or a terminal), read in threads."""
+
+    def __init__(self, file: BinaryIO, executor: Executor | None) -> None:
+        self.file = file
+        self.executor = executor
+
+    async def header_line(self) -> bytes:
+        loop = asyncio.get_running_loop()
+        line: bytes = await loop.run_in_executor(
+            self.executor, self.file.readline, MAX_HEADER_LINE + 1
+        )
+        if len(line) <= MAX_HEADER_LINE:
+            return line
+        while line and not line.endswith(b"\n"):  # the rest of it, a bounded piece at a time
+            line = await loop.run_in_executor(self.executor, self.file.readline, _SKIP_CHUNK)
+        raise LineTooLong
+
+    async def body(self, size: int) -> bytes:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.executor, self.file.read, size)
+
+
+async def serve(reader: MessageReader, protocol: BridgeProtocol, stop: threading.Event) -> None:
+    """Read messages until the end of input (or ``stop``); bad frames are logged and skipped."""
+    while not stop.is_set():
+        size = await _headers(reader)
+        if size is None:
+            return
+        if size > MAX_BODY:
+            log.warning("skipping a message of %d bytes (over %d)", size, MAX_BODY)
+            while size > 0:
+                skipped = await reader.body(min(size, _SKIP_CHUNK))
+                if not skipped:
+                    return
+                size -= len(skipped)
+            continue
+        body = await reader.body(size)
+        if len(body) < size:
+            return
+        try:
+            protocol.receive(body)
+        except Exception:  # a bug of ours in one message must not end the connection
+            log.exception("unable to handle a message")
+
+
+async def _headers(reader: MessageReader) -> int | None:
+    """The next message's Content-Length (None: the input ended); frames without a valid
+    one are skipped up to their empty line."""
+    size: int | None = None
+    valid = True
+    while True:
+        try:
+            line = await reader.header_line()
+        except LineTooLong:
+            log.warning("skipping a header line over %d bytes", MAX_HEADER_LINE)
+            continue  # an unknown header, or a mangled Content-Length (then not valid)
+        if not line:
+            return None
+        if line.strip():
+            # Searched at the end of the line, not matched at its start: after a lost frame,
+            # its body (JSON, one line) runs into the next Content-Length, which is found.
+            if found := _CONTENT_LENGTH.search(line):
+                size, valid = int(found[1]), True
+            elif line.lstrip().lower().startswith(b"content-length"):
+                valid = False
+            continue
+        if size is not None and valid:
+            return size
+        log.warning("skipping a message without a valid Content-Length header")
+        size, valid = None, True
