@@ -98,6 +98,6 @@ def selection_snippet(text: str, start: tuple[int, int], end: tuple[int, int]) -
     if (l0, c0) == (l1, c1):
         return Snippet((lines[l0] if l0 < len(lines) else "") + "\n", l0)
     if l0 == l1:
-        return Snippet(lines[l0][c0:c1] + "\n", l0)
+        return Snippet((lines[l0] if l0 < len(lines) else "")[c0:c1] + "\n", l0)
     last = l1 if c1 > 0 else l1 - 1
     return Snippet(textwrap.dedent("\n".join(lines[l0 : last + 1])) + "\n", l0)

@@ -10,6 +10,7 @@ from lsprotocol import types
 from pygls.uris import to_fs_path
 
 from .completion_engine import CompletionRequest
+from .documents import open_document
 from .server import BridgeServer
 from .static_completion import Candidate, word_before
 
@@ -74,9 +75,9 @@ def register(server: BridgeServer) -> None:
     async def completion(
         ls: BridgeServer, params: types.CompletionParams
     ) -> CompletionReply | None:
-        if ls.completion is None:
+        doc = open_document(ls, params.text_document.uri)  # never read from disk
+        if ls.completion is None or doc is None:
             return None
-        doc = ls.workspace.get_text_document(params.text_document.uri)
         position = doc.position_codec.position_from_client_units(doc.lines, params.position)
         request = CompletionRequest(
             doc.source, position.line, position.character, to_fs_path(doc.uri)

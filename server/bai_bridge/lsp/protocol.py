@@ -189,7 +189,7 @@ class DownloadResult:
 @attrs.define
 class ResolveConflictArgs:
     path: str
-    action: str  # "overwrite" | "keep-remote"
+    action: Literal["overwrite", "keep-remote"]
 
 
 @attrs.define
