@@ -40,6 +40,9 @@ log = logging.getLogger(__name__)
 _OWNER = re.compile(r"((?:[A-Za-z_]\w*\.)*)([A-Za-z_]\w*)?$")
 _MARK = "\x1ebai-bridge-names\x1e"
 _MAX_KNOWN = 20_000
+# How long a completion waits for jedi, its cold start (0.5-2 s) included; it sees a bounded
+# window of the buffer (completion.py), so a warm call takes well under a second.
+STATIC_LIMIT = 3.0
 # Lists globals, or the attributes of a dotted name, without defining anything new.
 _NAMES_QUERY = (
     "print({mark!r} + __import__('json').dumps(sorted(n for n in "
@@ -89,6 +92,8 @@ class CompletionEngine:
         self.known_names: set[str] = set()
         self._listing: asyncio.Task[None] | None = None
         self._jedi = threading.Lock()  # jedi is not thread-safe: one call at a time
+        self._jedi_count = threading.Lock()
+        self._jedi_calls = 0  # running or waiting for `_jedi`
         self._warm_up_claimed = False
 
     def claim_warm_up(self) -> bool:
@@ -101,15 +106,32 @@ class CompletionEngine:
         builtins only; warming on ``os`` kept ~11 MiB more stubs resident."""
         await self._static(CompletionRequest("value = 1\nval", 1, 3))
 
-    async def _static(self, request: CompletionRequest) -> list[Candidate]:
+    async def _static(
+        self, request: CompletionRequest, limit: float | None = None
+    ) -> list[Candidate]:
+        """jedi's candidates, or [] after ``limit`` s (the call goes on in its thread and
+        leaves its caches warm) or when one call runs and another waits already."""
+        with self._jedi_count:
+            if self._jedi_calls >= 2:
+                return []  # it would only queue behind them: keystrokes must not pile up
+            self._jedi_calls += 1
         # A daemon thread: a jedi call stuck on its dead helper process must not keep the
         # language server alive at exit.
-        return await run_in_daemon_thread(lambda: self._jedi_locked(request))
+        call = run_in_daemon_thread(lambda: self._jedi_locked(request))
+        try:
+            return await asyncio.wait_for(call, limit)
+        except TimeoutError:
+            log.info("static completion over its %s s: answered without it", limit)
+            return []
 
     def _jedi_locked(self, request: CompletionRequest) -> list[Candidate]:
         # Locked in the thread, so a cancelled request cannot let two calls overlap.
-        with self._jedi:
-            return jedi_candidates(request.source, request.line, request.col, request.path)
+        try:
+            with self._jedi:
+                return jedi_candidates(request.source, request.line, request.col, request.path)
+        finally:
+            with self._jedi_count:
+                self._jedi_calls -= 1
 
     async def complete(self, request: CompletionRequest) -> CompletionAnswer:
         kernel = self.sessions.kernel_if_ready
@@ -164,7 +186,7 @@ class CompletionEngine:
 
     async def _fallback(self, request: CompletionRequest) -> list[Candidate]:
         known = from_known_names(self.known_names, request.line_text, request.col)
-        static = await self._static(request)
+        static = await self._static(request, STATIC_LIMIT)
         seen = {c.label for c in known}
         return known + [c for c in static if c.label not in seen]
 

@@ -1,0 +1,76 @@
+"""Completion on a buffer of tens of MB keeps to its time budget and gives its memory back
+once the buffer is closed: it sees a window around the cursor, not the whole buffer."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+from lsprotocol import types
+from pytest_lsp import LanguageClient
+
+from .lsp_harness import Recorder, complete, open_doc
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+MB = 1 << 20
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ws")
+
+
+def rss(client: LanguageClient) -> int:
+    process = client._server
+    assert process is not None
+    status = Path(f"/proc/{process.pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) * 1024
+
+
+def close_doc(client: LanguageClient, uri: str) -> None:
+    client.text_document_did_close(
+        types.DidCloseTextDocumentParams(types.TextDocumentIdentifier(uri=uri))
+    )
+
+
+async def test_completion_on_a_30_mb_buffer_keeps_its_budget_and_memory(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    small = open_doc(client, workspace / "small.py", "import os\nos.pa")
+    await complete(client, small, 1, 5)  # jedi loaded and warm, as while typing
+    before = rss(client)
+    lines = 1_500_000
+    text = "value_%d = [1, 2, 3]\n" * lines + "import os\nos.pa"
+    assert len(text) > 30 * MB
+    uri = open_doc(client, workspace / "big.py", text)
+    del text
+    started = time.monotonic()
+    answer = await complete(client, uri, lines + 1, 5)
+    took = time.monotonic() - started
+    assert "path" in {item.label for item in answer.items}
+    again = time.monotonic()
+    middle = asyncio.create_task(complete(client, uri, lines // 2, 3))
+    stall = 0.0
+    while not middle.done():  # the event loop keeps answering meanwhile
+        sent = time.monotonic()
+        await client.text_document_code_lens_async(
+            types.CodeLensParams(types.TextDocumentIdentifier(uri=small))
+        )
+        stall = max(stall, time.monotonic() - sent)
+    await middle
+    took_mid = time.monotonic() - again
+    print(
+        f"completion at the end {took:.2f} s, in the middle {took_mid:.2f} s, stall {stall:.2f} s"
+    )
+    # The budget is 1 s; the didOpen of 30 MB before it is in the first timing.
+    assert took < 4.0
+    assert took_mid < 2.0
+    assert stall < 0.5
+    close_doc(client, uri)
+    await complete(client, small, 1, 5)  # the close is handled
+    after = rss(client)
+    print(f"RSS before {before / MB:.0f} MB, after close {after / MB:.0f} MB")
+    assert after - before < 60 * MB
