@@ -21,20 +21,34 @@ import json
 import logging
 import re
 import threading
+from collections.abc import Generator
 from concurrent.futures import Executor
 from typing import Any, BinaryIO, Protocol
+from urllib.parse import unquote
 
 import attrs
 import cattrs
 from cattrs.v import format_exception
-from lsprotocol.types import EXIT, SHUTDOWN, ResponseError, ResponseErrorMessage
+from lsprotocol.types import (
+    EXIT,
+    SHUTDOWN,
+    TEXT_DOCUMENT_DID_CHANGE,
+    TEXT_DOCUMENT_DID_CLOSE,
+    DidChangeTextDocumentParams,
+    DidCloseTextDocumentParams,
+    ResponseError,
+    ResponseErrorMessage,
+)
 from pygls.exceptions import (
     JsonRpcException,
     JsonRpcInvalidParams,
     JsonRpcInvalidRequest,
     JsonRpcParseError,
 )
-from pygls.protocol import LanguageServerProtocol
+from pygls.protocol import LanguageServerProtocol, lsp_method
+
+from .edits import apply_change
+from .memory import LARGE, give_back_freed_memory
 
 __all__ = [
     "BridgeProtocol",
@@ -131,6 +145,35 @@ class BridgeProtocol(LanguageServerProtocol):
         valid = isinstance(msg_id, int | str) and not isinstance(msg_id, bool)
         response = ResponseErrorMessage(msg_id if valid else None, error.to_response_error())
         self._send_data(response)
+
+    @lsp_method(TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(
+        self, params: DidChangeTextDocumentParams
+    ) -> Generator[Any, Any, None]:
+        """pygls's, with changes applied in time that does not grow with the line count."""
+        document = self.workspace.text_documents.get(unquote(params.text_document.uri))
+        if document is None:
+            log.warning("a change to %s, which is not open", params.text_document.uri)
+        else:
+            for change in params.content_changes:
+                apply_change(document, change)
+            document.version = params.text_document.version
+        if (user_handler := self.fm.features.get(TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield user_handler, (params,), None
+
+    @lsp_method(TEXT_DOCUMENT_DID_CLOSE)
+    def lsp_text_document__did_close(
+        self, params: DidCloseTextDocumentParams
+    ) -> Generator[Any, Any, None]:
+        """pygls's, and the memory of a large document given back to the system."""
+        document = self.workspace.text_documents.get(unquote(params.text_document.uri))
+        large = document is not None and len(document.source) > LARGE
+        del document
+        self.workspace.remove_text_document(params.text_document.uri)
+        if large:
+            give_back_freed_memory()
+        if (user_handler := self.fm.features.get(TEXT_DOCUMENT_DID_CLOSE)) is not None:
+            yield user_handler, (params,), None
 
     def handle_message(self, message: Any) -> None:
         cls = type(message)
