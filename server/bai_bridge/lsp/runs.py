@@ -17,7 +17,7 @@ from bai_bridge.api.models import Html, Media, Stderr, Stdout
 
 from . import protocol
 from .server import BridgeServer
-from .tracebacks import RemoteError, cell_numbers, find_error, in_file_terms
+from .tracebacks import RemoteError, StderrTail, cell_numbers, find_error, in_file_terms
 
 __all__ = ["RunSpec", "judge", "run"]
 
@@ -95,7 +95,7 @@ async def _follow(
         status, exit_code = "interrupted", None
     finally:
         cancel.bind(None)
-    error = find_error("".join(console.stderr), spec.remote_path)
+    error = find_error(console.stderr.text(), spec.remote_path)
     status, error = judge(status, exit_code, error)
     _publish(ls, spec, error)
     return protocol.RunResult(console.run_id, status, exit_code)
@@ -160,7 +160,7 @@ class _Console:
         self.ls = ls
         self.spec = spec
         self.run_id = uuid.uuid4().hex[:12]
-        self.stderr: list[str] = []  # for the traceback
+        self.stderr = StderrTail()  # for the traceback
         self.cell: int | None = None  # the run's `Cell In[n]`, once a traceback names it
         self.started = False
         self.held: list[protocol.OutputItem] = []
@@ -217,7 +217,7 @@ class _Console:
             if isinstance(item, Stdout):
                 items.append(protocol.OutputItem("stdout", item.text))
             elif isinstance(item, Stderr):
-                self.stderr.append(item.text)
+                self.stderr.add(item.text)
                 items.append(protocol.OutputItem("stderr", self._in_file_terms(item.text)))
             elif isinstance(item, Media):
                 items.append(protocol.OutputItem("media", item.data, item.mime))

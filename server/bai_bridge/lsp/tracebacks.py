@@ -10,10 +10,19 @@ its last frame is the innermost line of the code that ran.
 from __future__ import annotations
 
 import re
+from collections import deque
 
 import attrs
 
-__all__ = ["RemoteError", "cell_numbers", "find_error", "in_file_terms", "strip_ansi"]
+__all__ = [
+    "TAIL",
+    "RemoteError",
+    "StderrTail",
+    "cell_numbers",
+    "find_error",
+    "in_file_terms",
+    "strip_ansi",
+]
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 _CELL_FRAME = re.compile(r"Cell In\s*\[(\d+)\],\s*line (\d+)")
@@ -37,6 +46,28 @@ class RemoteError:
     line: int
     message: str
     path: str | None = None  # set for batch runs: the remote file named by the frame
+
+
+TAIL = 1 << 20  # characters of a run's stderr searched for its traceback (one is far smaller)
+
+
+class StderrTail:
+    """The end of a run's stderr, where its traceback is: a run that writes gigabytes to
+    stderr must not have them kept in memory, nor scanned on the event loop when it ends."""
+
+    def __init__(self, limit: int = TAIL) -> None:
+        self.limit = limit
+        self._parts: deque[str] = deque()
+        self._size = 0
+
+    def add(self, text: str) -> None:
+        self._parts.append(text[-self.limit :])
+        self._size += len(self._parts[-1])
+        while self._size - len(self._parts[0]) >= self.limit:
+            self._size -= len(self._parts.popleft())
+
+    def text(self) -> str:
+        return "".join(self._parts)[-self.limit :]
 
 
 def strip_ansi(text: str) -> str:
