@@ -10,6 +10,7 @@ import asyncio
 import json
 import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -120,6 +121,7 @@ async def test_a_body_that_is_not_json_gets_a_parse_error(raw: RawClient) -> Non
     await raw.write(b"Content-Length: 9\r\n\r\n{not json")
     reply = await raw.response(None)
     assert reply["error"]["code"] == PARSE_ERROR
+    assert "id" in reply  # null, as JSON-RPC requires
     await raw.send({"jsonrpc": "2.0", "id": 7, "no": "method"})  # an unreadable response
     await raw.send({"id": 8, "method": "initialize"})  # no jsonrpc member
     assert (await raw.response(8))["error"]["code"] == INVALID_REQUEST
@@ -149,3 +151,42 @@ async def test_every_request_after_shutdown_gets_invalid_request(raw: RawClient)
     await raw.send({"jsonrpc": "2.0", "method": "exit"})
     async with asyncio.timeout(30):
         assert await raw.process.wait() == 0
+
+
+async def test_stdin_that_is_a_file_is_read_with_the_same_care(tmp_path: Path) -> None:
+    """stdin redirected from a file (not a pipe) is read in threads: the same rules hold."""
+
+    def frame(message: dict[str, Any]) -> bytes:
+        body = json.dumps(message).encode()
+        return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+    initialize = {"processId": None, "capabilities": {}}
+    script = tmp_path / "stdin.bin"
+    script.write_bytes(
+        b"X-Junk: " + b"x" * (17 << 20) + b"\r\n"
+        + frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": initialize})
+        + b"Content-Length: 5\r\n\r\n{bad}"
+        + frame({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+        + frame({"jsonrpc": "2.0", "id": 3, "method": "shutdown"})
+        + frame({"jsonrpc": "2.0", "method": "exit"})
+    )  # fmt: skip
+    config = server_config()
+    with script.open("rb") as stdin:
+        process = await asyncio.create_subprocess_exec(
+            *config.server_command,
+            env=config.server_env,
+            stdin=stdin,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=sys.stderr,
+        )
+        async with asyncio.timeout(60):
+            out, _ = await process.communicate()
+    replies = [
+        json.loads(part.split(b"\r\n\r\n", 1)[1]) for part in out.split(b"Content-Length")[1:]
+    ]
+    by_id = {r.get("id"): r for r in replies if "method" not in r}
+    assert "capabilities" in by_id[1]["result"]
+    assert by_id[None]["error"]["code"] == PARSE_ERROR
+    assert "error" not in by_id[2]
+    assert by_id[3]["error"]["code"] == INVALID_REQUEST
+    assert process.returncode == 0

@@ -37,7 +37,6 @@ from lsprotocol.types import (
     DidChangeTextDocumentParams,
     DidCloseTextDocumentParams,
     ResponseError,
-    ResponseErrorMessage,
 )
 from pygls.exceptions import (
     JsonRpcException,
@@ -143,7 +142,12 @@ class BridgeProtocol(LanguageServerProtocol):
     def reply_error(self, msg_id: Any, error: JsonRpcException) -> None:
         """An error response; to id null when ``msg_id`` is not a valid id (JSON-RPC 2.0)."""
         valid = isinstance(msg_id, int | str) and not isinstance(msg_id, bool)
-        response = ResponseErrorMessage(msg_id if valid else None, error.to_response_error())
+        # A dict: lsprotocol's message would leave a null id out, and JSON-RPC requires it.
+        response = {
+            "jsonrpc": self.VERSION,
+            "id": msg_id if valid else None,
+            "error": self._converter.unstructure(error.to_response_error()),
+        }
         self._send_data(response)
 
     @lsp_method(TEXT_DOCUMENT_DID_CHANGE)
