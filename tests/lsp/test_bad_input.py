@@ -122,3 +122,22 @@ async def test_a_fifo_named_by_a_completion_or_code_lens_gets_nothing_at_once(
     async with asyncio.timeout(LIMIT):  # and the event loop is not stuck on the FIFO
         found = await complete(client, uri, 1, 5)
     assert "path" in {item.label for item in found.items}
+
+
+async def test_positions_past_the_end_of_a_document_get_an_empty_answer(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "short.py", "x = 1\ny = 2")
+    last = 2**31 - 1  # the largest line LSP allows
+    where = types.TextDocumentIdentifier(uri=uri)
+    async with asyncio.timeout(LIMIT):
+        answer = await client.text_document_completion_async(
+            types.CompletionParams(text_document=where, position=types.Position(last, last))
+        )
+        far = {"line": last, "character": 3}
+        selection = {"uri": uri, "range": {"start": far, "end": {"line": last, "character": 9}}}
+        ran = await command(client, protocol.RUN_SELECTION, selection)
+        cell = await command(client, protocol.RUN_CELLS_ABOVE, {"uri": uri, "line": -1})
+    assert answer is None
+    assert ran is None  # nothing to run there
+    assert cell is None

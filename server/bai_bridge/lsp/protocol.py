@@ -18,7 +18,8 @@ OUTPUT = "baiBridge/output"
 INPUT_REQUEST = "baiBridge/input"
 
 # -- workspace/executeCommand ids (the server's; the extension's own UI commands differ) ------
-# Arguments (one JSON object, camelCase):
+# Arguments (one JSON object, camelCase; structured strictly by commands.py, so a wrong type
+# is an InvalidParams error, never coerced):
 #   RUN_SELECTION     {uri, range}        an empty range runs the line at range.start
 #   RUN_CELL          {uri, line}         the `# %%` cell holding `line` (0-based)
 #   RUN_CELLS_ABOVE   {uri, line}         every cell before the one holding `line`
