@@ -54,8 +54,8 @@ def read_regular_file(path: str, limit: int) -> str:
     """A regular file's text (blocking); raises `NotReadable` for anything else (a FIFO, a
     socket, a device, a folder), a missing file, or one over ``limit`` bytes."""
     try:
-        # O_NONBLOCK: opening a FIFO without a writer would wait for one
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        # O_NONBLOCK: opening a FIFO without a writer would wait for one (POSIX only)
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC)
     except OSError as e:
         raise NotReadable(f"{path} cannot be read: {e.strerror}") from e
     try:
