@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 _OWNER = re.compile(r"((?:[A-Za-z_]\w*\.)*)([A-Za-z_]\w*)?$")
 _MARK = "\x1ebai-bridge-names\x1e"
 _MAX_KNOWN = 20_000
-# How long a completion waits for jedi, its cold start (0.5-2 s) included; it sees a bounded
-# window of the buffer (completion.py), so a warm call takes well under a second.
+# How long a completion waits for a warm jedi (its cold start, 0.5-2 s, once, is waited for):
+# it sees a bounded window of the buffer (completion.py), so a call takes well under a second.
 STATIC_LIMIT = 3.0
 # Lists globals, or the attributes of a dotted name, without defining anything new.
 _NAMES_QUERY = (
@@ -94,6 +94,7 @@ class CompletionEngine:
         self._jedi = threading.Lock()  # jedi is not thread-safe: one call at a time
         self._jedi_count = threading.Lock()
         self._jedi_calls = 0  # running or waiting for `_jedi`
+        self._jedi_warm = False  # jedi has answered once: its cold start is over
         self._warm_up_claimed = False
 
     def claim_warm_up(self) -> bool:
@@ -109,8 +110,9 @@ class CompletionEngine:
     async def _static(
         self, request: CompletionRequest, limit: float | None = None
     ) -> list[Candidate]:
-        """jedi's candidates, or [] after ``limit`` s (the call goes on in its thread and
-        leaves its caches warm) or when one call runs and another waits already."""
+        """jedi's candidates, or [] after ``limit`` s once jedi has answered a first time
+        (the call goes on in its thread and leaves its caches warm; jedi's cold start is
+        waited for, as it happens once) or when one call runs and another waits already."""
         with self._jedi_count:
             if self._jedi_calls >= 2:
                 return []  # it would only queue behind them: keystrokes must not pile up
@@ -119,7 +121,7 @@ class CompletionEngine:
         # language server alive at exit.
         call = run_in_daemon_thread(lambda: self._jedi_locked(request))
         try:
-            return await asyncio.wait_for(call, limit)
+            return await asyncio.wait_for(call, limit if self._jedi_warm else None)
         except TimeoutError:
             log.info("static completion over its %s s: answered without it", limit)
             return []
@@ -128,7 +130,9 @@ class CompletionEngine:
         # Locked in the thread, so a cancelled request cannot let two calls overlap.
         try:
             with self._jedi:
-                return jedi_candidates(request.source, request.line, request.col, request.path)
+                found = jedi_candidates(request.source, request.line, request.col, request.path)
+                self._jedi_warm = True
+                return found
         finally:
             with self._jedi_count:
                 self._jedi_calls -= 1
