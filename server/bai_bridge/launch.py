@@ -25,7 +25,7 @@ from typing import Any, BinaryIO
 from pygls.io_ import StdoutWriter
 
 from bai_bridge.api import APIConfig
-from bai_bridge.lsp.jsonrpc import MessageReader, StreamReader, ThreadReader, serve
+from bai_bridge.lsp.framing import MessageReader, StreamReader, ThreadReader, serve
 from bai_bridge.scratch import make_scratch_dir, sweep_in_background
 
 __all__ = ["run_language_server"]
