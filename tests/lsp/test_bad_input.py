@@ -24,8 +24,8 @@ LIMIT = 30.0  # an answer, not a hang
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ws")
+def workspace(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
+    return tmp_path_factory.mktemp(f"ws-{profile}")
 
 
 A_URI = "file:///tmp/a.py"

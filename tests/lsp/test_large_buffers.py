@@ -19,8 +19,8 @@ MB = 1 << 20
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("ws")
+def workspace(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
+    return tmp_path_factory.mktemp(f"ws-{profile}")
 
 
 def rss(client: LanguageClient) -> int:
