@@ -72,8 +72,8 @@ class RawClient:
 
 
 @pytest.fixture
-async def raw() -> AsyncIterator[RawClient]:
-    config = server_config()
+async def raw(profile: str) -> AsyncIterator[RawClient]:
+    config = server_config(profile)
     process = await asyncio.create_subprocess_exec(
         *config.server_command,
         env=config.server_env,
@@ -153,7 +153,9 @@ async def test_every_request_after_shutdown_gets_invalid_request(raw: RawClient)
         assert await raw.process.wait() == 0
 
 
-async def test_stdin_that_is_a_file_is_read_with_the_same_care(tmp_path: Path) -> None:
+async def test_stdin_that_is_a_file_is_read_with_the_same_care(
+    tmp_path: Path, profile: str
+) -> None:
     """stdin redirected from a file (not a pipe) is read in threads: the same rules hold."""
 
     def frame(message: dict[str, Any]) -> bytes:
@@ -170,7 +172,7 @@ async def test_stdin_that_is_a_file_is_read_with_the_same_care(tmp_path: Path) -
         + frame({"jsonrpc": "2.0", "id": 3, "method": "shutdown"})
         + frame({"jsonrpc": "2.0", "method": "exit"})
     )  # fmt: skip
-    config = server_config()
+    config = server_config(profile)
     with script.open("rb") as stdin:
         process = await asyncio.create_subprocess_exec(
             *config.server_command,
