@@ -1,5 +1,8 @@
 // The language client: starts `bai-bridge lsp`, restarts it (queued, one at a time) on a
 // crash or a settings change, and says so every time.
+import * as readline from "node:readline";
+import type { Readable } from "node:stream";
+
 import * as vscode from "vscode";
 import {
   CloseAction,
@@ -16,6 +19,7 @@ import {
 import { SECRET_KEY_ID, SECTION, readSettings } from "./config";
 import { CrashPolicy } from "./crashPolicy";
 import { serverInterpreter } from "./interpreter";
+import { ServerLogReader } from "./serverLog";
 import { serverEnvironment, serverOptions } from "./settings";
 
 /** Wires the bridge's custom notifications and requests onto a fresh client. */
@@ -166,6 +170,20 @@ export class BridgeClient implements vscode.Disposable {
       },
       initializationOptions: { [SECTION]: serverOptions(settings) },
       outputChannel: this.log,
+      stdioOptions: {
+        stdout: (input, channel) => {
+          eachLine(input, (line) => {
+            channel.info(line);
+          });
+        },
+        stderr: (input, channel) => {
+          const reader = new ServerLogReader();
+          eachLine(input, (line) => {
+            const { level, message } = reader.read(line);
+            channel[level](message);
+          });
+        },
+      },
       errorHandler: {
         error: (_error, _message, count): ErrorHandlerResult => ({
           action: (count ?? 0) <= 3 ? ErrorAction.Continue : ErrorAction.Shutdown,
@@ -215,6 +233,10 @@ export class BridgeClient implements vscode.Disposable {
       this.changed.fire(false);
     }
   }
+}
+
+function eachLine(input: Readable, handle: (line: string) => void): void {
+  readline.createInterface({ input, crlfDelay: Infinity, terminal: false }).on("line", handle);
 }
 
 function workspaceRoot(): string | undefined {

@@ -15,7 +15,7 @@ import {
 import type { ReadonlyDocuments } from "./readonlyDocs";
 import type { SessionStatusItem } from "./status";
 import { describeDownload, describeSync } from "./syncSummary";
-import { createSessionTerminal } from "./terminal/sessionTerminal";
+import { type SessionTerminals, createSessionTerminal } from "./terminal/sessionTerminal";
 
 export interface CommandDeps {
   context: vscode.ExtensionContext;
@@ -23,6 +23,7 @@ export interface CommandDeps {
   status: SessionStatusItem;
   log: vscode.LogOutputChannel;
   documents: ReadonlyDocuments;
+  terminals: SessionTerminals;
   showOutput: () => void;
 }
 
@@ -47,29 +48,37 @@ function reportRun(result: RunResult | null | undefined): void {
   }
 }
 
+/** The run keys also work while the suggestion list is open (it is, at the end of most typed
+ * lines): close it, so the run takes the line as typed, which is what the person sees. */
+async function closeSuggestions(): Promise<void> {
+  await vscode.commands.executeCommand("hideSuggestWidget");
+}
+
 async function runSelection(deps: CommandDeps): Promise<void> {
   const editor = pythonEditor();
+  await closeSuggestions();
   const { start, end } = editor.selection;
   deps.showOutput();
   const range = {
     start: { line: start.line, character: start.character },
     end: { line: end.line, character: end.character },
   };
-  reportRun(
-    await deps.client.execute<RunResult>(ServerCommand.runSelection, {
-      uri: editor.document.uri.toString(),
-      range,
-    }),
-  );
+  const run = deps.client.execute<RunResult>(ServerCommand.runSelection, {
+    uri: editor.document.uri.toString(),
+    range,
+  });
   if (editor.selection.isEmpty && start.line + 1 < editor.document.lineCount) {
-    // Like a REPL: move to the next line, so Shift+Enter walks through a file.
+    // Like a REPL: move to the next line, so Shift+Enter walks through a file. Now, not when
+    // the run ends: by then the person may be typing elsewhere.
     const next = new vscode.Position(start.line + 1, 0);
     editor.selection = new vscode.Selection(next, next);
   }
+  reportRun(await run);
 }
 
 async function runCell(deps: CommandDeps, uri?: string, line?: number): Promise<void> {
   const editor = uri === undefined ? pythonEditor() : undefined;
+  if (editor) await closeSuggestions();
   deps.showOutput();
   const args = {
     uri: uri ?? editor?.document.uri.toString(),
@@ -133,7 +142,7 @@ async function setSecretKey(deps: CommandDeps): Promise<void> {
 
 export function openSessionTerminal(deps: CommandDeps): vscode.Terminal {
   const terminal = vscode.window.createTerminal(
-    createSessionTerminal(terminalDescriptor(deps), deps.log),
+    createSessionTerminal(terminalDescriptor(deps), deps.log, deps.terminals),
   );
   terminal.show();
   return terminal;

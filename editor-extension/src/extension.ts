@@ -18,17 +18,19 @@ import {
 } from "./protocol";
 import { needsRestart, ownsRunKeys } from "./settings";
 import { SessionStatusItem } from "./status";
-import { createSessionTerminal } from "./terminal/sessionTerminal";
+import { SessionTerminals, createSessionTerminal } from "./terminal/sessionTerminal";
 
 const OTHER_RUNNERS = ["ms-python.python", "ms-toolsai.jupyter"];
 
 function wireClient(
   status: SessionStatusItem,
   output: OutputView,
+  terminals: SessionTerminals,
 ): (client: LanguageClient) => vscode.Disposable[] {
   return (client) => [
     client.onNotification(SESSION_STATUS, (params: SessionStatus) => {
       status.update(params);
+      terminals.sessionState(params.state);
     }),
     client.onNotification(OUTPUT, (params: Output) => {
       output.apply(params);
@@ -50,7 +52,8 @@ export async function activate(
   const runOutput = vscode.window.createOutputChannel("Backend.AI Output");
   const status = new SessionStatusItem();
   const output = new OutputView(context.extensionUri, runOutput, readSettings().outputFoldLines);
-  const client = new BridgeClient(context, log, wireClient(status, output));
+  const terminals = new SessionTerminals();
+  const client = new BridgeClient(context, log, wireClient(status, output, terminals));
   const documents = new ReadonlyDocuments();
   const deps = {
     context,
@@ -58,6 +61,7 @@ export async function activate(
     status,
     log,
     documents,
+    terminals,
     showOutput: () => {
       output.show();
     },
@@ -78,7 +82,7 @@ export async function activate(
     }),
     vscode.window.registerTerminalProfileProvider("baiBridge.sessionTerminal", {
       provideTerminalProfile: () =>
-        new vscode.TerminalProfile(createSessionTerminal(terminalDescriptor(deps), log)),
+        new vscode.TerminalProfile(createSessionTerminal(terminalDescriptor(deps), log, terminals)),
     }),
     vscode.workspace.onDidChangeConfiguration((event) => {
       if (!event.affectsConfiguration(SECTION)) return;

@@ -163,6 +163,29 @@ test("a normal close (the shell exited) waits for a key, then reconnects", async
   await screen.waitFor("the reconnected note", () => screen.text.includes("reconnected"));
 });
 
+test("a restart of the session re-attaches the terminal by itself", async () => {
+  const terminal = connect();
+  await screen.waitFor("a connection", () => received.length === 1);
+  terminal.restarting();
+  nth(0).socket.close(1000); // the restart ended the shell
+  await screen.waitFor("the note", () => screen.text.includes("re-attaches when it is back"));
+  assert.ok(!screen.text.includes("Press any key"));
+  assert.equal(received.length, 1);
+  terminal.restarted();
+  await screen.waitFor("a reconnection", () => received.length === 2);
+  await screen.waitFor("the reconnected note", () => screen.text.includes("reconnected to s1"));
+});
+
+test("a restart that leaves the shell alone leaves the terminal alone", async () => {
+  const terminal = connect();
+  await screen.waitFor("a connection", () => received.length === 1);
+  terminal.restarting();
+  terminal.restarted();
+  nth(0).socket.close(1000); // later, the shell exits: a key is awaited as usual
+  await screen.waitFor("the note", () => screen.text.includes("Press any key to reconnect"));
+  assert.equal(received.length, 1);
+});
+
 test("an unavailable session is retried, then left to the person", async () => {
   let calls = 0;
   const terminal = connect(() => {

@@ -22,9 +22,10 @@ import threading
 from collections.abc import AsyncIterator, Iterator
 from typing import Any, BinaryIO
 
-from pygls.io_ import StdinAsyncReader, StdoutWriter, run_async
+from pygls.io_ import StdoutWriter
 
 from bai_bridge.api import APIConfig
+from bai_bridge.lsp.framing import MessageReader, StreamReader, ThreadReader, serve
 from bai_bridge.scratch import make_scratch_dir, sweep_in_background
 
 __all__ = ["run_language_server"]
@@ -137,29 +138,24 @@ async def _serve_stdio(server: Any) -> int:
     return await _run(server, reader)
 
 
-async def _stdin_reader(server: Any) -> Any:
+async def _stdin_reader(server: Any) -> MessageReader:
     """A non-blocking reader on a pipe or socket; a thread reader for anything else."""
     mode = os.fstat(sys.stdin.fileno()).st_mode
     if not (stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)):
-        return StdinAsyncReader(sys.stdin.buffer, server.thread_pool)
+        return ThreadReader(sys.stdin.buffer, server.thread_pool)
+    # The limit is the stream's buffer, not a message's size (bodies are read exactly).
     stream = asyncio.StreamReader(limit=1 << 24)
     await asyncio.get_running_loop().connect_read_pipe(
         lambda: asyncio.StreamReaderProtocol(stream), sys.stdin.buffer
     )
-    return stream
+    return StreamReader(stream)
 
 
-async def _run(server: Any, reader: Any) -> int:
+async def _run(server: Any, reader: MessageReader) -> int:
     stop = threading.Event()
     server._stop_event = stop
     try:
-        await run_async(
-            stop_event=stop,
-            reader=reader,
-            protocol=server.protocol,
-            logger=log,
-            error_handler=server.report_server_error,
-        )
+        await serve(reader, server.protocol, stop)
     except SystemExit as e:  # pygls exits this way on the `exit` notification
         return e.code if isinstance(e.code, int) else 0
     except (BrokenPipeError, asyncio.IncompleteReadError):
@@ -181,6 +177,6 @@ async def _serve_tcp(server: Any, address: str) -> int:
         listener.close()
     server.protocol.set_writer(writer)
     try:
-        return await _run(server, reader)
+        return await _run(server, StreamReader(reader))
     finally:
         writer.close()

@@ -69,16 +69,16 @@ async def bridge(
         bridge_argv(), workspace=workspace, log_file=log_file, env=env or clean_env(),
         init_options={"baiBridge": options or {}},
     ) as client:  # fmt: skip
-        await _first_run(client, cfg.work_dir / f"{name}-ready.py")
+        await first_run(client, cfg.work_dir / f"{name}-ready.py")
         client.messages.clear()  # start-up retries are not errors of the measured work
         yield client, workspace
 
 
-async def _first_run(client: BenchClient, path: Path) -> None:
+async def first_run(client: BenchClient, path: Path, retry: float = READY_RETRY) -> None:
     """Run `0` once, so the session exists and is warm before anything is timed.
 
     The server finishes its own start-up after `initialized` and says "not initialized yet"
-    until then (an editor's first command would meet the same): retried for a while.
+    until then (an editor's first command would meet the same): retried every ``retry`` s.
     """
     await asyncio.to_thread(path.write_text, "0\n")  # outside the workspace: never synced
     uri = client.open(path)
@@ -90,7 +90,7 @@ async def _first_run(client: BenchClient, path: Path) -> None:
         except RuntimeError as error:
             if "not initialized" not in str(error) or time.perf_counter() > deadline:
                 raise
-        await asyncio.sleep(READY_RETRY)
+        await asyncio.sleep(retry)
 
 
 def whole_range(first_line: int, end_line: int) -> dict[str, Any]:
@@ -105,11 +105,16 @@ async def run_selection(
 ) -> tuple[float, Any]:
     """Run lines [first_line, end_line) through the run command; seconds until the run's end
     notification and the command's answer have both reached the client."""
+    args = {"uri": uri, "range": whole_range(first_line, end_line)}
+    return await run_command(client, protocol.RUN_SELECTION, args)
+
+
+async def run_command(client: BenchClient, command: str, args: dict[str, Any]) -> tuple[float, Any]:
+    """Any run command (selection, cell, file); seconds until the run's end notification and
+    the command's answer have both reached the client."""
     since = len(client.outputs)
     started = time.perf_counter()
-    result = await client.command(
-        protocol.RUN_SELECTION, {"uri": uri, "range": whole_range(first_line, end_line)}
-    )
+    result = await client.command(command, args)
     answered = time.perf_counter()
     if result is None:
         raise RuntimeError(f"the run command answered nothing; server said {client.messages[-3:]}")

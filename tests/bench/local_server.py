@@ -39,14 +39,18 @@ def fresh_keypair() -> tuple[str, str]:
 
 
 @asynccontextmanager
-async def local_server(data_dir: Path, log_file: Path) -> AsyncIterator[RunningServer]:
+async def local_server(
+    data_dir: Path, log_file: Path, profile: str | None = None
+) -> AsyncIterator[RunningServer]:
+    """The server on a free port; ``profile`` is passed as `--profile` only when given."""
     access, secret = fresh_keypair()
+    extra = ["--profile", profile] if profile else []
     env = clean_env(BACKEND_ACCESS_KEY=access, BACKEND_SECRET_KEY=secret)
     await asyncio.to_thread(data_dir.mkdir, parents=True, exist_ok=True)
     with log_file.open("ab") as log:
         process = await asyncio.create_subprocess_exec(
             str(VENV_BIN / "bai-bridge"), "local-server", "--port", "0",
-            "--data-dir", str(data_dir),
+            "--data-dir", str(data_dir), *extra,
             env=env, stdout=asyncio.subprocess.PIPE, stderr=log, start_new_session=True,
         )  # fmt: skip
     try:

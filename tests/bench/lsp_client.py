@@ -59,6 +59,7 @@ class BenchClient(LanguageClient):
         self.progress: list[tuple[float, Any, Any]] = []
         self.progress_changed = asyncio.Condition()
         self.completion_sources: set[str] = set()  # the items' detail: where they came from
+        self.initialized_sent = 0.0  # time.perf_counter() as `initialized` went out
         self._register()
 
     def _register(self) -> None:
@@ -186,6 +187,7 @@ async def lsp_server(
                 initialization_options=init_options,
             )
         )
+        client.initialized_sent = time.perf_counter()
         client.initialized(types.InitializedParams())
         yield client
     finally:

@@ -67,10 +67,41 @@ def markdown(figures: list[Figure], meta: dict[str, Any]) -> str:
             f"| {fmt_summary(f.baseline, f.unit)} | {fmt(f.ratio)} | {f.goal or '—'} "
             f"| {MET_MARK[f.met]} |"
         )
+    lines += wan_table(figures, meta)
     notes = [f"- **{f.row} {f.name}**: {f.note}" for f in figures if f.note]
     if notes:
         lines += ["", "## Notes", "", *notes]
     return "\n".join(lines) + "\n"
+
+
+def wan_table(figures: list[Figure], meta: dict[str, Any]) -> list[str]:
+    """Rows w*: each action's WAN time in round trips, and the requests it took."""
+    wan = [f for f in figures if f.round_trips is not None]
+    if not wan:
+        return []
+    config = meta.get("config", {})
+    one_way = config.get("wan_one_way_s", 0) * 1000
+    profile = config.get("server_profile") or "default"
+    lines = [
+        "",
+        "## Round trips over the emulated WAN",
+        "",
+        f"{one_way:g} ms each way ({2 * one_way:g} ms RTT) through the WAN emulator "
+        f"(tests/wanproxy.py); w2 also capped at {config.get('wan_cap_mbit', '?')} Mbit/s each "
+        f"way; local server profile: {profile}. Round trips = WAN median ÷ RTT (session start: "
+        "after the kernel's own start). Requests and new connections per action: medians of "
+        "the WAN path's trials as the proxy saw them (each one's list in the notes).",
+        "",
+        "| row | action | loopback | WAN | round trips | requests, connections | goal | result |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for f in wan:
+        lines.append(
+            f"| {f.row} | {f.name} | {fmt_summary(f.baseline, f.unit)} "
+            f"| {fmt_summary(f.bridge, f.unit)} | {fmt(f.round_trips)} | {f.traffic or '—'} "
+            f"| {f.goal or '—'} | {MET_MARK[f.met]} |"
+        )
+    return lines
 
 
 def write_chart(path: Path, figures: list[Figure]) -> None:

@@ -95,7 +95,7 @@ async def official_client(cfg: BenchConfig, root: Path, paths: list[Path]) -> Su
     return Summary.of([mb_per_s(size, sec) for sec in json.loads(out)["seconds"]])
 
 
-async def _sync(client: object) -> tuple[float, object]:
+async def sync(client: object) -> tuple[float, object]:
     started = time.perf_counter()
     result = await asyncio.wait_for(
         client.command(protocol.SYNC_WORKSPACE),  # type: ignore[attr-defined]
@@ -114,13 +114,13 @@ async def bridge_sync(
     """A first sync into a fresh session (MB/s), then ``no_change`` syncs (ms each)."""
     options = {"syncOnStart": False, "sessionName": f"bench-{name}"}
     async with bridge.bridge(cfg, name, workspace=root, options=options) as (client, _):
-        seconds, result = await _sync(client)
+        seconds, result = await sync(client)
         if len(field(result, "uploaded") or []) < len(paths):
             raise RuntimeError(f"first sync uploaded {len(field(result, 'uploaded'))} files")
         first = mb_per_s(total_bytes(paths), seconds)
         unchanged = []
         for _ in range(no_change):
-            seconds, result = await _sync(client)
+            seconds, result = await sync(client)
             if field(result, "uploaded"):
                 raise RuntimeError("a sync with nothing changed uploaded files")
             unchanged.append(seconds * 1000)

@@ -38,6 +38,8 @@ ROWS = {
     "5": "bench.row5_terminal",
     "6": "bench.row6_footprint",
     "7": "bench.row7_load",
+    "w1": "bench.row_w1_wan",
+    "w2": "bench.row_w2_wan_capped",
 }
 
 
@@ -47,6 +49,13 @@ def parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--rows", default=",".join(ROWS), help="comma-separated row ids")
     parser.add_argument("--out", type=Path, default=REPO / "bench-results")
     parser.add_argument("--keep-work", action="store_true", help="keep the scratch directory")
+    parser.add_argument(
+        "--server-profile", help="rows w*: start `bai-bridge local-server --profile PROFILE`"
+    )
+    parser.add_argument(
+        "--wan-idle", type=float, metavar="SECONDS",
+        help="rows w*: idle time before the first request (default 60, --quick 2)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -75,6 +84,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     work = Path(tempfile.mkdtemp(prefix="bai-bridge-bench-"))
     cfg = BenchConfig.for_mode(quick=args.quick, work_dir=work)
+    cfg = attrs.evolve(cfg, server_profile=args.server_profile)
+    if args.wan_idle is not None:
+        cfg = attrs.evolve(cfg, wan_idle_s=args.wan_idle)
     started = time.perf_counter()
     meta = {
         "started": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),

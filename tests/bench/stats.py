@@ -48,6 +48,8 @@ class Figure:
     headline: bool = False  # drawn in the chart
     note: str = ""
     goal_speed: float | None = None  # the goal as "times as fast as the baseline", for the chart
+    round_trips: float | None = None  # rows w*: the bridge's median in emulated round trips
+    traffic: str = ""  # rows w*: HTTP requests and new connections an action took
 
     @property
     def speed(self) -> float | None:

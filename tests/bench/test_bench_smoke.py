@@ -6,6 +6,7 @@ timing goal is met (goals belong to the benchmark, not to tests).
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import subprocess
@@ -18,8 +19,9 @@ from bench import bridge
 from bench.config import REPO
 from bench.run import ROWS
 
-QUICK_TIMEOUT = 900  # seconds; a quick run takes about two minutes on 2 idle cores
-ROWS_WITH_BASELINES = {"1", "1b", "2", "3", "4", "5"}
+QUICK_TIMEOUT = 900  # seconds; a quick run takes about four minutes on 2 idle cores
+ROWS_WITH_BASELINES = {"1", "1b", "2", "3", "4", "5", "w1", "w2"}
+WAN_ROWS = {"w1", "w2"}
 
 
 @pytest.fixture(scope="module")
@@ -80,8 +82,36 @@ def test_baselines_measured_and_bridge_rows_when_it_is_there(
 def test_report_and_chart_written(quick_run: tuple[Path, dict[str, Any]]) -> None:
     out, results = quick_run
     report = (out / "report.md").read_text()
-    table = [line for line in report.splitlines() if line.startswith("| ")]
+    lines = report.splitlines()
+    first = lines.index(
+        "| row | figure | bridge | baseline | baseline figure | ratio | goal | result |"
+    )
+    rows = itertools.takewhile(lambda line: line.startswith("| "), lines[first + 2 :])
+    table = [lines[first], *rows]  # the header, then the rows after its |---| line
     assert len(table) == 1 + len(results["figures"])  # the header plus one line per figure
     for row in ROWS:
         assert f"\n| {row} | " in report
     assert (out / "ratios.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+
+def test_wan_rows_count_round_trips_and_requests(quick_run: tuple[Path, dict[str, Any]]) -> None:
+    out, results = quick_run
+    if bridge.unavailable() is not None:
+        pytest.skip("the bridge path is not in the tree")
+    rtt_ms = 2 * results["meta"]["config"]["wan_one_way_s"] * 1000
+    wan = [f for f in results["figures"] if f["row"] in WAN_ROWS]
+    assert {f["row"] for f in wan} == WAN_ROWS
+    for figure in wan:
+        assert figure["bridge"], figure  # every action measured on both paths
+        assert figure["baseline"], figure
+        assert figure["round_trips"] is not None, figure
+        assert figure["round_trips"] > 0, figure
+        assert "req, " in figure["traffic"], figure
+        assert " new conn" in figure["traffic"], figure
+        if figure["name"].startswith("Run "):  # a run needs the session: at least one RTT
+            assert figure["bridge"]["median"] >= rtt_ms, figure
+            assert figure["traffic"] != "0 req, 0 new conn", figure
+    report = (out / "report.md").read_text()
+    section = report.split("## Round trips over the emulated WAN", 1)[1]
+    for figure in wan:
+        assert f"| {figure['row']} | {figure['name']} | " in section

@@ -9,8 +9,10 @@ const config = JSON.parse(process.argv[2]);
 const { chromium } = createRequire(import.meta.url)(config.playwright);
 const WAIT = config.waitMs ?? 90_000;
 
-const report = (step, detail = {}) => console.log(JSON.stringify({ step, ...detail }));
-const shot = (page, name) => page.screenshot({ path: path.join(config.artifacts, `${name}.png`) });
+const report = (step, detail = {}) =>
+  console.log(JSON.stringify({ step, ...detail }));
+const shot = (page, name) =>
+  page.screenshot({ path: path.join(config.artifacts, `${name}.png`) });
 
 /** Wait until `check` returns a truthy value (re-checked every 250 ms), or fail with `what`. */
 async function until(page, what, check, timeout = WAIT) {
@@ -25,7 +27,9 @@ async function until(page, what, check, timeout = WAIT) {
     }
     await page.waitForTimeout(250); // the polling interval of a condition wait
   }
-  throw new Error(`timed out waiting for ${what}${last ? `: ${last.message}` : ""}`);
+  throw new Error(
+    `timed out waiting for ${what}${last ? `: ${last.message}` : ""}`,
+  );
 }
 
 async function command(page, title) {
@@ -33,7 +37,9 @@ async function command(page, title) {
   const input = page.locator(".quick-input-widget input");
   await input.waitFor({ state: "visible", timeout: WAIT });
   await input.fill(`>${title}`);
-  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first();
+  const row = page
+    .locator(".quick-input-list .monaco-list-row", { hasText: title })
+    .first();
   await row.waitFor({ state: "visible", timeout: WAIT });
   await page.keyboard.press("Enter");
 }
@@ -48,7 +54,9 @@ async function openFile(page, name) {
     .first()
     .waitFor({ timeout: WAIT });
   await page.keyboard.press("Enter");
-  await page.locator(`.tab.active[aria-label*="${name}"]`).waitFor({ timeout: WAIT });
+  await page
+    .locator(`.tab.active[aria-label*="${name}"]`)
+    .waitFor({ timeout: WAIT });
 }
 
 /** Ctrl+G to `line`; done once the status bar shows the cursor there. Enter is pressed only
@@ -60,7 +68,10 @@ async function goToLine(page, line) {
   const input = widget.locator("input");
   await input.waitFor({ state: "visible", timeout: WAIT });
   await input.fill(`:${line}`);
-  await widget.getByText(new RegExp(`go to line ${line}\\b`, "i")).first().waitFor();
+  await widget
+    .getByText(new RegExp(`go to line ${line}\\b`, "i"))
+    .first()
+    .waitFor();
   await page.keyboard.press("Enter");
   await input.waitFor({ state: "hidden", timeout: WAIT });
   const position = page.locator('[id="status.editor.selection"]');
@@ -70,7 +81,9 @@ async function goToLine(page, line) {
 }
 
 function outputFrame(page) {
-  return page.frameLocator("iframe.webview.ready").frameLocator("iframe#active-frame");
+  return page
+    .frameLocator("iframe.webview.ready")
+    .frameLocator("iframe#active-frame");
 }
 
 /** Wait until the output view has scrolled `element` (the newest output) into its viewport by
@@ -85,7 +98,9 @@ async function followedTo(page, element, what) {
 }
 
 async function terminalText(page) {
-  return page.locator(".terminal-wrapper.active .xterm-rows:visible").innerText();
+  return page
+    .locator(".terminal-wrapper.active .xterm-rows:visible")
+    .innerText();
 }
 
 async function runCell(page) {
@@ -98,7 +113,9 @@ async function runCell(page) {
   await png.waitFor({ timeout: WAIT });
   const size = await until(page, "the plot to load", () =>
     png.evaluate(
-      (img) => img.complete && img.naturalWidth > 0 && [img.naturalWidth, img.naturalHeight],
+      (img) =>
+        img.complete &&
+        img.naturalWidth > 0 && [img.naturalWidth, img.naturalHeight],
     ),
   );
   const table = await frame.locator(".item-html table").count();
@@ -109,7 +126,10 @@ async function runCell(page) {
 }
 
 async function inputBox(page) {
-  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
   await page.keyboard.press("Control+End");
   await page.keyboard.press("Enter");
   await page.keyboard.type('answer = input("your name: ")');
@@ -124,7 +144,10 @@ async function inputBox(page) {
   await shot(page, "03-input-box");
   await page.keyboard.press("Enter");
   await box.waitFor({ state: "hidden", timeout: WAIT });
-  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
   await page.keyboard.press("Control+End");
   await page.keyboard.press("Home");
   await page.keyboard.press("Shift+Enter");
@@ -137,14 +160,21 @@ async function inputBox(page) {
 }
 
 async function foldedOutput(page) {
-  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
   await page.keyboard.press("Control+End");
   await page.keyboard.press("Enter");
-  await page.keyboard.type('print("\\n".join(f"row {i}" for i in range(5000)))');
+  await page.keyboard.type(
+    'print("\\n".join(f"row {i}" for i in range(5000)))',
+  );
   await page.keyboard.press("Escape");
   await page.keyboard.press("Shift+Enter");
   const frame = outputFrame(page);
-  const more = frame.locator("button.show-more", { hasText: "4800 more lines" });
+  const more = frame.locator("button.show-more", {
+    hasText: "4800 more lines",
+  });
   await more.waitFor({ timeout: WAIT });
   const before = await frame.locator("pre", { hasText: "row 199" }).count();
   await more.click();
@@ -164,43 +194,60 @@ async function completion(page) {
   const row = page.locator(".suggest-widget.visible .monaco-list-row", {
     hasText: config.completionName,
   });
-  await until(page, `"${config.completionName}" in the suggest widget`, async () => {
-    if (await row.count()) return true;
-    if (!(await page.locator(".suggest-widget.visible").count()))
-      await page.keyboard.press("Control+Space");
-    return false;
-  });
+  await until(
+    page,
+    `"${config.completionName}" in the suggest widget`,
+    async () => {
+      if (await row.count()) return true;
+      if (!(await page.locator(".suggest-widget.visible").count()))
+        await page.keyboard.press("Control+Space");
+      return false;
+    },
+  );
   await shot(page, "04-completion");
-  const labels = await page.locator(".suggest-widget.visible .monaco-list-row").allInnerTexts();
+  const labels = await page
+    .locator(".suggest-widget.visible .monaco-list-row")
+    .allInnerTexts();
   report("completion", { labels: labels.slice(0, 8) });
   await page.keyboard.press("Escape");
 }
 
 async function sessionInfo(page) {
   await command(page, "Backend.AI: Session Info");
-  const editor = page.locator(".editor-group-container .monaco-editor .view-lines", {
-    hasText: "sessionName",
-  });
+  const editor = page.locator(
+    ".editor-group-container .monaco-editor .view-lines",
+    {
+      hasText: "sessionName",
+    },
+  );
   await editor.first().waitFor({ timeout: WAIT });
   const text = await editor.first().innerText();
   await shot(page, "05-session-info");
   report("session-info", { hasStatus: /"status"/.test(text) });
   await page.keyboard.press("Control+W");
-  await page.locator(`.tab.active[aria-label*="${config.fileName}"]`).waitFor({ timeout: WAIT });
+  await page
+    .locator(`.tab.active[aria-label*="${config.fileName}"]`)
+    .waitFor({ timeout: WAIT });
 }
 
 async function sessionTerminal(page) {
   // From the status bar item: its click offers the session actions.
   await page.locator('[id$="baiBridge.status"]').click();
-  const pick = page.locator(".quick-input-widget", { hasText: "Backend.AI session" });
+  const pick = page.locator(".quick-input-widget", {
+    hasText: "Backend.AI session",
+  });
   await pick.waitFor({ state: "visible", timeout: WAIT });
   await page.keyboard.type("Open Session Terminal");
   await page
-    .locator(".quick-input-list .monaco-list-row", { hasText: "Open Session Terminal" })
+    .locator(".quick-input-list .monaco-list-row", {
+      hasText: "Open Session Terminal",
+    })
     .first()
     .waitFor();
   await page.keyboard.press("Enter");
-  await page.locator(".terminal-wrapper.active .xterm-rows:visible").waitFor({ timeout: WAIT });
+  await page
+    .locator(".terminal-wrapper.active .xterm-rows:visible")
+    .waitFor({ timeout: WAIT });
   await until(page, "the session shell's prompt", async () =>
     /\$\s*$|#\s*$/m.test(await terminalText(page)),
   );
@@ -213,17 +260,24 @@ async function sessionTerminal(page) {
 }
 
 async function savedFileReachesSession(page) {
-  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
   await page.keyboard.press("Control+End");
   await page.keyboard.press("Enter");
   await page.keyboard.type(`# ${config.saveMarker}`);
   await page.keyboard.press("Control+S");
-  await page.locator(".tab.active.dirty").waitFor({ state: "detached", timeout: WAIT });
+  await page
+    .locator(".tab.active.dirty")
+    .waitFor({ state: "detached", timeout: WAIT });
   await page.locator(".terminal-wrapper.active .xterm-screen:visible").click();
   const found = new RegExp(`^found: 1\\s*$`, "m");
   await until(page, "the saved file in the session", async () => {
     if (found.test(await terminalText(page))) return true;
-    await page.keyboard.type(`echo "found: $(grep -c ${config.saveMarker} ${config.fileName})"\r`);
+    await page.keyboard.type(
+      `echo "found: $(grep -c ${config.saveMarker} ${config.fileName})"\r`,
+    );
     return until(
       page,
       "a grep answer",
@@ -260,7 +314,9 @@ async function terminalReconnects(page) {
 
 async function terminalProfile(page) {
   await command(page, "Create New Terminal (With Profile)");
-  const row = page.locator(".quick-input-list .monaco-list-row", { hasText: "Backend.AI session" });
+  const row = page.locator(".quick-input-list .monaco-list-row", {
+    hasText: "Backend.AI session",
+  });
   await row.first().waitFor({ timeout: WAIT });
   await page.keyboard.type("Backend.AI session");
   await page.keyboard.press("Enter");
@@ -286,7 +342,9 @@ async function terminalProfile(page) {
   await shot(page, "09-terminal-profile");
   const text = await terminalText(page);
   report("terminal-profile", {
-    fresh: text.includes("connecting to the session terminal") && !text.includes("found: 1"),
+    fresh:
+      text.includes("connecting to the session terminal") &&
+      !text.includes("found: 1"),
   });
 }
 
@@ -298,8 +356,14 @@ function languageServerPids() {
     if (!/^\d+$/.test(entry)) continue;
     try {
       const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
-      parents.set(Number(entry), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
-      commands.set(Number(entry), readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0"));
+      parents.set(
+        Number(entry),
+        Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]),
+      );
+      commands.set(
+        Number(entry),
+        readFileSync(`/proc/${entry}/cmdline`, "utf8").split("\0"),
+      );
     } catch {
       // the process ended while we looked
     }
@@ -310,25 +374,37 @@ function languageServerPids() {
     return false;
   };
   return [...commands]
-    .filter(([pid, argv]) => argv.includes("bai_bridge") && argv.includes("lsp") && below(pid))
+    .filter(
+      ([pid, argv]) =>
+        argv.includes("bai_bridge") && argv.includes("lsp") && below(pid),
+    )
     .map(([pid]) => pid);
 }
 
 async function serverCrashRestarts(page) {
   const [pid] = languageServerPids();
-  if (pid === undefined) throw new Error("no language server process found below code-server");
+  if (pid === undefined)
+    throw new Error("no language server process found below code-server");
   process.kill(pid, "SIGKILL");
-  const toast = page.locator(".notifications-toasts .notification-list-item-message", {
-    hasText: "stopped unexpectedly",
-  });
+  const toast = page.locator(
+    ".notifications-toasts .notification-list-item-message",
+    {
+      hasText: "stopped unexpectedly",
+    },
+  );
   await toast.first().waitFor({ timeout: WAIT });
   const message = await toast.first().innerText();
   const status = page.locator('[id$="baiBridge.status"]');
-  await until(page, "a new language server", () => languageServerPids().some((p) => p !== pid));
+  await until(page, "a new language server", () =>
+    languageServerPids().some((p) => p !== pid),
+  );
   await until(page, "the session running again", async () =>
     /: running/.test(await status.innerText()),
   );
-  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
   await goToLine(page, 16);
   await page.keyboard.press("Shift+Enter");
   await outputFrame(page)
@@ -341,7 +417,10 @@ async function serverCrashRestarts(page) {
 
 /** Type `code` on a new last line of the file and run it (Run Selection or Line). */
 async function runNewLine(page, code) {
-  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
   await page.keyboard.press("Control+End");
   await page.keyboard.press("Enter");
   await page.keyboard.type(code);
@@ -370,9 +449,11 @@ async function statusShows(page, state) {
 async function recordStatus(page) {
   await page.evaluate(() => {
     const seen = [];
-    const bar = document.getElementById("workbench.parts.statusbar") ?? document.body;
+    const bar =
+      document.getElementById("workbench.parts.statusbar") ?? document.body;
     const read = () => {
-      const text = document.querySelector('[id$="baiBridge.status"]')?.textContent ?? "";
+      const text =
+        document.querySelector('[id$="baiBridge.status"]')?.textContent ?? "";
       if (seen.at(-1) !== text) seen.push(text);
     };
     new MutationObserver(read).observe(bar, {
@@ -392,10 +473,16 @@ async function interruptRun(page) {
   await statusShows(page, "busy");
   await command(page, "Backend.AI: Interrupt");
   const frame = outputFrame(page);
-  const interrupted = frame.locator("pre", { hasText: "KeyboardInterrupt" }).first();
+  const interrupted = frame
+    .locator("pre", { hasText: "KeyboardInterrupt" })
+    .first();
   await interrupted.waitFor();
   await statusShows(page, "running");
-  const labelText = await runLabel(page, "KeyboardInterrupt", / · interrupted$/);
+  const labelText = await runLabel(
+    page,
+    "KeyboardInterrupt",
+    / · interrupted$/,
+  );
   await followedTo(page, interrupted, "the interrupted run");
   await shot(page, "11-interrupted");
   await runNewLine(page, 'print("after", "interrupt")');
@@ -419,7 +506,10 @@ async function restartSession(page) {
   await until(page, "the session restarted (status bar)", async () => {
     const seen = await statusSeen(page);
     const restarting = seen.findIndex((text) => /: restarting/.test(text));
-    return restarting >= 0 && seen.slice(restarting).some((text) => /: running/.test(text));
+    return (
+      restarting >= 0 &&
+      seen.slice(restarting).some((text) => /: running/.test(text))
+    );
   });
   await runNewLine(
     page,
@@ -446,12 +536,17 @@ async function destroySession(page) {
   await shot(page, "13-destroyed");
   const terminated = (await statusItem(page).innerText()).trim();
   await runNewLine(page, 'print("recreated", 2 + 3)');
-  const recreated = outputFrame(page).locator("pre", { hasText: "recreated 5" }).first();
+  const recreated = outputFrame(page)
+    .locator("pre", { hasText: "recreated 5" })
+    .first();
   await recreated.waitFor();
   await statusShows(page, "running");
   await followedTo(page, recreated, "the run on the re-created session");
   await shot(page, "14-recreated");
-  report("destroy-session", { terminated, after: (await statusItem(page).innerText()).trim() });
+  report("destroy-session", {
+    terminated,
+    after: (await statusItem(page).innerText()).trim(),
+  });
 }
 
 /** The label of the newest run whose output has `text`, once it has ended like `pattern`. */
@@ -461,10 +556,14 @@ async function runLabel(page, text, pattern) {
     .locator(".run", { has: frame.locator("pre", { hasText: text }) })
     .last()
     .locator(".run-label");
-  return until(page, `the run showing "${text}" labelled ${pattern}`, async () => {
-    const shown = (await label.innerText()).trim();
-    return pattern.test(shown) && shown;
-  });
+  return until(
+    page,
+    `the run showing "${text}" labelled ${pattern}`,
+    async () => {
+      const shown = (await label.innerText()).trim();
+      return pattern.test(shown) && shown;
+    },
+  );
 }
 
 async function failedRun(page) {
@@ -480,7 +579,10 @@ function outputScroll(page) {
     .locator("body")
     .evaluate(() => ({
       top: window.scrollY,
-      fromBottom: document.documentElement.scrollHeight - window.innerHeight - window.scrollY,
+      fromBottom:
+        document.documentElement.scrollHeight -
+        window.innerHeight -
+        window.scrollY,
     }));
 }
 
@@ -495,7 +597,8 @@ async function wheelOverOutput(page, deltaY) {
  * bottom follows the output again. */
 async function scrolledUp(page) {
   const frame = outputFrame(page);
-  const ticks = (n) => frame.locator("pre", { hasText: new RegExp(`^tick ${n}$`, "m") });
+  const ticks = (n) =>
+    frame.locator("pre", { hasText: new RegExp(`^tick ${n}$`, "m") });
   await runNewLine(
     page,
     "import time; [(print('tick', i, flush=True), time.sleep(0.25)) for i in range(60)]",
@@ -521,7 +624,8 @@ async function scrolledUp(page) {
 /** The Python running our language server (argv[0] of its process). */
 function languageServerPython() {
   const [pid] = languageServerPids();
-  if (pid === undefined) throw new Error("no language server process found below code-server");
+  if (pid === undefined)
+    throw new Error("no language server process found below code-server");
   return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0")[0];
 }
 
@@ -531,7 +635,10 @@ async function installScenario(page) {
     hasText: "not installed",
   });
   await offer.first().waitFor({ timeout: WAIT });
-  const message = await offer.first().locator(".notification-list-item-message").innerText();
+  const message = await offer
+    .first()
+    .locator(".notification-list-item-message")
+    .innerText();
   await shot(page, "01-install-offer");
   report("install-offer", { message });
   await offer.first().locator(".monaco-button", { hasText: "Install" }).click();
@@ -539,12 +646,121 @@ async function installScenario(page) {
   await until(page, "the session to be running after the install", async () =>
     /: (running|busy)/.test(await status.innerText()),
   );
-  await page.locator(".editor-group-container .monaco-editor .view-lines").first().click();
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
   await goToLine(page, 1);
   await page.keyboard.press("Shift+Enter");
-  await outputFrame(page).locator("pre", { hasText: config.expectText }).first().waitFor();
+  await outputFrame(page)
+    .locator("pre", { hasText: config.expectText })
+    .first()
+    .waitFor();
   await shot(page, "02-installed-run");
   report("installed-run", { serverPython: languageServerPython() });
+}
+
+/** Type `text` at the end of the file, slowly as a person does, until the suggestion list is
+ * open on a row with `name`; the list is left open. */
+async function typeWithSuggestions(page, text, name) {
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
+  await page.keyboard.press("Control+End");
+  await page.keyboard.press("End");
+  await page.keyboard.press("Enter");
+  await page.keyboard.type(text, { delay: 40 });
+  const row = page.locator(".suggest-widget.visible .monaco-list-row", {
+    hasText: name,
+  });
+  await until(page, `"${name}" in the open suggestion list`, async () => {
+    if (await row.count()) return true;
+    if (!(await page.locator(".suggest-widget.visible").count()))
+      await page.keyboard.press("Control+Space");
+    return false;
+  });
+}
+
+/** What the editor shows on the line that has `text`. */
+const editorLine = (page, text) =>
+  page
+    .locator(".editor-group-container .monaco-editor .view-line", {
+      hasText: text,
+    })
+    .last();
+
+/** The session starts when the workspace opens; the run keys run the line as typed while the
+ * suggestion list is open; the session terminal survives a restart of the session. */
+async function firstHourScenario(page) {
+  await until(
+    page,
+    "the session to be running before any file is opened",
+    async () => /: (running|busy)/.test(await statusItem(page).innerText()),
+  );
+  const tabs = await page.locator(".tab").count();
+  await shot(page, "01-started-without-a-file");
+  report("started-without-file", {
+    tabs,
+    status: (await statusItem(page).innerText()).trim(),
+  });
+
+  await openFile(page, config.fileName);
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
+  await goToLine(page, 1);
+  await page.keyboard.press("Shift+Enter"); // defines bridge_seen
+  const frame = outputFrame(page);
+  await frame
+    .locator(".run-label", { hasText: `${config.fileName}, line 1 · finished` })
+    .waitFor();
+
+  await typeWithSuggestions(page, "bridge_seen", "bridge_seen");
+  await shot(page, "02-suggestions-open");
+  await page.keyboard.press("Shift+Enter");
+  await frame.locator("pre", { hasText: "'seen-42'" }).first().waitFor();
+  await shot(page, "03-shift-enter-ran");
+  report("shift-enter-with-suggestions", {
+    listOpen: await page.locator(".suggest-widget.visible").count(),
+    line: await editorLine(page, "bridge_seen").innerText(),
+  });
+
+  await typeWithSuggestions(page, "bridge_seen.upper", "upper");
+  await page.keyboard.press("Control+Enter");
+  await frame.locator("pre", { hasText: "str.upper" }).first().waitFor();
+  await shot(page, "04-ctrl-enter-ran");
+  report("ctrl-enter-with-suggestions", {
+    listOpen: await page.locator(".suggest-widget.visible").count(),
+    line: await editorLine(page, "bridge_seen.").innerText(),
+  });
+
+  await command(page, "Backend.AI: Open Session Terminal");
+  await page.locator(".terminal-wrapper.active .xterm-rows:visible").waitFor();
+  await until(page, "the session shell's prompt", async () =>
+    /\$\s*$|#\s*$/m.test(await terminalText(page)),
+  );
+  await page.keyboard.type("echo before-$((1+1))\r", { delay: 20 });
+  await until(page, "echo before the restart", async () =>
+    /^before-2\s*$/m.test(await terminalText(page)),
+  );
+  await command(page, "Backend.AI: Restart Session");
+  await confirmDialog(page, "Restart");
+  await until(page, "the terminal re-attached after the restart", async () =>
+    (await terminalText(page)).includes("reconnected to"),
+  );
+  await page.locator(".terminal-wrapper.active .xterm-screen:visible").click();
+  await page.keyboard.type("echo after-$((2+2))\r", { delay: 20 });
+  await until(page, "echo after the restart", async () =>
+    /^after-4\s*$/m.test(await terminalText(page)),
+  );
+  const text = await terminalText(page);
+  await shot(page, "05-terminal-after-restart");
+  report("terminal-after-restart", {
+    keptScreen: /^before-2\s*$/m.test(text),
+    askedForKey: text.includes("Press any key"),
+  });
 }
 
 async function mainScenario(page) {
@@ -571,7 +787,13 @@ async function mainScenario(page) {
     .allInnerTexts();
   report("notifications", { toasts });
   await serverCrashRestarts(page);
-  for (const step of [interruptRun, restartSession, destroySession, failedRun, scrolledUp])
+  for (const step of [
+    interruptRun,
+    restartSession,
+    destroySession,
+    failedRun,
+    scrolledUp,
+  ])
     await step(page);
 }
 
@@ -602,16 +824,29 @@ async function main() {
       "--disable-dev-shm-usage",
     ],
   });
-  const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
+  const page = await browser.newPage({
+    viewport: { width: 1600, height: 1000 },
+  });
   page.setDefaultTimeout(WAIT);
   try {
-    await page.goto(`${config.url}/?folder=${encodeURIComponent(config.workspace)}`);
+    await page.goto(
+      `${config.url}/?folder=${encodeURIComponent(config.workspace)}`,
+    );
     await page.locator(".monaco-workbench").waitFor({ timeout: WAIT });
-    await openFile(page, config.fileName);
-    await (config.scenario === "install" ? installScenario(page) : mainScenario(page));
+    if (config.scenario === "first-hour") {
+      await firstHourScenario(page);
+    } else {
+      await openFile(page, config.fileName);
+      await (config.scenario === "install"
+        ? installScenario(page)
+        : mainScenario(page));
+    }
   } catch (error) {
     await shot(page, "failure").catch(() => undefined);
-    report("failed", { error: String(error?.stack ?? error), ...(await workbenchState(page)) });
+    report("failed", {
+      error: String(error?.stack ?? error),
+      ...(await workbenchState(page)),
+    });
     process.exitCode = 1;
   } finally {
     await browser.close();

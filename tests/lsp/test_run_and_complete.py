@@ -112,7 +112,7 @@ async def test_a_short_run_ends_with_its_result_in_the_end_notification(
     # Announced only if it lasted 20 ms (a loaded machine); never a separate "output".
     assert [n["event"] for n in notes] in (["end"], ["start", "end"])
     end = notes[-1]
-    assert (end["label"], end["uri"], end["status"]) == ("line 1", uri, "finished")
+    assert (end["label"], end["uri"], end["status"]) == ("short.py, line 1", uri, "finished")
     assert end["items"] == [{"kind": "stdout", "data": "42\n"}]
 
 
@@ -123,7 +123,7 @@ async def test_a_longer_run_is_announced_before_it_ends(
     result = await run_selection(client, uri, 0)
     notes = bridge.run_outputs(field(result, "runId"))
     assert [n["event"] for n in notes] == ["start", "end"]
-    assert (notes[0]["label"], notes[0]["uri"]) == ("line 1", uri)
+    assert (notes[0]["label"], notes[0]["uri"]) == ("slow.py, line 1", uri)
 
 
 async def test_a_plotting_cell_sends_a_png(

@@ -35,6 +35,9 @@ export class TerminalConnection {
   private pingTimer: NodeJS.Timeout | undefined;
   private waitingForKey = false;
   private closed = false;
+  /** The session is restarting: its shell ends with it, which is no reason to give up. */
+  private sessionRestarting = false;
+  private lostToRestart = false;
   private connections = 0;
   /** Keys typed while (re)connecting. */
   private pending = "";
@@ -71,6 +74,21 @@ export class TerminalConnection {
   resize(size: Size): void {
     this.size = size;
     this.sendResize();
+  }
+
+  /** The session is being restarted: a close from now on waits for it, not for a key. */
+  restarting(): void {
+    this.sessionRestarting = true;
+  }
+
+  /** The session is back: re-attach if the restart took the shell, or a key was awaited. */
+  restarted(): void {
+    this.sessionRestarting = false;
+    if (this.closed || !(this.lostToRestart || this.waitingForKey)) return;
+    this.lostToRestart = this.waitingForKey = false;
+    this.policy.reset();
+    this.events.write(note("the session restarted; re-attaching…"));
+    void this.connect();
   }
 
   close(): void {
@@ -135,6 +153,13 @@ export class TerminalConnection {
 
   private onDropped(uptimeMs: number, code: number, why: string): void {
     if (this.closed) return;
+    if (this.sessionRestarting && isFinalClose(code)) {
+      this.lostToRestart = true;
+      this.events.write(
+        note("the session is restarting; the terminal re-attaches when it is back"),
+      );
+      return;
+    }
     if (isFinalClose(code)) {
       this.waitingForKey = true;
       this.events.write(

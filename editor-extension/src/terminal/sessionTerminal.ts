@@ -12,7 +12,11 @@ export class SessionTerminal implements vscode.Pseudoterminal {
   readonly onDidClose = this.closer.event;
   private readonly connection: TerminalConnection;
 
-  constructor(descriptor: DescriptorSource, log: vscode.LogOutputChannel) {
+  constructor(
+    descriptor: DescriptorSource,
+    log: vscode.LogOutputChannel,
+    private readonly terminals: SessionTerminals,
+  ) {
     this.connection = new TerminalConnection(descriptor, {
       write: (text) => {
         this.writer.fire(text);
@@ -24,10 +28,12 @@ export class SessionTerminal implements vscode.Pseudoterminal {
   }
 
   open(dimensions: vscode.TerminalDimensions | undefined): void {
+    this.terminals.add(this.connection);
     void this.connection.start(dimensions);
   }
 
   close(): void {
+    this.terminals.delete(this.connection);
     this.connection.close();
     this.writer.dispose();
     this.closer.dispose();
@@ -42,14 +48,37 @@ export class SessionTerminal implements vscode.Pseudoterminal {
   }
 }
 
+/** The open session terminals, told when the session restarts (which ends its shell). */
+export class SessionTerminals {
+  private readonly open = new Set<TerminalConnection>();
+  private state: string | undefined;
+
+  add(connection: TerminalConnection): void {
+    this.open.add(connection);
+  }
+
+  delete(connection: TerminalConnection): void {
+    this.open.delete(connection);
+  }
+
+  /** The session's state from each `baiBridge/sessionStatus`. */
+  sessionState(state: string): void {
+    if (state === "restarting") for (const connection of this.open) connection.restarting();
+    else if (this.state === "restarting")
+      for (const connection of this.open) connection.restarted();
+    this.state = state;
+  }
+}
+
 /** A terminal that opens the session's shell. */
 export function createSessionTerminal(
   descriptor: DescriptorSource,
   log: vscode.LogOutputChannel,
+  terminals: SessionTerminals,
 ): vscode.ExtensionTerminalOptions {
   return {
     name: "Backend.AI session",
-    pty: new SessionTerminal(descriptor, log),
+    pty: new SessionTerminal(descriptor, log, terminals),
     iconPath: new vscode.ThemeIcon("vm"),
   };
 }

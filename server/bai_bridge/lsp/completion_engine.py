@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 _OWNER = re.compile(r"((?:[A-Za-z_]\w*\.)*)([A-Za-z_]\w*)?$")
+# How long a completion waits for a warm jedi (its cold start, 0.5-2 s, once, is waited for):
+# it sees a bounded window of the buffer (completion.py), so a call takes well under a second.
+STATIC_LIMIT = 3.0
 
 
 @attrs.frozen
@@ -86,6 +89,9 @@ class CompletionEngine:
         self.mirror = mirror
         self.timeout = timeout
         self._jedi = threading.Lock()  # jedi is not thread-safe: one call at a time
+        self._jedi_count = threading.Lock()
+        self._jedi_calls = 0  # running or waiting for `_jedi`
+        self._jedi_warm = False  # jedi has answered once: its cold start is over
         self._warm_up_claimed = False
 
     def claim_warm_up(self) -> bool:
@@ -98,15 +104,35 @@ class CompletionEngine:
         builtins only; warming on ``os`` kept ~11 MiB more stubs resident."""
         await self._static(CompletionRequest("value = 1\nval", 1, 3))
 
-    async def _static(self, request: CompletionRequest) -> list[Candidate]:
+    async def _static(
+        self, request: CompletionRequest, limit: float | None = None
+    ) -> list[Candidate]:
+        """jedi's candidates, or [] after ``limit`` s once jedi has answered a first time
+        (the call goes on in its thread and leaves its caches warm; jedi's cold start is
+        waited for, as it happens once) or when one call runs and another waits already."""
+        with self._jedi_count:
+            if self._jedi_calls >= 2:
+                return []  # it would only queue behind them: keystrokes must not pile up
+            self._jedi_calls += 1
         # A daemon thread: a jedi call stuck on its dead helper process must not keep the
         # language server alive at exit.
-        return await run_in_daemon_thread(lambda: self._jedi_locked(request))
+        call = run_in_daemon_thread(lambda: self._jedi_locked(request))
+        try:
+            return await asyncio.wait_for(call, limit if self._jedi_warm else None)
+        except TimeoutError:
+            log.info("static completion over its %s s: answered without it", limit)
+            return []
 
     def _jedi_locked(self, request: CompletionRequest) -> list[Candidate]:
         # Locked in the thread, so a cancelled request cannot let two calls overlap.
-        with self._jedi:
-            return jedi_candidates(request.source, request.line, request.col, request.path)
+        try:
+            with self._jedi:
+                found = jedi_candidates(request.source, request.line, request.col, request.path)
+                self._jedi_warm = True
+                return found
+        finally:
+            with self._jedi_count:
+                self._jedi_calls -= 1
 
     async def complete(self, request: CompletionRequest) -> CompletionAnswer:
         kernel = self.sessions.kernel_if_ready
@@ -119,7 +145,7 @@ class CompletionEngine:
         # The live object's own attributes leave jedi nothing to add, and inferring them
         # statically (``frame.`` walks pandas) cost 200 ms a keystroke here.
         owner_known = bool(request.owner) and bool(live)
-        static = _nothing() if owner_known else self._static(request)
+        static = _nothing() if owner_known else self._static(request, STATIC_LIMIT)
         answer, found = await asyncio.gather(remote, static)
         incomplete = kernel is None or (asking and answer is None)
         return CompletionAnswer(_merged(live, answer or [], found), incomplete)

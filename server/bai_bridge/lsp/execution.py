@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import inspect
 import shlex
-import typing
-from collections.abc import AsyncIterator, Callable
-from typing import Any, TypeVar
+import urllib.parse
+from collections.abc import AsyncIterator
 
 from lsprotocol import types
 
@@ -14,30 +12,22 @@ from bai_bridge.api import BatchOptions, ExecutionResult, Kernel
 
 from . import protocol
 from .cells import Snippet, cell_at, cell_snippet, cells_above, find_cells, selection_snippet
+from .commands import command
+from .documents import NotReadable, run_target
 from .runs import InputHandler, RunSpec, run
 from .server import BridgeServer
 from .sync import relative_path
 
 __all__ = ["register"]
 
-Handler = TypeVar("Handler", bound=Callable[..., Any])
-
-
-def _resolved(handler: Handler) -> Handler:
-    """pygls reads a command handler's signature and type hints on every call; with
-    postponed annotations that evaluates strings each time: do it once, here."""
-    handler.__annotations__ = typing.get_type_hints(handler)
-    handler.__signature__ = inspect.signature(handler, eval_str=True)  # type: ignore[attr-defined]
-    return handler
-
 
 def register(server: BridgeServer) -> None:
-    @server.command(protocol.RUN_SELECTION)
-    @_resolved
+    @command(server, protocol.RUN_SELECTION, protocol.RunSelectionArgs)
     async def run_selection(
         ls: BridgeServer, args: protocol.RunSelectionArgs
     ) -> protocol.RunResult | None:
-        text = ls.workspace.get_text_document(args.uri).source
+        if (text := await _source(ls, args.uri)) is None:
+            return None
         r = args.range
         snippet = selection_snippet(
             text, (r.start.line, r.start.character), (r.end.line, r.end.character)
@@ -45,26 +35,34 @@ def register(server: BridgeServer) -> None:
         label = f"line {snippet.first_line + 1}"
         return await _run_snippet(ls, args.uri, snippet, label, stream=False)
 
-    @server.command(protocol.RUN_CELL)
-    @_resolved
+    @command(server, protocol.RUN_CELL, protocol.RunCellArgs)
     async def run_cell(ls: BridgeServer, args: protocol.RunCellArgs) -> protocol.RunResult | None:
-        text = ls.workspace.get_text_document(args.uri).source
+        if (text := await _source(ls, args.uri)) is None:
+            return None
         cell = cell_at(find_cells(text), args.line)
         snippet = cell_snippet(text, [cell] if cell else [])
         label = f"cell at line {cell.start + 1}" if cell else "cell"
         return await _run_snippet(ls, args.uri, snippet, label, stream=True)
 
-    @server.command(protocol.RUN_CELLS_ABOVE)
-    @_resolved
+    @command(server, protocol.RUN_CELLS_ABOVE, protocol.RunCellArgs)
     async def run_above(ls: BridgeServer, args: protocol.RunCellArgs) -> protocol.RunResult | None:
-        text = ls.workspace.get_text_document(args.uri).source
+        if (text := await _source(ls, args.uri)) is None:
+            return None
         snippet = cell_snippet(text, cells_above(find_cells(text), args.line))
         return await _run_snippet(ls, args.uri, snippet, "cells above", stream=True)
 
-    @server.command(protocol.RUN_FILE)
-    @_resolved
+    @command(server, protocol.RUN_FILE, protocol.RunFileArgs)
     async def run_file(ls: BridgeServer, args: protocol.RunFileArgs) -> protocol.RunResult | None:
         return await _run_file(ls, args.uri)
+
+
+async def _source(ls: BridgeServer, uri: str) -> str | None:
+    """What to run from (documents.run_target's rule), or None once the person is told."""
+    try:
+        return await run_target(ls, uri)
+    except NotReadable as e:
+        ls.tell(f"bai-bridge: {e}.")
+        return None
 
 
 async def _run_snippet(
@@ -81,7 +79,15 @@ async def _run_snippet(
         return kernel.run(snippet.code, on_input=on_input, stream=stream)
 
     code_lines = snippet.code.count("\n") or 1
-    return await _guarded(ls, RunSpec(uri, label, start, snippet.first_line, code_lines))
+    file = _file_name(ls, uri)
+    spec = RunSpec(uri, f"{file}, {label}", start, snippet.first_line, code_lines, file=file)
+    return await _guarded(ls, spec)
+
+
+def _file_name(ls: BridgeServer, uri: str) -> str:
+    """The file as the person knows it: workspace-relative, else its name (`Untitled-1`)."""
+    tail = uri.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
+    return relative_path(ls, uri) or urllib.parse.unquote(tail)
 
 
 async def _run_file(ls: BridgeServer, uri: str) -> protocol.RunResult | None:
@@ -90,6 +96,8 @@ async def _run_file(ls: BridgeServer, uri: str) -> protocol.RunResult | None:
     rel = relative_path(ls, uri)
     if rel is None:
         ls.tell("bai-bridge: only files inside the workspace folder can run remotely.")
+        return None
+    if (text := await _source(ls, uri)) is None:
         return None
     try:
         sent = await ls.sync.upload_files([rel], force=True)  # running it is the person's call
@@ -107,7 +115,7 @@ async def _run_file(ls: BridgeServer, uri: str) -> protocol.RunResult | None:
         opts = BatchOptions(exec=f"python -- {shlex.quote(rel)}")
         return kernel.run("", mode="batch", opts=opts, on_input=on_input, stream=True)
 
-    lines = ls.workspace.get_text_document(uri).source.count("\n") + 1
+    lines = text.count("\n") + 1
     return await _guarded(ls, RunSpec(uri, rel, start, 0, lines, remote_path=rel))
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from lsprotocol import types
 
 from . import protocol
+from .commands import command
 from .landing import Arrival, discard, keep_both
 from .progress import progress
 from .server import BridgeServer
@@ -24,7 +25,7 @@ __all__ = ["register"]
 
 
 def register(server: BridgeServer) -> None:
-    @server.command(protocol.LIST_REMOTE_FILES)
+    @command(server, protocol.LIST_REMOTE_FILES, protocol.ListRemoteFilesArgs, required=False)
     async def list_remote(
         ls: BridgeServer, args: protocol.ListRemoteFilesArgs | None = None
     ) -> list[protocol.RemoteFile] | None:
@@ -36,7 +37,7 @@ def register(server: BridgeServer) -> None:
             return None
         return [protocol.RemoteFile(e.filename, e.size, e.mode, e.mtime) for e in listing.files]
 
-    @server.command(protocol.DOWNLOAD)
+    @command(server, protocol.DOWNLOAD, protocol.DownloadArgs)
     async def download(
         ls: BridgeServer, args: protocol.DownloadArgs
     ) -> protocol.DownloadResult | None:

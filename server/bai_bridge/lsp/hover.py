@@ -12,8 +12,11 @@ from collections.abc import Sequence
 
 from lsprotocol import types
 
+from .completion import MAX_LINE
+from .documents import open_document
 from .mirror import Entry, NamespaceMirror, summary
 from .server import BridgeServer
+from .text_window import window
 
 __all__ = ["dotted_at", "markdown", "markup", "register"]
 
@@ -76,9 +79,17 @@ def register(server: BridgeServer) -> None:
     async def hover(ls: BridgeServer, params: types.HoverParams) -> types.Hover | None:
         if ls.mirror is None:
             return None
-        doc = ls.workspace.get_text_document(params.text_document.uri)
-        position = doc.position_codec.position_from_client_units(doc.lines, params.position)
-        line = doc.lines[position.line] if position.line < len(doc.lines) else ""
+        doc = open_document(ls, params.text_document.uri)  # never read from disk
+        if doc is None:
+            return None
+        around = window(doc.source, params.position.line, 0, 0, MAX_LINE)
+        if around is None:
+            return None
+        line = around.line_text
+        # A copy: the codec clamps an out-of-range position in place.
+        cursor = types.Position(0, params.position.character)
+        column = doc.position_codec.position_from_client_units([line], cursor).character
+        position = types.Position(params.position.line, column)
         found = dotted_at(line.rstrip("\r\n"), position.character)
         if found is None:
             return None
@@ -86,10 +97,12 @@ def register(server: BridgeServer) -> None:
         entry = await lookup(ls.mirror, path, ls.options.completion_timeout)
         if entry is None:
             return None
-        where = types.Range(
-            types.Position(position.line, start), types.Position(position.line, end)
+        shifted = types.Range(types.Position(0, start), types.Position(0, end))
+        columns = doc.position_codec.range_to_client_units([line], shifted)
+        client_range = types.Range(
+            types.Position(position.line, columns.start.character),
+            types.Position(position.line, columns.end.character),
         )
-        client_range = doc.position_codec.range_to_client_units(doc.lines, where)
         capability = ls.client_capabilities.text_document
         hover = capability.hover if capability else None
         content = markup(markdown(path, entry), hover.content_format if hover else None)

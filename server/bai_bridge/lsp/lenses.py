@@ -6,6 +6,7 @@ from lsprotocol import types
 
 from . import protocol
 from .cells import find_cells, has_cell_markers
+from .documents import open_document
 from .server import BridgeServer
 
 __all__ = ["register"]
@@ -14,8 +15,8 @@ __all__ = ["register"]
 def register(server: BridgeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_CODE_LENS)
     def code_lens(ls: BridgeServer, params: types.CodeLensParams) -> list[types.CodeLens]:
-        doc = ls.workspace.get_text_document(params.text_document.uri)
-        if not has_cell_markers(doc.source):
+        doc = open_document(ls, params.text_document.uri)  # never read from disk
+        if doc is None or not has_cell_markers(doc.source):
             return []
         cells = find_cells(doc.source)
         return [lens for i, cell in enumerate(cells) for lens in _lenses(doc.uri, cell.start, i)]

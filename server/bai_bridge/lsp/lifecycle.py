@@ -38,6 +38,12 @@ def register(server: BridgeServer) -> None:
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def edited(ls: BridgeServer, params: types.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        moved = ls.diagnostics.edit(uri, params.content_changes)
+        if moved is not None:
+            ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=moved)
+            )
         # Someone is typing: load jedi now, while they type, so that the first completion the
         # session cannot answer does not wait for jedi's cold start.
         if ls.completion is not None and ls.completion.claim_warm_up():
@@ -102,6 +108,7 @@ async def start(ls: BridgeServer) -> None:
     ls.sessions = SessionManager(ls.api, options, name, ls.tasks, lambda s: _push_status(ls, s))
     ls.mirror = NamespaceMirror(ls.sessions, ls.tasks)
     ls.mirror.attach()
+    ls.sessions.on_ready.append(lambda kernel, reason: _forget_diagnostics(ls, reason))
     ls.completion = CompletionEngine(ls.sessions, ls.mirror, options.completion_timeout)
     sync.attach(ls)
     folders.warn_unsynced(ls)
@@ -122,6 +129,15 @@ async def _warm_up(ls: BridgeServer) -> None:
         await ls.session_manager().kernel()
     except Exception as e:
         ls.fail("starting the session", e)
+
+
+async def _forget_diagnostics(ls: BridgeServer, reason: str) -> None:
+    """A restarted or new session has none of the state a traceback came from."""
+    if reason in ("restarted", "created"):
+        for uri in ls.diagnostics.clear():
+            ls.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=[])
+            )
 
 
 def _push_status(ls: BridgeServer, status: protocol.SessionStatus) -> None:

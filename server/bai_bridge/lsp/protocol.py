@@ -22,7 +22,8 @@ INPUT_REQUEST = "baiBridge/input"
 VARIABLES = "baiBridge/variables"
 
 # -- workspace/executeCommand ids (the server's; the extension's own UI commands differ) ------
-# Arguments (one JSON object, camelCase):
+# Arguments (one JSON object, camelCase; structured strictly by commands.py, so a wrong type
+# is an InvalidParams error, never coerced):
 #   RUN_SELECTION     {uri, range}        an empty range runs the line at range.start
 #   RUN_CELL          {uri, line}         the `# %%` cell holding `line` (0-based)
 #   RUN_CELLS_ABOVE   {uri, line}         every cell before the one holding `line`
@@ -193,7 +194,7 @@ class DownloadResult:
 @attrs.define
 class ResolveConflictArgs:
     path: str
-    action: str  # "overwrite" | "keep-remote"
+    action: Literal["overwrite", "keep-remote"]
 
 
 @attrs.define

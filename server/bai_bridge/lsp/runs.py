@@ -17,7 +17,7 @@ from bai_bridge.api.models import Html, Media, Stderr, Stdout
 
 from . import protocol
 from .server import BridgeServer
-from .tracebacks import RemoteError, find_error
+from .tracebacks import RemoteError, StderrTail, cell_numbers, find_error, in_file_terms
 
 __all__ = ["RunSpec", "judge", "run"]
 
@@ -34,9 +34,10 @@ class InputCancelled(Exception):
 
 
 class InputHandler:
-    def __init__(self, ls: BridgeServer, run_id: str) -> None:
+    def __init__(self, ls: BridgeServer, run_id: str, echo: Callable[[str, bool], None]) -> None:
         self.ls = ls
         self.run_id = run_id
+        self.echo = echo
 
     async def __call__(self, prompt: str, password: bool) -> str:
         params = protocol.InputRequestParams(self.run_id, prompt, password)
@@ -44,6 +45,7 @@ class InputHandler:
         text = answer.get("text") if isinstance(answer, dict) else getattr(answer, "text", None)
         if text is None:
             raise InputCancelled
+        self.echo(str(text), password)
         return str(text)
 
 
@@ -57,6 +59,7 @@ class RunSpec:
     first_line: int
     line_count: int
     remote_path: str | None = None
+    file: str = ""  # the file as the person knows it, for the run's traceback
 
 
 async def run(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult:
@@ -92,7 +95,7 @@ async def _follow(
         status, exit_code = "interrupted", None
     finally:
         cancel.bind(None)
-    error = find_error("".join(console.stderr), spec.remote_path)
+    error = find_error(console.stderr.text(), spec.remote_path)
     status, error = judge(status, exit_code, error)
     _publish(ls, spec, error)
     return protocol.RunResult(console.run_id, status, exit_code)
@@ -132,7 +135,9 @@ async def _follow_once(
 ) -> tuple[str, int | None]:
     kernel = await ls.session_manager().kernel()
     try:
-        async for result in spec.start(kernel, InputHandler(ls, console.run_id)):
+        async for result in spec.start(
+            kernel, InputHandler(ls, console.run_id, console.echo_input)
+        ):
             seen.append(result)
             console.add(result)
     except InputCancelled:
@@ -155,7 +160,8 @@ class _Console:
         self.ls = ls
         self.spec = spec
         self.run_id = uuid.uuid4().hex[:12]
-        self.stderr: list[str] = []  # for the traceback
+        self.stderr = StderrTail()  # for the traceback
+        self.cell: int | None = None  # the run's `Cell In[n]`, once a traceback names it
         self.started = False
         self.held: list[protocol.OutputItem] = []
         loop = asyncio.get_running_loop()
@@ -176,6 +182,16 @@ class _Console:
         self.start()  # still going (more output to come, or waiting for input)
         if items:
             self._notify(protocol.Output(self.run_id, "output", items=items))
+
+    def echo_input(self, text: str, password: bool) -> None:
+        """Show the answer typed into ``input()`` after its prompt, as a terminal does."""
+        shown = "" if password else text
+        self.start()  # announced already, unless the input came within START_DELAY
+        self._notify(
+            protocol.Output(
+                self.run_id, "output", items=[protocol.OutputItem("stdout", shown + "\n")]
+            )
+        )
 
     def note(self, text: str) -> None:
         """A line of the bridge's own about the run, shown with its output."""
@@ -201,13 +217,23 @@ class _Console:
             if isinstance(item, Stdout):
                 items.append(protocol.OutputItem("stdout", item.text))
             elif isinstance(item, Stderr):
-                self.stderr.append(item.text)
-                items.append(protocol.OutputItem("stderr", item.text))
+                self.stderr.add(item.text)
+                items.append(protocol.OutputItem("stderr", self._in_file_terms(item.text)))
             elif isinstance(item, Media):
                 items.append(protocol.OutputItem("media", item.data, item.mime))
             elif isinstance(item, Html):
                 items.append(protocol.OutputItem("html", item.html))
         return items
+
+    def _in_file_terms(self, stderr: str) -> str:
+        """A traceback's frames of the code that ran, in the file's lines (the newest cell
+        number is this run's: earlier runs have smaller ones). Batch runs name the file."""
+        if not self.spec.file or self.spec.remote_path is not None:
+            return stderr
+        self.cell = max([*cell_numbers(stderr), self.cell or 0]) or None
+        if self.cell is None:
+            return stderr
+        return in_file_terms(stderr, self.cell, self.spec.file, self.spec.first_line)
 
     def _notify(self, output: protocol.Output) -> None:
         self.ls.protocol.notify(protocol.OUTPUT, output)
@@ -216,7 +242,10 @@ class _Console:
 def _publish(ls: BridgeServer, spec: RunSpec, error: RemoteError | None) -> None:
     if error is None and not ls.diagnostics.has_any(spec.uri):
         return  # nothing shown, nothing to show: spare the editor a notification
-    diagnostics = ls.diagnostics.record(spec.uri, spec.first_line, spec.line_count, error)
+    lines = ls.workspace.get_text_document(spec.uri).lines if error is not None else []
+    diagnostics = ls.diagnostics.record(
+        spec.uri, spec.first_line, spec.line_count, error, [line.rstrip("\r\n") for line in lines]
+    )
     ls.text_document_publish_diagnostics(
         types.PublishDiagnosticsParams(uri=spec.uri, diagnostics=diagnostics)
     )

@@ -11,6 +11,7 @@ from bai_bridge.api import Kernel
 from bai_bridge.api.models import converter as api_converter
 
 from . import protocol
+from .commands import command
 from .server import BridgeServer
 
 __all__ = ["register"]
@@ -27,19 +28,19 @@ async def _guard(ls: BridgeServer, action: str, work: Callable[[], Awaitable[T]]
 
 
 def register(server: BridgeServer) -> None:
-    @server.command(protocol.INTERRUPT)
-    async def interrupt(ls: BridgeServer, *args: object) -> None:
+    @command(server, protocol.INTERRUPT)
+    async def interrupt(ls: BridgeServer, _: None) -> None:
         async def work() -> None:
             await ls.session_manager().call(lambda k: k.interrupt())
 
         await _guard(ls, "interrupting the session", work)
 
-    @server.command(protocol.RESTART)
-    async def restart(ls: BridgeServer, *args: object) -> None:
+    @command(server, protocol.RESTART)
+    async def restart(ls: BridgeServer, _: None) -> None:
         await _guard(ls, "restarting the session", ls.session_manager().restart)
 
-    @server.command(protocol.DESTROY)
-    async def destroy(ls: BridgeServer, *args: object) -> None:
+    @command(server, protocol.DESTROY)
+    async def destroy(ls: BridgeServer, _: None) -> None:
         async def work() -> bool:
             await ls.session_manager().destroy()
             return True
@@ -47,16 +48,16 @@ def register(server: BridgeServer) -> None:
         if await _guard(ls, "destroying the session", work):
             ls.tell("bai-bridge: the session was destroyed.", types.MessageType.Info)
 
-    @server.command(protocol.SESSION_INFO)
-    async def info(ls: BridgeServer, *args: object) -> dict[str, Any] | None:
+    @command(server, protocol.SESSION_INFO)
+    async def info(ls: BridgeServer, _: None) -> dict[str, Any] | None:
         async def work() -> dict[str, Any]:
             found = await ls.session_manager().call(_info)
             return {"sessionName": ls.session_manager().session_name, **found}
 
         return await _guard(ls, "reading the session's info", work)
 
-    @server.command(protocol.SESSION_LOGS)
-    async def logs(ls: BridgeServer, *args: object) -> str | None:
+    @command(server, protocol.SESSION_LOGS)
+    async def logs(ls: BridgeServer, _: None) -> str | None:
         async def work() -> str:
             return (await ls.session_manager().call(lambda k: k.get_logs())).logs
 

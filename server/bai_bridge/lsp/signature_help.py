@@ -9,13 +9,17 @@ from collections.abc import Sequence
 
 from lsprotocol import types
 
+from .completion import MAX_LINE
+from .documents import open_document
 from .hover import lookup, markup
 from .server import BridgeServer
+from .text_window import window
 
 __all__ = ["open_call", "parameters", "register"]
 
 _CALLEE = re.compile(r"([A-Za-z_][\w]*(?:\.[A-Za-z_]\w*)*)\s*$")
 _LOOK_BACK = 2000  # characters before the cursor searched for the open call
+ABOVE = _LOOK_BACK  # whole lines above the cursor's read from the buffer
 _CLOSE = {")": "(", "]": "[", "}": "{"}
 
 
@@ -68,11 +72,18 @@ def register(server: BridgeServer) -> None:
     ) -> types.SignatureHelp | None:
         if ls.mirror is None:
             return None
-        doc = ls.workspace.get_text_document(params.text_document.uri)
-        position = doc.position_codec.position_from_client_units(doc.lines, params.position)
-        above = "".join(doc.lines[max(0, position.line - 20) : position.line])
-        line = doc.lines[position.line] if position.line < len(doc.lines) else ""
-        call = open_call(above + line[: position.character])
+        doc = open_document(ls, params.text_document.uri)  # never read from disk
+        if doc is None:
+            return None
+        around = window(doc.source, params.position.line, ABOVE, 0, MAX_LINE)
+        if around is None:
+            return None
+        # A copy: the codec clamps an out-of-range position in place.
+        cursor = types.Position(0, params.position.character)
+        line = around.line_text
+        column = doc.position_codec.position_from_client_units([line], cursor).character
+        above = around.text[: len(around.text) - len(line)]
+        call = open_call(above + line[:column])
         if call is None:
             return None
         path, argument = call

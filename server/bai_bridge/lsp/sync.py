@@ -15,6 +15,7 @@ from pygls.uris import to_fs_path
 from bai_bridge.api import Kernel
 
 from . import protocol
+from .commands import command
 from .progress import progress
 from .server import BridgeServer
 from .sync_plan import Conflict
@@ -151,11 +152,11 @@ def register(server: BridgeServer) -> None:
         if ls.sync is not None and rel is not None:
             ls.sync.saved(rel)
 
-    @server.command(protocol.SYNC_WORKSPACE)
-    async def sync_workspace(ls: BridgeServer, *args: object) -> protocol.SyncResult | None:
+    @command(server, protocol.SYNC_WORKSPACE)
+    async def sync_workspace(ls: BridgeServer, _: None) -> protocol.SyncResult | None:
         return await sync_with_progress(ls)
 
-    @server.command(protocol.RESOLVE_CONFLICT)
+    @command(server, protocol.RESOLVE_CONFLICT, protocol.ResolveConflictArgs)
     async def resolve_conflict(ls: BridgeServer, args: protocol.ResolveConflictArgs) -> bool:
         return await resolve(ls, args.path, args.action)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bai_bridge.api import Kernel
 
 from . import protocol
+from .commands import command
 from .server import BridgeServer
 
 __all__ = ["register"]
@@ -14,10 +15,8 @@ SIGNATURE_LIFETIME = 14 * 60.0
 
 
 def register(server: BridgeServer) -> None:
-    @server.command(protocol.TERMINAL_DESCRIPTOR)
-    async def terminal_descriptor(
-        ls: BridgeServer, *args: object
-    ) -> protocol.TerminalDescriptor | None:
+    @command(server, protocol.TERMINAL_DESCRIPTOR)
+    async def terminal_descriptor(ls: BridgeServer, _: None) -> protocol.TerminalDescriptor | None:
         try:
             kernel = await ls.session_manager().kernel()
         except Exception as e:
