@@ -214,11 +214,18 @@ class StandaloneServer:
 
 @contextlib.contextmanager
 def standalone_server(
-    tmp_path: Path, profile: str = "embedded", prefix: Sequence[str] = ()
+    tmp_path: Path,
+    profile: str = "embedded",
+    prefix: Sequence[str] = (),
+    *,
+    port: int = 0,
+    keys: tuple[str, str] | None = None,
 ) -> Iterator[StandaloneServer]:
     """`bai-bridge local-server` as a subprocess on a free port, stopped with SIGTERM;
-    `prefix`: a command it runs under (e.g. `setpriv ...`)."""
-    access, secret = "AKSTANDALONE" + secrets.token_hex(4).upper(), secrets.token_urlsafe(30)
+    `prefix`: a command it runs under (e.g. `setpriv ...`); `port` and `keys` (access,
+    secret) to start it again where a killed one was."""
+    access = keys[0] if keys else "AKSTANDALONE" + secrets.token_hex(4).upper()
+    secret = keys[1] if keys else secrets.token_urlsafe(30)
     env = {**os.environ, "BACKEND_ACCESS_KEY": access, "BACKEND_SECRET_KEY": secret}
     data_dir = tmp_path / "data"
     process = subprocess.Popen(
@@ -229,7 +236,7 @@ def standalone_server(
             "bai_bridge",
             "local-server",
             "--port",
-            "0",
+            str(port),
             "--data-dir",
             str(data_dir),
             "--profile",

@@ -144,9 +144,9 @@ async def start_client(profile: str, env: dict[str, str] | None = None) -> Langu
 
 
 async def initialize(
-    client: LanguageClient, root: Path, options: dict[str, Any] | None = None
+    client: LanguageClient, root: Path, options: dict[str, Any] | None = None, wait: bool = True
 ) -> Recorder:
-    """Initialize on ``root`` and wait until the server's session is running."""
+    """Initialize on ``root`` and (``wait``) wait until the server's session is running."""
     recorder = Recorder(client)
     uri = uri_of(root)
     await client.initialize_session(
@@ -157,7 +157,8 @@ async def initialize(
             initialization_options={"baiBridge": options or {}},
         )
     )
-    await recorder.wait_for("the session", lambda: recorder.state() == "running")
+    if wait:
+        await recorder.wait_for("the session", lambda: recorder.state() == "running")
     return recorder
 
 

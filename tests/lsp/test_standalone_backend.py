@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import attrs
 import pytest
@@ -77,11 +78,13 @@ def project(tmp_path: Path) -> Path:
 
 
 @asynccontextmanager
-async def bridge_on(backend: Backend, root: Path) -> AsyncIterator[tuple[LanguageClient, Recorder]]:
+async def bridge_on(
+    backend: Backend, root: Path, options: dict[str, Any] | None = None
+) -> AsyncIterator[tuple[LanguageClient, Recorder]]:
     """A language server on ``backend`` with its session running; stopped on leaving."""
     client = await start_client(backend.profile, backend.env)
     try:
-        yield client, await initialize(client, root)
+        yield client, await initialize(client, root, options)
     finally:
         await stop_server(client)
         await client.stop()

@@ -14,6 +14,7 @@ import pytest
 
 from bai_bridge.api import Kernel
 from bai_bridge.lsp.config import BridgeOptions
+from bai_bridge.lsp.landing import LocalChanged
 from bai_bridge.lsp.remote_files import remote_stats
 from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.sync_plan import LocalFile
@@ -267,3 +268,64 @@ async def test_a_file_only_touched_in_the_session_is_no_conflict(
     result = await service.sync_workspace()
     assert (result.uploaded, result.conflicts, result.unchanged) == (["a.py"], [], 1)
     assert await session_output(kernel, "print(open('a.py').read())") == "a = 22\n\n"
+
+
+async def test_a_held_back_file_goes_once_this_editors_run_is_over(
+    sessions: SessionManager, tmp_path: Path
+) -> None:
+    """Not compared behind a run of this editor's, the file is pending; when the session is
+    idle again it goes by itself, without waiting for the next save."""
+    root = tmp_path / "workspace"
+    root.mkdir()
+    (root / "big.bin").write_bytes(b"A" * (600 * 1024))
+    service = SyncService(root, BridgeOptions(), sessions)
+    sessions.on_available.append(service.resume)
+    assert (await service.sync_workspace()).uploaded == ["big.bin"]
+    (root / "big.bin").write_bytes(b"C" * (600 * 1024))
+    kernel = await sessions.kernel()
+    before = (await remote_stats(kernel, ["big.bin"]))["big.bin"]
+    worker = asyncio.create_task(service.save_worker())
+    try:
+        sessions.run_started()  # a run of this editor's: nothing is compared behind it
+        try:
+            assert await service.upload_files(["big.bin"]) == []
+        finally:
+            sessions.run_finished()  # idle again
+        async with asyncio.timeout(60):  # the session tells nobody of uploads: poll it
+            while True:
+                if (await remote_stats(kernel, ["big.bin"]))["big.bin"] != before:
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        worker.cancel()
+    assert await session_output(kernel, "print(open('big.bin').read(3))") == "CCC\n"
+
+
+async def test_keeping_the_sessions_copy_spares_a_local_file_changed_since_it_was_asked(
+    sessions: SessionManager, tmp_path: Path
+) -> None:
+    """keep-remote lands like a download: over the local file the person was asked about,
+    not over one edited after that."""
+    root = tmp_path / "workspace"
+    root.mkdir()
+    (root / "a.py").write_text("A = 1\n")
+    service = SyncService(root, BridgeOptions(), sessions)
+    assert (await service.sync_workspace()).uploaded == ["a.py"]
+    kernel = await sessions.kernel()
+    await session_output(kernel, "open('a.py', 'w').write('A = 2  # session\\n')")
+    (root / "a.py").write_text("A = 3  # here\n")
+    assert await service.upload_files(["a.py"]) == []
+    assert list(service.conflicts) == ["a.py"]
+
+    (root / "a.py").write_text("A = 4  # here, after the question\n")
+    with pytest.raises(LocalChanged):
+        await service.keep_remote("a.py")
+    assert (root / "a.py").read_text() == "A = 4  # here, after the question\n"
+    assert list(service.conflicts) == ["a.py"]
+
+    assert await service.upload_files(["a.py"]) == []  # asked again about this content
+    await service.keep_remote("a.py")
+    assert (root / "a.py").read_text() == "A = 2  # session\n"
+    assert service.conflicts == {}
+    assert await service.upload_files(["a.py"]) == []
+    assert (await service.sync_workspace()).unchanged == 1

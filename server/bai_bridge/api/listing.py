@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 from typing import TYPE_CHECKING, Any
 
-from .errors import BackendAPIError, TransferError
+from .errors import BackendAPIError, BackendNotFoundError, TransferError
 
 if TYPE_CHECKING:
     from .kernel import Kernel
@@ -31,7 +31,8 @@ async def file_stats(kernel: Kernel, folder: str) -> dict[str, tuple[int, float]
     """``{name: (size, mtime)}`` of the files (not folders) directly in ``folder``; empty
     when the folder does not exist in the session.
 
-    Raises `ListingError` when the listing failed or came with errors.
+    Raises `ListingError` when the listing failed or came with errors, and
+    `BackendNotFoundError` when the session itself is gone (a missing folder is no 404).
     """
     try:
         raw: Any = await kernel.session.fetch_json(
@@ -40,6 +41,8 @@ async def file_stats(kernel: Kernel, folder: str) -> dict[str, tuple[int, float]
             query=kernel.request_query(),
             json_body={"path": folder},
         )
+    except BackendNotFoundError:
+        raise  # the session is gone: its caller may re-create it
     except BackendAPIError as e:  # e.g. a 500 from the agent: nothing is known of the folder
         raise ListingError(f"the session could not list {folder!r}: {e}") from e
     errors = raw.get("errors") if isinstance(raw, dict) else None

@@ -91,7 +91,7 @@ def _file_name(ls: BridgeServer, uri: str) -> str:
 
 
 async def _run_file(ls: BridgeServer, uri: str) -> protocol.RunResult | None:
-    if ls.sync is None:
+    if not await ls.until_started() or ls.sync is None:
         return None
     rel = relative_path(ls, uri)
     if rel is None:

@@ -31,7 +31,7 @@ def register(server: BridgeServer) -> None:
     ) -> list[protocol.RemoteFile] | None:
         path = args.path if args is not None else "."
         try:
-            listing = await ls.session_manager().call(lambda k: k.list_files(path))
+            listing = await (await ls.session_manager()).call(lambda k: k.list_files(path))
         except Exception as e:
             ls.fail(f"listing {path} in the session", e)
             return None
@@ -41,6 +41,8 @@ def register(server: BridgeServer) -> None:
     async def download(
         ls: BridgeServer, args: protocol.DownloadArgs
     ) -> protocol.DownloadResult | None:
+        if not await ls.until_started():
+            return None
         dest = _destination(ls, args.dest)
         if dest is None or ls.sync is None:
             ls.tell("bai-bridge: downloads go into the workspace folder; none is open.")

@@ -22,9 +22,22 @@ from bai_bridge.scratch import make_scratch_dir
 
 from .sync_plan import ManifestEntry, file_digest
 
-__all__ = ["Arrival", "Landing", "discard", "keep_both", "place", "sort_arrivals", "staging"]
+__all__ = [
+    "Arrival",
+    "Landing",
+    "LocalChanged",
+    "discard",
+    "keep_both",
+    "place",
+    "sort_arrivals",
+    "staging",
+]
 
 COPY_MARK = "session copy"  # "notes (session copy).txt": the session's version, kept beside
+
+
+class LocalChanged(Exception):
+    """A local file changed after the person decided about it: it was not overwritten."""
 
 
 @attrs.frozen

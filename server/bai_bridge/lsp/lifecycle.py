@@ -91,6 +91,13 @@ def _report(ls: BridgeServer, problems: list[str]) -> None:
 
 
 async def start(ls: BridgeServer) -> None:
+    try:
+        await _start(ls)
+    finally:
+        ls.started.set()  # commands waiting for the start go on (and say if it failed)
+
+
+async def _start(ls: BridgeServer) -> None:
     options, problems = parse_options(*await _client_settings(ls))
     _report(ls, problems)
     ls.options = options
@@ -126,7 +133,7 @@ def _api_config(ls: BridgeServer) -> APIConfig:
 async def _warm_up(ls: BridgeServer) -> None:
     """Start (or reuse) the session ahead of need: kernels take a while to start."""
     try:
-        await ls.session_manager().kernel()
+        await (await ls.session_manager()).kernel()
     except Exception as e:
         ls.fail("starting the session", e)
 

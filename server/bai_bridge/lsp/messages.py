@@ -13,9 +13,11 @@ from bai_bridge.api.errors import (
     BackendRateLimitError,
     BackendStreamBroken,
     BackendUnavailableError,
+    TransferError,
 )
 
-from .session import SessionUnavailable
+from .landing import LocalChanged
+from .session import NotStarted, SessionUnavailable
 
 __all__ = ["describe_error"]
 
@@ -48,7 +50,7 @@ def _what(error: BaseException) -> str:
             f"the code is too large for the session server ({detail}). Run a smaller "
             "selection, or put the data in a file and upload it."
         )
-    if isinstance(error, BackendAPIError):
+    if isinstance(error, BackendAPIError | TransferError | LocalChanged | NotStarted):
         return _sentence(str(error))
     if isinstance(error, BackendStreamBroken):
         return (

@@ -119,7 +119,7 @@ class NamespaceMirror:
 
     def attach(self) -> None:
         """Refresh after every run and whenever a session is ready."""
-        self.sessions.on_idle.append(self.request_refresh)
+        self.sessions.on_available.append(self.request_refresh)
         self.sessions.on_ready.append(self._on_ready)
 
     async def _on_ready(self, kernel: Kernel, reason: str) -> None:

@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Iterable
 from pathlib import Path, PurePosixPath
 
-from bai_bridge.api import BackendAPIError, Kernel
+from bai_bridge.api import Kernel
 from bai_bridge.api.listing import file_stats
 
 from .sync_plan import MANIFEST_PATH, Manifest, RemoteStat
@@ -25,17 +25,17 @@ _PARALLEL_LISTINGS = 8
 
 
 async def remote_stats(kernel: Kernel, paths: Iterable[str]) -> dict[str, RemoteStat]:
-    """Size and mtime of those ``paths`` the session has (one listing per folder)."""
+    """Size and mtime of those ``paths`` the session has (one listing per folder).
+
+    Raises `ListingError` for a folder the session could not list, and a lost session's
+    `BackendNotFoundError` as it is (the caller re-creates the session)."""
     # Normalised once per folder, not once per path (thousands of paths, a few folders).
     folders = sorted({str(PurePosixPath(d)) for d in {_folder(p) for p in paths}})
     gate = asyncio.Semaphore(_PARALLEL_LISTINGS)
 
     async def listing(folder: str) -> dict[str, RemoteStat]:
-        async with gate:
-            try:
-                found = await file_stats(kernel, folder)
-            except BackendAPIError:
-                return {}  # the folder does not exist (yet) in the session
+        async with gate:  # a missing folder lists empty; one that could not be listed
+            found = await file_stats(kernel, folder)  # raises (never read as empty)
         prefix = "" if folder == "." else f"{folder}/"
         return {prefix + name: RemoteStat(*stat) for name, stat in found.items()}
 

@@ -64,7 +64,7 @@ class RunSpec:
 
 async def run(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult:
     """Run to the end (or until the person cancels); never raises for a failed run."""
-    sessions = ls.session_manager()  # not initialized yet: raised before anything is told
+    sessions = await ls.session_manager()  # waits for the start; raised before anything is told
     console = _Console(ls, spec)
     result = protocol.RunResult(console.run_id, "error")
     sessions.run_started()
@@ -126,14 +126,14 @@ async def _stream(ls: BridgeServer, spec: RunSpec, console: _Console) -> tuple[s
         if seen:  # it ran: the session ended under it (a manager forgets a destroyed one)
             console.note("The session ended during this run.")
             return "failed", None
-        ls.session_manager().forget("the session was terminated; creating a new one")
+        (await ls.session_manager()).forget("the session was terminated; creating a new one")
     return await _follow_once(ls, spec, console, seen)
 
 
 async def _follow_once(
     ls: BridgeServer, spec: RunSpec, console: _Console, seen: list[ExecutionResult]
 ) -> tuple[str, int | None]:
-    kernel = await ls.session_manager().kernel()
+    kernel = await (await ls.session_manager()).kernel()
     try:
         async for result in spec.start(
             kernel, InputHandler(ls, console.run_id, console.echo_input)

@@ -6,6 +6,7 @@ sync and run bookkeeping); features reach it through the ``ls`` argument of thei
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,7 @@ from .config import BridgeOptions
 from .diagnostics import RunDiagnostics
 from .jsonrpc import BridgeProtocol
 from .messages import describe_error
+from .session import NotStarted
 from .tasks import BackgroundTasks
 
 if TYPE_CHECKING:
@@ -31,9 +33,16 @@ if TYPE_CHECKING:
     from .session import SessionManager
     from .sync_service import SyncService
 
-__all__ = ["BridgeServer", "create_server"]
+__all__ = ["STARTUP_WAIT", "BridgeServer", "create_server"]
 
 log = logging.getLogger(__name__)
+# How long a command that arrives right after `initialized` waits for the start it begins
+# (settings round trip, version negotiation): a reachable server answers in well under 1 s.
+STARTUP_WAIT = 30.0
+NOT_STARTED = (
+    f"the language server did not finish starting within {STARTUP_WAIT:.0f} s (did the "
+    "client send 'initialized'?); retry in a moment"
+)
 
 
 class BridgeServer(LanguageServer):
@@ -59,6 +68,7 @@ class BridgeServer(LanguageServer):
         self.sync: SyncService | None = None
         self.completion: CompletionEngine | None = None
         self.mirror: NamespaceMirror | None = None
+        self.started = asyncio.Event()  # set once that start is over, done or not
 
     @property
     def root(self) -> Path | None:
@@ -71,9 +81,27 @@ class BridgeServer(LanguageServer):
         path = to_fs_path(uri) if uri else None
         return Path(path) if path else None
 
-    def session_manager(self) -> SessionManager:
+    async def until_started(self) -> bool:
+        """Wait (bounded) for the start `initialized` begins: a command or save in its first
+        moments waits for it instead of failing or being dropped. False (and said) if it
+        never came."""
+        try:
+            await asyncio.wait_for(self.started.wait(), STARTUP_WAIT)
+        except TimeoutError:
+            self.tell(f"bai-bridge: {NOT_STARTED}.")
+            return False
+        return True
+
+    async def session_manager(self) -> SessionManager:
+        """The session manager, once the start is over; `NotStarted` if it has none."""
+        try:
+            await asyncio.wait_for(self.started.wait(), STARTUP_WAIT)
+        except TimeoutError:
+            raise NotStarted(NOT_STARTED) from None
         if self.sessions is None:
-            raise RuntimeError("the language server is not initialized yet")
+            raise NotStarted(
+                self.startup_problem or "the language server could not set up the connection"
+            )
         return self.sessions
 
     def fail(self, action: str, error: BaseException) -> None:

@@ -2,9 +2,10 @@
 
 `SessionManager` knows nothing of LSP: it reports its state through ``on_status`` and calls
 ``on_ready`` listeners whenever a session (new, reused, restarted or re-created) is ready, so
-sync can run, and ``on_idle`` ones when the last run has ended (the namespace mirror
-refreshes then). Actions go through `call`, which re-creates a session terminated from outside
-and turns a lost connection into a reconnect loop with backoff.
+sync can run, and ``on_available`` ones when work held back can go again (the server is back
+after a drop; this editor's runs are over): pending uploads go, the namespace mirror refreshes.
+Actions go through `call`, which re-creates a session terminated from outside and turns a lost
+connection into a reconnect loop with backoff.
 """
 
 from __future__ import annotations
@@ -16,12 +17,13 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 from bai_bridge.api import APISession, BackendClientError, BackendNotFoundError, Kernel
+from bai_bridge.api.errors import BackendStreamBroken
 
 from .config import BridgeOptions
 from .protocol import SessionStatus
 from .tasks import BackgroundTasks
 
-__all__ = ["SessionManager"]
+__all__ = ["NotStarted", "SessionManager", "SessionUnavailable"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +36,10 @@ BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 BUSY_AFTER = 0.1
 _GONE_EVENTS = {"session_terminated", "kernel_terminated", "session_cancelled", "kernel_cancelled"}
 _STARTED_EVENTS = {"session_started", "kernel_started"}
+
+
+class NotStarted(Exception):
+    """The language server has not (or could not) set up its connection to the server."""
 
 
 class SessionUnavailable(Exception):
@@ -53,7 +59,7 @@ class SessionManager:
         self.options = options
         self.session_name = session_name
         self.on_ready: list[ReadyListener] = []
-        self.on_idle: list[Callable[[], None]] = []  # called when the last run has ended
+        self.on_available: list[Callable[[], None]] = []
         self._tasks = tasks
         self._on_status = on_status
         self._kernel: Kernel | None = None
@@ -108,8 +114,7 @@ class SessionManager:
             self._busy_timer = None
         if self._kernel is not None and self._state == "busy":
             self.set_state("running")
-        for listener in self.on_idle:
-            listener()
+        self._available()
 
     # -- the session ----------------------------------------------------------------------
 
@@ -143,6 +148,10 @@ class SessionManager:
         self._watch(kernel)
         self._announce(kernel, "created" if kernel.created else "reused")
         return kernel
+
+    def _available(self) -> None:
+        for listener in self.on_available:
+            listener()
 
     def _announce(self, kernel: Kernel, reason: str) -> None:
         for listener in self.on_ready:
@@ -212,19 +221,24 @@ class SessionManager:
                 log.info("session server still unreachable: %s", e)
                 continue
             break
+        self._reconnecting = None  # actions may go again (what `_available` wakes does)
         kernel = self._kernel
         if kernel is None:
             self.set_state("terminated", "reconnected; the next action starts the session")
-            return
+        elif not await self._still_there(kernel):
+            self.forget("reconnected, but the session is gone; the next action re-creates it")
+        else:
+            self.set_state("busy" if self._runs else "running", "reconnected")
+            self._watch(kernel)  # its event stream re-opened now, not after its own backoff
+        self._available()
+
+    async def _still_there(self, kernel: Kernel) -> bool:
         try:
             await kernel.get_info()
         except Exception as e:
-            self._reconnecting = None
-            self.forget(
-                f"reconnected, but the session is gone ({e}); the next action re-creates it"
-            )
-            return
-        self.set_state("busy" if self._runs else "running", "reconnected")
+            log.info("the session did not survive the drop: %s", e)
+            return False
+        return True
 
     def _watch(self, kernel: Kernel) -> None:
         if self._watcher is not None:
@@ -244,6 +258,8 @@ class SessionManager:
                 raise
             except Exception as e:
                 log.info("event stream of %s dropped: %s", kernel.kernel_id, e)
+                if isinstance(e, BackendClientError) and not isinstance(e, BackendStreamBroken):
+                    self.connection_lost(e)  # unreachable while idle: shown, not only logged
             await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
             attempt += 1
 

@@ -31,18 +31,21 @@ def register(server: BridgeServer) -> None:
     @command(server, protocol.INTERRUPT)
     async def interrupt(ls: BridgeServer, _: None) -> None:
         async def work() -> None:
-            await ls.session_manager().call(lambda k: k.interrupt())
+            await (await ls.session_manager()).call(lambda k: k.interrupt())
 
         await _guard(ls, "interrupting the session", work)
 
     @command(server, protocol.RESTART)
     async def restart(ls: BridgeServer, _: None) -> None:
-        await _guard(ls, "restarting the session", ls.session_manager().restart)
+        async def work() -> None:
+            await (await ls.session_manager()).restart()
+
+        await _guard(ls, "restarting the session", work)
 
     @command(server, protocol.DESTROY)
     async def destroy(ls: BridgeServer, _: None) -> None:
         async def work() -> bool:
-            await ls.session_manager().destroy()
+            await (await ls.session_manager()).destroy()
             return True
 
         if await _guard(ls, "destroying the session", work):
@@ -51,15 +54,16 @@ def register(server: BridgeServer) -> None:
     @command(server, protocol.SESSION_INFO)
     async def info(ls: BridgeServer, _: None) -> dict[str, Any] | None:
         async def work() -> dict[str, Any]:
-            found = await ls.session_manager().call(_info)
-            return {"sessionName": ls.session_manager().session_name, **found}
+            sessions = await ls.session_manager()
+            found = await sessions.call(_info)
+            return {"sessionName": sessions.session_name, **found}
 
         return await _guard(ls, "reading the session's info", work)
 
     @command(server, protocol.SESSION_LOGS)
     async def logs(ls: BridgeServer, _: None) -> str | None:
         async def work() -> str:
-            return (await ls.session_manager().call(lambda k: k.get_logs())).logs
+            return (await (await ls.session_manager()).call(lambda k: k.get_logs())).logs
 
         return await _guard(ls, "reading the session's logs", work)
 

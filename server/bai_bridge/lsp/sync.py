@@ -40,8 +40,8 @@ def relative_path(ls: BridgeServer, uri: str) -> str | None:
 
 
 def attach(ls: BridgeServer) -> None:
-    root, sessions = ls.root, ls.session_manager()
-    if root is None:
+    root, sessions = ls.root, ls.sessions
+    if root is None or sessions is None:
         return  # no workspace folder: nothing to sync
     service = SyncService(root, ls.options, sessions)
     service.on_conflicts = lambda conflicts: _ask(ls, conflicts)
@@ -56,12 +56,13 @@ def attach(ls: BridgeServer) -> None:
             await sync_with_progress(ls)
 
     sessions.on_ready.append(on_ready)
+    sessions.on_available.append(service.resume)
     ls.sync = service
     ls.tasks.spawn(service.save_worker(), "sync-saves")
 
 
 async def sync_with_progress(ls: BridgeServer) -> protocol.SyncResult | None:
-    if ls.sync is None:
+    if not await ls.until_started() or ls.sync is None:
         return None
     try:
         async with progress(ls, "bai-bridge: syncing the workspace") as report:
@@ -130,7 +131,7 @@ async def _ask_person(ls: BridgeServer, conflicts: list[Conflict]) -> None:
 
 
 async def resolve(ls: BridgeServer, path: str, action: str) -> bool:
-    if ls.sync is None:
+    if not await ls.until_started() or ls.sync is None:
         return False
     try:
         if action == "overwrite":
@@ -147,7 +148,8 @@ async def resolve(ls: BridgeServer, path: str, action: str) -> bool:
 
 def register(server: BridgeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
-    def did_save(ls: BridgeServer, params: types.DidSaveTextDocumentParams) -> None:
+    async def did_save(ls: BridgeServer, params: types.DidSaveTextDocumentParams) -> None:
+        await ls.until_started()  # a save in the first moments is sent, not dropped
         rel = relative_path(ls, params.text_document.uri)
         if ls.sync is not None and rel is not None:
             ls.sync.saved(rel)
@@ -171,6 +173,7 @@ def register_file_operations(server: BridgeServer) -> None:
 
     @server.feature(types.WORKSPACE_DID_DELETE_FILES, every_file)
     async def did_delete(ls: BridgeServer, params: types.DeleteFilesParams) -> None:
+        await ls.until_started()
         rels = [r for f in params.files if (r := relative_path(ls, f.uri)) is not None]
         if ls.sync is None or not rels:
             return
@@ -178,6 +181,7 @@ def register_file_operations(server: BridgeServer) -> None:
 
     @server.feature(types.WORKSPACE_DID_RENAME_FILES, every_file)
     async def did_rename(ls: BridgeServer, params: types.RenameFilesParams) -> None:
+        await ls.until_started()
         pairs = [
             (old, new)
             for f in params.files

@@ -22,14 +22,14 @@ from pathlib import Path
 
 import attrs
 
-from bai_bridge.api import BatchOptions, Kernel
+from bai_bridge.api import BackendClientError, BackendNotFoundError, BatchOptions, Kernel
 from bai_bridge.api.models import DownloadResult
 
 from .config import BridgeOptions
-from .landing import Arrival, Landing, discard, place, sort_arrivals, staging
+from .landing import Arrival, Landing, LocalChanged, discard, place, sort_arrivals, staging
 from .protocol import SyncResult
 from .remote_files import load_manifest, remote_stats, save_manifest
-from .session import SessionManager
+from .session import SessionManager, SessionUnavailable
 from .sync_hash import HASH_WAIT, remote_digests
 from .sync_plan import (
     Conflict,
@@ -60,6 +60,8 @@ CHECKPOINT_FILES = 300  # files sent between two saves of the manifest during a 
 UNPROVEN = "not compared with the session's copy yet (the session is busy or could not be read)"
 
 Progress = Callable[[str, int], None]  # (message, percentage)
+# Failures of the session or the way to it, not of one file: no other file would fare better.
+_SESSION_LOST = (BackendClientError, BackendNotFoundError)
 
 
 class SyncService:
@@ -82,7 +84,11 @@ class SyncService:
         self._lock = asyncio.Lock()
         self._dirty: set[str] = set()
         self._dirty_event = asyncio.Event()
-        self._held: set[str] = set()  # saved files not compared yet: tried with the next save
+        # Saved files still to send: the server was unreachable, or the session's copy could
+        # not be compared while a cell ran. Sent with the next save, and as soon as the
+        # server is back or the session idle again (`resume`).
+        self._pending: set[str] = set()
+        self._told_waiting = False  # "sent once the server is back" said for this outage
 
     # -- whole workspace ------------------------------------------------------------------
 
@@ -97,14 +103,18 @@ class SyncService:
             self._scans,
         )
         by_path = {f.path: f for f in scan.files}
-        async with self._lock:
-            kernel = await self.sessions.kernel()
+
+        async def sync_on(kernel: Kernel) -> tuple[SyncPlan, list[str], list[str]]:
             manifest = await self._manifest_for(kernel)
             remote = await remote_stats(kernel, list(by_path))
             planned = plan_sync(scan.files, remote, manifest)
             plan = await self._settle(kernel, planned, remote, by_path)
             await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
             uploaded, failed = await self._send(kernel, [by_path[p] for p in plan.upload], report)
+            return plan, uploaded, failed
+
+        async with self._lock:  # a session lost meanwhile is re-created (`call`), once
+            plan, uploaded, failed = await self.sessions.call(sync_on)
         problems = {**scan.problems, **dict.fromkeys(plan.unproven, UNPROVEN)}
         if problems:
             self.on_problems(problems)
@@ -194,7 +204,7 @@ class SyncService:
         while later batches are still on their way (what `_record` needs)."""
         batches = [files[i : i + UPLOAD_BATCH] for i in range(0, len(files), UPLOAD_BATCH)]
         left = Counter(_folder(f.path) for f in files)  # files of each folder not yet sent
-        outcomes: list[tuple[list[str], list[str]]] = [([], []) for _ in batches]
+        outcomes: list[tuple[list[str], dict[str, Exception]]] = [([], {}) for _ in batches]
         progress = report if isinstance(report, UploadProgress) else UploadProgress(files, report)
         gate = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
 
@@ -211,27 +221,34 @@ class SyncService:
             async with asyncio.TaskGroup() as group:
                 for index in _in_turns(len(batches), UPLOADS_IN_FLIGHT):
                     group.create_task(send(index, batches[index]))
-        except ExceptionGroup as errors:  # e.g. a failing callback: raised as it was
+        except ExceptionGroup as errors:  # e.g. a lost session: raised as it was
             raise errors.exceptions[0] from None
-        return [p for d, _ in outcomes for p in d], [p for _, f in outcomes for p in f]
+        failed = {p: e for _, f in outcomes for p, e in f.items()}
+        if failed:  # one message for them all: 300 refused files are not 300 pop-ups
+            self.on_failure(names(list(failed)), next(iter(failed.values())))
+        return [p for d, _ in outcomes for p in d], list(failed)
 
     async def _upload_batch(
         self, kernel: Kernel, batch: list[LocalFile]
-    ) -> tuple[list[str], list[str]]:
+    ) -> tuple[list[str], dict[str, Exception]]:
+        """(sent, failed with why); a lost session or server is raised, for all files."""
         try:
             await kernel.upload([self.root / f.path for f in batch], basedir=self.root)
-            return [f.path for f in batch], []
+            return [f.path for f in batch], {}
+        except _SESSION_LOST:
+            raise
         except Exception:
             pass
         done: list[str] = []
-        failed: list[str] = []
+        failed: dict[str, Exception] = {}
         for file in batch:
             try:
                 await kernel.upload([self.root / file.path], basedir=self.root)
                 done.append(file.path)
+            except _SESSION_LOST:
+                raise
             except Exception as e:
-                failed.append(file.path)
-                self.on_failure(file.path, e)
+                failed[file.path] = e
         return done, failed
 
     async def _record(
@@ -273,6 +290,11 @@ class SyncService:
         self._dirty.add(rel)
         self._dirty_event.set()
 
+    def resume(self) -> None:
+        """The server is back or the session idle again: send what is pending."""
+        if self._pending:
+            self._dirty_event.set()
+
     async def save_worker(self) -> None:
         """Background loop draining saved files (start once, as a kept task)."""
         while True:
@@ -282,15 +304,21 @@ class SyncService:
             batch, self._dirty = sorted(self._dirty), set()
             try:
                 await self.upload_files(batch)
+            except (BackendClientError, SessionUnavailable) as e:
+                if not self._told_waiting:  # once per outage, not once per save
+                    self._told_waiting = True
+                    self.on_failure(f"{names(sorted(self._pending))} (sent once it is back)", e)
             except Exception as e:
-                self.on_failure(", ".join(batch), e)
+                self.on_failure(names(batch), e)
+            else:
+                self._told_waiting = False
 
     async def upload_files(self, rels: list[str], force: bool = False) -> list[str]:
         """Upload these files unless the session's copy changed since sync put it there
         (``force``: the person decided), with the files an earlier call could not compare
         with the session's copy. Returns what was sent."""
         if not force:
-            rels = sorted({*rels, *self._held})
+            rels = sorted({*rels, *self._pending})
         too_large: list[str] = []
         problems: dict[str, str] = {}
         local = await asyncio.to_thread(self._describe, rels, not force, too_large, problems)
@@ -301,8 +329,8 @@ class SyncService:
                 self.on_problems(problems)
             return []
         by_path = {f.path: f for f in local}
-        async with self._lock:
-            kernel = await self.sessions.kernel()
+
+        async def upload_on(kernel: Kernel) -> tuple[SyncPlan, list[LocalFile]]:
             manifest = await self._manifest_for(kernel)
             remote = await remote_stats(kernel, list(by_path))
             if force:
@@ -316,8 +344,17 @@ class SyncService:
             uploaded, _ = await self._upload(kernel, send, lambda _m, _p: None)
             sent = [f for f in send if f.path in uploaded]
             await self._record(kernel, sent)
-        self._held.difference_update(by_path)
-        self._held.update(plan.unproven)
+            return plan, sent
+
+        try:
+            async with self._lock:  # a session lost meanwhile is re-created (`call`), once
+                plan, sent = await self.sessions.call(upload_on)
+        except (BackendClientError, SessionUnavailable):
+            if not force:  # the person's own upload (run, overwrite) fails instead
+                self._pending.update(by_path)
+            raise
+        self._pending.difference_update(by_path)
+        self._pending.update(plan.unproven)
         problems.update(dict.fromkeys(plan.unproven, UNPROVEN))
         if problems:
             self.on_problems(problems)
@@ -361,14 +398,23 @@ class SyncService:
         return found
 
     async def keep_remote(self, rel: str) -> None:
-        """The person keeps the session's version: fetch it into the workspace."""
-        target = (self.root / rel).parent
-        conflict = self.conflicts.get(rel)
-        theirs = conflict is not None and conflict.reason == "not-synced-by-bridge"
-        async with self._lock:
-            kernel = await self.sessions.kernel()
-            await kernel.download([rel], target)
-            await self._record(kernel, await asyncio.to_thread(self._describe, [rel]), theirs)
+        """The person keeps the session's version: staged and landed as a download is, over
+        a local file only while it is still what the person was asked about."""
+        dest = (self.root / rel).parent
+        seen = self._conflict_seen.get(rel)
+        _result, landing = await self.fetch([rel], dest, lambda _done, _total: None)
+        try:
+            take = landing.safe + [
+                a for a in landing.clashes if seen is None or a.local_sha == seen[1]
+            ]
+            left = await self.land(take, landing.same, [rel], dest)
+        finally:
+            await asyncio.to_thread(discard, landing.staging)
+        if left or len(take) < len(landing.safe) + len(landing.clashes):
+            raise LocalChanged(
+                f"{rel} changed here after the conflict was found; nothing was overwritten. "
+                "Save it again to compare anew"
+            )
         self.conflicts.pop(rel, None)
 
     async def fetch(
@@ -382,7 +428,7 @@ class SyncService:
                 result = await self.sessions.call(
                     lambda k: k.download(paths, folder, progress=progress)
                 )
-                entries = dict((await self._manifest_for(await self.sessions.kernel())).entries)
+                entries = dict((await self.sessions.call(self._manifest_for)).entries)
             root = self.root.resolve()
             landing = await asyncio.to_thread(sort_arrivals, folder, dest, root, entries)
         except BaseException:
@@ -402,7 +448,7 @@ class SyncService:
             equal = {a.rel for a in moved + same}
             here = await asyncio.to_thread(files_in_place, self.root.resolve(), dest, paths)
             files = await asyncio.to_thread(self._describe, [r for r in here if r in equal])
-            await self._record(await self.sessions.kernel(), files, from_session=True)
+            await self.sessions.call(lambda k: self._record(k, files, from_session=True))
         return [a for a in take if a not in moved]
 
     # -- deletes and renames ----------------------------------------------------------------
@@ -423,18 +469,20 @@ class SyncService:
         Returns (removed, kept): kept files changed in the session and stay as they are.
         """
         async with self._lock:
-            kernel = await self.sessions.kernel()
-            manifest = await self._manifest_for(kernel)
-            owned = sorted({p for rel in rels for p in self.owned_under(rel)})
-            remote = await remote_stats(kernel, owned)
-            doomed, kept = await self._still_as_sent(kernel, manifest, owned, remote)
-            existing = [p for p in doomed if p in remote]
-            if existing:
-                await _delete_remote(kernel, existing)
-            for path in doomed:
-                manifest.entries.pop(path, None)
-            if doomed:
-                await save_manifest(kernel, manifest)
+            return await self.sessions.call(lambda kernel: self._remove_on(kernel, rels))
+
+    async def _remove_on(self, kernel: Kernel, rels: list[str]) -> tuple[list[str], list[str]]:
+        manifest = await self._manifest_for(kernel)
+        owned = sorted({p for rel in rels for p in self.owned_under(rel)})
+        remote = await remote_stats(kernel, owned)
+        doomed, kept = await self._still_as_sent(kernel, manifest, owned, remote)
+        existing = [p for p in doomed if p in remote]
+        if existing:
+            await _delete_remote(kernel, existing)
+        for path in doomed:
+            manifest.entries.pop(path, None)
+        if doomed:
+            await save_manifest(kernel, manifest)
         return doomed, kept
 
     async def _still_as_sent(
@@ -490,6 +538,12 @@ class UploadProgress:
     def sent(self, batch: list[LocalFile]) -> None:
         self.files += len(batch)
         self.bytes += sum(f.size for f in batch)
+
+
+def names(paths: list[str], shown: int = 5) -> str:
+    """``a.py, b.py (and 298 more)``: files named in one message, however many."""
+    more = f" (and {len(paths) - shown} more)" if len(paths) > shown else ""
+    return ", ".join(paths[:shown]) + more
 
 
 def _folder(path: str) -> str:

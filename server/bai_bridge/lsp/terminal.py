@@ -18,11 +18,12 @@ def register(server: BridgeServer) -> None:
     @command(server, protocol.TERMINAL_DESCRIPTOR)
     async def terminal_descriptor(ls: BridgeServer, _: None) -> protocol.TerminalDescriptor | None:
         try:
-            kernel = await ls.session_manager().kernel()
+            sessions = await ls.session_manager()
+            kernel = await sessions.kernel()
         except Exception as e:
             ls.fail("opening the session's terminal", e)
             return None
-        return describe(kernel, ls.session_manager().session_name)
+        return describe(kernel, sessions.session_name)
 
 
 def describe(kernel: Kernel, session_name: str) -> protocol.TerminalDescriptor:

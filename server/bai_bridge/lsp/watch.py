@@ -153,7 +153,7 @@ def register(server: BridgeServer) -> None:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     async def changed(ls: BridgeServer, params: types.DidChangeWatchedFilesParams) -> None:
-        if ls.sync is None:
+        if not await ls.until_started() or ls.sync is None:
             return
         excludes = ls.sync.options.sync_excludes
         written, deleted = await asyncio.to_thread(sort_events, ls.sync.root, excludes, params)
