@@ -27,8 +27,18 @@ export const ServerCommand = {
   resolveConflict: "bai-bridge.resolveConflict",
 } as const;
 
-export type SessionState =
-  "starting" | "running" | "busy" | "restarting" | "reconnecting" | "terminated" | "error";
+/** The session's states, as server/bai_bridge/lsp/protocol.py's SessionState spells them. */
+export const SESSION_STATES = [
+  "starting",
+  "running",
+  "busy",
+  "restarting",
+  "reconnecting",
+  "terminated",
+  "error",
+] as const;
+
+export type SessionState = (typeof SESSION_STATES)[number];
 
 export interface SessionStatus {
   /** One of SessionState (kept open: a newer server may add states). */

@@ -2,9 +2,11 @@
 // session actions.
 import * as vscode from "vscode";
 
-import type { SessionStatus } from "./protocol";
+import type { SessionState, SessionStatus } from "./protocol";
 
-const ICONS: Record<string, string> = {
+// Every state has its icon (the compiler checks): "reconnecting" while the server is
+// unreachable, back to "running" once it answers.
+const ICONS: Record<SessionState, string> = {
   starting: "$(loading~spin)",
   running: "$(vm-running)",
   busy: "$(sync~spin)",
@@ -35,7 +37,8 @@ export class SessionStatusItem implements vscode.Disposable {
 
   update(status: SessionStatus): void {
     this.current = status;
-    const icon = ICONS[status.state] ?? "$(question)";
+    const known: Partial<Record<string, string>> = ICONS; // a newer server's state: "?"
+    const icon = known[status.state] ?? "$(question)";
     this.item.text = `${icon} ${status.sessionName}: ${status.state}`;
     const lines = [`Backend.AI session **${status.sessionName}**: ${status.state}`];
     if (status.image) lines.push(`image: \`${status.image}\``);

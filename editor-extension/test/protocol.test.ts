@@ -28,6 +28,14 @@ test("methods match the server's", () => {
   assert.equal(python.get("INPUT_REQUEST"), protocol.INPUT_REQUEST);
 });
 
+test("session states match the server's, reconnecting among them", () => {
+  const source = readFileSync(PYTHON, "utf8");
+  const literal = /^SessionState = Literal\[([^\]]*)\]/m.exec(source)?.[1] ?? "";
+  const python = [...literal.matchAll(/"([^"]+)"/g)].map((m) => m[1]);
+  assert.deepEqual(python, [...protocol.SESSION_STATES]);
+  assert.ok(python.includes("reconnecting"));
+});
+
 test("every server command id is declared, with the same spelling", () => {
   const python = pythonConstants();
   const ours = protocol.ServerCommand as Record<string, string>;
