@@ -17,6 +17,7 @@ from pytest_lsp import LanguageClient
 
 from bai_bridge.api import APISession, BackendNotFoundError, Kernel
 from bai_bridge.lsp import protocol
+from bai_bridge.lsp.sync_service import CHECKPOINT_FILES
 from serverkit import standalone_server
 
 from .lsp_harness import (
@@ -137,11 +138,11 @@ async def test_a_session_lost_with_its_server_is_re_created_by_the_next_save(
 async def test_many_files_refused_by_the_session_are_told_in_one_message(
     backend: tuple[Backend, Callable[[], None]], project: Path
 ) -> None:
-    """The session holds folders where the workspace has 300 files: each upload is refused,
-    and the person hears of it once, not 300 times."""
+    """The session holds folders where the workspace has 320 files: each upload is refused,
+    and the person hears of it once for the sync, not 320 times (nor once per checkpoint)."""
     server, _restart = backend
     async with bridge_on(server, project) as (client, bridge):
-        names = [f"m{i:03d}.py" for i in range(300)]
+        names = [f"m{i:03d}.py" for i in range(CHECKPOINT_FILES + 20)]
         async with APISession(server.api_config) as api:
             kernel = api.Kernel(bridge.statuses[-1]["sessionName"])
             code = f"import os\nfor n in {names!r}: os.makedirs(n)\nprint('made')"
@@ -154,7 +155,7 @@ async def test_many_files_refused_by_the_session_are_told_in_one_message(
         told = [m.message for m in client.messages[before:]]
         assert len(told) == 1, told[:3]
         assert "m000.py" in told[0]
-        assert "(and 295 more)" in told[0]
+        assert f"(and {len(names) - 5} more)" in told[0]
 
 
 async def test_a_command_right_after_initialized_waits_for_the_session(

@@ -135,16 +135,16 @@ class SyncService:
         a manifest the next one continues from. Returns (done, failed)."""
         tracker = UploadProgress(files, report)
         uploaded: list[str] = []
-        failed: list[str] = []
+        failed: dict[str, Exception] = {}  # told once for the whole sync
         for start in range(0, len(files), CHECKPOINT_FILES):
             part = files[start : start + CHECKPOINT_FILES]
             sent: dict[str, RemoteStat] = {}  # listed while later batches still upload
-            done, bad = await self._upload(kernel, part, tracker, sent)
+            done, _ = await self._upload(kernel, part, tracker, sent, failed)
             arrived = set(done)
             await self._record(kernel, [f for f in part if f.path in arrived], stats=sent)
             uploaded += done
-            failed += bad
-        return uploaded, failed
+        self._tell_failed(failed)
+        return uploaded, list(failed)
 
     async def _settle(
         self,
@@ -195,10 +195,12 @@ class SyncService:
         files: list[LocalFile],
         report: Progress | UploadProgress,
         stats: dict[str, RemoteStat] | None = None,
+        failures: dict[str, Exception] | None = None,
     ) -> tuple[list[str], list[str]]:
         """Upload in batches, a few requests in flight (the round trips overlap); a failing
         batch is retried file by file so one bad file is reported and the rest go on.
-        Returns (done, failed), each in the order of ``files``.
+        Returns (done, failed), each in the order of ``files``. The failed files are told
+        in one message, or added to ``failures`` for the caller to tell.
 
         With ``stats``, each folder is listed into it as soon as its last file is sent,
         while later batches are still on their way (what `_record` needs)."""
@@ -224,9 +226,16 @@ class SyncService:
         except ExceptionGroup as errors:  # e.g. a lost session: raised as it was
             raise errors.exceptions[0] from None
         failed = {p: e for _, f in outcomes for p, e in f.items()}
-        if failed:  # one message for them all: 300 refused files are not 300 pop-ups
-            self.on_failure(names(list(failed)), next(iter(failed.values())))
+        if failures is None:
+            self._tell_failed(failed)
+        else:
+            failures.update(failed)
         return [p for d, _ in outcomes for p in d], list(failed)
+
+    def _tell_failed(self, failed: dict[str, Exception]) -> None:
+        """One message for them all: 300 refused files are not 300 pop-ups."""
+        if failed:
+            self.on_failure(names(list(failed)), next(iter(failed.values())))
 
     async def _upload_batch(
         self, kernel: Kernel, batch: list[LocalFile]
