@@ -150,3 +150,16 @@ async def test_a_restart_empties_the_mirror_until_its_next_snapshot(
     listed = await client.protocol.send_request_async(protocol.VARIABLES, {})
     assert "frame" not in {v.name for v in listed.variables}
     assert listed.generation != generation
+
+
+async def test_variables_asked_at_a_runs_end_list_what_that_run_defined(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    # A Variables view asks as soon as the run's end arrives: the snapshot that run started
+    # is still under way then, and the answer waits for it.
+    uri = open_doc(client, workspace / "fresh.py", "# %% fresh\nfresh_list = [1, 2, 3]\n")
+    assert field(await run_cell(client, uri, 1), "status") == "finished"
+    listed = await client.protocol.send_request_async(protocol.VARIABLES, {})
+    names = {v.name: v for v in listed.variables}
+    assert "fresh_list" in names
+    assert (names["fresh_list"].summary, names["fresh_list"].len) == ("list len 3", 3)

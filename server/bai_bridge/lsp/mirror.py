@@ -229,6 +229,14 @@ class NamespaceMirror:
             self._waited_for = task
             await asyncio.wait({task}, timeout=limit)
 
+    async def current(self, limit: float) -> None:
+        """Wait (up to ``limit`` s) for a snapshot under way, whoever waited for it before: a
+        Variables view asks as a run ends, when that run's snapshot has just started. During a
+        run none is under way (the run's end starts it), so this returns at once."""
+        task = self._refreshing
+        if task is not None and not task.done():
+            await asyncio.wait({task}, timeout=limit)
+
     # -- reading it -------------------------------------------------------------------------
 
     def lookup(self, path: str) -> Entry | None:

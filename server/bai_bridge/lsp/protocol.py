@@ -18,7 +18,8 @@ OUTPUT = "baiBridge/output"
 INPUT_REQUEST = "baiBridge/input"
 # -- client → server requests -----------------------------------------------------------------
 # VARIABLES  {} -> VariablesResult: the session's top-level names as the namespace mirror knows
-#            them (its last snapshot; answered at once, during runs too, never asking the kernel)
+#            them (its last snapshot, never asking the kernel; at once during runs; asked as a
+#            run ends, once that run's snapshot is in, waiting at most variables.SNAPSHOT_WAIT)
 VARIABLES = "baiBridge/variables"
 
 # -- workspace/executeCommand ids (the server's; the extension's own UI commands differ) ------

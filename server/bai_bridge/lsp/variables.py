@@ -1,5 +1,6 @@
 """`baiBridge/variables`: the namespace mirror's top-level names, for a Variables view (VS Code)
-or a custom request (Neovim). Answered from the mirror alone: at once, during runs too."""
+or a custom request (Neovim). Answered from the mirror alone, never asking the kernel: at once
+during runs; after a run's end, once that run's snapshot is in (bounded by SNAPSHOT_WAIT)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,11 @@ from . import protocol
 from .mirror import NamespaceMirror, summary
 from .server import BridgeServer
 
-__all__ = ["register", "variables"]
+__all__ = ["SNAPSHOT_WAIT", "register", "variables"]
+
+# A snapshot takes about 0.3 s of kernel time; one queued behind another client's cell is not
+# waited for past this: the view shows the last snapshot and refreshes after the next run.
+SNAPSHOT_WAIT = 2.0
 
 
 def variables(mirror: NamespaceMirror) -> protocol.VariablesResult:
@@ -33,7 +38,8 @@ def variables(mirror: NamespaceMirror) -> protocol.VariablesResult:
 
 def register(server: BridgeServer) -> None:
     @server.feature(protocol.VARIABLES)
-    def on_variables(ls: BridgeServer, params: Any) -> protocol.VariablesResult:
+    async def on_variables(ls: BridgeServer, params: Any) -> protocol.VariablesResult:
         if ls.mirror is None:
             return protocol.VariablesResult([], False, None)
+        await ls.mirror.current(SNAPSHOT_WAIT)
         return variables(ls.mirror)
