@@ -69,6 +69,13 @@ export class BridgeClient implements vscode.Disposable {
     return (await client.sendRequest(ExecuteCommandRequest.type, params)) as R;
   }
 
+  /** One of the bridge's own requests (protocol.ts). */
+  async request<R>(method: string, params: object): Promise<R> {
+    const client = this.client;
+    if (!client?.isRunning()) throw new Error("the Backend.AI language server is not running");
+    return await client.sendRequest<R>(method, params);
+  }
+
   /** Tell the server its settings changed; it pulls them again (see the middleware). */
   async settingsChanged(): Promise<void> {
     if (this.client?.isRunning()) {

@@ -15,10 +15,13 @@ import {
   type Output,
   SESSION_STATUS,
   type SessionStatus,
+  VARIABLES,
+  type VariablesResult,
 } from "./protocol";
 import { needsRestart, ownsRunKeys } from "./settings";
 import { SessionStatusItem } from "./status";
 import { SessionTerminals, createSessionTerminal } from "./terminal/sessionTerminal";
+import { VariablesView } from "./variablesView";
 
 const OTHER_RUNNERS = ["ms-python.python", "ms-toolsai.jupyter"];
 
@@ -26,14 +29,17 @@ function wireClient(
   status: SessionStatusItem,
   output: OutputView,
   terminals: SessionTerminals,
+  variables: VariablesView,
 ): (client: LanguageClient) => vscode.Disposable[] {
   return (client) => [
     client.onNotification(SESSION_STATUS, (params: SessionStatus) => {
       status.update(params);
       terminals.sessionState(params.state);
+      variables.sessionState(params.state);
     }),
     client.onNotification(OUTPUT, (params: Output) => {
       output.apply(params);
+      if (params.event === "end") void variables.refresh();
     }),
     client.onRequest(INPUT_REQUEST, (params: InputRequestParams) => askForInput(params)),
   ];
@@ -53,7 +59,15 @@ export async function activate(
   const status = new SessionStatusItem();
   const output = new OutputView(context.extensionUri, runOutput, readSettings().outputFoldLines);
   const terminals = new SessionTerminals();
-  const client = new BridgeClient(context, log, wireClient(status, output, terminals));
+  // The view asks through the client, which tells it of runs' ends: typed to break the cycle.
+  const variables: VariablesView = new VariablesView((): Promise<VariablesResult> =>
+    client.request(VARIABLES, {}),
+  );
+  const client: BridgeClient = new BridgeClient(
+    context,
+    log,
+    wireClient(status, output, terminals, variables),
+  );
   const documents = new ReadonlyDocuments();
   const deps = {
     context,
@@ -73,10 +87,12 @@ export async function activate(
     runOutput,
     status,
     output,
+    variables,
     client,
     documents,
     vscode.workspace.registerTextDocumentContentProvider(SCHEME, documents),
     ...registerCommands(deps),
+    vscode.commands.registerCommand("baiBridge.refreshVariables", () => variables.refresh()),
     client.onDidChangeRunning((running) => {
       if (!running) status.showServer("stopped");
     }),

@@ -73,6 +73,31 @@ export interface Output {
   exitCode?: number | null;
 }
 
+/** One top-level name of the session (VARIABLES). */
+export interface Variable {
+  name: string;
+  /** module | class | function | instance */
+  kind: string;
+  type: string;
+  /** e.g. "DataFrame (3, 2)", "list len 4", "function (x) -> int" */
+  summary: string;
+  /** Only of types whose repr is known to be safe. */
+  repr?: string | null;
+  len?: number | null;
+  shape?: number[] | null;
+  dtype?: string | null;
+  columns?: string[] | null;
+  doc?: string | null;
+}
+
+export interface VariablesResult {
+  variables: Variable[];
+  /** The namespace had more than the snapshot's bounds let it describe. */
+  truncated: boolean;
+  /** The snapshot's; null before the first one. */
+  generation: string | null;
+}
+
 export interface InputRequestParams {
   runId: string;
   prompt: string;
