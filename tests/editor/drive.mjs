@@ -573,6 +573,25 @@ async function failedRun(page) {
   report("failed-run", { label });
 }
 
+/** The Variables view (Backend.AI panel), open before a run, lists what the run defined once
+ * it ends, and a row expands to its details. */
+async function variablesView(page) {
+  await command(page, "Backend.AI: Focus on Variables View");
+  const rows = page.locator(".part.panel .monaco-list-row");
+  await runNewLine(page, "bridge_view_probe = [1, 2, 3]");
+  const row = rows.filter({ hasText: "bridge_view_probe" }).first();
+  const text = await until(page, "the variable in the Variables view", async () => {
+    const shown = await row.innerText();
+    return shown.includes("list len 3 = [1, 2, 3]") && shown;
+  });
+  await row.click();
+  // hasText matches textContent: the label and its description have no space between them.
+  const detail = rows.filter({ hasText: /^\s*value\s*\[1, 2, 3\]\s*$/ }).first();
+  await detail.waitFor({ timeout: WAIT });
+  await shot(page, "17-variables");
+  report("variables-view", { row: text, detail: await detail.innerText() });
+}
+
 /** The output view's scroll offset and how far it is from the bottom. */
 function outputScroll(page) {
   return outputFrame(page)
@@ -793,6 +812,7 @@ async function mainScenario(page) {
     destroySession,
     failedRun,
     scrolledUp,
+    variablesView,
   ])
     await step(page);
 }

@@ -6,8 +6,8 @@ session, reconnect the terminal keeping its screen, open the terminal profile, s
 killed language server, interrupt an endless loop from the command palette (the output view
 labels the run "interrupted" and follows to it without the test scrolling), restart the session
 (variables gone, files kept), destroy it (the status bar says so; the next run re-creates it),
-see a run that raised labelled "failed", and scroll up while a run streams (the view stays
-put) and back down (it follows again).
+see a run that raised labelled "failed", scroll up while a run streams (the view stays
+put) and back down (it follows again), and see a run's variable in the Variables view.
 Screenshots and logs go to test-artifacts/editor/ (the path is printed).
 """
 
@@ -98,3 +98,5 @@ def test_run_complete_terminal_and_sync_in_vscode(tmp_path: Path) -> None:
     assert steps["failed-run"]["label"].endswith(" · failed"), steps["failed-run"]
     scrolled = steps["scrolled-up"]
     assert scrolled["stayedTop"] == scrolled["heldTop"], "output does not pull a reader down"
+    variables = steps["variables-view"]
+    assert "list len 3 = [1, 2, 3]" in variables["row"], variables
