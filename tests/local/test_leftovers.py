@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 from pathlib import Path
 
 import aiohttp
 
-from bai_bridge.local.leftovers import OWNER_FILE
+from bai_bridge.local.leftovers import OWNER_FILE, UNMARKED_GRACE, remove_leftovers
 from bai_bridge.local.serve import start_server
 from serverkit import SignedClient, random_config, standalone_server
 
@@ -51,3 +52,19 @@ async def test_what_a_killed_server_left_is_removed_at_the_next_start(tmp_path: 
         "kept.txt",
         "sub",
     ]
+
+
+def test_a_session_folder_still_without_its_owner_mark_is_kept_until_it_is_old(
+    tmp_path: Path,
+) -> None:
+    """A server makes the folder, then writes its mark: a start in between must not take the
+    fresh folder for a dead server's (seen removing a starting session's console log)."""
+    sessions = tmp_path / "sessions"
+    fresh, old = sessions / "fresh", sessions / "old"
+    for folder in (fresh, old):
+        (folder / "work").mkdir(parents=True)
+    aged = time.time() - UNMARKED_GRACE - 60
+    os.utime(old, (aged, aged))
+    removed = remove_leftovers(tmp_path)
+    assert removed.sessions == 1
+    assert [p.name for p in sessions.iterdir()] == ["fresh"]

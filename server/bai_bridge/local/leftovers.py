@@ -14,6 +14,7 @@ import logging
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 import attrs
@@ -25,6 +26,9 @@ __all__ = ["OWNER_FILE", "Removed", "mark_owner", "remove_leftovers", "upload_tm
 log = logging.getLogger(__name__)
 
 OWNER_FILE = "server.pid"
+# A session folder with no owner mark yet may be one a server is making right now (the mark
+# follows the folder): only one this old is taken as left by a server that is gone.
+UNMARKED_GRACE = 120.0
 # `.bai-upload-<pid>-<token>-<n>`; before the pid was in the name: `.bai-upload-<token>-<n>`.
 _UPLOAD_TMP = re.compile(r"\.bai-upload-(?:(\d+)-)?[0-9a-f]{12}-\d+")
 
@@ -80,5 +84,8 @@ def _orphaned(session_dir: Path) -> bool:
     try:
         pid = int((session_dir / OWNER_FILE).read_text())
     except (OSError, ValueError):
-        return True
+        try:
+            return time.time() - session_dir.stat().st_mtime > UNMARKED_GRACE
+        except OSError:
+            return False  # gone meanwhile
     return pid != os.getpid() and not process_alive(pid)
