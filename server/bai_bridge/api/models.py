@@ -15,6 +15,8 @@ import attrs
 import cattrs
 from cattrs.gen import make_dict_structure_fn, make_dict_unstructure_fn, override
 
+from .slots import LiveUsage, SlotAllocation, parse_live_usage, parse_slots
+
 __all__ = [
     "ApiInfo",
     "BatchOptions",
@@ -90,6 +92,8 @@ class SessionInfo:
     tag: str | None = None
     container_id: str | None = None
     occupied_slots: Any = None
+    occupying_slots: Any = None
+    requested_slots: Any = None
     occupied_shares: Any = None
     environ: Any = None
     status_info: str | None = None
@@ -97,7 +101,19 @@ class SessionInfo:
     creation_time: str | None = None
     termination_time: str | None = None
     num_queries_executed: int | None = None
-    last_stat: dict[str, Any] | None = None
+    last_stat: Any = None
+
+    def allocation(self) -> SlotAllocation | None:
+        """The session's slots: what it occupies (24.x), else its main kernel's (older
+        managers), else what it asked for (a pending session occupies nothing yet)."""
+        for raw in (self.occupying_slots, self.occupied_slots, self.requested_slots):
+            slots = parse_slots(raw)
+            if slots is not None:
+                return slots
+        return None
+
+    def usage(self) -> LiveUsage | None:
+        return parse_live_usage(self.last_stat)
 
 
 @attrs.frozen
@@ -327,6 +343,8 @@ def _make_converter() -> cattrs.Converter:
             "user_id": "userId",
             "container_id": "containerId",
             "occupied_slots": "occupiedSlots",
+            "occupying_slots": "occupyingSlots",
+            "requested_slots": "requestedSlots",
             "occupied_shares": "occupiedShares",
             "status_info": "statusInfo",
             "creation_time": "creationTime",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from bai_bridge.local import metrics
@@ -50,7 +51,8 @@ def info_body(session: Session) -> dict[str, Any]:
     spec = session.spec
     now = datetime.now(UTC)
     kernel = session.kernel
-    slots = dict(spec.resources)
+    # A manager sends str(ResourceSlot): a repr of Decimal amounts, not JSON (doc §3.6).
+    slots = {name: Decimal(str(amount)) for name, amount in spec.resources.items()}
     return {
         "domainName": spec.domain,
         "groupId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bai-bridge:group:{spec.group}")),
