@@ -13,6 +13,7 @@ from . import folders, protocol, sync, watch
 from .completion_engine import CompletionEngine
 from .config import CONFIG_SECTION, BridgeOptions, default_session_name, parse_options
 from .mirror import NamespaceMirror
+from .resources import ResourceWatch
 from .server import BridgeServer
 from .session import SessionManager
 
@@ -115,6 +116,7 @@ async def _start(ls: BridgeServer) -> None:
     ls.sessions = SessionManager(ls.api, options, name, ls.tasks, lambda s: _push_status(ls, s))
     ls.mirror = NamespaceMirror(ls.sessions, ls.tasks)
     ls.mirror.attach()
+    ResourceWatch(ls.sessions, ls.tasks).attach()
     ls.sessions.on_ready.append(lambda kernel, reason: _forget_diagnostics(ls, reason))
     ls.completion = CompletionEngine(ls.sessions, ls.mirror, options.completion_timeout)
     sync.attach(ls)

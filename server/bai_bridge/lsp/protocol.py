@@ -58,8 +58,26 @@ SessionState = Literal[
 
 
 @attrs.define
+class SessionResources:
+    """What the session holds (its slots) and, where the server reports it, uses.
+
+    cpu: cores; memory, memory_used: bytes; gpu: whole CUDA devices; fgpu: fractional GPU
+    shares; cpu_percent: of one core, over the time since the previous sample (or the
+    server's own utilisation figure). None: not reported, or not readable.
+    """
+
+    cpu: float | None = None
+    memory: int | None = None
+    gpu: float | None = None
+    fgpu: float | None = None
+    cpu_percent: float | None = None
+    memory_used: int | None = None
+
+
+@attrs.define
 class SessionStatus:
-    """`baiBridge/sessionStatus`: pushed whenever the session's state changes."""
+    """`baiBridge/sessionStatus`: pushed whenever the session's state changes, and when its
+    resources (read while it runs: lsp/resources.py) do."""
 
     state: str  # one of SessionState
     session_name: str
@@ -67,6 +85,7 @@ class SessionStatus:
     image: str | None = None
     endpoint: str | None = None
     message: str | None = None  # what happened / what to do, for a person
+    resources: SessionResources | None = None
 
 
 @attrs.define

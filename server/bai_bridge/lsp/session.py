@@ -20,7 +20,7 @@ from bai_bridge.api import APISession, BackendClientError, BackendNotFoundError,
 from bai_bridge.api.errors import BackendStreamBroken
 
 from .config import BridgeOptions
-from .protocol import SessionStatus
+from .protocol import SessionResources, SessionStatus
 from .tasks import BackgroundTasks
 
 __all__ = ["NotStarted", "SessionManager", "SessionUnavailable"]
@@ -67,6 +67,8 @@ class SessionManager:
         self._runs = 0
         self._busy_timer: asyncio.TimerHandle | None = None
         self._state = "terminated"
+        self._message: str | None = None
+        self._resources: SessionResources | None = None  # of the running session only
         self._reconnecting: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
 
@@ -81,7 +83,9 @@ class SessionManager:
         return self._runs > 0
 
     def set_state(self, state: str, message: str | None = None) -> None:
-        self._state = state
+        self._state, self._message = state, message
+        if state not in ("running", "busy"):
+            self._resources = None  # a restart or a new session holds and uses afresh
         kernel = self._kernel
         self._on_status(
             SessionStatus(
@@ -91,8 +95,15 @@ class SessionManager:
                 image=self.options.image,
                 endpoint=str(self.api.endpoint),
                 message=message,
+                resources=self._resources,
             )
         )
+
+    def show_resources(self, resources: SessionResources | None) -> None:
+        """Push the running session's resources again, if they changed."""
+        if self._state in ("running", "busy") and resources != self._resources:
+            self._resources = resources
+            self.set_state(self._state, self._message)
 
     def run_started(self) -> None:
         self._runs += 1

@@ -12,6 +12,7 @@ from bai_bridge.api.models import converter as api_converter
 
 from . import protocol
 from .commands import command
+from .resources import session_resources
 from .server import BridgeServer
 
 __all__ = ["register"]
@@ -69,5 +70,9 @@ def register(server: BridgeServer) -> None:
 
 
 async def _info(kernel: Kernel) -> dict[str, Any]:
-    raw: dict[str, Any] = api_converter.unstructure(await kernel.get_info())
-    return {key: value for key, value in raw.items() if value is not None}
+    info = await kernel.get_info()
+    raw: dict[str, Any] = api_converter.unstructure(info)
+    found = {key: value for key, value in raw.items() if value is not None}
+    # The slot strings read for a person (what the status item shows), beside the raw ones.
+    resources, _ = session_resources(info, None, 0.0)
+    return {"resources": resources, **found} if resources is not None else found
