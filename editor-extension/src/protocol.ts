@@ -40,6 +40,18 @@ export const SESSION_STATES = [
 
 export type SessionState = (typeof SESSION_STATES)[number];
 
+/** The slots the session holds and, where the server reports it, what it uses (null: unknown).
+ * cpu: cores; memory, memoryUsed: bytes; gpu: whole CUDA devices; fgpu: fractional GPU shares;
+ * cpuPercent: of one core. */
+export interface SessionResources {
+  cpu?: number | null;
+  memory?: number | null;
+  gpu?: number | null;
+  fgpu?: number | null;
+  cpuPercent?: number | null;
+  memoryUsed?: number | null;
+}
+
 export interface SessionStatus {
   /** One of SessionState (kept open: a newer server may add states). */
   state: string;
@@ -48,6 +60,7 @@ export interface SessionStatus {
   image?: string | null;
   endpoint?: string | null;
   message?: string | null;
+  resources?: SessionResources | null;
 }
 
 export type OutputKind = "stdout" | "stderr" | "media" | "html";

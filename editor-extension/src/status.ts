@@ -3,6 +3,7 @@
 import * as vscode from "vscode";
 
 import type { SessionState, SessionStatus } from "./protocol";
+import { describeResourcesLong, describeResourcesShort } from "./resources";
 
 // Every state has its icon (the compiler checks): "reconnecting" while the server is
 // unreachable, back to "running" once it answers.
@@ -39,8 +40,10 @@ export class SessionStatusItem implements vscode.Disposable {
     this.current = status;
     const known: Partial<Record<string, string>> = ICONS; // a newer server's state: "?"
     const icon = known[status.state] ?? "$(question)";
-    this.item.text = `${icon} ${status.sessionName}: ${status.state}`;
+    const held = describeResourcesShort(status.resources);
+    this.item.text = `${icon} ${status.sessionName}: ${status.state}${held ? ` · ${held}` : ""}`;
     const lines = [`Backend.AI session **${status.sessionName}**: ${status.state}`];
+    lines.push(...describeResourcesLong(status.resources));
     if (status.image) lines.push(`image: \`${status.image}\``);
     if (status.endpoint) lines.push(`endpoint: ${status.endpoint}`);
     if (status.message) lines.push(status.message);
