@@ -68,7 +68,7 @@ class ResourceWatch:
 
     def attach(self) -> None:
         self._sessions.on_ready.append(self._follow)
-        self._sessions.on_idle.append(self._run_ended)
+        self._sessions.on_available.append(self._available)
 
     async def _follow(self, kernel: Kernel, reason: str) -> None:
         """One follower per session: a newer ready session (or restart) replaces it."""
@@ -82,7 +82,8 @@ class ResourceWatch:
             if self._sessions.busy:
                 await self._sample()
 
-    def _run_ended(self) -> None:
+    def _available(self) -> None:
+        """The editor's runs are over, or the server is back: one reading, then none idle."""
         self._tasks.spawn(self._sample(), "session-resources")
 
     async def _sample(self) -> None:
