@@ -4,6 +4,7 @@ release, and completion on managers that do not complete. Each server checks sig
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 from collections.abc import Awaitable, Callable
@@ -13,6 +14,7 @@ import pytest
 from aiohttp import web
 
 from bai_bridge.api import APIConfig, APISession, BackendClientError
+from bai_bridge.api import session as session_module
 from bai_bridge.api.versioning import ApiVersion
 
 TinyServer = Callable[[web.Application], Awaitable[APIConfig]]
@@ -169,3 +171,73 @@ async def test_complete_reads_every_answer_shape(
         kernel = api.Kernel("some-session")
         assert await kernel.complete("os.pa", {"row": 0, "col": 5, "line": "os.pa"}) == ["os.path"]
         assert kernel.completion_supported is True
+
+
+def peer_port(request: web.Request) -> int:
+    """The client's port: which of its connections a request came on."""
+    assert request.transport is not None
+    port: int = request.transport.get_extra_info("peername")[1]
+    return port
+
+
+async def test_an_event_stream_does_not_take_the_kept_alive_connection(
+    tiny_server: TinyServer,
+) -> None:
+    ports: dict[str, list[int]] = {"hello": [], "events": [], "logs": []}
+    opened = asyncio.Event()
+
+    async def hello(request: web.Request) -> web.Response:
+        ports["hello"].append(peer_port(request))
+        return web.json_response({"version": "v8.20240915", "manager": "24.09.0"})
+
+    async def events(request: web.Request) -> web.StreamResponse:
+        ports["events"].append(peer_port(request))
+        resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await resp.prepare(request)
+        await resp.write(b": ping\n\n")
+        opened.set()
+        await asyncio.Event().wait()  # open until the client leaves
+        return resp
+
+    async def logs(request: web.Request) -> web.Response:
+        ports["logs"].append(peer_port(request))
+        return web.json_response({"result": {"logs": "ok"}})
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    app.router.add_get("/events/session", events)
+    app.router.add_get("/session/{name}/logs", logs)
+    config = await tiny_server(app)
+    async with APISession(config) as api:
+        stream = await api.sse_connect("/events/session")
+        try:
+            await opened.wait()
+            await api.Kernel("some-session").get_logs()
+        finally:
+            stream.release()
+    # the request after the stream went on the connection the negotiation had opened
+    assert ports["logs"] == ports["hello"]
+    assert ports["events"] != ports["hello"]
+
+
+async def test_keep_warm_touches_the_kept_alive_connection_while_idle(
+    tiny_server: TinyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(session_module, "KEEP_WARM_EVERY", 0.05)
+    ports: list[int] = []
+    touched = asyncio.Condition()
+
+    async def hello(request: web.Request) -> web.Response:
+        async with touched:
+            ports.append(peer_port(request))
+            touched.notify_all()
+        return web.json_response({"version": "v8.20240915", "manager": "24.09.0"})
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    config = await tiny_server(app)
+    async with APISession(config) as api:
+        api.keep_warm()
+        async with asyncio.timeout(10), touched:
+            await touched.wait_for(lambda: len(ports) >= 3)  # the negotiation + 2 keep-warms
+    assert len(set(ports)) == 1  # all on the one kept-alive connection

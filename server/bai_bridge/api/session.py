@@ -7,8 +7,11 @@ on connection errors, and turns any non-2xx answer into the exception from `erro
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -40,6 +43,13 @@ BodyFactory = Callable[[], Any]
 
 # Managers from 24.09 on take download as POST (protocol doc §3.10, §8).
 _DOWNLOAD_POST_FROM = (24, 9)
+# How long an idle kept-alive connection is reused (aiohttp's default is 15 s): a new one
+# costs a round trip (more with TLS). Below the 60 s idle limit of common load balancers.
+KEEPALIVE_TIMEOUT = 55.0
+# `keep_warm`: an idle connection gets a ``GET /`` this often, for this long after the last
+# request, so the first request after a pause finds it open.
+KEEP_WARM_EVERY = 25.0
+KEEP_WARM_FOR = 15 * 60.0
 
 
 class APISession:
@@ -60,6 +70,11 @@ class APISession:
         self.Kernel: type[Kernel] = bind_kernel(self)
         self._endpoint_index = 0
         self._http: aiohttp.ClientSession | None = None
+        # WebSockets and event streams hold their connection for good: they get their own
+        # pool, so that they never take the kept-alive connection requests are waiting for.
+        self._streams: aiohttp.ClientSession | None = None
+        self._keep_warm: asyncio.Task[None] | None = None
+        self._last_request = self._last_sent = time.monotonic()
 
     async def __aenter__(self) -> Self:
         await self.open()
@@ -82,24 +97,58 @@ class APISession:
             sock_connect=self.config.connection_timeout or None,
             sock_read=self.config.read_timeout or None,
         )
-        connector = aiohttp.TCPConnector(ssl=not self.config.skip_ssl_validation)
+        ssl = not self.config.skip_ssl_validation
+        connector = aiohttp.TCPConnector(ssl=ssl, keepalive_timeout=KEEPALIVE_TIMEOUT)
         self._http = aiohttp.ClientSession(timeout=timeout, connector=connector)
+        self._streams = aiohttp.ClientSession(
+            timeout=timeout, connector=aiohttp.TCPConnector(ssl=ssl, force_close=True)
+        )
         try:
             await self.negotiate()
         except BaseException:
             await self.close()
             raise
 
+    def keep_warm(self) -> None:
+        """Keep a connection open through pauses (see `KEEP_WARM_EVERY`); stops on `close`."""
+        if self._keep_warm is None or self._keep_warm.done():
+            self._keep_warm = asyncio.create_task(self._warm_loop(), name="api-keep-warm")
+
+    async def _warm_loop(self) -> None:
+        while True:
+            await asyncio.sleep(max(0.0, self._last_sent + KEEP_WARM_EVERY - time.monotonic()))
+            now = time.monotonic()
+            if now - self._last_sent < KEEP_WARM_EVERY:
+                continue  # a request went meanwhile
+            if now - self._last_request > KEEP_WARM_FOR:
+                self._last_sent = now  # idle for long: let the connection go, look again later
+                continue
+            # a failure is the next real request's to report
+            with contextlib.suppress(BackendError, ValueError, cattrs.BaseValidationError):
+                await self.hello()
+            self._last_sent = time.monotonic()
+
     async def close(self) -> None:
-        http, self._http = self._http, None
-        if http is not None:
-            await http.close()
+        if self._keep_warm is not None:
+            self._keep_warm.cancel()
+            self._keep_warm = None
+        for http in (self._http, self._streams):
+            if http is not None:
+                await http.close()
+        self._http = self._streams = None
 
     @property
     def http(self) -> aiohttp.ClientSession:
         if self._http is None:
             raise RuntimeError("APISession is not open (use 'async with APISession(config)')")
         return self._http
+
+    @property
+    def streams(self) -> aiohttp.ClientSession:
+        """The HTTP session of long-lived connections (WebSockets, event streams)."""
+        if self._streams is None:
+            raise RuntimeError("APISession is not open (use 'async with APISession(config)')")
+        return self._streams
 
     @property
     def endpoint(self) -> URL:
@@ -231,7 +280,7 @@ class APISession:
             headers = self.signed_headers(
                 "GET", url, "application/octet-stream", send_content_type=False
             )
-            return await self.http.ws_connect(
+            return await self.streams.ws_connect(
                 url, headers=headers, autoping=True, heartbeat=30.0, max_msg_size=0
             )
 
@@ -248,7 +297,7 @@ class APISession:
                 "GET", url, "application/octet-stream", send_content_type=False
             )
             signed.update({"Accept": "text/event-stream", **(headers or {})})
-            return await self.http.get(url, headers=signed)
+            return await self.streams.get(url, headers=signed)
 
         resp = await self.with_rotation(f"events {path}", attempt)
         if resp.status >= 300:
@@ -269,6 +318,10 @@ class APISession:
         signed: bool,
         extra_headers: Mapping[str, str] | None,
     ) -> aiohttp.ClientResponse:
+        self._last_sent = now = time.monotonic()
+        if path != "/":  # not `hello`, the keep-warm request
+            self._last_request = now
+
         async def attempt() -> aiohttp.ClientResponse:
             url = self.url(path, query)
             if signed:
