@@ -52,6 +52,11 @@ class Recorder:
         assert found is not None
         return found
 
+    async def wait_until(self, condition: Callable[[], bool]) -> None:
+        """Wait until ``condition()`` holds, looking again whenever a request arrives."""
+        async with self._arrived:
+            await self._arrived.wait_for(condition)
+
     @web.middleware
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         body_shape: object = None

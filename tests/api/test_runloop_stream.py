@@ -269,3 +269,30 @@ def test_a_stream_the_server_ended_is_not_called_unreachable() -> None:
     )
     assert "cannot reach" not in message
     assert "closed before the run finished" in message
+
+
+def execute_sockets(embedded: Embedded) -> int:
+    return sum(1 for r in embedded.recorder.requests if r.path.endswith("/execute"))
+
+
+async def test_a_kept_execute_socket_is_connected_before_each_run(
+    kernel: Kernel, embedded: Embedded
+) -> None:
+    kernel.keep_execute_socket = True
+    kernel.ready_execute_socket()
+    async with asyncio.timeout(WAIT):
+        await embedded.recorder.wait_for("/execute")
+        for expected in ("1\n", "2\n"):
+            before = execute_sockets(embedded)
+            results = [r async for r in kernel.run(f"print({expected[0]})", stream=True)]
+            assert stdout(results) == expected
+            # this run took the socket connected before it; the next run's is connected now
+            await embedded.recorder.wait_until(lambda n=before: execute_sockets(embedded) > n)
+            assert execute_sockets(embedded) == before + 1
+        await kernel.drop_execute_socket()
+        # with none kept, a run connects its own
+        kernel.keep_execute_socket = False
+        before = execute_sockets(embedded)
+        results = [r async for r in kernel.run("print(3)", stream=True)]
+    assert stdout(results) == "3\n"
+    assert execute_sockets(embedded) == before + 1

@@ -9,6 +9,7 @@ from v6.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import platform
 import re
@@ -17,6 +18,8 @@ from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Self
+
+import aiohttp
 
 from . import runloop
 from .errors import BackendServerError
@@ -62,6 +65,12 @@ def execute_mode(mode: str) -> str:
         known = sorted(EXECUTE_MODES | _MODE_ALIASES.keys())
         raise ValueError(f"invalid execution mode {mode!r}: one of {known}")
     return wire
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a background task's failure as seen (it is reported when the task is used)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def bind_kernel(session: APISession) -> type[Kernel]:
@@ -112,6 +121,8 @@ class Kernel:
         self.service_ports = [dict(p) for p in service_ports]
         self.completion_supported: bool | None = None
         self.execute_stream_supported: bool | None = None
+        self.keep_execute_socket = False
+        self._spare_execute: asyncio.Task[aiohttp.ClientWebSocketResponse] | None = None
 
     def __repr__(self) -> str:
         return f"<Kernel {self.kernel_id} session_id={self.session_id} status={self.status}>"
@@ -404,6 +415,47 @@ class Kernel:
         from .events import open_session_events
 
         return Opening(partial(open_session_events, self, scope=scope, on_connect=on_connect))
+
+    def ready_execute_socket(self) -> None:
+        """With ``keep_execute_socket``, connect the next run's execute WebSocket now, so
+        that a run over it costs no handshake (§5.3: the server waits for the first frame;
+        one connection is one run, so a spare is connected again after each take)."""
+        if not self.keep_execute_socket or self.execute_stream_supported is False:
+            return
+        if self._spare_execute is None:
+            from .websocket import connect_kernel_stream
+
+            task = asyncio.ensure_future(connect_kernel_stream(self, "execute"))
+            task.add_done_callback(_retrieve)
+            self._spare_execute = task
+
+    async def spare_execute_socket(self) -> aiohttp.ClientWebSocketResponse | None:
+        """The spare execute WebSocket (waited for if still connecting), or None when there
+        is none or it failed or closed meanwhile: the caller connects one itself."""
+        task, self._spare_execute = self._spare_execute, None
+        if task is None:
+            return None
+        try:
+            ws = await asyncio.shield(task)
+        except asyncio.CancelledError:
+            task.cancel()
+            raise
+        except Exception as e:
+            log.info("the spare execute WebSocket failed (%s); connecting another", e)
+            return None
+        if ws.closed:
+            return None
+        return ws
+
+    async def drop_execute_socket(self) -> None:
+        """Close the spare execute WebSocket (the session is going, or the socket unneeded)."""
+        task, self._spare_execute = self._spare_execute, None
+        if task is None:
+            return
+        if task.done() and not task.cancelled() and task.exception() is None:
+            await task.result().close()
+        else:
+            task.cancel()  # still connecting: aiohttp releases the connection
 
     def stream_pty(self) -> Opening[StreamPty]:
         """Open the session's terminal (see `pty.StreamPty`)."""

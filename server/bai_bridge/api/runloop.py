@@ -11,8 +11,9 @@ so that the interrupt is sent at once rather than when the iterator is collected
 
 With ``stream`` a run goes over the execute WebSocket (§5.3): output pushed every 0.2 s
 instead of at the end of each 2 s HTTP window, no request per step, but a new connection
-(and handshake) per run, where the HTTP loop reuses a kept-alive one: measured locally, a
-`1+1` costs about 1 ms more CPU that way, and over a network it costs round trips. A server
+(and handshake) per run, where the HTTP loop reuses a kept-alive one, unless the kernel keeps
+the next run's socket connected (`Kernel.keep_execute_socket`): then a run costs one round
+trip. A server
 that refuses the WebSocket (or never finishes its handshake) gets the HTTP loop (§4.7)
 instead, from then on.
 """

@@ -47,7 +47,7 @@ async def open_execute_stream(
         raise ValueError(f"stream-execution mode must be 'query' or 'batch', not {mode!r}")
     options = batch_options_payload(opts) if mode == "batch" else {}
     async with asyncio.timeout(connect_timeout):
-        ws = await connect_kernel_stream(kernel, "execute")
+        ws = await kernel.spare_execute_socket() or await connect_kernel_stream(kernel, "execute")
     stream = ExecuteStream(ws)
     try:
         await stream.ws.send_str(json.dumps({"code": code, "mode": mode, "options": options}))
@@ -59,6 +59,7 @@ async def open_execute_stream(
     except BaseException:
         await stream.close()
         raise
+    kernel.ready_execute_socket()  # the next run's, connecting while this one's code travels
     return stream
 
 

@@ -155,6 +155,8 @@ class SessionManager:
             self.set_state("error", str(e))
             raise
         self._kernel = kernel
+        kernel.keep_execute_socket = True  # a run over the WebSocket waits for no handshake
+        kernel.ready_execute_socket()
         self.set_state("busy" if self._runs else "running")
         self._watch(kernel)
         self._announce(kernel, "created" if kernel.created else "reused")
@@ -173,6 +175,8 @@ class SessionManager:
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
+        if self._kernel is not None:
+            self._tasks.spawn(self._kernel.drop_execute_socket(), "drop-execute-socket")
         self._kernel = None
         self.set_state("terminated", reason)
 
