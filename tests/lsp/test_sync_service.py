@@ -329,3 +329,22 @@ async def test_keeping_the_sessions_copy_spares_a_local_file_changed_since_it_wa
     assert service.conflicts == {}
     assert await service.upload_files(["a.py"]) == []
     assert (await service.sync_workspace()).unchanged == 1
+
+
+async def test_a_forced_upload_lists_the_session_only_to_record_what_it_sent(
+    sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "workspace"
+    root.mkdir()
+    (root / "run_me.py").write_text("print(1)\n")
+    service = SyncService(root, BridgeOptions(), sessions)
+    await service.sync_workspace()
+    (root / "run_me.py").write_text("print(2)\n")
+    asked: list[str] = []
+    monkeypatch.setattr(sessions.api, "request", spying(sessions.api.request, asked))
+    assert await service.upload_files(["run_me.py"], force=True) == ["run_me.py"]
+    monkeypatch.undo()
+    # the upload, then the listing and the manifest that record it: no listing before
+    assert [p.rsplit("/", 1)[-1] for p in asked] == ["upload", "files", "upload"]
+    kernel = await sessions.kernel()
+    assert await session_output(kernel, "print(open('run_me.py').read(), end='')") == "print(2)\n"

@@ -341,10 +341,10 @@ class SyncService:
 
         async def upload_on(kernel: Kernel) -> tuple[SyncPlan, list[LocalFile]]:
             manifest = await self._manifest_for(kernel)
-            remote = await remote_stats(kernel, list(by_path))
-            if force:
+            if force:  # sent whatever the session holds: its listing would decide nothing
                 plan = SyncPlan(list(by_path), [], [])
             else:
+                remote = await remote_stats(kernel, list(by_path))
                 plan = await self._settle(
                     kernel, plan_sync(local, remote, manifest), remote, by_path
                 )
