@@ -296,3 +296,17 @@ async def test_a_kept_execute_socket_is_connected_before_each_run(
         results = [r async for r in kernel.run("print(3)", stream=True)]
     assert stdout(results) == "3\n"
     assert execute_sockets(embedded) == before + 1
+
+
+async def test_a_large_file_is_joined_by_one_run_over_the_websocket(
+    kernel: Kernel, embedded: Embedded, tmp_path: Path
+) -> None:
+    big = tmp_path / "big.bin"
+    big.write_bytes(bytes(range(256)) * (5 * 1024))  # 1.25 MiB: over the 1 MiB upload limit
+    before = len(execute_requests(embedded))
+    async with asyncio.timeout(WAIT):
+        await kernel.upload([big], basedir=tmp_path)
+    # the join's clean/build/exec steps came over one WebSocket, not three HTTP requests
+    assert [m for m, _ in execute_requests(embedded)[before:]] == ["GET"]
+    results = [r async for r in kernel.run("print(len(open('big.bin', 'rb').read()))")]
+    assert stdout(results) == f"{big.stat().st_size}\n"

@@ -154,7 +154,7 @@ async def _download_in_chunks(
         f"sha256sum -- {quoted} | cut -d' ' -f1 && ls -1 -- {qprefix}*"
     )
     try:
-        lines = (await batch_output(kernel, split, f"splitting {path}")).split()
+        lines = (await batch_output(kernel, split, f"splitting {path}", stream=True)).split()
         if len(lines) < 2:
             raise TransferError(f"splitting {path} in the session gave no pieces")
         sha256, names = lines[0], sorted(lines[1:])
@@ -169,7 +169,8 @@ async def _download_in_chunks(
         finally:
             await asyncio.to_thread(shutil.rmtree, workdir, ignore_errors=True)
     finally:
-        await best_effort(batch_output(kernel, f"rm -f -- {qprefix}*", "removing pieces"))
+        remove = f"rm -f -- {qprefix}*"
+        await best_effort(batch_output(kernel, remove, "removing pieces", stream=True))
     return [remote.name]
 
 

@@ -66,14 +66,19 @@ def progress_sink(
             bar.close()
 
 
-async def batch_output(kernel: Kernel, command: str, what: str) -> str:
-    """Run a shell command in the session (batch mode); its stdout, or `TransferError`."""
+async def batch_output(kernel: Kernel, command: str, what: str, *, stream: bool = False) -> str:
+    """Run a shell command in the session (batch mode); its stdout, or `TransferError`.
+
+    ``stream``: over the execute WebSocket, where the server continues through a batch run's
+    steps by itself (over HTTP each step is a round trip: clean, build, exec); stopping it
+    early interrupts the session, so not for a run that may be left queued."""
     from .runloop import run_code
 
     out: list[str] = []
     err: list[str] = []
     last: ExecutionResult | None = None
-    async for result in run_code(kernel, "", mode="batch", opts=BatchOptions(exec=command)):
+    opts = BatchOptions(exec=command)
+    async for result in run_code(kernel, "", mode="batch", opts=opts, stream=stream):
         out += [getattr(i, "text", "") for i in result.console if i.kind == "stdout"]
         err += [getattr(i, "text", "") for i in result.console if i.kind == "stderr"]
         last = result

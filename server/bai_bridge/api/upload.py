@@ -321,7 +321,8 @@ async def _send_batch(
 
 
 async def _join(kernel: Kernel, chunked: ChunkedFile) -> None:
-    await batch_output(kernel, join_command(chunked), f"reassembling {chunked.remote}")
+    what = f"reassembling {chunked.remote}"
+    await batch_output(kernel, join_command(chunked), what, stream=True)
 
 
 async def upload(
