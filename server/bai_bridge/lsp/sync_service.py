@@ -105,8 +105,9 @@ class SyncService:
         by_path = {f.path: f for f in scan.files}
 
         async def sync_on(kernel: Kernel) -> tuple[SyncPlan, list[str], list[str]]:
-            manifest = await self._manifest_for(kernel)
-            remote = await remote_stats(kernel, list(by_path))
+            manifest, remote = await asyncio.gather(  # one round trip, not two
+                self._manifest_for(kernel), remote_stats(kernel, list(by_path))
+            )
             planned = plan_sync(scan.files, remote, manifest)
             plan = await self._settle(kernel, planned, remote, by_path)
             await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
