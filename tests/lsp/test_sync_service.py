@@ -5,7 +5,8 @@ only when its content is still what sync put there."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -348,3 +349,54 @@ async def test_a_forced_upload_lists_the_session_only_to_record_what_it_sent(
     assert [p.rsplit("/", 1)[-1] for p in asked] == ["upload", "files", "upload"]
     kernel = await sessions.kernel()
     assert await session_output(kernel, "print(open('run_me.py').read(), end='')") == "print(2)\n"
+
+
+def held_listings(request: Callable[..., Any]) -> Callable[..., Any]:
+    """``request``, with each listing's answer held until a download has been asked for:
+    a save that fetched its proof only after the listing answered would never finish."""
+    download_asked = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def held(inner: Any) -> AsyncIterator[Any]:
+        await download_asked.wait()
+        async with inner as resp:
+            yield resp
+
+    def spy(method: str, path: str, **kwargs: Any) -> Any:
+        if path.endswith("/download"):
+            download_asked.set()
+        inner = request(method, path, **kwargs)
+        return held(inner) if path.endswith("/files") else inner
+
+    return spy
+
+
+async def test_a_save_fetches_its_proof_beside_the_listing_and_still_never_overwrites(
+    sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root = tmp_path / "workspace"
+    root.mkdir()
+    (root / "a.py").write_text("a = 1\n")
+    service = SyncService(root, BridgeOptions(), sessions)
+    flagged: list[str] = []
+    service.on_conflicts = lambda conflicts: flagged.extend(c.path for c in conflicts)
+    assert (await service.sync_workspace()).uploaded == ["a.py"]
+    kernel = await sessions.kernel()
+    read = "print(open('a.py').read(), end='')"
+
+    (root / "a.py").write_text("a = 2\n")  # a save: the session's copy is as sync left it
+    monkeypatch.setattr(sessions.api, "request", held_listings(sessions.api.request))
+    async with asyncio.timeout(30):
+        assert await service.upload_files(["a.py"]) == ["a.py"]
+    monkeypatch.undo()
+    assert await session_output(kernel, read) == "a = 2\n"
+
+    # edited in the session, size and mtime kept: the early fetch shows it, nothing is sent
+    await session_output(kernel, KEEP_STAT_EDIT.format(edits={"a.py": "a = 9\n"}))
+    (root / "a.py").write_text("a = 3\n")
+    monkeypatch.setattr(sessions.api, "request", held_listings(sessions.api.request))
+    async with asyncio.timeout(30):
+        assert await service.upload_files(["a.py"]) == []
+    monkeypatch.undo()
+    assert flagged == ["a.py"]
+    assert await session_output(kernel, read) == "a = 9\n"

@@ -24,13 +24,14 @@ import attrs
 
 from bai_bridge.api import BackendClientError, BackendNotFoundError, BatchOptions, Kernel
 from bai_bridge.api.models import DownloadResult
+from bai_bridge.api.transfer import DOWNLOAD_PATHS_PER_REQUEST
 
 from .config import BridgeOptions
 from .landing import Arrival, Landing, LocalChanged, discard, place, sort_arrivals, staging
 from .protocol import SyncResult
 from .remote_files import load_manifest, remote_stats, save_manifest
 from .session import SessionManager, SessionUnavailable
-from .sync_hash import HASH_WAIT, remote_digests
+from .sync_hash import HASH_BY_DOWNLOAD, HASH_WAIT, remote_digests
 from .sync_plan import (
     Conflict,
     LocalFile,
@@ -105,11 +106,12 @@ class SyncService:
         by_path = {f.path: f for f in scan.files}
 
         async def sync_on(kernel: Kernel) -> tuple[SyncPlan, list[str], list[str]]:
+            ahead = self._prove_ahead(kernel, scan.files)
             manifest, remote = await asyncio.gather(  # one round trip, not two
                 self._manifest_for(kernel), remote_stats(kernel, list(by_path))
             )
             planned = plan_sync(scan.files, remote, manifest)
-            plan = await self._settle(kernel, planned, remote, by_path)
+            plan = await self._settle(kernel, planned, remote, by_path, ahead)
             await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
             uploaded, failed = await self._send(kernel, [by_path[p] for p in plan.upload], report)
             return plan, uploaded, failed
@@ -147,15 +149,53 @@ class SyncService:
         self._tell_failed(failed)
         return uploaded, list(failed)
 
+    def _prove_ahead(self, kernel: Kernel, local: list[LocalFile]) -> _Ahead | None:
+        """Start fetching, beside the listing, the session's copies of a few small files
+        edited here since sync sent them: if the listing then shows such a copy as sync left
+        it, its content is what `_settle` must compare anyway (a round trip saved)."""
+        manifest = self._manifest
+        if manifest is None or manifest.session_id != (kernel.session_id or kernel.kernel_id):
+            return None  # not loaded for this session yet: nothing known to prove
+        entries = manifest.entries
+        sizes = {
+            f.path: entry.size
+            for f in local
+            if (entry := entries.get(f.path)) is not None
+            and entry.sha256 != f.sha256
+            and entry.size <= HASH_BY_DOWNLOAD
+            and f.path not in self.conflicts  # a standing one is decided without its content
+        }
+        if not sizes or len(sizes) > DOWNLOAD_PATHS_PER_REQUEST:
+            return None
+        task = asyncio.ensure_future(remote_digests(kernel, sizes, 0.0))
+        # Its failure is the listing's to report (or moot when the listing failed first).
+        task.add_done_callback(lambda t: t.cancelled() or t.exception())
+        return _Ahead({p: entries[p] for p in sizes}, task)
+
     async def _settle(
         self,
         kernel: Kernel,
         plan: SyncPlan,
         remote: dict[str, RemoteStat],
         local: dict[str, LocalFile],
+        ahead: _Ahead | None = None,
     ) -> SyncPlan:
         """Decide the plan's checks by the content of the session's copies (a file in
         conflict, both sides as they were then, stays so without a comparison)."""
+        try:
+            return await self._settle_checks(kernel, plan, remote, local, ahead)
+        finally:
+            if ahead is not None:
+                ahead.task.cancel()  # done by now, or not needed
+
+    async def _settle_checks(
+        self,
+        kernel: Kernel,
+        plan: SyncPlan,
+        remote: dict[str, RemoteStat],
+        local: dict[str, LocalFile],
+        ahead: _Ahead | None,
+    ) -> SyncPlan:
 
         def seen(path: str) -> tuple[RemoteStat, str]:
             return remote[path], local[path].sha256
@@ -171,8 +211,11 @@ class SyncService:
             conflicts=[*plan.conflicts, *(c.conflict for c in standing)],
         )
         if plan.checks:
-            sizes = {c.path: remote[c.path].size for c in plan.checks}
-            plan = settle_plan(plan, local, await remote_digests(kernel, sizes, self._hash_wait()))
+            digests = await ahead.digests(remote) if ahead is not None else {}
+            sizes = {c.path: remote[c.path].size for c in plan.checks if c.path not in digests}
+            if sizes:
+                digests.update(await remote_digests(kernel, sizes, self._hash_wait()))
+            plan = settle_plan(plan, local, digests)
         self._conflict_seen.update((c.path, seen(c.path)) for c in plan.conflicts)
         return plan
 
@@ -345,9 +388,10 @@ class SyncService:
             if force:  # sent whatever the session holds: its listing would decide nothing
                 plan = SyncPlan(list(by_path), [], [])
             else:
+                ahead = self._prove_ahead(kernel, local)
                 remote = await remote_stats(kernel, list(by_path))
                 plan = await self._settle(
-                    kernel, plan_sync(local, remote, manifest), remote, by_path
+                    kernel, plan_sync(local, remote, manifest), remote, by_path, ahead
                 )
                 await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
             send = [by_path[p] for p in plan.upload]
@@ -523,6 +567,29 @@ class SyncService:
         local = [p for p in new_files if (self.root / p).is_file()]
         await self.upload_files(local)
         return await self.remove(moved_from) if moved_from else ([], [])
+
+
+@attrs.frozen
+class _Ahead:
+    """Digests fetched beside the listing, for files whose entries are ``entries``."""
+
+    entries: dict[str, ManifestEntry]
+    task: asyncio.Future[dict[str, str]]
+
+    async def digests(self, remote: dict[str, RemoteStat]) -> dict[str, str]:
+        """The fetched digests of the copies the listing shows as sync left them (another
+        copy's content may have changed after its fetch: it is compared again)."""
+        try:
+            fetched = await self.task
+        except Exception as e:  # compared the usual way instead
+            log.info("fetching files to compare failed: %s", e)
+            return {}
+        return {
+            path: digest
+            for path, digest in fetched.items()
+            if (stat := remote.get(path)) is not None
+            and not remote_changed(self.entries[path], stat)
+        }
 
 
 class UploadProgress:
