@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from api_support import Embedded
 
 from bai_bridge.api import APIConfig, APISession, BackendClientError, BatchOptions, runloop
+from bai_bridge.api import kernel as kernel_module
 from bai_bridge.api.errors import BackendAPIError, BackendInvalidParamsError, BackendStreamBroken
 from bai_bridge.api.kernel import Kernel
 from bai_bridge.api.models import ExecutionResult, Stdout
@@ -310,3 +311,25 @@ async def test_a_large_file_is_joined_by_one_run_over_the_websocket(
     assert [m for m, _ in execute_requests(embedded)[before:]] == ["GET"]
     results = [r async for r in kernel.run("print(len(open('big.bin', 'rb').read()))")]
     assert stdout(results) == f"{big.stat().st_size}\n"
+
+
+async def test_a_spare_execute_socket_no_run_takes_is_closed(
+    kernel: Kernel, embedded: Embedded, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A quiet editor holds no open execute stream (proxies time idle ones out; a manager
+    could count one as activity); the next run connects its own."""
+    monkeypatch.setattr(kernel_module, "SPARE_LIFETIME", 0.2)
+    kernel.keep_execute_socket = True
+    kernel.ready_execute_socket()
+    spare = kernel._spare_execute
+    assert spare is not None
+    async with asyncio.timeout(WAIT):
+        ws = await spare
+        closing = await ws.receive()  # ends when the spare is closed by the kernel's timer
+        assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+        assert kernel._spare_execute is None
+        before = execute_sockets(embedded)
+        results = [r async for r in kernel.run("print(4)", stream=True)]
+    assert stdout(results) == "4\n"
+    assert execute_sockets(embedded) > before  # its own socket (and the next spare's)
+    await kernel.drop_execute_socket()

@@ -56,6 +56,11 @@ _ARCH_ALIASES = {"amd64": "x86_64", "x86-64": "x86_64", "arm64": "aarch64"}
 EXECUTE_MODES = frozenset({"query", "batch", "continue", "input"})
 # The seed documents "user-input"; every manager only knows "input" (protocol doc §4.5).
 _MODE_ALIASES = {"user-input": "input"}
+# How long a spare execute WebSocket waits for a run before it is closed: under the common
+# 60 s idle timeout of proxies in front of managers (one closed cleanly while unread would
+# only be noticed by the run that takes it), and so that a quiet session holds no open
+# stream a manager could count as activity against its idle reclaim.
+SPARE_LIFETIME = 45.0
 
 
 def execute_mode(mode: str) -> str:
@@ -428,6 +433,12 @@ class Kernel:
             task = asyncio.ensure_future(connect_kernel_stream(self, "execute"))
             task.add_done_callback(_retrieve)
             self._spare_execute = task
+            asyncio.get_running_loop().call_later(SPARE_LIFETIME, self._expire_spare, task)
+
+    def _expire_spare(self, task: asyncio.Task[aiohttp.ClientWebSocketResponse]) -> None:
+        if self._spare_execute is task:  # not taken meanwhile: the editor has gone quiet
+            drop = asyncio.ensure_future(self.drop_execute_socket())
+            drop.add_done_callback(_retrieve)
 
     async def spare_execute_socket(self) -> aiohttp.ClientWebSocketResponse | None:
         """The spare execute WebSocket (waited for if still connecting), or None when there

@@ -66,19 +66,24 @@ def progress_sink(
             bar.close()
 
 
-async def batch_output(kernel: Kernel, command: str, what: str, *, stream: bool = False) -> str:
+async def batch_output(
+    kernel: Kernel, command: str, what: str, *, stream: bool = False, interrupt: bool = True
+) -> str:
     """Run a shell command in the session (batch mode); its stdout, or `TransferError`.
 
     ``stream``: over the execute WebSocket, where the server continues through a batch run's
     steps by itself (over HTTP each step is a round trip: clean, build, exec); stopping it
-    early interrupts the session, so not for a run that may be left queued."""
+    early interrupts the session, so not for a run that may be left queued.
+    ``interrupt=False``: leaving early interrupts nothing (the run stays queued behind a cell
+    someone else runs, which it must not stop); HTTP only."""
     from .runloop import run_code
 
     out: list[str] = []
     err: list[str] = []
     last: ExecutionResult | None = None
     opts = BatchOptions(exec=command)
-    async for result in run_code(kernel, "", mode="batch", opts=opts, stream=stream):
+    steps = run_code(kernel, "", mode="batch", opts=opts, stream=stream, interrupt=interrupt)
+    async for result in steps:
         out += [getattr(i, "text", "") for i in result.console if i.kind == "stdout"]
         err += [getattr(i, "text", "") for i in result.console if i.kind == "stderr"]
         last = result

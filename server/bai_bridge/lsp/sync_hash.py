@@ -101,11 +101,12 @@ def _digests_in(folder: Path, paths: list[str]) -> dict[str, str]:
 
 async def _sum_into(kernel: Kernel, paths: list[str], found: dict[str, str], wait: float) -> None:
     """`sha256sum` in the session, waiting at most ``wait`` seconds behind a running cell
-    (the run left queued then is harmless: it only reads)."""
+    (the run left queued then is harmless: it only reads, and leaving it interrupts nothing,
+    a cell another client runs included)."""
     try:
         async with asyncio.timeout(wait):
             for command in _sum_commands(paths):
-                out = await batch_output(kernel, command, "comparing files")
+                out = await batch_output(kernel, command, "comparing files", interrupt=False)
                 found.update(_parse_sums(out, paths))
     except TimeoutError:
         log.info("the session is busy: %d large files not compared yet", len(paths))
