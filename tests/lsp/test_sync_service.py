@@ -225,10 +225,16 @@ async def test_a_file_that_cannot_be_compared_behind_a_running_cell_is_held_back
 
     kernel = await sessions.kernel()
     started = asyncio.Event()
+    printed: list[str] = []
+    gated = (
+        "import os, time\nprint('started', flush=True)\n"
+        "while not os.path.exists('gate.txt'):\n    time.sleep(0.05)\nprint('ran to its end')\n"
+    )
 
     async def long_cell() -> None:
-        async for result in kernel.run("import time\nprint('started', flush=True)\ntime.sleep(60)"):
-            if any(getattr(item, "text", "") == "started\n" for item in result.console):
+        async for result in kernel.run(gated):
+            printed.extend(getattr(item, "text", "") for item in result.console)
+            if "started\n" in printed:
                 started.set()
 
     cell = asyncio.create_task(long_cell())
@@ -243,8 +249,11 @@ async def test_a_file_that_cannot_be_compared_behind_a_running_cell_is_held_back
     service.hash_wait = 1.0  # a cell run from elsewhere: a bounded wait
     assert await service.upload_files(["big.bin"]) == []
     assert told == [{"big.bin": UNPROVEN}] * 2
-    await kernel.interrupt()
-    await cell
+    (tmp_path / "gate.txt").write_text("go\n")  # uploads do not wait behind a cell
+    await kernel.upload([tmp_path / "gate.txt"], basedir=tmp_path)
+    await asyncio.wait_for(cell, 60)
+    # the comparing run that gave up waiting left the other cell alone (it interrupted it)
+    assert "ran to its end\n" in printed, printed
     (root / "small.py").write_text("S = 1\n")
     sent = await service.upload_files(["small.py"])  # the next save tries the held file again
     assert sorted(sent) == ["big.bin", "small.py"]
