@@ -20,7 +20,7 @@ import pytest
 import pytest_asyncio
 from pytest_lsp import LanguageClient
 
-from bai_bridge.api import APIConfig, APISession
+from bai_bridge.api import APISession
 from bai_bridge.local.config import ServerProfile
 from bai_bridge.local.serve import RunningServer, start_server
 from bai_bridge.lsp.config import BridgeOptions
@@ -29,7 +29,14 @@ from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.tasks import BackgroundTasks
 from serverkit import StandaloneServer, random_config, standalone_server
 
-from .lsp_harness import PROFILES, Recorder, initialize, start_client, stop_server
+from .lsp_harness import (
+    PROFILES,
+    Recorder,
+    api_config_of,
+    initialize,
+    start_client,
+    stop_server,
+)
 
 
 @pytest.fixture(scope="module", params=PROFILES)
@@ -81,12 +88,7 @@ async def sessions(
     local_server: RunningServer, request: pytest.FixtureRequest
 ) -> AsyncIterator[SessionManager]:
     """Named after the test module; closed, with its background tasks, at teardown."""
-    config = APIConfig(
-        endpoint=local_server.endpoint,
-        access_key=local_server.access_key,
-        secret_key=local_server.secret_key,
-        env={},
-    )
+    config = api_config_of(local_server)
     tasks = BackgroundTasks()
     statuses: list[SessionStatus] = []
     name = request.path.stem.removeprefix("test_").replace("_", "-")

@@ -15,6 +15,8 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
+from bai_bridge.api import APIConfig
+from bai_bridge.local.serve import RunningServer
 from bai_bridge.lsp import protocol
 
 WAIT = 60.0  # generous upper bound for kernel starts on a busy 2-core machine
@@ -33,6 +35,16 @@ def server_config(profile: str, env: dict[str, str] | None = None) -> ClientServ
     return ClientServerConfig(
         server_command=[sys.executable, "-m", "bai_bridge", "lsp"],
         server_env=server_env(profile, env),
+    )
+
+
+def api_config_of(server: RunningServer) -> APIConfig:
+    """A client config for ``server``; ``BACKEND_*`` of the shell running the tests ignored."""
+    return APIConfig(
+        endpoint=server.endpoint,
+        access_key=server.access_key,
+        secret_key=server.secret_key,
+        env={},
     )
 
 

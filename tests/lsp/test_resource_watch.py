@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bai_bridge.api import APIConfig, APISession, Kernel
+from bai_bridge.api import APISession, Kernel
 from bai_bridge.api.models import SessionInfo
 from bai_bridge.local.serve import RunningServer
 from bai_bridge.lsp.config import BridgeOptions
@@ -16,6 +16,8 @@ from bai_bridge.lsp.protocol import SessionStatus
 from bai_bridge.lsp.resources import ResourceWatch
 from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.tasks import BackgroundTasks
+
+from .lsp_harness import api_config_of
 
 WAIT = 60.0
 REFRESH = 0.2
@@ -42,12 +44,7 @@ class Statuses:
 
 @pytest.fixture
 async def watched(local_server: RunningServer) -> AsyncIterator[tuple[SessionManager, Statuses]]:
-    config = APIConfig(
-        endpoint=local_server.endpoint,
-        access_key=local_server.access_key,
-        secret_key=local_server.secret_key,
-        env={},
-    )
+    config = api_config_of(local_server)
     tasks = BackgroundTasks()
     statuses = Statuses()
     async with APISession(config) as api:

@@ -7,12 +7,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bai_bridge.api import APIConfig, APISession
+from bai_bridge.api import APISession
 from bai_bridge.local.serve import RunningServer
 from bai_bridge.lsp.config import BridgeOptions
 from bai_bridge.lsp.protocol import SessionStatus
 from bai_bridge.lsp.session import BUSY_AFTER, SessionManager
 from bai_bridge.lsp.tasks import BackgroundTasks
+
+from .lsp_harness import api_config_of
 
 WAIT = 30.0
 
@@ -37,12 +39,7 @@ class Statuses:
 
 @pytest.fixture
 async def managed(local_server: RunningServer) -> AsyncIterator[tuple[SessionManager, Statuses]]:
-    config = APIConfig(
-        endpoint=local_server.endpoint,
-        access_key=local_server.access_key,
-        secret_key=local_server.secret_key,
-        env={},
-    )
+    config = api_config_of(local_server)
     tasks = BackgroundTasks()
     statuses = Statuses()
     async with APISession(config) as api:
