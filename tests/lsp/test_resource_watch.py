@@ -107,3 +107,39 @@ async def test_a_busy_run_is_followed_and_an_idle_session_is_not(
     quiet = len(reads)
     await asyncio.sleep(REFRESH * 5)  # idle for several refresh periods: nothing is read
     assert len(reads) == quiet
+
+
+async def test_a_run_waiting_for_the_session_is_not_raced_by_a_reading(
+    local_server: RunningServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first run's request gets the kept-alive connection: the reading a ready session
+    takes waits for that run's end (over a WAN a request beside it costs a new connection)."""
+    reads: list[bool] = []  # whether a run was going on at each reading
+    read = asyncio.Event()
+    real_get_info = Kernel.get_info
+    tasks = BackgroundTasks()
+
+    async with APISession(api_config_of(local_server)) as api:
+        manager = SessionManager(
+            api, BridgeOptions(), "resource-watch-first-run", tasks, Statuses()
+        )
+
+        async def counted(kernel: Kernel) -> SessionInfo:
+            reads.append(manager.busy)
+            read.set()
+            return await real_get_info(kernel)
+
+        monkeypatch.setattr(Kernel, "get_info", counted)
+        ResourceWatch(manager, tasks, refresh=REFRESH * 50).attach()
+        try:
+            manager.run_started()  # a run is waiting for the session as it starts
+            kernel = await manager.kernel()
+            assert [r async for r in kernel.run("1+1")][-1].status == "finished"
+            assert reads == []  # a reading would have begun in its task's first step, long ago
+            manager.run_finished()
+            async with asyncio.timeout(WAIT):
+                await read.wait()
+            assert reads == [False]
+        finally:
+            await manager.close()
+            await tasks.cancel_all()

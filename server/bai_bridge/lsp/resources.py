@@ -1,8 +1,9 @@
 """The session's resources in its status: the slots it holds and, where the server reports
 it, what it uses (``get_info``'s slot strings and ``lastStat``, protocol doc §3.6).
 
-Read once when a session is ready, once when the last run ends, and every `REFRESH` seconds
-while a run goes on; never while the session is idle. On a manager each ``get_info`` counts
+Read once when a session is ready (unless a run waits for it: then at its end), once when
+the last run ends, and every `REFRESH` seconds while a run goes on; never while the session
+is idle. On a manager each ``get_info`` counts
 as use of the session (it refreshes the idle timeout) and costs a round trip over a WAN, so
 an idle editor must not keep asking. Real managers send ``lastStat`` only once a session has
 ended: against them the status shows the slots alone.
@@ -76,7 +77,8 @@ class ResourceWatch:
             self._follower.cancel()
         self._follower = asyncio.current_task()
         self._previous = None
-        await self._sample()
+        if not self._sessions.busy:  # a run waiting for this session: its end reads them,
+            await self._sample()  # and its request gets the kept-alive connection first
         while True:
             await asyncio.sleep(self._refresh)
             if self._sessions.busy:
