@@ -159,6 +159,7 @@ async def test_a_session_edit_that_keeps_size_and_mtime_is_neither_overwritten_n
     assert result.conflicts == ["a.py", "b.py", "big.bin"]
     assert await service.upload_files(["b.py"]) == []  # a save of it: not sent either
     assert flagged == ["a.py", "b.py", "big.bin"]
+    await service.flush()  # the manifest those wrote down, saved behind them
     asked: list[str] = []  # what the session is asked while nothing changes on either side
     monkeypatch.setattr(sessions.api, "request", spying(sessions.api.request, asked))
     again = await service.sync_workspace()
@@ -349,15 +350,63 @@ async def test_a_forced_upload_lists_the_session_only_to_record_what_it_sent(
     (root / "run_me.py").write_text("print(1)\n")
     service = SyncService(root, BridgeOptions(), sessions)
     await service.sync_workspace()
+    await service.flush()  # its manifest, saved behind it
     (root / "run_me.py").write_text("print(2)\n")
     asked: list[str] = []
     monkeypatch.setattr(sessions.api, "request", spying(sessions.api.request, asked))
     assert await service.upload_files(["run_me.py"], force=True) == ["run_me.py"]
+    await service.flush()
     monkeypatch.undo()
     # the upload, then the listing and the manifest that record it: no listing before
     assert [p.rsplit("/", 1)[-1] for p in asked] == ["upload", "files", "upload"]
     kernel = await sessions.kernel()
     assert await session_output(kernel, "print(open('run_me.py').read(), end='')") == "print(2)\n"
+
+
+async def test_an_upload_returns_with_its_file_there_and_its_record_follows(
+    sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What waits for an upload (a run of the file, a save) waits for the upload alone; the
+    listing and the manifest that record it follow, and the next operation waits for them
+    (it decides on that record). A new language server finds the record in the session."""
+    root = tmp_path / "workspace"
+    root.mkdir()
+    (root / "run_me.py").write_text("print(1)\n")
+    service = SyncService(root, BridgeOptions(), sessions)
+    await service.sync_workspace()
+    (root / "run_me.py").write_text("print(2)\n")
+    release = asyncio.Event()
+    request = sessions.api.request
+
+    def held(method: str, path: str, **kwargs: Any) -> Any:
+        inner = request(method, path, **kwargs)
+        if not path.endswith("/files"):
+            return inner
+
+        @contextlib.asynccontextmanager
+        async def after_release() -> AsyncIterator[Any]:
+            await release.wait()
+            async with inner as resp:
+                yield resp
+
+        return after_release()
+
+    monkeypatch.setattr(sessions.api, "request", held)
+    async with asyncio.timeout(30):  # returns while every listing is held: it waits for none
+        assert await service.upload_files(["run_me.py"], force=True) == ["run_me.py"]
+    kernel = await sessions.kernel()
+    assert await session_output(kernel, "print(open('run_me.py').read(), end='')") == "print(2)\n"
+    later = asyncio.create_task(service.sync_workspace())
+    await asyncio.sleep(0)
+    assert not later.done()  # waits for the record it decides on
+    release.set()
+    assert (await later).uploaded == []
+    await service.flush()
+    monkeypatch.undo()
+
+    restarted = SyncService(root, BridgeOptions(), sessions)  # reads the session's manifest
+    result = await restarted.sync_workspace()
+    assert (result.uploaded, result.conflicts, result.unchanged) == ([], [], 1)
 
 
 def held_listings(request: Callable[..., Any]) -> Callable[..., Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -20,6 +21,7 @@ from .session import SessionManager
 __all__ = ["register"]
 
 log = logging.getLogger(__name__)
+FLUSH_TIMEOUT = 5.0  # seconds a shutdown waits for sync's records (a WAN: a few round trips)
 
 
 def register(server: BridgeServer) -> None:
@@ -156,6 +158,12 @@ def _push_status(ls: BridgeServer, status: protocol.SessionStatus) -> None:
 
 async def stop(ls: BridgeServer) -> None:
     """Stop background work and close the connection; the session itself stays for reuse."""
+    if ls.sync is not None:  # what sync still writes down lets a restart trust the session
+        try:
+            async with asyncio.timeout(FLUSH_TIMEOUT):
+                await ls.sync.flush()
+        except TimeoutError:
+            log.warning("sync's last records were not written within %s s", FLUSH_TIMEOUT)
     if ls.sessions is not None:
         await ls.sessions.close()
     await ls.tasks.cancel_all()

@@ -70,9 +70,10 @@ async def load_manifest(kernel: Kernel) -> Manifest:
     return manifest
 
 
-async def save_manifest(kernel: Kernel, manifest: Manifest) -> None:
+async def save_manifest(kernel: Kernel, text: str) -> None:
+    """Put a manifest's JSON (`Manifest.to_json`) in the session."""
     with tempfile.TemporaryDirectory(prefix="bai-bridge-") as tmp:
         path = Path(tmp, MANIFEST_PATH)
         path.parent.mkdir(parents=True)
-        await asyncio.to_thread(path.write_text, manifest.to_json(), encoding="utf-8")
+        await asyncio.to_thread(path.write_text, text, encoding="utf-8")
         await kernel.upload([path], basedir=tmp)

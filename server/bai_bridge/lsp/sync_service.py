@@ -31,6 +31,7 @@ from .landing import Arrival, Landing, LocalChanged, discard, place, sort_arriva
 from .protocol import SyncResult
 from .remote_files import load_manifest, remote_stats, save_manifest
 from .session import SessionManager, SessionUnavailable
+from .sync_bookkeeping import Bookkeeping, ManifestSaver
 from .sync_hash import HASH_BY_DOWNLOAD, HASH_WAIT, remote_digests
 from .sync_plan import (
     Conflict,
@@ -81,6 +82,8 @@ class SyncService:
         self.on_problems: Callable[[dict[str, str]], None] = lambda _: None
         self.hash_wait = HASH_WAIT  # seconds a comparison may wait behind a running cell
         self._manifest: Manifest | None = None
+        self._saver = ManifestSaver(save_manifest, lambda: self._manifest)
+        self._records = Bookkeeping()  # what operations left to write down behind them
         self._scans = ScanCache()
         self._lock = asyncio.Lock()
         self._dirty: set[str] = set()
@@ -117,6 +120,7 @@ class SyncService:
             return plan, uploaded, failed
 
         async with self._lock:  # a session lost meanwhile is re-created (`call`), once
+            await self._records.settle()
             plan, uploaded, failed = await self.sessions.call(sync_on)
         problems = {**scan.problems, **dict.fromkeys(plan.unproven, UNPROVEN)}
         if problems:
@@ -232,6 +236,13 @@ class SyncService:
     def forget_session(self) -> None:
         """A re-created session starts from an empty manifest (re-read from the session)."""
         self._manifest = None
+        self._saver.drop()
+
+    async def flush(self) -> None:
+        """Until what operations left to write down (stats, the manifest) is written: a
+        language server stopping leaves the session's manifest up to date."""
+        await self._records.settle()
+        await self._saver.flush()
 
     async def _upload(
         self,
@@ -328,7 +339,7 @@ class SyncService:
                 entry = ManifestEntry(file.sha256, stat.size, stat.mtime, origin)
                 manifest.entries[file.path] = entry
                 self.conflicts.pop(file.path, None)
-        await save_manifest(kernel, manifest)
+        self._saver.schedule(kernel, manifest)
 
     def _flag(self, conflicts: list[Conflict]) -> None:
         fresh = [c for c in conflicts if c.path not in self.conflicts]
@@ -397,11 +408,15 @@ class SyncService:
             send = [by_path[p] for p in plan.upload]
             uploaded, _ = await self._upload(kernel, send, lambda _m, _p: None)
             sent = [f for f in send if f.path in uploaded]
-            await self._record(kernel, sent)
+            for file in sent:  # decided: the session holds this side's content now
+                self.conflicts.pop(file.path, None)
+            if sent:  # the files are there: what waits for them need not wait for this
+                self._records.later(self._record(kernel, sent), "sync-record-upload")
             return plan, sent
 
         try:
             async with self._lock:  # a session lost meanwhile is re-created (`call`), once
+                await self._records.settle()
                 plan, sent = await self.sessions.call(upload_on)
         except (BackendClientError, SessionUnavailable):
             if not force:  # the person's own upload (run, overwrite) fails instead
@@ -479,6 +494,7 @@ class SyncService:
         folder = await asyncio.to_thread(staging)
         try:
             async with self._lock:
+                await self._records.settle()
                 result = await self.sessions.call(
                     lambda k: k.download(paths, folder, progress=progress)
                 )
@@ -498,6 +514,7 @@ class SyncService:
         own session path are recorded as the session's, so the watcher's event for them asks
         nobody, and a local delete leaves them there."""
         async with self._lock:
+            await self._records.settle()
             moved = await asyncio.to_thread(lambda: [a for a in take if place(a)])
             equal = {a.rel for a in moved + same}
             here = await asyncio.to_thread(files_in_place, self.root.resolve(), dest, paths)
@@ -523,6 +540,7 @@ class SyncService:
         Returns (removed, kept): kept files changed in the session and stay as they are.
         """
         async with self._lock:
+            await self._records.settle()
             return await self.sessions.call(lambda kernel: self._remove_on(kernel, rels))
 
     async def _remove_on(self, kernel: Kernel, rels: list[str]) -> tuple[list[str], list[str]]:
@@ -536,7 +554,7 @@ class SyncService:
         for path in doomed:
             manifest.entries.pop(path, None)
         if doomed:
-            await save_manifest(kernel, manifest)
+            self._saver.schedule(kernel, manifest)
         return doomed, kept
 
     async def _still_as_sent(
