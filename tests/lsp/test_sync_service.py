@@ -374,6 +374,7 @@ async def test_an_upload_returns_with_its_file_there_and_its_record_follows(
     (root / "run_me.py").write_text("print(1)\n")
     service = SyncService(root, BridgeOptions(), sessions)
     await service.sync_workspace()
+    await service.flush()  # its record, written behind it
     (root / "run_me.py").write_text("print(2)\n")
     release = asyncio.Event()
     request = sessions.api.request
@@ -439,6 +440,7 @@ async def test_a_save_fetches_its_proof_beside_the_listing_and_still_never_overw
     flagged: list[str] = []
     service.on_conflicts = lambda conflicts: flagged.extend(c.path for c in conflicts)
     assert (await service.sync_workspace()).uploaded == ["a.py"]
+    await service.flush()  # its record, written behind it
     kernel = await sessions.kernel()
     read = "print(open('a.py').read(), end='')"
 
@@ -446,6 +448,7 @@ async def test_a_save_fetches_its_proof_beside_the_listing_and_still_never_overw
     monkeypatch.setattr(sessions.api, "request", held_listings(sessions.api.request))
     async with asyncio.timeout(30):
         assert await service.upload_files(["a.py"]) == ["a.py"]
+        await service.flush()
     monkeypatch.undo()
     assert await session_output(kernel, read) == "a = 2\n"
 

@@ -139,16 +139,22 @@ class SyncService:
         self, kernel: Kernel, files: list[LocalFile], report: Progress
     ) -> tuple[list[str], list[str]]:
         """Upload and record, `CHECKPOINT_FILES` at a time: a sync killed half way leaves
-        a manifest the next one continues from. Returns (done, failed)."""
+        a manifest the next one continues from. The last part is recorded behind the sync
+        (its files are there: nothing waits for the record). Returns (done, failed)."""
         tracker = UploadProgress(files, report)
         uploaded: list[str] = []
         failed: dict[str, Exception] = {}  # told once for the whole sync
         for start in range(0, len(files), CHECKPOINT_FILES):
             part = files[start : start + CHECKPOINT_FILES]
+            last = start + CHECKPOINT_FILES >= len(files)
             sent: dict[str, RemoteStat] = {}  # listed while later batches still upload
-            done, _ = await self._upload(kernel, part, tracker, sent, failed)
+            done, _ = await self._upload(kernel, part, tracker, None if last else sent, failed)
             arrived = set(done)
-            await self._record(kernel, [f for f in part if f.path in arrived], stats=sent)
+            recorded = [f for f in part if f.path in arrived]
+            if last:
+                self._records.later(self._record(kernel, recorded), "sync-record-last")
+            else:
+                await self._record(kernel, recorded, stats=sent)
             uploaded += done
         self._tell_failed(failed)
         return uploaded, list(failed)
