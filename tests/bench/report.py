@@ -89,8 +89,9 @@ def wan_table(figures: list[Figure], meta: dict[str, Any]) -> list[str]:
         f"{one_way:g} ms each way ({2 * one_way:g} ms RTT) through the WAN emulator "
         f"(tests/wanproxy.py); w2 also capped at {config.get('wan_cap_mbit', '?')} Mbit/s each "
         f"way; local server profile: {profile}. Round trips = WAN median ÷ RTT (session start: "
-        "after the kernel's own start). Requests and new connections per action: medians of "
-        "the WAN path's trials as the proxy saw them (each one's list in the notes).",
+        "after the kernel's own start; a save: after its deliberate coalescing wait). "
+        "Requests and new connections per action: medians of the WAN path's trials as the "
+        "proxy saw them (each one's list in the notes).",
         "",
         "| row | action | loopback | WAN | round trips | requests, connections | goal | result |",
         "|---|---|---|---|---|---|---|---|",
