@@ -38,6 +38,7 @@ WRONG_ARGUMENTS: list[tuple[str, list[Any], str]] = [
     (protocol.RUN_CELL, [{"uri": A_URI, "line": "3"}], "line"),
     (protocol.RUN_CELLS_ABOVE, [{"uri": A_URI, "line": True}], "line"),
     (protocol.RUN_FILE, [{"uri": ["a.py"]}], "uri"),
+    (protocol.RUN_FILE_AS_JOB, [{"uri": 7}], "uri"),
     (protocol.RUN_SELECTION, [{"uri": A_URI, "range": {"start": 0, "end": 0}}], "range"),
     (protocol.RESOLVE_CONFLICT, [{"path": "a.py", "action": "delete"}], "action"),
     (protocol.RESOLVE_CONFLICT, [{"path": 1, "action": "overwrite"}], "path"),
@@ -70,10 +71,18 @@ def run_arguments(name: str, uri: str) -> dict[str, Any]:
     if name == protocol.RUN_SELECTION:
         where = {"line": 0, "character": 0}
         return {"uri": uri, "range": {"start": where, "end": where}}
-    return {"uri": uri} if name == protocol.RUN_FILE else {"uri": uri, "line": 0}
+    if name in (protocol.RUN_FILE, protocol.RUN_FILE_AS_JOB):
+        return {"uri": uri}
+    return {"uri": uri, "line": 0}
 
 
-RUNS = [protocol.RUN_SELECTION, protocol.RUN_CELL, protocol.RUN_CELLS_ABOVE, protocol.RUN_FILE]
+RUNS = [
+    protocol.RUN_SELECTION,
+    protocol.RUN_CELL,
+    protocol.RUN_CELLS_ABOVE,
+    protocol.RUN_FILE,
+    protocol.RUN_FILE_AS_JOB,
+]
 
 
 @pytest.mark.parametrize("name", RUNS)

@@ -1,5 +1,6 @@
-"""Run file goes over the execute WebSocket: its output reaches the editor while the script
-runs, and cancelling its progress stops the script (the server interrupts on close)."""
+"""Run File (in the session's namespace) and Run File as Job go over the execute WebSocket:
+their output reaches the editor while the script runs, and cancelling the progress stops the
+script (the server interrupts on close)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from .lsp_harness import Recorder, command, field, open_doc
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 WAIT = 60.0
+WAYS = pytest.mark.parametrize("way", [protocol.RUN_FILE, protocol.RUN_FILE_AS_JOB])
 
 
 @pytest.fixture(scope="module")
@@ -38,12 +40,13 @@ def printed(bridge: Recorder, text: str) -> bool:
     return any(text in item["data"] for o in bridge.outputs for item in o.get("items", []) or [])
 
 
+@WAYS
 async def test_a_script_output_shows_while_it_runs(
-    client: LanguageClient, bridge: Recorder, workspace: Path, tmp_path: Path
+    client: LanguageClient, bridge: Recorder, workspace: Path, tmp_path: Path, way: str
 ) -> None:
     gate = tmp_path / "gate"
     uri = open_doc(client, workspace / "gated.py", gated(gate, "warming up", "all done"))
-    running = asyncio.create_task(command(client, protocol.RUN_FILE, {"uri": uri}))
+    running = asyncio.create_task(command(client, way, {"uri": uri}))
     try:
         await bridge.wait_for("the first line", lambda: printed(bridge, "warming up"), WAIT)
         assert not running.done()
@@ -54,14 +57,16 @@ async def test_a_script_output_shows_while_it_runs(
     assert bridge.text(field(result, "runId")) == "warming up\nall done\n"
 
 
+@WAYS
 async def test_cancelling_a_script_stops_it(
-    client: LanguageClient, bridge: Recorder, workspace: Path, tmp_path: Path
+    client: LanguageClient, bridge: Recorder, workspace: Path, tmp_path: Path, way: str
 ) -> None:
     gate = tmp_path / "never"
-    uri = open_doc(client, workspace / "stuck.py", gated(gate, "stuck now", "unreachable"))
+    stuck = f"stuck now ({way})"
+    uri = open_doc(client, workspace / "stuck.py", gated(gate, stuck, "unreachable"))
     known = {str(t) for t in client.progress_reports}
-    running = asyncio.create_task(command(client, protocol.RUN_FILE, {"uri": uri}))
-    await bridge.wait_for("the first line", lambda: printed(bridge, "stuck now"), WAIT)
+    running = asyncio.create_task(command(client, way, {"uri": uri}))
+    await bridge.wait_for("the first line", lambda: printed(bridge, stuck), WAIT)
 
     def token() -> str | None:
         fresh = [t for t in client.progress_reports if str(t).startswith("bai-bridge/run/")]
@@ -74,6 +79,6 @@ async def test_cancelling_a_script_stops_it(
     assert not printed(bridge, "unreachable")
 
     again = open_doc(client, workspace / "quick.py", "print('next one')\n")
-    after = await asyncio.wait_for(command(client, protocol.RUN_FILE, {"uri": again}), WAIT)
+    after = await asyncio.wait_for(command(client, way, {"uri": again}), WAIT)
     assert field(after, "status") == "finished"
     assert bridge.text(field(after, "runId")) == "next one\n"

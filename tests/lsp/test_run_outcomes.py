@@ -1,5 +1,6 @@
 """How runs end, as the editor is told: a run that ended badly is "failed", whatever the
-backend's own status word; Run File runs only the file it just uploaded, under its own name."""
+backend's own status word; Run File runs only the file it just uploaded, and a job runs
+it under its own name."""
 
 from __future__ import annotations
 
@@ -32,11 +33,11 @@ def end_of(bridge: Recorder, run_id: str) -> dict[str, object]:
     return ends[0]
 
 
-async def test_a_script_exiting_non_zero_failed(
+async def test_a_job_exiting_non_zero_failed(
     client: LanguageClient, bridge: Recorder, workspace: Path
 ) -> None:
     uri = open_doc(client, workspace / "exits.py", "import sys\nprint('leaving')\nsys.exit(3)\n")
-    result = await command(client, protocol.RUN_FILE, {"uri": uri})
+    result = await command(client, protocol.RUN_FILE_AS_JOB, {"uri": uri})
     assert (field(result, "status"), field(result, "exitCode")) == ("failed", 3)
     assert end_of(bridge, field(result, "runId"))["status"] == "failed"
     assert bridge.text(field(result, "runId")) == "leaving\n"
@@ -46,7 +47,7 @@ async def test_a_file_named_like_an_option_runs_as_a_file(
     client: LanguageClient, bridge: Recorder, workspace: Path
 ) -> None:
     uri = open_doc(client, workspace / "-dash.py", "print('ran as a file')\n")
-    result = await command(client, protocol.RUN_FILE, {"uri": uri})
+    result = await command(client, protocol.RUN_FILE_AS_JOB, {"uri": uri})
     assert (field(result, "status"), field(result, "exitCode")) == ("finished", 0)
     assert bridge.text(field(result, "runId")) == "ran as a file\n"
 

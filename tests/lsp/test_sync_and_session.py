@@ -176,13 +176,13 @@ async def test_download_brings_a_remote_file_into_the_workspace(
     assert (workspace / "fetched" / "out.txt").read_text() == "42\n"
 
 
-async def test_run_file_in_batch_mode_maps_its_traceback(
+async def test_run_file_as_job_maps_its_traceback(
     client: LanguageClient, bridge: Recorder, workspace: Path
 ) -> None:
     code = "print('batch says hi')\nx = {}\nx['missing']\n"
     path = workspace / "job.py"
     uri = open_doc(client, path, code)
-    result = await command(client, protocol.RUN_FILE, {"uri": uri})
+    result = await command(client, protocol.RUN_FILE_AS_JOB, {"uri": uri})
     assert field(result, "exitCode") != 0
     assert "batch says hi" in bridge.text(field(result, "runId"))
     diagnostics = await bridge.wait_for("the diagnostic", lambda: client.diagnostics.get(uri))

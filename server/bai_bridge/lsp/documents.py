@@ -22,7 +22,7 @@ from pygls.workspace import TextDocument
 from .server import BridgeServer
 from .sync import relative_path
 
-__all__ = ["NotReadable", "open_document", "read_regular_file", "run_target"]
+__all__ = ["NotReadable", "open_document", "read_regular_bytes", "read_regular_file", "run_target"]
 
 
 class NotReadable(Exception):
@@ -53,6 +53,11 @@ async def run_target(ls: BridgeServer, uri: str) -> str:
 def read_regular_file(path: str, limit: int) -> str:
     """A regular file's text (blocking); raises `NotReadable` for anything else (a FIFO, a
     socket, a device, a folder), a missing file, or one over ``limit`` bytes."""
+    return read_regular_bytes(path, limit).decode("utf-8", errors="replace")
+
+
+def read_regular_bytes(path: str, limit: int) -> bytes:
+    """`read_regular_file`'s bytes, undecoded."""
     try:
         # O_NONBLOCK: opening a FIFO without a writer would wait for one (POSIX only)
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | os.O_CLOEXEC)
@@ -70,4 +75,4 @@ def read_regular_file(path: str, limit: int) -> str:
         os.close(fd)
     if len(data) > limit:  # it grew meanwhile
         raise NotReadable(f"{path} is over {limit} bytes")
-    return data.decode("utf-8", errors="replace")
+    return data

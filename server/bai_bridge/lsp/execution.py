@@ -1,14 +1,13 @@
-"""Run commands: selection/line, cell, cells above, whole file (batch mode)."""
+"""Run commands: selection/line, cell, cells above (a whole file: `run_file`)."""
 
 from __future__ import annotations
 
-import shlex
 import urllib.parse
 from collections.abc import AsyncIterator
 
 from lsprotocol import types
 
-from bai_bridge.api import BatchOptions, ExecutionResult, Kernel
+from bai_bridge.api import ExecutionResult, Kernel
 
 from . import protocol
 from .cells import Snippet, cell_at, cell_snippet, cells_above, find_cells, selection_snippet
@@ -18,7 +17,7 @@ from .runs import InputHandler, RunSpec, run
 from .server import BridgeServer
 from .sync import relative_path
 
-__all__ = ["register"]
+__all__ = ["guarded", "register", "run_source"]
 
 
 def register(server: BridgeServer) -> None:
@@ -26,7 +25,7 @@ def register(server: BridgeServer) -> None:
     async def run_selection(
         ls: BridgeServer, args: protocol.RunSelectionArgs
     ) -> protocol.RunResult | None:
-        if (text := await _source(ls, args.uri)) is None:
+        if (text := await run_source(ls, args.uri)) is None:
             return None
         r = args.range
         snippet = selection_snippet(
@@ -37,7 +36,7 @@ def register(server: BridgeServer) -> None:
 
     @command(server, protocol.RUN_CELL, protocol.RunCellArgs)
     async def run_cell(ls: BridgeServer, args: protocol.RunCellArgs) -> protocol.RunResult | None:
-        if (text := await _source(ls, args.uri)) is None:
+        if (text := await run_source(ls, args.uri)) is None:
             return None
         cell = cell_at(find_cells(text), args.line)
         snippet = cell_snippet(text, [cell] if cell else [])
@@ -46,17 +45,13 @@ def register(server: BridgeServer) -> None:
 
     @command(server, protocol.RUN_CELLS_ABOVE, protocol.RunCellArgs)
     async def run_above(ls: BridgeServer, args: protocol.RunCellArgs) -> protocol.RunResult | None:
-        if (text := await _source(ls, args.uri)) is None:
+        if (text := await run_source(ls, args.uri)) is None:
             return None
         snippet = cell_snippet(text, cells_above(find_cells(text), args.line))
         return await _run_snippet(ls, args.uri, snippet, "cells above", stream=True)
 
-    @command(server, protocol.RUN_FILE, protocol.RunFileArgs)
-    async def run_file(ls: BridgeServer, args: protocol.RunFileArgs) -> protocol.RunResult | None:
-        return await _run_file(ls, args.uri)
 
-
-async def _source(ls: BridgeServer, uri: str) -> str | None:
+async def run_source(ls: BridgeServer, uri: str) -> str | None:
     """What to run from (documents.run_target's rule), or None once the person is told."""
     try:
         return await run_target(ls, uri)
@@ -81,7 +76,7 @@ async def _run_snippet(
     code_lines = snippet.code.count("\n") or 1
     file = _file_name(ls, uri)
     spec = RunSpec(uri, f"{file}, {label}", start, snippet.first_line, code_lines, file=file)
-    return await _guarded(ls, spec)
+    return await guarded(ls, spec)
 
 
 def _file_name(ls: BridgeServer, uri: str) -> str:
@@ -90,36 +85,7 @@ def _file_name(ls: BridgeServer, uri: str) -> str:
     return relative_path(ls, uri) or urllib.parse.unquote(tail)
 
 
-async def _run_file(ls: BridgeServer, uri: str) -> protocol.RunResult | None:
-    if not await ls.until_started() or ls.sync is None:
-        return None
-    rel = relative_path(ls, uri)
-    if rel is None:
-        ls.tell("bai-bridge: only files inside the workspace folder can run remotely.")
-        return None
-    if (text := await _source(ls, uri)) is None:
-        return None
-    try:
-        sent = await ls.sync.upload_files([rel], force=True)  # running it is the person's call
-    except Exception as e:
-        ls.fail(f"uploading {rel} (so it was not run)", e)
-        return None
-    if rel not in sent:  # failed, over the size cap, or gone: the session's copy is stale
-        ls.tell(f"bai-bridge: {rel} was not run: its upload to the session did not succeed.")
-        return None
-
-    def start(kernel: Kernel, on_input: InputHandler) -> AsyncIterator[ExecutionResult]:
-        # Over the execute WebSocket: a script's output shows every 0.2 s, not every 2 s
-        # (its per-run connection is nothing next to the upload before it). `--`: a file
-        # named `-x.py` is a file, not an option of Python's.
-        opts = BatchOptions(exec=f"python -- {shlex.quote(rel)}")
-        return kernel.run("", mode="batch", opts=opts, on_input=on_input, stream=True)
-
-    lines = text.count("\n") + 1
-    return await _guarded(ls, RunSpec(uri, rel, start, 0, lines, remote_path=rel))
-
-
-async def _guarded(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult | None:
+async def guarded(ls: BridgeServer, spec: RunSpec) -> protocol.RunResult | None:
     """A run whose failure (not the code's: the backend's) becomes a message."""
     try:
         return await run(ls, spec)

@@ -28,7 +28,10 @@ VARIABLES = "baiBridge/variables"
 #   RUN_SELECTION     {uri, range}        an empty range runs the line at range.start
 #   RUN_CELL          {uri, line}         the `# %%` cell holding `line` (0-based)
 #   RUN_CELLS_ABOVE   {uri, line}         every cell before the one holding `line`
-#   RUN_FILE          {uri}               upload, then a batch-mode exec of the file
+#   RUN_FILE          {uri}               upload, then run the file in the session's namespace
+#                                         (__file__, sys.argv, cwd set for the run; its names kept)
+#   RUN_FILE_AS_JOB   {uri}               upload, then `python -- file` in batch mode (its own
+#                                         process: the namespace is not touched)
 #   LIST_REMOTE_FILES {path?}             -> [{filename, size, mode, mtime}]
 #   DOWNLOAD          {paths, dest?}      remote paths into the workspace (or dest); a local
 #                                         file changed since sync saw it: the person decides
@@ -41,6 +44,7 @@ RUN_SELECTION = "bai-bridge.runSelection"
 RUN_CELL = "bai-bridge.runCell"
 RUN_CELLS_ABOVE = "bai-bridge.runCellsAbove"
 RUN_FILE = "bai-bridge.runFile"
+RUN_FILE_AS_JOB = "bai-bridge.runFileAsJob"
 INTERRUPT = "bai-bridge.interrupt"
 RESTART = "bai-bridge.restart"
 DESTROY = "bai-bridge.destroy"
