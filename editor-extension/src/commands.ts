@@ -87,12 +87,15 @@ async function runCell(deps: CommandDeps, uri?: string, line?: number): Promise<
   reportRun(await deps.client.execute<RunResult>(ServerCommand.runCell, args));
 }
 
-async function runFile(deps: CommandDeps): Promise<void> {
+/** Run File runs the saved file in the session's namespace (its names stay, plots show);
+ * as a job, in a batch process of its own that leaves the namespace alone. */
+async function runFile(deps: CommandDeps, asJob: boolean): Promise<void> {
   const editor = pythonEditor();
   if (editor.document.isDirty) await editor.document.save();
   deps.showOutput();
+  const command = asJob ? ServerCommand.runFileAsJob : ServerCommand.runFile;
   reportRun(
-    await deps.client.execute<RunResult>(ServerCommand.runFile, {
+    await deps.client.execute<RunResult>(command, {
       uri: editor.document.uri.toString(),
     }),
   );
@@ -192,7 +195,8 @@ export function commandTable(
         typeof uri === "string" ? uri : undefined,
         typeof line === "number" ? line : undefined,
       ),
-    "baiBridge.runFile": () => runFile(deps),
+    "baiBridge.runFile": () => runFile(deps, false),
+    "baiBridge.runFileAsJob": () => runFile(deps, true),
     "baiBridge.interrupt": run(ServerCommand.interrupt),
     "baiBridge.restartSession": async () => {
       if (await confirm("Restart the Backend.AI session? Its variables are lost.", "Restart")) {

@@ -15,6 +15,7 @@ export const ServerCommand = {
   runCell: "bai-bridge.runCell",
   runCellsAbove: "bai-bridge.runCellsAbove",
   runFile: "bai-bridge.runFile",
+  runFileAsJob: "bai-bridge.runFileAsJob",
   interrupt: "bai-bridge.interrupt",
   restart: "bai-bridge.restart",
   destroy: "bai-bridge.destroy",

@@ -175,3 +175,24 @@ async def test_run_file_as_job_leaves_the_namespace_alone(
     assert bridge.run_outputs(field(result, "runId"))[-1]["label"] == "job.py (job)"
     probe = open_doc(client, workspace / "probe.py", "print('job_only' in globals())\n")
     assert bridge.text(field(await run_selection(client, probe, 0), "runId")) == "False\n"
+
+
+def demo_example() -> str:
+    """The `example.py` that `scripts/run-editor` opens in its demo workspace."""
+    script = (Path(__file__).parents[2] / "scripts" / "run-editor").read_text()
+    start = script.index("example.py\" <<'EOF'\n")
+    body = script[start:].split("\n", 1)[1]
+    return body[: body.index("\nEOF\n") + 1]
+
+
+async def test_the_demo_example_draws_and_keeps_its_names_when_run_as_a_file(
+    client: LanguageClient, bridge: Recorder, workspace: Path
+) -> None:
+    uri = open_doc(client, workspace / "example.py", demo_example())
+    result = await run_file(client, uri)
+    assert field(result, "status") == "finished"
+    outputs = bridge.run_outputs(field(result, "runId"))
+    kinds = [item["kind"] for o in outputs for item in o.get("items", [])]
+    assert "media" in kinds  # plt.show() drew into the output
+    listed = await client.protocol.send_request_async(protocol.VARIABLES, {})
+    assert "squares" in {v.name for v in listed.variables}
