@@ -75,12 +75,12 @@ async def _run_file(ls: BridgeServer, uri: str, *, as_job: bool) -> protocol.Run
     except NotReadable as e:
         ls.tell(f"bai-bridge: {e}.")
         return None
-    try:
-        sent = await ls.sync.upload_files([rel], force=True)  # running it is the person's call
+    try:  # whatever the session holds: running it is the person's call
+        sent = await ls.sync.upload_to_run(rel, ls.tasks.spawn)
     except Exception as e:
         ls.fail(f"uploading {rel} (so it was not run)", e)
         return None
-    if rel not in sent:  # failed, over the size cap, or gone: the session's copy is stale
+    if not sent:  # failed, over the size cap, or gone: the session's copy is stale
         ls.tell(f"bai-bridge: {rel} was not run: its upload to the session did not succeed.")
         return None
 
