@@ -44,6 +44,21 @@ async function command(page, title) {
   await page.keyboard.press("Enter");
 }
 
+/** Run the palette command titled exactly `title`, not another that starts the same way
+ * ("Run File" and "Run File as Job"). Returns the palette's titles matching `title`. */
+async function exactCommand(page, title) {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible", timeout: WAIT });
+  await input.fill(`>${title}`);
+  const names = page.locator(".quick-input-list .monaco-list-row .label-name");
+  const exact = names.filter({ hasText: new RegExp(`^${title}$`) }).first();
+  await exact.waitFor({ state: "visible", timeout: WAIT });
+  const titles = await names.allTextContents();
+  await exact.click();
+  return titles;
+}
+
 async function openFile(page, name) {
   await page.keyboard.press("Control+P");
   const input = page.locator(".quick-input-widget input");
@@ -709,6 +724,37 @@ const editorLine = (page, text) =>
     })
     .last();
 
+/** Run File runs the file in the session's namespace: its plot shows in the output view and
+ * the name it defined answers a Run Selection after it. */
+async function runFileInSession(page) {
+  await openFile(page, config.runFileName);
+  const titles = await exactCommand(page, "Backend.AI: Run File");
+  const frame = outputFrame(page);
+  const run = frame
+    .locator(".run", {
+      has: frame.locator(".run-label", {
+        hasText: `${config.runFileName} · finished`,
+      }),
+    })
+    .last();
+  await run.waitFor({ timeout: WAIT });
+  const png = run.locator('img[src^="data:image/png"]').first();
+  const size = await until(page, "the file's plot to load", () =>
+    png.evaluate(
+      (img) =>
+        img.complete &&
+        img.naturalWidth > 0 && [img.naturalWidth, img.naturalHeight],
+    ),
+  );
+  await runNewLine(page, config.runFileProbe);
+  await frame
+    .locator("pre", { hasText: config.runFileExpect })
+    .first()
+    .waitFor({ timeout: WAIT });
+  await shot(page, "05-run-file");
+  report("run-file", { titles, png: size });
+}
+
 /** The session starts when the workspace opens; the run keys run the line as typed while the
  * suggestion list is open; the session terminal survives a restart of the session. */
 async function firstHourScenario(page) {
@@ -755,6 +801,8 @@ async function firstHourScenario(page) {
     line: await editorLine(page, "bridge_seen.").innerText(),
   });
 
+  await runFileInSession(page);
+
   await command(page, "Backend.AI: Open Session Terminal");
   await page.locator(".terminal-wrapper.active .xterm-rows:visible").waitFor();
   await until(page, "the session shell's prompt", async () =>
@@ -775,7 +823,7 @@ async function firstHourScenario(page) {
     /^after-4\s*$/m.test(await terminalText(page)),
   );
   const text = await terminalText(page);
-  await shot(page, "05-terminal-after-restart");
+  await shot(page, "06-terminal-after-restart");
   report("terminal-after-restart", {
     keptScreen: /^before-2\s*$/m.test(text),
     askedForKey: text.includes("Press any key"),

@@ -1,10 +1,11 @@
 """The first hour in a real VS Code (code-server in headless Chromium, driven by playwright-core)
 against the embedded backend: the session starts when the workspace opens, before any file is
 opened; Shift+Enter and Ctrl+Enter run the line as typed while the suggestion list is open
-(the list open at the end of a typed line used to swallow them); the session terminal
-re-attaches by itself after Restart Session; the language server's log lines keep their
-levels in the "Backend.AI Bridge" channel. Screenshots and logs go to
-test-artifacts/editor-first-hour/ (the path is printed).
+(the list open at the end of a typed line used to swallow them); Run File runs the file in
+the session's namespace (its plot shows, its names stay for the next run; Run File as Job is
+a command of its own); the session terminal re-attaches by itself after Restart Session; the
+language server's log lines keep their levels in the "Backend.AI Bridge" channel. Screenshots
+and logs go to test-artifacts/editor-first-hour/ (the path is printed).
 """
 
 from __future__ import annotations
@@ -17,6 +18,14 @@ from editor_harness import artifacts_dir, build_vsix, code_server, drive, editor
 
 pytestmark = pytest.mark.editor
 
+PLOTTED = """\
+import matplotlib.pyplot as plt
+
+plotted_value = "from-file-" + str(6 * 7)
+plt.plot([1, 2, 3], [3, 1, 2])
+plt.show()
+"""
+
 
 def test_the_first_hour_in_vscode(tmp_path: Path) -> None:
     tools = editor_tools()
@@ -26,6 +35,7 @@ def test_the_first_hour_in_vscode(tmp_path: Path) -> None:
     workspace = tmp_path / "workspace"
     workspace.mkdir()
     (workspace / "seen.py").write_text('bridge_seen = "seen-" + str(6 * 7)\n')
+    (workspace / "plotted.py").write_text(PLOTTED)
     vsix = build_vsix(tmp_path / "bai-bridge.vsix")
     logs = artifacts / "logs"
 
@@ -37,6 +47,9 @@ def test_the_first_hour_in_vscode(tmp_path: Path) -> None:
                 "scenario": "first-hour",
                 "artifacts": str(artifacts),
                 "fileName": "seen.py",
+                "runFileName": "plotted.py",
+                "runFileProbe": "plotted_value",
+                "runFileExpect": "'from-file-42'",
                 "waitMs": 120_000,
             },
         )
@@ -47,6 +60,11 @@ def test_the_first_hour_in_vscode(tmp_path: Path) -> None:
         assert steps[step]["listOpen"] == 0, f"{step}: the run closed the suggestion list"
     assert steps["shift-enter-with-suggestions"]["line"].strip() == "bridge_seen"
     assert steps["ctrl-enter-with-suggestions"]["line"].strip() == "bridge_seen.upper"
+    run_file = steps["run-file"]
+    assert "Backend.AI: Run File as Job" in run_file["titles"], run_file["titles"]
+    width, height = run_file["png"]
+    assert width > 100, "Run File's plot is drawn in the output view"
+    assert height > 100
     terminal = steps["terminal-after-restart"]
     assert terminal["keptScreen"], "the terminal's screen survives the restart"
     assert not terminal["askedForKey"], "the terminal re-attached without a key press"
