@@ -90,6 +90,8 @@ def test_traceback_forms_of_older_kernels_and_batch_runs() -> None:
     error = find_error(batch, remote_path="pkg/train.py")
     assert error is not None
     assert (error.line, error.message) == (7, "KeyError: 'lr'")
+    namesake = batch.replace("main()", 'main()\n  File "/home/work/lib/train.py", line 2')
+    assert find_error(namesake, remote_path="pkg/train.py").line == 7  # type: ignore[union-attr]
     assert find_error("just some warnings on stderr\n") is None
 
 

@@ -2,9 +2,9 @@
 
 IPython (8, 9) names the frames of interactive code ``Cell In[n], line k``; older kernels use
 ``<ipython-input-n-hash>`` with ``line k`` (``File <ipython-input-n-..>:k`` or
-``File "<ipython-input-n-..>", line k``); batch runs print a plain Python traceback naming
-the remote file. The highest ``n`` is the run itself (earlier cells have smaller numbers);
-its last frame is the innermost line of the code that ran.
+``File "<ipython-input-n-..>", line k``); file runs (Run File in the session, a job) print a
+plain Python traceback naming the remote file. The highest ``n`` is the run itself (earlier
+cells have smaller numbers); its last frame is the innermost line of the code that ran.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ class RemoteError:
 
     line: int
     message: str
-    path: str | None = None  # set for batch runs: the remote file named by the frame
+    path: str | None = None  # set for file runs: the remote file named by the frame
 
 
 TAIL = 1 << 20  # characters of a run's stderr searched for its traceback (one is far smaller)
@@ -77,7 +77,8 @@ def strip_ansi(text: str) -> str:
 def find_error(stderr: str, remote_path: str | None = None) -> RemoteError | None:
     """The failing line of a traceback in ``stderr`` (ANSI colours allowed), if any.
 
-    ``remote_path``: for batch runs, the remote file that ran; its frames are used.
+    ``remote_path``: for file runs (in the session or as a job), the file that ran, relative
+    to the work dir; its frames are used.
     """
     text = strip_ansi(stderr)
     message = _summary(text)
@@ -131,9 +132,12 @@ def _interactive_line(text: str) -> int | None:
 
 
 def _file_line(text: str, remote_path: str) -> int | None:
-    name = remote_path.rsplit("/", 1)[-1]
+    """The innermost frame's line in the file itself, named in full or relative to the work
+    dir (not a namesake in another folder: `lib/main.py` is no frame of `app/main.py`)."""
     hits = [
-        int(k) for path, k in _FILE_FRAME.findall(text) if path == name or path.endswith("/" + name)
+        int(k)
+        for path, k in _FILE_FRAME.findall(text)
+        if path == remote_path or path.endswith("/" + remote_path)
     ]
     return hits[-1] if hits else None
 
