@@ -76,7 +76,7 @@ async def _run_file(ls: BridgeServer, uri: str, *, as_job: bool) -> protocol.Run
         ls.tell(f"bai-bridge: {e}.")
         return None
     try:  # whatever the session holds: running it is the person's call
-        sent = await ls.sync.upload_to_run(rel, ls.tasks.spawn)
+        sent = rel in await ls.sync.upload_files([rel], force=True)  # its record follows
     except Exception as e:
         ls.fail(f"uploading {rel} (so it was not run)", e)
         return None

@@ -17,9 +17,8 @@ import logging
 import shlex
 import time
 from collections import Counter
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import attrs
 
@@ -65,8 +64,6 @@ UNPROVEN = "not compared with the session's copy yet (the session is busy or cou
 Progress = Callable[[str, int], None]  # (message, percentage)
 # Failures of the session or the way to it, not of one file: no other file would fare better.
 _SESSION_LOST = (BackendClientError, BackendNotFoundError)
-# Starts a task the server keeps (`BackgroundTasks.spawn`): work that goes on beside a run.
-Spawn = Callable[[Coroutine[Any, Any, None], str], object]
 
 
 class SyncService:
@@ -439,36 +436,6 @@ class SyncService:
             self.on_problems(problems)
         self._flag(plan.conflicts)
         return [f.path for f in sent]
-
-    async def upload_to_run(self, rel: str, spawn: Spawn) -> bool:
-        """Upload a file the person is about to run, whatever the session holds (their call);
-        True once the session has it. Its manifest entry (a listing, then the manifest's own
-        upload: two round trips) is recorded in a task ``spawn`` starts, beside the run
-        instead of before it: the run waits for the upload alone."""
-        too_large: list[str] = []
-        problems: dict[str, str] = {}
-        local = await asyncio.to_thread(self._describe, [rel], False, too_large, problems)
-        if too_large:
-            self.on_too_large(too_large)
-        if problems:
-            self.on_problems(problems)
-
-        async def upload_on(kernel: Kernel) -> tuple[Kernel, list[LocalFile]]:
-            uploaded, _ = await self._upload(kernel, local, lambda _m, _p: None)
-            return kernel, [f for f in local if f.path in uploaded]
-
-        if not local:
-            return False
-        async with self._lock:
-            kernel, sent = await self.sessions.call(upload_on)
-        self._pending.discard(rel)
-        if sent:
-            spawn(self._record_alone(kernel, sent), f"sync-record {rel}")
-        return bool(sent)
-
-    async def _record_alone(self, kernel: Kernel, files: list[LocalFile]) -> None:
-        async with self._lock:
-            await self._record(kernel, files)
 
     def _describe(
         self,
