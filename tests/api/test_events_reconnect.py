@@ -46,13 +46,16 @@ async def test_reconnects_after_a_drop_with_last_event_id(tiny_server: TinyServe
         kernel = api.Kernel("evsess", session_id=SESSION_ID)
         received = []
         connects: list[int] = []
+        drops: list[BaseException] = []
+        opening = kernel.stream_events(on_connect=lambda: connects.append(1), on_drop=drops.append)
         async with asyncio.timeout(10):
-            async with kernel.stream_events(on_connect=lambda: connects.append(1)) as events:
+            async with opening as events:
                 async for event in events:
                     received.append(event)
                     if len(received) == 2:
                         break
     assert len(connects) == 2
+    assert len(drops) == 1  # the drop mid-message was told
     assert [e.name for e in received] == ["session_started", "session_terminated"]
     assert [e.id for e in received] == ["1", "2"]
     assert received[1].data.reason == "user-requested"

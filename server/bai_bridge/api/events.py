@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 
-from .errors import BackendClientError
+from .errors import BackendClientError, BackendStreamBroken
 from .models import SessionEvent, SessionEventData, converter
 from .session import APISession, Query
 from .sse import SSEMessage, SSEParser
@@ -49,12 +49,15 @@ async def sse_messages(
     default_retry: float = DEFAULT_RETRY,
     max_failures: int = MAX_FAILURES,
     on_connect: Callable[[], None] | None = None,
+    on_drop: Callable[[BaseException], None] | None = None,
 ) -> AsyncGenerator[SSEMessage, None]:
     """Messages of the stream at ``path`` until the consumer stops; reconnects on drops.
 
     Non-2xx answers raise the mapped `BackendAPIError`; ``max_failures`` reconnects in a row
     that do not get through raise `BackendClientError`. ``on_connect`` is called each time
-    the server's headers arrive (events from then on are not missed).
+    the server's headers arrive (events from then on are not missed); ``on_drop`` each time
+    the stream is lost or a reconnect fails, at once, not after the retries: what a caller
+    that shows the connection's state needs to know now.
     """
     parser = SSEParser()
     parser.last_event_id = last_event_id
@@ -63,23 +66,29 @@ async def sse_messages(
         headers = {"Last-Event-ID": parser.last_event_id} if parser.last_event_id else {}
         try:
             resp = await session.sse_connect(path, query, headers)
-        except BackendClientError:
+        except BackendClientError as e:
             failures += 1
             if failures >= max_failures:
                 raise
+            if on_drop is not None:
+                on_drop(e)
         else:
             failures = 0
             if on_connect is not None:
                 on_connect()
+            dropped: BaseException = BackendStreamBroken(f"event stream {path} ended")
             try:
                 async for chunk in resp.content.iter_any():
                     for message in parser.feed(chunk):
                         yield message
             except (aiohttp.ClientError, ConnectionError) as e:
                 log.info("event stream %s dropped (%s); reconnecting", path, e)
+                dropped = e
             finally:
                 resp.release()
                 parser.end_of_stream()
+            if on_drop is not None:
+                on_drop(dropped)
         delay = parser.retry / 1000 if parser.retry is not None else default_retry
         await asyncio.sleep(delay)
 
@@ -115,11 +124,17 @@ async def session_events(
     scope: str = "*",
     default_retry: float = DEFAULT_RETRY,
     on_connect: Callable[[], None] | None = None,
+    on_drop: Callable[[BaseException], None] | None = None,
 ) -> AsyncGenerator[SessionEvent, None]:
     """Typed lifecycle events of ``kernel`` (``kernel_*``/``session_*`` names as sent)."""
     path, query = _events_request(kernel, scope)
     messages = sse_messages(
-        kernel.session, path, query, default_retry=default_retry, on_connect=on_connect
+        kernel.session,
+        path,
+        query,
+        default_retry=default_retry,
+        on_connect=on_connect,
+        on_drop=on_drop,
     )
     # aclosing: closing this generator must release the connection now, not when the
     # inner one is collected.
@@ -147,6 +162,10 @@ class EventStream:
 
 
 async def open_session_events(
-    kernel: Kernel, *, scope: str = "*", on_connect: Callable[[], None] | None = None
+    kernel: Kernel,
+    *,
+    scope: str = "*",
+    on_connect: Callable[[], None] | None = None,
+    on_drop: Callable[[BaseException], None] | None = None,
 ) -> EventStream:
-    return EventStream(session_events(kernel, scope=scope, on_connect=on_connect))
+    return EventStream(session_events(kernel, scope=scope, on_connect=on_connect, on_drop=on_drop))

@@ -410,16 +410,24 @@ class Kernel:
     # -- streams: each is awaited (the seed) or entered with `async with` (closed on exit) ---
 
     def stream_events(
-        self, scope: str = "*", *, on_connect: Callable[[], None] | None = None
+        self,
+        scope: str = "*",
+        *,
+        on_connect: Callable[[], None] | None = None,
+        on_drop: Callable[[BaseException], None] | None = None,
     ) -> Opening[EventStream]:
         """Lifecycle events of this session, reconnecting after drops (`events.EventStream`).
 
         The stream never ends by itself: close it (or leave ``async with``) to stop.
-        ``on_connect`` is called whenever the stream is (re)established.
+        ``on_connect`` is called whenever the stream is (re)established, ``on_drop`` (with
+        the error) whenever it is lost or a reconnect fails.
         """
         from .events import open_session_events
 
-        return Opening(partial(open_session_events, self, scope=scope, on_connect=on_connect))
+        opening = partial(
+            open_session_events, self, scope=scope, on_connect=on_connect, on_drop=on_drop
+        )
+        return Opening(opening)
 
     def ready_execute_socket(self) -> None:
         """With ``keep_execute_socket``, connect the next run's execute WebSocket now, so

@@ -8,7 +8,6 @@ on connection errors, and turns any non-2xx answer into the exception from `erro
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import logging
 import time
@@ -109,12 +108,15 @@ class APISession:
             await self.close()
             raise
 
-    def keep_warm(self) -> None:
-        """Keep a connection open through pauses (see `KEEP_WARM_EVERY`); stops on `close`."""
+    def keep_warm(self, on_failure: Callable[[BackendClientError], None] | None = None) -> None:
+        """Keep a connection open through pauses (see `KEEP_WARM_EVERY`); stops on `close`.
+        ``on_failure`` hears of a keep-warm request that did not get through: the server was
+        unreachable while nothing else asked."""
         if self._keep_warm is None or self._keep_warm.done():
-            self._keep_warm = asyncio.create_task(self._warm_loop(), name="api-keep-warm")
+            warm = self._warm_loop(on_failure)
+            self._keep_warm = asyncio.create_task(warm, name="api-keep-warm")
 
-    async def _warm_loop(self) -> None:
+    async def _warm_loop(self, on_failure: Callable[[BackendClientError], None] | None) -> None:
         while True:
             await asyncio.sleep(max(0.0, self._last_sent + KEEP_WARM_EVERY - time.monotonic()))
             now = time.monotonic()
@@ -123,9 +125,13 @@ class APISession:
             if now - self._last_request > KEEP_WARM_FOR:
                 self._last_sent = now  # idle for long: let the connection go, look again later
                 continue
-            # a failure is the next real request's to report
-            with contextlib.suppress(BackendError, ValueError, cattrs.BaseValidationError):
+            try:
                 await self.hello()
+            except BackendClientError as e:
+                if on_failure is not None:
+                    on_failure(e)
+            except (BackendError, ValueError, cattrs.BaseValidationError):
+                pass  # answered, if oddly: the next real request reports what is wrong
             self._last_sent = time.monotonic()
 
     async def close(self) -> None:

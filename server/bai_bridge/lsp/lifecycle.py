@@ -114,9 +114,11 @@ async def _start(ls: BridgeServer) -> None:
         return
     ls.api = APISession(config)
     await ls.api.open()  # negotiation failures are logged; the first real call reports
-    ls.api.keep_warm()  # the first action after a pause needs no new connection
     name = options.session_name or default_session_name(ls.root)
     ls.sessions = SessionManager(ls.api, options, name, ls.tasks, lambda s: _push_status(ls, s))
+    # The first action after a pause needs no new connection; a failed keep-warm request
+    # is a drop noticed while idle.
+    ls.api.keep_warm(ls.sessions.suspect)
     ls.mirror = NamespaceMirror(ls.sessions, ls.tasks)
     ls.mirror.attach()
     ResourceWatch(ls.sessions, ls.tasks).attach()

@@ -34,6 +34,8 @@ BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 # A run shows the session "busy" only once it has lasted this long (like its progress):
 # a short run costs the editor no busy/running pair of status notifications.
 BUSY_AFTER = 0.1
+# How long the check of a suspected drop may take: past it, the server counts as unreachable.
+PROBE_TIMEOUT = 5.0
 _GONE_EVENTS = {"session_terminated", "kernel_terminated", "session_cancelled", "kernel_cancelled"}
 _STARTED_EVENTS = {"session_started", "kernel_started"}
 
@@ -70,6 +72,7 @@ class SessionManager:
         self._message: str | None = None
         self._resources: SessionResources | None = None  # of the running session only
         self._reconnecting: asyncio.Task[None] | None = None
+        self._probe: asyncio.Task[None] | None = None
         self._watcher: asyncio.Task[None] | None = None
 
     # -- state ----------------------------------------------------------------------------
@@ -215,7 +218,7 @@ class SessionManager:
         if self._busy_timer is not None:
             self._busy_timer.cancel()
             self._busy_timer = None
-        for task in (self._watcher, self._reconnecting):
+        for task in (self._watcher, self._reconnecting, self._probe):
             if task is not None:
                 task.cancel()
 
@@ -226,6 +229,23 @@ class SessionManager:
             return
         self.set_state("reconnecting", f"lost the session server ({error}); retrying")
         self._reconnecting = self._tasks.spawn(self._reconnect(), "session-reconnect")
+
+    def suspect(self, error: BaseException) -> None:
+        """Something that needs the server failed while no action asked (the event stream
+        dropped, a keep-warm request failed): ask the server once more, now. No answer shows
+        "reconnecting" at once; an answer means it was a blip, and nothing is shown."""
+        if self._reconnecting is not None and not self._reconnecting.done():
+            return
+        if self._probe is None or self._probe.done():
+            self._probe = self._tasks.spawn(self._check_server(error), "session-probe")
+
+    async def _check_server(self, error: BaseException) -> None:
+        try:
+            async with asyncio.timeout(PROBE_TIMEOUT):
+                await self.api.hello()
+        except Exception as e:
+            log.info("the session server did not answer after %r: %r", error, e)
+            self.connection_lost(e)
 
     async def _reconnect(self) -> None:
         for attempt in itertools.count():
@@ -263,9 +283,19 @@ class SessionManager:
     async def _watch_events(self, kernel: Kernel) -> None:
         """Follow the session's lifecycle events; the stream is re-opened when it drops."""
         attempt = 0
+        connects = 0
+
+        def connected() -> None:
+            nonlocal connects
+            connects += 1
+            if connects > 1:  # events sent while it was down are lost: look at the session
+                self._tasks.spawn(self._verify(kernel), "session-verify")
+
         while self._kernel is kernel:
             try:
-                async with kernel.stream_events() as events:
+                async with kernel.stream_events(
+                    on_connect=connected, on_drop=self.suspect
+                ) as events:
                     async for event in events:
                         attempt = 0
                         self._on_event(kernel, event.name)
@@ -277,6 +307,16 @@ class SessionManager:
                     self.connection_lost(e)  # unreachable while idle: shown, not only logged
             await asyncio.sleep(BACKOFF[min(attempt, len(BACKOFF) - 1)])
             attempt += 1
+
+    async def _verify(self, kernel: Kernel) -> None:
+        """Notice a session terminated while its event stream was down."""
+        try:
+            await kernel.get_info()
+        except BackendNotFoundError:
+            if self._kernel is kernel:
+                self.forget("the session was terminated; the next action re-creates it")
+        except Exception as e:
+            log.info("could not look at the session after its event stream came back: %s", e)
 
     def _on_event(self, kernel: Kernel, name: str) -> None:
         if self._kernel is not kernel or self._state == "restarting":
