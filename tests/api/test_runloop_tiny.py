@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from bai_bridge.api import APIConfig, APISession, BackendClientError
+from bai_bridge.api import APIConfig, APISession, BackendClientError, runloop
+from bai_bridge.api.runloop import RunDrop
 
 TinyServer = Callable[[web.Application], Awaitable[APIConfig]]
 
@@ -62,11 +63,30 @@ async def test_input_without_a_callback_sends_an_empty_line(tiny_server: TinySer
     assert seen[1] == {"mode": "input", "code": "", "runId": "r"}
 
 
-async def test_dropped_connection_is_a_client_error_and_interrupts(
+async def test_a_connection_dropped_mid_run_is_waited_out_and_the_run_continued(
     tiny_server: TinyServer,
 ) -> None:
     seen: list[dict[str, Any]] = []
-    answers = [{"runId": "r", "status": "continued", "console": []}, {"drop": True}]
+    answers = [
+        {"runId": "r", "status": "continued", "console": [["stdout", "a"]]},
+        {"drop": True},
+        {"runId": "r", "status": "finished", "exitCode": 0, "console": [["stdout", "b"]]},
+    ]
+    drops: list[RunDrop] = []
+    async with APISession(await tiny_server(scripted(answers, seen))) as api:
+        results = [r async for r in api.Kernel("scripted").run("x", on_drop=drops.append)]
+    assert "".join(item.text for r in results for item in r.console) == "ab"
+    assert seen[1:] == [{"mode": "continue", "code": "", "runId": "r"}] * 2
+    assert len(drops) == 1
+    assert drops[0].at <= drops[0].back_at
+
+
+async def test_a_connection_that_stays_down_is_a_client_error_and_interrupts(
+    tiny_server: TinyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runloop, "RESUME_WITHIN", 0.5)  # then the second try is past it
+    seen: list[dict[str, Any]] = []
+    answers = [{"runId": "r", "status": "continued", "console": []}, *[{"drop": True}] * 5]
     async with APISession(await tiny_server(scripted(answers, seen))) as api:
         with pytest.raises(BackendClientError):
             async for _ in api.Kernel("scripted").run("x"):

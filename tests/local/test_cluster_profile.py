@@ -156,6 +156,20 @@ async def test_a_query_waits_behind_a_running_cell(
     assert await finish(client, "cl-queue", await query) == "['late_name']\n"
 
 
+async def test_execute_frames_carry_no_run_id(client: SignedClient) -> None:
+    """As a manager's: a client that loses the socket cannot continue the run (it is
+    interrupted), where the embedded profile's frames name it."""
+    await client.create("cl-exec", IMAGE)
+    path = "/stream/session/cl-exec/execute"
+    headers = client.ws_headers(path)
+    async with client.session.ws_connect(client.endpoint + path, headers=headers) as ws:
+        await ws.send_json({"code": "print(42)", "mode": "query", "options": {}})
+        async with asyncio.timeout(20):
+            while (frame := json.loads((await ws.receive()).data))["status"] != "finished":
+                assert "runId" not in frame
+    assert "runId" not in frame
+
+
 async def test_pty_output_comes_in_binary_frames(client: SignedClient) -> None:
     await client.create("cl-pty", IMAGE)
     path = "/stream/session/cl-pty/pty"

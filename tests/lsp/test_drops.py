@@ -5,6 +5,7 @@ right, or the person is told exactly what was lost."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,10 +16,21 @@ import pytest
 from pytest_lsp import LanguageClient
 
 from bai_bridge.api import APISession
+from bai_bridge.lsp import protocol
 from serverkit import StandaloneServer
 from wanproxy import Link, WanProxy
 
-from .lsp_harness import Recorder, initialize, start_client, stop_server
+from .lsp_harness import (
+    WAIT,
+    Recorder,
+    command,
+    field,
+    initialize,
+    open_doc,
+    run_cell,
+    start_client,
+    stop_server,
+)
 from .test_standalone_backend import Backend
 
 # A drop noticed while idle shows within this; before, the event stream's own retries took
@@ -115,3 +127,51 @@ async def test_a_session_terminated_during_a_drop_is_noticed(
         proxy.restore()
         await bridge.wait_for("terminated", lambda: bridge.state() == "terminated", limit=30)
         assert "terminated" in states(bridge)[shown:]
+
+
+# Prints 0..59, one line every 0.05 s: about 3 s of output, cut in the middle.
+COUNTING = "import time\nfor i in range(60): print(i, flush=True) or time.sleep(0.05)\n"
+COUNTED = "".join(f"{i}\n" for i in range(60))
+
+
+def started_run(bridge: Recorder) -> str | None:
+    return next((o["runId"] for o in bridge.outputs if o["event"] == "start"), None)
+
+
+@pytest.mark.parametrize("how", ["cell", "selection"])
+async def test_a_run_cut_mid_output_shows_all_of_it_or_says_what_was_lost(
+    proxy: WanProxy, backend: Backend, project: Path, how: str
+) -> None:
+    """Run Cell streams over the execute WebSocket, Run Selection follows the HTTP loop: the
+    connection is cut (and new ones refused) after the tenth line, then restored. The run is
+    continued by its id and its output is whole, the drop told where it happened; except a
+    cell on a cluster, whose manager stops a run when its execute stream closes (and sends
+    no run id to continue it by): then the person is told from when the output is lost."""
+    async with bridge_through(proxy, backend, project, {"syncOnStart": False}) as (
+        client,
+        bridge,
+    ):
+        uri = open_doc(client, project / "count.py", COUNTING)
+        if how == "cell":
+            running = asyncio.ensure_future(run_cell(client, uri, 0))
+        else:
+            where = {"start": {"line": 0, "character": 0}, "end": {"line": 2, "character": 0}}
+            running = asyncio.ensure_future(
+                command(client, protocol.RUN_SELECTION, {"uri": uri, "range": where})
+            )
+        run_id = await bridge.wait_for("the run's start", lambda: started_run(bridge))
+        await bridge.wait_for("ten lines", lambda: "9\n" in bridge.text(run_id))
+        proxy.cut(refuse=True)
+        await bridge.wait_for("a refused reconnect", lambda: proxy.refused > 0, limit=PROMPT)
+        proxy.restore()
+        result = await asyncio.wait_for(running, WAIT)
+        printed, notes = bridge.text(run_id), bridge.text(run_id, "stderr")
+        if how == "cell" and backend.profile == "cluster":
+            assert field(result, "status") == "failed", notes
+            assert COUNTED.startswith(printed)
+            assert "9\n" in printed
+            assert "is lost" in notes
+        else:
+            assert printed == COUNTED, notes
+            assert "connection lost at" in notes
+            assert field(result, "status") == "finished"

@@ -360,13 +360,22 @@ class Kernel:
         on_input: InputCallback | None = None,
         stream: bool = False,
         interrupt: bool = True,
+        on_drop: runloop.DropCallback | None = None,
     ) -> AsyncIterator[ExecutionResult]:
         """Follow the run loop; see `runloop.run_code` (yields every answer as it comes).
 
         ``stream`` runs over the execute WebSocket where the server takes one; ``interrupt``
-        False leaves the session alone when the caller stops early."""
+        False leaves the session alone when the caller stops early; ``on_drop`` hears of a
+        dropped connection the run was continued after."""
         return runloop.run_code(
-            self, code, mode=mode, opts=opts, on_input=on_input, stream=stream, interrupt=interrupt
+            self,
+            code,
+            mode=mode,
+            opts=opts,
+            on_input=on_input,
+            stream=stream,
+            interrupt=interrupt,
+            on_drop=on_drop,
         )
 
     # -- files ----------------------------------------------------------------------------

@@ -73,6 +73,7 @@ class Run:
         self._writable.set()
         self.ended = False
         self.waiting_input = False
+        self.reads = 0  # result windows taken: whether anyone still follows the run
         self.task: asyncio.Task[None] | None = None
 
     async def put(self, item: Record | Marker) -> None:
@@ -99,6 +100,17 @@ class Run:
         self._items.append(item)
         self._readable.set()
 
+    def unread(self, result: ExecResult) -> None:
+        """Put back a window its client never got (the connection went while it was on its
+        way): the run's next window starts with it, so a client that continues the run after
+        the drop misses nothing."""
+        items: list[Record | Marker] = [Record(kind, data) for kind, data in result.console]
+        if result.status != "continued":
+            items.append(Marker(result.status, result.exit_code, result.options))
+        self._items.extendleft(reversed(items))
+        if items:
+            self._readable.set()
+
     async def _next(self, deadline: float) -> Record | Marker | None:
         loop = asyncio.get_running_loop()
         while not self._items:
@@ -117,6 +129,7 @@ class Run:
 
     async def next_result(self, flush_window: float) -> ExecResult:
         """What arrived until a status marker or the end of the flush window (§4.6)."""
+        self.reads += 1
         deadline = asyncio.get_running_loop().time() + flush_window
         console: list[list[Any]] = []
         while (item := await self._next(deadline)) is not None:

@@ -258,15 +258,31 @@ class Session:
         return kernel
 
     async def execute(
-        self, mode: str, run_id: str | None, code: str, batch: BatchOptions | None, flush: float
+        self,
+        mode: str,
+        run_id: str | None,
+        code: str,
+        batch: BatchOptions | None,
+        flush: float,
+        client_there: Callable[[], bool] = lambda: True,
     ) -> ExecResult:
+        """One HTTP step of a run; a window whose client has gone by the time it is ready
+        (``client_there()`` False) is kept for the run's next step."""
         if mode in ("query", "batch"):
             run = await self.start_run(run_id or uuid.uuid4().hex, code, batch)
         else:
             run = self._existing_run(run_id)
             if mode == "input":
                 self.send_input(run, code)
-        return await self.next_result(run, flush)
+        result = await self.next_result(run, flush)
+        if not client_there():
+            self.unread(run, result)
+        return result
+
+    def unread(self, run: Run, result: ExecResult) -> None:
+        """Keep ``result`` for whoever continues ``run`` next (see `Run.unread`)."""
+        run.unread(result)
+        self._runs.setdefault(run.run_id, run)  # a finished one was forgotten when read
 
     async def next_result(self, run: Run, flush: float) -> ExecResult:
         result = await run.next_result(flush)

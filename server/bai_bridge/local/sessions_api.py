@@ -134,6 +134,7 @@ async def execute(request: web.Request) -> web.Response:
         execute_request.code,
         batch,
         server(request).config.http_flush_window,
+        client_there=lambda: request.transport is not None and not request.transport.is_closing(),
     )
     return web.json_response({"result": result.to_wire()})
 

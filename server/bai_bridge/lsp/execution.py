@@ -13,7 +13,7 @@ from . import protocol
 from .cells import Snippet, cell_at, cell_snippet, cells_above, find_cells, selection_snippet
 from .commands import command
 from .documents import NotReadable, run_target
-from .runs import InputHandler, RunSpec, run
+from .runs import RunHooks, RunSpec, run
 from .server import BridgeServer
 from .sync import relative_path
 
@@ -70,8 +70,10 @@ async def _run_snippet(
         ls.tell("bai-bridge: nothing to run there.", types.MessageType.Info)
         return None
 
-    def start(kernel: Kernel, on_input: InputHandler) -> AsyncIterator[ExecutionResult]:
-        return kernel.run(snippet.code, on_input=on_input, stream=stream)
+    def start(kernel: Kernel, hooks: RunHooks) -> AsyncIterator[ExecutionResult]:
+        return kernel.run(
+            snippet.code, on_input=hooks.on_input, on_drop=hooks.on_drop, stream=stream
+        )
 
     code_lines = snippet.code.count("\n") or 1
     file = _file_name(ls, uri)

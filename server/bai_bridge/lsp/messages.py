@@ -30,7 +30,7 @@ def describe_error(action: str, error: BaseException) -> str:
 def _what(error: BaseException) -> str:
     if isinstance(error, SessionUnavailable):
         return (
-            "the session server cannot be reached; bai-bridge keeps retrying and shows the "
+            "cannot reach the session server now; bai-bridge keeps retrying and shows the "
             "session as running again when it is back."
         )
     if isinstance(error, BackendAuthError):

@@ -18,7 +18,7 @@ from . import protocol
 from .commands import command
 from .documents import NotReadable, read_regular_bytes
 from .execution import guarded
-from .runs import InputHandler, RunSpec
+from .runs import RunHooks, RunSpec
 from .server import BridgeServer
 from .sync import relative_path
 
@@ -84,14 +84,18 @@ async def _run_file(ls: BridgeServer, uri: str, *, as_job: bool) -> protocol.Run
         ls.tell(f"bai-bridge: {rel} was not run: its upload to the session did not succeed.")
         return None
 
-    def in_session(kernel: Kernel, on_input: InputHandler) -> AsyncIterator[ExecutionResult]:
+    def in_session(kernel: Kernel, hooks: RunHooks) -> AsyncIterator[ExecutionResult]:
         # Over the execute WebSocket, as a cell: output every 0.2 s, not every 2 s.
-        return kernel.run(in_session_code(rel, source), on_input=on_input, stream=True)
+        code = in_session_code(rel, source)
+        return kernel.run(code, on_input=hooks.on_input, on_drop=hooks.on_drop, stream=True)
 
-    def job(kernel: Kernel, on_input: InputHandler) -> AsyncIterator[ExecutionResult]:
+    def job(kernel: Kernel, hooks: RunHooks) -> AsyncIterator[ExecutionResult]:
         # `--`: a file named `-x.py` is a file, not an option of Python's.
         opts = BatchOptions(exec=f"python -- {shlex.quote(rel)}")
-        return kernel.run("", mode="batch", opts=opts, on_input=on_input, stream=True)
+        return kernel.run(
+            "", mode="batch", opts=opts, on_input=hooks.on_input, on_drop=hooks.on_drop,
+            stream=True,
+        )  # fmt: skip
 
     lines = source.count(b"\n") + 1
     label = f"{rel} (job)" if as_job else rel

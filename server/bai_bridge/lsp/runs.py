@@ -7,6 +7,7 @@ import asyncio
 import logging
 import uuid
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 import attrs
@@ -14,19 +15,20 @@ from lsprotocol import types
 
 from bai_bridge.api import BackendNotFoundError, ExecutionResult, Kernel
 from bai_bridge.api.models import Html, Media, Stderr, Stdout
+from bai_bridge.api.runloop import RunDrop, RunLost
 
 from . import protocol
 from .server import BridgeServer
 from .tracebacks import RemoteError, StderrTail, cell_numbers, find_error, in_file_terms
 
-__all__ = ["RunSpec", "judge", "run"]
+__all__ = ["RunHooks", "RunSpec", "judge", "run"]
 
 log = logging.getLogger(__name__)
 
 CREATE_TIMEOUT = 2.0  # how long a finished run waits for the client to answer a progress create
 
 # How a run is started on a given kernel (query code or a batch exec).
-Starter = Callable[[Kernel, "InputHandler"], AsyncIterator[ExecutionResult]]
+Starter = Callable[[Kernel, "RunHooks"], AsyncIterator[ExecutionResult]]
 
 
 class InputCancelled(Exception):
@@ -47,6 +49,15 @@ class InputHandler:
             raise InputCancelled
         self.echo(str(text), password)
         return str(text)
+
+
+@attrs.frozen
+class RunHooks:
+    """What a starter hands the run loop: the person's answers to ``input()``, and where a
+    dropped connection the run was continued after is told."""
+
+    on_input: InputHandler
+    on_drop: Callable[[RunDrop], None]
 
 
 @attrs.frozen
@@ -122,6 +133,14 @@ async def _stream(ls: BridgeServer, spec: RunSpec, console: _Console) -> tuple[s
     seen: list[ExecutionResult] = []
     try:
         return await _follow_once(ls, spec, console, seen)
+    except RunLost as e:
+        at = _clock(e.at)
+        console.note(
+            f"The connection dropped at {at}. The server stops a run whose execute stream"
+            f" closes, so this run was stopped there: what it would have printed after {at}"
+            " is lost. Run it again."
+        )
+        return "failed", None
     except BackendNotFoundError:
         if seen:  # it ran: the session ended under it (a manager forgets a destroyed one)
             console.note("The session ended during this run.")
@@ -135,9 +154,8 @@ async def _follow_once(
 ) -> tuple[str, int | None]:
     kernel = await (await ls.session_manager()).kernel()
     try:
-        async for result in spec.start(
-            kernel, InputHandler(ls, console.run_id, console.echo_input)
-        ):
+        hooks = RunHooks(InputHandler(ls, console.run_id, console.echo_input), console.dropped)
+        async for result in spec.start(kernel, hooks):
             seen.append(result)
             console.add(result)
     except InputCancelled:
@@ -193,6 +211,17 @@ class _Console:
             )
         )
 
+    def dropped(self, drop: RunDrop) -> None:
+        """Say, where the output stands, that the connection dropped and the run went on."""
+        at = _clock(drop.at)
+        text = (
+            f"[bai-bridge] connection lost at {at}, back at {_clock(drop.back_at)}: the output"
+            f" goes on from where the server had it (any output already on its way at {at}"
+            " is lost)\n"
+        )
+        self.start()
+        self._notify(protocol.Output(self.run_id, "output", [protocol.OutputItem("stderr", text)]))
+
     def note(self, text: str) -> None:
         """A line of the bridge's own about the run, shown with its output."""
         self.held.append(protocol.OutputItem("stderr", text + "\n"))
@@ -237,6 +266,11 @@ class _Console:
 
     def _notify(self, output: protocol.Output) -> None:
         self.ls.protocol.notify(protocol.OUTPUT, output)
+
+
+def _clock(when: datetime) -> str:
+    """A time as the person's clock shows it."""
+    return when.astimezone().strftime("%H:%M:%S")
 
 
 def _publish(ls: BridgeServer, spec: RunSpec, error: RemoteError | None) -> None:
