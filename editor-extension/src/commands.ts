@@ -153,8 +153,9 @@ export function openSessionTerminal(deps: CommandDeps): vscode.Terminal {
 
 export function terminalDescriptor(
   deps: Pick<CommandDeps, "client">,
-): () => Promise<TerminalDescriptor | null> {
-  return () => deps.client.execute<TerminalDescriptor | null>(ServerCommand.terminalDescriptor);
+): (since: number) => Promise<TerminalDescriptor | null> {
+  return (since) =>
+    deps.client.execute<TerminalDescriptor | null>(ServerCommand.terminalDescriptor, { since });
 }
 
 async function sessionActions(deps: CommandDeps): Promise<void> {

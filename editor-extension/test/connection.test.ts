@@ -62,8 +62,11 @@ function nth(index: number): Received {
   return entry;
 }
 
-function descriptor(): Promise<TerminalDescriptor> {
+let asked: number[];
+
+function descriptor(since: number): Promise<TerminalDescriptor> {
   descriptors += 1;
+  asked.push(since);
   const { port } = server.address() as AddressInfo;
   return Promise.resolve({
     url: `ws://127.0.0.1:${port}/stream/session/s1/pty`,
@@ -74,7 +77,7 @@ function descriptor(): Promise<TerminalDescriptor> {
 }
 
 function connect(
-  source: () => Promise<TerminalDescriptor | null> = descriptor,
+  source: (since: number) => Promise<TerminalDescriptor | null> = descriptor,
 ): TerminalConnection {
   connection = new TerminalConnection(
     source,
@@ -89,6 +92,7 @@ beforeEach(async () => {
   received = [];
   screen = new Screen();
   descriptors = 0;
+  asked = [];
   server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   server.on("connection", (socket, request) => {
     const entry: Received = { socket, headers: request.headers, messages: [] };
@@ -152,6 +156,46 @@ test("a dropped connection reconnects with a fresh descriptor and keeps the scre
   assert.deepEqual(nth(1).messages[0], { type: "resize", rows: 24, cols: 80 });
 });
 
+const replay = (text: string, from: number): string =>
+  JSON.stringify({
+    type: "out",
+    data: Buffer.from(text).toString("base64"),
+    replay: { from, to: from + Buffer.byteLength(text) },
+  });
+
+test("a re-attach asks for the output after what was shown and shows the replay", async () => {
+  connect();
+  await screen.waitFor("a connection", () => received.length === 1);
+  nth(0).socket.send(replay("", 100)); // where the terminal's output stands: 100 bytes
+  nth(0).socket.send(out("seen €\r\n")); // 10 bytes
+  await screen.waitFor("output", () => screen.text.includes("seen €"));
+  nth(0).socket.terminate();
+  await screen.waitFor("the second connection", () => received.length === 2);
+  assert.deepEqual(asked, [-1, 110]);
+  nth(1).socket.send(replay("missed\r\n", 110));
+  nth(1).socket.send(out("live\r\n"));
+  await screen.waitFor("live output", () => screen.text.includes("live"));
+  const shown = screen.text;
+  assert.ok(shown.indexOf("seen") < shown.indexOf("missed"));
+  assert.ok(shown.indexOf("missed") < shown.indexOf("live"));
+  assert.ok(!shown.includes("not kept"));
+  nth(1).socket.terminate(); // a replay that starts later: what is no longer kept is told
+  await screen.waitFor("the third connection", () => received.length === 3);
+  assert.equal(asked[2], 124); // 110 + 8 + 6
+  nth(2).socket.send(replay("tail\r\n", 130));
+  await screen.waitFor("the loss told", () => screen.text.includes("6 bytes of output"));
+});
+
+test("a server without scrollback: the re-attach says output was not kept", async () => {
+  connect();
+  await screen.waitFor("a connection", () => received.length === 1);
+  nth(0).socket.send(out("no offsets here\r\n"));
+  await screen.waitFor("output", () => screen.text.includes("no offsets here"));
+  nth(0).socket.terminate();
+  await screen.waitFor("the note", () => screen.text.includes("was not kept"));
+  assert.deepEqual(asked, [-1, -1]);
+});
+
 test("a normal close (the shell exited) waits for a key, then reconnects", async () => {
   const terminal = connect();
   await screen.waitFor("a connection", () => received.length === 1);
@@ -188,9 +232,9 @@ test("a restart that leaves the shell alone leaves the terminal alone", async ()
 
 test("an unavailable session is retried, then left to the person", async () => {
   let calls = 0;
-  const terminal = connect(() => {
+  const terminal = connect((since) => {
     calls += 1;
-    return Promise.resolve(calls <= 4 ? null : descriptor());
+    return Promise.resolve(calls <= 4 ? null : descriptor(since));
   });
   await screen.waitFor("giving up", () => screen.text.includes("gave up retrying"));
   assert.equal(calls, 4); // the first try and three retries

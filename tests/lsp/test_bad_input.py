@@ -48,7 +48,8 @@ WRONG_ARGUMENTS: list[tuple[str, list[Any], str]] = [
     (protocol.SESSION_INFO, [{}], "no argument"),
     (protocol.SESSION_LOGS, [[]], "no argument"),
     (protocol.SYNC_WORKSPACE, [{"all": 1}], "no argument"),
-    (protocol.TERMINAL_DESCRIPTOR, [0], "no argument"),
+    (protocol.TERMINAL_DESCRIPTOR, [0], "object"),
+    (protocol.TERMINAL_DESCRIPTOR, [{"since": "12"}], "since"),
 ]
 
 

@@ -6,12 +6,15 @@ right, or the person is told exactly what was lost."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from pytest_lsp import LanguageClient
 
@@ -175,3 +178,91 @@ async def test_a_run_cut_mid_output_shows_all_of_it_or_says_what_was_lost(
             assert printed == COUNTED, notes
             assert "connection lost at" in notes
             assert field(result, "status") == "finished"
+
+
+class Screen:
+    """A terminal connection as the editor's: its output, and the bytes of it counted."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.seen = b""
+        self.offset: int | None = None  # of the terminal's output, once a replay told it
+        self.replays: list[dict[str, Any]] = []
+
+    async def until(self, text: bytes) -> None:
+        async with asyncio.timeout(WAIT):
+            while text not in self.seen:
+                message = await self.ws.receive()
+                assert message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
+                frame = json.loads(message.data)
+                data = base64.b64decode(frame["data"])
+                if "replay" in frame:
+                    self.replays.append({**frame["replay"], "data": data})
+                    self.offset = frame["replay"]["from"]
+                self.seen += data
+                if self.offset is not None:
+                    self.offset += len(data)
+
+    async def type(self, text: str) -> None:
+        chars = base64.b64encode(text.encode()).decode()
+        await self.ws.send_str(json.dumps({"type": "stdin", "chars": chars}))
+
+    async def closed(self) -> None:
+        async with asyncio.timeout(WAIT):
+            while not self.ws.closed:
+                await self.ws.receive()
+
+
+@asynccontextmanager
+async def terminal(client: LanguageClient, since: int) -> AsyncIterator[Screen]:
+    descriptor = await command(client, protocol.TERMINAL_DESCRIPTOR, {"since": since})
+    url, headers = field(descriptor, "url"), dict(field(descriptor, "headers"))
+    async with aiohttp.ClientSession() as http, http.ws_connect(url, headers=headers) as ws:
+        yield Screen(ws)
+
+
+async def test_a_terminal_cut_re_attaches_with_what_it_missed(
+    proxy: WanProxy, backend: Backend, project: Path
+) -> None:
+    """The editor's terminal is cut; the shell goes on writing (seen by a second viewer that
+    reaches the server directly). Re-attached with the count of bytes it had, it gets exactly
+    what it missed first, on the embedded profile; a cluster keeps no scrollback and replays
+    nothing (the editor then says output was not kept)."""
+    async with bridge_through(proxy, backend, project, {"syncOnStart": False}) as (
+        client,
+        bridge,
+    ):
+        name = bridge.statuses[-1]["sessionName"]
+        async with terminal(client, -1) as screen:
+            await screen.type("echo before-$((1+1))\n")
+            await screen.until(b"before-2\r\n")
+            had = screen.offset
+            async with (
+                APISession(backend.api_config) as api,
+                await api.Kernel(name).stream_pty() as direct,
+            ):
+                proxy.cut(refuse=True)
+                cut_at = len(bridge.statuses)
+                await screen.closed()
+                await direct.send("echo missed-$((40+2))\n")
+                shown = b""
+                async with asyncio.timeout(WAIT):
+                    while b"missed-42\r\n" not in shown:
+                        shown += await direct.receive() or b""
+        await bridge.wait_for("reconnecting", lambda: "reconnecting" in states(bridge)[cut_at:])
+        proxy.restore()
+        await bridge.wait_for("running again", lambda: bridge.state() == "running")
+        async with terminal(client, -1 if had is None else had) as again:
+            await again.type("echo after-$((2+2))\n")
+            await again.until(b"after-4\r\n")
+        if backend.profile == "cluster":
+            assert had is None
+            assert again.replays == []
+            assert b"missed-42" not in again.seen
+        else:
+            assert had is not None
+            (replay,) = again.replays
+            assert replay["from"] == had  # nothing it had again, nothing lost between
+            assert b"missed-42\r\n" in replay["data"]
+            assert b"before-2" not in replay["data"]
+            assert again.seen.startswith(replay["data"])

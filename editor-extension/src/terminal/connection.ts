@@ -1,15 +1,26 @@
 // The session terminal's connection, without VS Code: a WebSocket to the session's PTY opened
 // with a fresh signed descriptor each time, output decoded (text or binary frames), window
 // size and keep-alive pings sent, and a dropped connection retried with a visible note.
-// The screen is never cleared: the server keeps no scrollback, so what was shown stays.
+// The screen is never cleared: what was shown stays. Each connection asks for the output
+// after the bytes already shown (`since`); a server that keeps scrollback (the embedded one)
+// replays what was missed first, so the screen goes on where it stopped. A manager keeps
+// none: after a re-attach there, a note says output while disconnected was not kept.
 import WebSocket from "ws";
 
 import type { TerminalDescriptor } from "../protocol";
-import { TerminalDecoder, decodeFrame, encodePing, encodeResize, encodeStdin } from "./frames";
+import {
+  type ReplaySpan,
+  TerminalDecoder,
+  decodeFrame,
+  encodePing,
+  encodeResize,
+  encodeStdin,
+} from "./frames";
 import { type ReconnectOptions, ReconnectPolicy, isFinalClose } from "./reconnect";
 
-/** Resolves null when the server could not reach the session (it says why itself). */
-export type DescriptorSource = () => Promise<TerminalDescriptor | null>;
+/** Resolves null when the server could not reach the session (it says why itself).
+ * `since`: the bytes of the terminal's output shown so far, -1 when not known. */
+export type DescriptorSource = (since: number) => Promise<TerminalDescriptor | null>;
 
 export interface ConnectionEvents {
   /** Terminal output, or a note for the person (already styled). */
@@ -41,6 +52,8 @@ export class TerminalConnection {
   private connections = 0;
   /** Keys typed while (re)connecting. */
   private pending = "";
+  /** Bytes of the terminal's output shown, once a server's replay frame told where it stands. */
+  private offset: number | undefined;
 
   constructor(
     private readonly descriptor: DescriptorSource,
@@ -101,7 +114,7 @@ export class TerminalConnection {
   private async connect(): Promise<void> {
     let descriptor: TerminalDescriptor | null;
     try {
-      descriptor = await this.descriptor();
+      descriptor = await this.descriptor(this.offset ?? -1);
     } catch (error) {
       this.onDropped(0, 1011, `could not reach the session: ${errorMessage(error)}`);
       return;
@@ -125,7 +138,10 @@ export class TerminalConnection {
     socket.on("open", () => {
       openedAt = Date.now();
       this.connections += 1;
-      if (this.connections > 1) this.events.write(note(`reconnected to ${descriptor.sessionName}`));
+      if (this.connections > 1) {
+        const missed = this.offset === undefined ? "; output while disconnected was not kept" : "";
+        this.events.write(note(`reconnected to ${descriptor.sessionName}${missed}`));
+      }
       this.sendResize();
       if (this.pending !== "") socket.send(encodeStdin(this.pending));
       this.pending = "";
@@ -135,7 +151,7 @@ export class TerminalConnection {
     });
     socket.on("message", (data: WebSocket.RawData, isBinary: boolean) => {
       const frame = decodeFrame(data);
-      if (frame.type === "out") this.events.write(decoder.decode(frame.bytes));
+      if (frame.type === "out") this.show(frame.bytes, decoder, frame.replay);
       else if (frame.type === "error") this.events.write(note(frame.message));
       else this.events.debug(`ignored a ${isBinary ? "binary" : "text"} frame (${frame.reason})`);
     });
@@ -149,6 +165,18 @@ export class TerminalConnection {
       const uptime = openedAt === 0 ? 0 : Date.now() - openedAt;
       this.onDropped(uptime, code, reason.toString() || `connection closed (${code})`);
     });
+  }
+
+  private show(bytes: Uint8Array, decoder: TerminalDecoder, replay?: ReplaySpan): void {
+    if (replay !== undefined) {
+      const lost = this.offset === undefined ? 0 : replay.from - this.offset;
+      if (lost > 0) {
+        this.events.write(note(`${lost} bytes of output while disconnected were not kept`));
+      }
+      this.offset = replay.from;
+    }
+    if (this.offset !== undefined) this.offset += bytes.length;
+    this.events.write(decoder.decode(bytes));
   }
 
   private onDropped(uptimeMs: number, code: number, why: string): void {

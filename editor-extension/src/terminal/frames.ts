@@ -1,8 +1,15 @@
 // The session PTY WebSocket's messages (protocol doc §5.2): JSON in TEXT frames, and from newer
 // managers the same JSON in BINARY frames; terminal bytes are base64 in `data`.
 
+/** Which bytes of the terminal's output a replay frame holds (only the embedded server sends
+ * one, first after a re-attach that asked with `since`): from `from` to `to`. */
+export interface ReplaySpan {
+  from: number;
+  to: number;
+}
+
 export type ServerFrame =
-  | { type: "out"; bytes: Uint8Array }
+  | { type: "out"; bytes: Uint8Array; replay?: ReplaySpan }
   | { type: "error"; message: string }
   | { type: "ignored"; reason: string };
 
@@ -23,12 +30,30 @@ export function decodeFrame(data: string | Uint8Array | ArrayBuffer | Uint8Array
   }
   if (typeof message !== "object" || message === null)
     return { type: "ignored", reason: "not an object" };
-  const { type, data: payload } = message as { type?: unknown; data?: unknown };
+  const {
+    type,
+    data: payload,
+    replay,
+  } = message as {
+    type?: unknown;
+    data?: unknown;
+    replay?: unknown;
+  };
   if (type === "out" && typeof payload === "string") {
-    return { type: "out", bytes: new Uint8Array(Buffer.from(payload, "base64")) };
+    const bytes = new Uint8Array(Buffer.from(payload, "base64"));
+    const span = replaySpan(replay);
+    return span === undefined ? { type: "out", bytes } : { type: "out", bytes, replay: span };
   }
   if (type === "error") return { type: "error", message: String(payload) };
   return { type: "ignored", reason: `unknown message type ${String(type)}` };
+}
+
+function replaySpan(value: unknown): ReplaySpan | undefined {
+  if (typeof value !== "object" || value === null) return undefined;
+  const { from, to } = value as { from?: unknown; to?: unknown };
+  return Number.isSafeInteger(from) && Number.isSafeInteger(to)
+    ? { from: from as number, to: to as number }
+    : undefined;
 }
 
 export function encodeStdin(text: string): string {

@@ -94,7 +94,17 @@ async def stream_pty(request: web.Request) -> web.WebSocketResponse:
     # profile, so the 23.9.10 client (which reads only TEXT) keeps working there.
     cluster = server(request).config.profile is ServerProfile.CLUSTER
     binary = cluster or api_version(request) >= BINARY_PTY_SINCE
-    return await serve_pty(request, terminal, restart, ping, binary_output=binary)
+    # A manager keeps no scrollback: on the cluster profile a re-attach replays nothing.
+    since = None if cluster else _replay_since(request.query.get("since"))
+    return await serve_pty(request, terminal, restart, ping, binary_output=binary, since=since)
+
+
+def _replay_since(text: str | None) -> int | None:
+    """``?since=N``: N bytes of output seen, -1 for none; anything else asks for no replay."""
+    try:
+        return max(-1, int(text)) if text is not None else None
+    except ValueError:
+        return None
 
 
 def add_routes(app: web.Application) -> None:

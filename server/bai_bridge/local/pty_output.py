@@ -69,3 +69,35 @@ class TerminalOutput:
         if self._size < self._limit:
             self._room.set()
         return b"".join(taken)
+
+
+SCROLLBACK_LIMIT = 256 * 1024
+
+
+class Scrollback:
+    """The last `SCROLLBACK_LIMIT` bytes a terminal wrote, and how many it wrote in all: what
+    a viewer whose connection dropped missed is replayed from it when it re-attaches."""
+
+    def __init__(self, limit: int = SCROLLBACK_LIMIT) -> None:
+        self._data = bytearray()
+        self._limit = limit
+        self.total = 0  # bytes written since the terminal started
+
+    def add(self, chunk: bytes) -> None:
+        self._data += chunk
+        self.total += len(chunk)
+        if (excess := len(self._data) - self._limit) > 0:
+            del self._data[:excess]
+
+    def since(self, offset: int) -> tuple[int, bytes]:
+        """Where the output from ``offset`` on begins (later when the oldest of it is no
+        longer kept), and its bytes. A negative ``offset`` asks for none (where output
+        stands now); one past the end is a viewer of an earlier terminal (before a
+        restart): it gets all that is kept."""
+        kept_from = self.total - len(self._data)
+        if offset < 0:
+            return self.total, b""
+        if offset > self.total:
+            offset = 0
+        begin = max(offset, kept_from)
+        return begin, bytes(self._data[begin - kept_from :])

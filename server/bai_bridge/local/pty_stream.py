@@ -6,6 +6,12 @@ Output goes back as ``{"type": "out", "data": <base64>}``: in TEXT frames as man
 cluster profile). Anything malformed
 is logged and ignored, as the official server ignores non-TEXT frames. The socket closes
 when the terminal's shell exits; a restart re-attaches it to the new terminal instead.
+
+A viewer that re-attaches after its connection dropped asks for what it missed with
+``?since=<bytes of output it has>`` (``-1``: none, only where the output stands): the first
+frame is then ``{"type": "out", "data": ..., "replay": {"from": F, "to": T}}``, the bytes from
+F (later than ``since`` when older output is no longer kept) up to T, where live output goes
+on. A manager keeps no scrollback and sends no such frame (nor does the cluster profile).
 """
 
 from __future__ import annotations
@@ -41,9 +47,10 @@ async def serve_pty(
     ping: Ping,
     *,
     binary_output: bool = False,
+    since: int | None = None,
 ) -> web.WebSocketResponse:
     """Answer the WebSocket handshake and bridge it to the session's terminal until either ends;
-    ``binary_output`` sends output in BINARY frames."""
+    ``binary_output`` sends output in BINARY frames; ``since``: replay the output after it."""
     ws = web.WebSocketResponse(heartbeat=_HEARTBEAT)
     await ws.prepare(request)
     try:
@@ -52,7 +59,7 @@ async def serve_pty(
         log.exception("pty stream: the session's terminal could not be started")
         await ws.close(code=WSCloseCode.INTERNAL_ERROR, message=b"no terminal")
         return ws
-    await _PtyBridge(ws, restart, ping, binary_output).run(attached)
+    await _PtyBridge(ws, restart, ping, binary_output, since).run(attached)
     return ws
 
 
@@ -65,9 +72,11 @@ class _PtyBridge:
         restart: TerminalFactory,
         ping: Callable[[], Awaitable[None]],
         binary_output: bool,
+        since: int | None,
     ) -> None:
         self.ws, self._restart, self._ping = ws, restart, ping
         self._binary = binary_output
+        self._since = since  # the first attachment's replay; a restart's terminal is new
         self.terminal: Terminal | None = None
         self._output: asyncio.Task[None] | None = None
         self._restarting: asyncio.Task[None] | None = None
@@ -95,14 +104,24 @@ class _PtyBridge:
         self.terminal = terminal
         if self._size is not None:  # a new terminal after a restart gets the client's size
             terminal.resize(*self._size)
-        # Attach now, not when the task first runs: output from here on is this socket's.
+        # Attach now, not when the task first runs: output from here on is this socket's,
+        # and what the scrollback holds is exactly what came before.
         viewer = terminal.attach()
-        self._output = asyncio.create_task(self._send_output(terminal, viewer), name="pty-out")
+        replay = None if self._since is None else terminal.scrollback.since(self._since)
+        self._since = None
+        sender = self._send_output(terminal, viewer, replay)
+        self._output = asyncio.create_task(sender, name="pty-out")
 
-    async def _send_output(self, terminal: Terminal, viewer: TerminalOutput) -> None:
+    async def _send_output(
+        self, terminal: Terminal, viewer: TerminalOutput, replay: tuple[int, bytes] | None
+    ) -> None:
         try:
+            if replay is not None:
+                begin, data = replay
+                span = {"from": begin, "to": begin + len(data)}
+                await self._send_frame({"type": "out", "data": _b64(data), "replay": span})
             while data := await viewer.next():
-                await self._send_frame({"type": "out", "data": base64.b64encode(data).decode()})
+                await self._send_frame({"type": "out", "data": _b64(data)})
         except ConnectionResetError:
             return  # the client went away; the receiving loop ends too
         except Exception:
@@ -193,6 +212,10 @@ class _PtyBridge:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
 
 
 def _parse(text: str) -> dict[str, Any] | None:

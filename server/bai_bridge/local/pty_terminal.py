@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from bai_bridge.local.pty_output import TerminalOutput
+from bai_bridge.local.pty_output import Scrollback, TerminalOutput
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,7 @@ class Terminal:
         self._fd = master_fd
         self._exited = asyncio.ensure_future(process.wait())
         self._viewers: set[TerminalOutput] = set()
+        self.scrollback = Scrollback()  # read while nobody views it too: replayed on attach
         self._pump: asyncio.Task[None] | None = None
         self._closed = False
         # Waits on the descriptor in progress: close() ends them before closing it, so no
@@ -200,6 +201,7 @@ class Terminal:
     async def _fan_out(self) -> None:
         try:
             while data := await self.read():
+                self.scrollback.add(data)
                 for viewer in list(self._viewers):
                     if not await viewer.put(data):
                         log.warning("dropping a terminal viewer that stopped reading")

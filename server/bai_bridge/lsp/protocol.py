@@ -159,6 +159,15 @@ class TerminalDescriptor:
     session_name: str
 
 
+@attrs.define
+class TerminalDescriptorArgs:
+    """TERMINAL_DESCRIPTOR's optional argument: ``since``, the bytes of the terminal's output
+    the editor has shown (-1: none yet). The connection then asks the server to replay what
+    came after (a server that keeps scrollback does; see local/pty_stream.py)."""
+
+    since: int = -1
+
+
 # -- command arguments and results (structured by pygls's converter) ---------------------------
 
 
