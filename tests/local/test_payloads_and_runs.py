@@ -188,6 +188,26 @@ async def test_run_merges_streams_and_stops_at_markers() -> None:
     assert (continued.status, continued.console) == ("continued", [["stdout", "d"]])
 
 
+async def test_a_window_its_client_never_got_comes_first_to_whoever_continues() -> None:
+    """A dropped connection's follower is taken over by the client that continues the run:
+    the window it was filling is put back, ahead of what comes after."""
+    run = Run("r3")
+    dropped = run.take_over()
+    filling = asyncio.create_task(run.next_result(5.0, dropped))
+    await run.put(Record("stdout", "a"))
+    run.take_over()  # the client continues the run over HTTP
+    resumed = asyncio.create_task(run.next_result(0.2))  # waits for the window being filled
+    await run.put(Record("stdout", "b"))
+    await run.put(Marker("finished", 0))
+    assert await filling is None
+    result = await resumed
+    assert (result.status, result.console) == ("finished", [["stdout", "ab"]])
+    again = await run.next_result(0.01)  # a finished window whose answer was lost, too
+    assert again.console == []
+    run.unread(result)
+    assert (await run.next_result(0.01)).console == [["stdout", "ab"]]
+
+
 async def test_run_buffer_is_bounded_and_end_never_blocks() -> None:
     run = Run("r2", limit=2)
     await run.put(Record("stdout", "1"))

@@ -107,7 +107,8 @@ async def _serve_run(
         return
     config = server(request).config
     resumable = config.profile is ServerProfile.EMBEDDED
-    if await _relay(ws, session, run, inbox, config.ws_flush_window, resumable):
+    ending = await _relay(ws, session, run, inbox, config.ws_flush_window, resumable)
+    if ending in ("finished", "taken over"):
         return
     if resumable and inbox.dropped and not run.ended:
         session.run_in_background(_interrupt_unless_continued(session, run, RESUME_GRACE))
@@ -122,27 +123,31 @@ async def _relay(
     inbox: _Inbox,
     flush: float,
     with_run_id: bool,
-) -> bool:
-    """Send results until the run finishes; False when the client disconnected first (a
-    window it did not get is kept for the run's next reader)."""
+) -> str:
+    """Send results until the run finishes ("finished"), the client disconnects first
+    ("gone"; a window it did not get is kept for the run's next reader) or continues the
+    run over HTTP after a drop this side has not noticed yet ("taken over")."""
+    me = run.take_over()
     while True:
-        result = await session.next_result(run, flush)
+        result = await session.next_result(run, flush, me)
+        if result is None:
+            return "taken over"
         try:
             if ws.closed:
                 raise ConnectionResetError
             await ws.send_json(result.to_wire(with_run_id=with_run_id))
         except ConnectionResetError:
             session.unread(run, result)
-            return False
+            return "gone"
         if result.status == "finished":
-            return True
+            return "finished"
         if result.status == "waiting-input":
             text = await inbox.frames.get()
             if text is None:
-                return False
+                return "gone"
             session.send_input(run, text)
         elif inbox.frames.qsize() and inbox.frames.get_nowait() is None:
-            return False
+            return "gone"
 
 
 async def _interrupt_unless_continued(session: Session, run: Run, grace: float) -> None:

@@ -74,6 +74,10 @@ class Run:
         self.ended = False
         self.waiting_input = False
         self.reads = 0  # result windows taken: whether anyone still follows the run
+        # Who follows the run: a client continuing it after a drop takes it over from the
+        # connection that dropped (which may not know yet), one window at a time.
+        self.follower = 0
+        self._reading = asyncio.Lock()
         self.task: asyncio.Task[None] | None = None
 
     async def put(self, item: Record | Marker) -> None:
@@ -127,8 +131,25 @@ class Run:
         self._writable.set()
         return item
 
-    async def next_result(self, flush_window: float) -> ExecResult:
-        """What arrived until a status marker or the end of the flush window (§4.6)."""
+    def take_over(self) -> int:
+        """Become the run's follower; its id, for `next_result`."""
+        self.follower += 1
+        return self.follower
+
+    async def next_result(
+        self, flush_window: float, follower: int | None = None
+    ) -> ExecResult | None:
+        """What arrived until a status marker or the end of the flush window (§4.6); None
+        (the window kept for the next reader) when ``follower`` was taken over meanwhile.
+        Windows are taken one at a time, so a window put back precedes the next one."""
+        async with self._reading:
+            result = await self._window(flush_window)
+            if follower is not None and follower != self.follower:
+                self.unread(result)
+                return None
+            return result
+
+    async def _window(self, flush_window: float) -> ExecResult:
         self.reads += 1
         deadline = asyncio.get_running_loop().time() + flush_window
         console: list[list[Any]] = []

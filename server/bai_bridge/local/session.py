@@ -272,9 +272,11 @@ class Session:
             run = await self.start_run(run_id or uuid.uuid4().hex, code, batch)
         else:
             run = self._existing_run(run_id)
+            run.take_over()  # from an execute stream that dropped, if one followed it
             if mode == "input":
                 self.send_input(run, code)
         result = await self.next_result(run, flush)
+        assert result is not None  # no follower given: never taken over
         if not client_there():
             self.unread(run, result)
         return result
@@ -284,9 +286,12 @@ class Session:
         run.unread(result)
         self._runs.setdefault(run.run_id, run)  # a finished one was forgotten when read
 
-    async def next_result(self, run: Run, flush: float) -> ExecResult:
-        result = await run.next_result(flush)
-        if result.status == "finished":
+    async def next_result(
+        self, run: Run, flush: float, follower: int | None = None
+    ) -> ExecResult | None:
+        """The run's next window (see `Run.next_result`)."""
+        result = await run.next_result(flush, follower)
+        if result is not None and result.status == "finished":
             self._runs.pop(run.run_id, None)
         return result
 
