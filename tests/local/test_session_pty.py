@@ -57,3 +57,40 @@ async def test_pty_shell_resize_and_restart(client: SignedClient) -> None:
     pid, exists = text_of(after["console"]).split()
     assert pid != text_of(before["console"]).strip()  # the kernel restarted too
     assert exists == "True"
+
+
+async def _attach(client: SignedClient, path: str) -> aiohttp.ClientWebSocketResponse:
+    return await client.session.ws_connect(client.endpoint + path, headers=client.ws_headers(path))
+
+
+async def _replay(ws: aiohttp.ClientWebSocketResponse) -> tuple[dict[str, int], str]:
+    """The next replay frame's span and text (frames before it are live output)."""
+    async with asyncio.timeout(20):
+        while "replay" not in (frame := json.loads((await ws.receive()).data)):
+            pass
+    return frame["replay"], base64.b64decode(frame["data"]).decode(errors="replace")
+
+
+async def test_a_re_attach_replays_the_output_after_what_the_viewer_had(
+    client: SignedClient,
+) -> None:
+    await client.create("pty-replay")
+    path = "/stream/session/pty-replay/pty"
+    first = await _attach(client, path + "?since=-1")
+    try:
+        (span, text) = await _replay(first)  # none: only where the output stands
+        assert (span["to"], text) == (span["from"], "")
+        await type_and_read(first, "echo one-$((0+1))", r"^one-1$")
+    finally:
+        await first.close()
+    second = await _attach(client, path + f"?since={span['from']}")
+    try:
+        (again, text) = await _replay(second)
+        assert again["from"] == span["from"]
+        assert "one-1" in text
+        await second.send_str(json.dumps({"type": "restart"}))
+        (restarted, text) = await _replay(second)  # a new shell: its count starts afresh
+        assert restarted["from"] < again["to"]
+        assert text == ""
+    finally:
+        await second.close()

@@ -76,7 +76,8 @@ class _PtyBridge:
     ) -> None:
         self.ws, self._restart, self._ping = ws, restart, ping
         self._binary = binary_output
-        self._since = since  # the first attachment's replay; a restart's terminal is new
+        self._since = since  # the first attachment's replay
+        self._replays = since is not None  # a restart's new terminal: where its output stands
         self.terminal: Terminal | None = None
         self._output: asyncio.Task[None] | None = None
         self._restarting: asyncio.Task[None] | None = None
@@ -196,7 +197,10 @@ class _PtyBridge:
 
     async def _do_restart(self) -> None:
         try:
-            self._attach(await self._restart())
+            terminal = await self._restart()
+            if self._replays:  # the viewer counts the new terminal's bytes from here
+                self._since = -1
+            self._attach(terminal)
         except Exception:
             log.exception("pty stream: restarting the terminal failed")
             await self.ws.close(message=b"restart failed")
