@@ -241,3 +241,33 @@ async def test_keep_warm_touches_the_kept_alive_connection_while_idle(
         async with asyncio.timeout(10), touched:
             await touched.wait_for(lambda: len(ports) >= 3)  # the negotiation + 2 keep-warms
     assert len(set(ports)) == 1  # all on the one kept-alive connection
+
+
+async def test_a_keep_warm_request_that_gets_no_answer_is_told(
+    tiny_server: TinyServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The server gone while nothing else asks: the keep-warm request is the first to know."""
+    monkeypatch.setattr(session_module, "KEEP_WARM_EVERY", 0.05)
+    answered = asyncio.Event()
+    gone = False
+
+    async def hello(request: web.Request) -> web.Response:
+        if gone:  # drop the connection without an answer
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
+        answered.set()
+        return web.json_response({"version": "v8.20240915", "manager": "24.09.0"})
+
+    app = web.Application()
+    app.router.add_get("/", hello)
+    config = await tiny_server(app)
+    failures: asyncio.Queue[BackendClientError] = asyncio.Queue()
+    async with APISession(config) as api:
+        answered.clear()  # the negotiation's
+        api.keep_warm(failures.put_nowait)
+        async with asyncio.timeout(10):
+            await answered.wait()
+            assert failures.empty()  # answered: nothing told
+            gone = True
+            assert isinstance(await failures.get(), BackendClientError)
