@@ -11,7 +11,7 @@ from typing import Any
 
 from bai_bridge.api import Kernel
 from bai_bridge.api.models import Stdout
-from bai_bridge.lsp.mirror import BUDGET, MAX_BYTES, NamespaceMirror
+from bai_bridge.lsp.mirror import BUDGET, MAX_BYTES, MAX_WIRE, NamespaceMirror, parse_reply
 from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.tasks import BackgroundTasks
 
@@ -153,11 +153,12 @@ async def test_a_million_names_are_cut_to_a_bounded_snapshot_and_then_sent_as_ch
     started = time.monotonic()
     text = await run_text(kernel, mirror_probe(mirror, None))
     elapsed = time.monotonic() - started
-    reply = json.loads(text.split("\x1ebai-bridge-namespace\x1e", 1)[1])
+    reply = parse_reply(text)
+    assert reply is not None
     assert reply["truncated"]
     assert reply["total"] > 1_000_000
     assert reply["seconds"] < BUDGET + 0.5
-    assert len(text) < 3 * MAX_BYTES
+    assert len(text) <= MAX_WIRE + 200  # the marker and the print's line end
     assert elapsed < 10
     mirror.apply(reply)
     assert mirror.entries["first"].repr == "1"
@@ -179,7 +180,8 @@ async def test_changes_only_after_the_first_snapshot_and_deeper_levels_on_demand
     await run_text(kernel, "change = 2\nkeep.append(2)\nadded = {'a': 1}\n")
     since = mirror.generation
     text = await run_text(kernel, mirror_probe(mirror, since))
-    reply = json.loads(text.split("\x1ebai-bridge-namespace\x1e", 1)[1])
+    reply = parse_reply(text)
+    assert reply is not None
     assert not reply["full"]
     assert set(reply["entries"]) == {"change", "keep", "added"}  # `os` did not change
 
@@ -205,7 +207,10 @@ async def test_changes_only_after_the_first_snapshot_and_deeper_levels_on_demand
 def mirror_probe(mirror: NamespaceMirror, since: str | None) -> str:
     from bai_bridge.lsp.mirror import probe_code
 
-    request = {"op": "snapshot", "since": since, "budget": BUDGET, "maxBytes": MAX_BYTES}
+    request = {
+        "op": "snapshot", "since": since, "budget": BUDGET, "maxBytes": MAX_BYTES,
+        "maxWire": MAX_WIRE,
+    }  # fmt: skip
     return probe_code(mirror._source, request, cached=False)
 
 

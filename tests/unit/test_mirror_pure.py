@@ -4,11 +4,14 @@ kernel."""
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
 import logging
 
 import pytest
 from lsprotocol.types import MarkupContent, MarkupKind
 
+from bai_bridge.lsp import namespace_probe
 from bai_bridge.lsp.hover import dotted_at, markdown, markup
 from bai_bridge.lsp.mirror import MARK, Entry, NamespaceMirror, parse_reply, summary
 from bai_bridge.lsp.signature_help import open_call, parameters
@@ -109,3 +112,53 @@ async def test_completions_wait_for_a_snapshot_under_way_once() -> None:
     assert asyncio.get_running_loop().time() - started < 0.39
     gate.set()
     await m._refreshing
+
+
+def test_a_compressed_reply_reads_as_the_plain_one() -> None:
+    reply = {"full": True, "entries": {f"n{i}": {"kind": "instance"} for i in range(300)}}
+    encoded = namespace_probe.encode(reply)
+    assert encoded.startswith("z")  # long: compressed
+    assert len(encoded) < len(json.dumps(reply)) / 4
+    assert parse_reply(f"{MARK}{encoded}\n") == reply
+    assert parse_reply(f"{MARK}z!!not base64\n") is None
+    assert parse_reply(f"{MARK}z{base64.b64encode(b'not zlib').decode()}\n") is None
+
+
+def test_instances_take_their_class_attributes_from_the_list_sent_once() -> None:
+    m = mirror()
+    m.apply({"full": True, "generation": "g:1", "classes": {"str@1": {"upper": "f", "x": "f"}},
+             "entries": {"s": {"kind": "instance", "type": "str", "classAttrs": "str@1"},
+                         "t": {"kind": "instance", "type": "str", "classAttrs": "str@1",
+                               "attrs": {"x": "v"}}}})  # fmt: skip
+    m.apply(
+        {
+            "full": False,
+            "generation": "g:2",  # the list is not sent again
+            "entries": {"u": {"kind": "instance", "type": "str", "classAttrs": "str@1"}},
+        }
+    )
+    assert m.entries["s"].attrs == {"upper": "f", "x": "f"}
+    assert m.entries["t"].attrs == {"upper": "f", "x": "v"}  # its own attribute wins
+    assert m.entries["u"].attrs == {"upper": "f", "x": "f"}
+    m.apply({"full": True, "generation": "h:1", "entries": {}})
+    assert m.classes == {}
+
+
+def test_a_snapshot_too_long_for_the_wire_is_cut_and_the_rest_follows() -> None:
+    state = namespace_probe._State()
+    ns = {f"name{i}": f"value {i} " * (i % 13) for i in range(1500)}  # under MAX_NAMES
+    ns.update({f"gone{i}": i for i in range(50)})
+    request = {"since": None, "budget": 10, "maxBytes": 1 << 30}
+    reply = namespace_probe.snapshot(state, ns, request)
+    text = namespace_probe.fitted(state, reply, 8 * 1024)
+    assert len(text) <= 8 * 1024
+    first = parse_reply(f"{MARK}{text}\n")
+    assert first is not None
+    assert first["truncated"]
+    left_out = set(ns) - set(first["entries"])
+    assert left_out
+    for name in left_out & {f"gone{i}" for i in range(50)}:
+        del ns[name]
+    second = namespace_probe.snapshot(state, ns, {**request, "since": first["generation"]})
+    assert set(second["entries"]) == left_out & set(ns)  # the rest, and nothing more
+    assert set(second["removed"]) == left_out - set(ns)

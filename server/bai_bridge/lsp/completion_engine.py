@@ -7,7 +7,10 @@
    embedded server answers through a kernel subshell, so this works during a run too; real
    managers answer 500 or null, and are not asked again).
 3. jedi on the buffer, for what its own code defines and has not run yet; not after the dot
-   of a live object the mirror knows (its attributes are the live object's own).
+   of a live object the mirror knows (its attributes are the live object's own). When the
+   mirror has names to show, jedi is waited for only STATIC_GRACE (it takes 20-200 ms a call
+   on a busy machine): the answer goes out without it, marked incomplete, and jedi's answer,
+   kept when it comes, serves the next keystrokes of the same word (filtered by it).
 
 The session's ``complete()`` and jedi are asked at the same time.
 
@@ -47,6 +50,18 @@ _OWNER = re.compile(r"((?:[A-Za-z_]\w*\.)*)([A-Za-z_]\w*)?$")
 # How long a completion waits for a warm jedi (its cold start, 0.5-2 s, once, is waited for):
 # it sees a bounded window of the buffer (completion.py), so a call takes well under a second.
 STATIC_LIMIT = 3.0
+STATIC_GRACE = 0.005  # how long jedi is waited for when the mirror has names to show
+
+
+@attrs.frozen
+class _Typing:
+    """Where a word is being typed: the buffer without that word, and the word's place. Two
+    keystrokes of one word share it, so jedi's answer for the first serves the second."""
+
+    path: str | None
+    line: int
+    start: int
+    around: str  # the source with the word cut out
 
 
 @attrs.frozen
@@ -61,6 +76,10 @@ class CompletionRequest:
 
     def __attrs_post_init__(self) -> None:
         object.__setattr__(self, "_lines", self.source.split("\n"))
+
+    @property
+    def lines(self) -> list[str]:
+        return self._lines
 
     @property
     def line_text(self) -> str:
@@ -93,6 +112,7 @@ class CompletionEngine:
         self._jedi_calls = 0  # running or waiting for `_jedi`
         self._jedi_warm = False  # jedi has answered once: its cold start is over
         self._warm_up_claimed = False
+        self._kept: tuple[_Typing, str, list[Candidate]] | None = None  # jedi's last answer
 
     def claim_warm_up(self) -> bool:
         """True the first time only: whoever gets it runs `warm_up`."""
@@ -105,12 +125,15 @@ class CompletionEngine:
         await self._static(CompletionRequest("value = 1\nval", 1, 3))
 
     async def _static(
-        self, request: CompletionRequest, limit: float | None = None
-    ) -> list[Candidate]:
-        """jedi's candidates, or [] after ``limit`` s once jedi has answered a first time
-        (the call goes on in its thread and leaves its caches warm; jedi's cold start is
-        waited for, as it happens once) or when one call runs and another waits already."""
+        self, request: CompletionRequest, limit: float | None = None, *, grace: bool = False
+    ) -> list[Candidate] | None:
+        """jedi's candidates, or None after ``limit`` s once jedi has answered a first time
+        (the call goes on in its thread and leaves its caches warm, and its answer is kept for
+        the next keystroke; jedi's cold start is waited for, as it happens once, unless
+        ``grace``) or [] when one call runs and another waits already."""
         with self._jedi_count:
+            if grace and self._jedi_calls:
+                return None  # one is under way: the other slot is for a completion needing it
             if self._jedi_calls >= 2:
                 return []  # it would only queue behind them: keystrokes must not pile up
             self._jedi_calls += 1
@@ -118,10 +141,11 @@ class CompletionEngine:
         # language server alive at exit.
         call = run_in_daemon_thread(lambda: self._jedi_locked(request))
         try:
-            return await asyncio.wait_for(call, limit if self._jedi_warm else None)
+            return await asyncio.wait_for(call, limit if self._jedi_warm or grace else None)
         except TimeoutError:
-            log.info("static completion over its %s s: answered without it", limit)
-            return []
+            if not grace:
+                log.info("static completion over its %s s: answered without it", limit)
+            return None
 
     def _jedi_locked(self, request: CompletionRequest) -> list[Candidate]:
         # Locked in the thread, so a cancelled request cannot let two calls overlap.
@@ -129,6 +153,7 @@ class CompletionEngine:
             with self._jedi:
                 found = jedi_candidates(request.source, request.line, request.col, request.path)
                 self._jedi_warm = True
+                self._kept = (_typing(request), _word(request), found)
                 return found
         finally:
             with self._jedi_count:
@@ -145,10 +170,26 @@ class CompletionEngine:
         # The live object's own attributes leave jedi nothing to add, and inferring them
         # statically (``frame.`` walks pandas) cost 200 ms a keystroke here.
         owner_known = bool(request.owner) and bool(live)
-        static = _nothing() if owner_known else self._static(request, STATIC_LIMIT)
+        kept = self._kept_for(request)
+        static: Coroutine[Any, Any, list[Candidate] | None]
+        if owner_known or kept is not None:
+            static = _value(kept or [])
+        else:
+            limit = STATIC_GRACE if live else STATIC_LIMIT
+            static = self._static(request, limit, grace=bool(live))
         answer, found = await asyncio.gather(remote, static)
-        incomplete = kernel is None or (asking and answer is None)
-        return CompletionAnswer(_merged(live, answer or [], found), incomplete)
+        incomplete = kernel is None or (asking and answer is None) or found is None
+        return CompletionAnswer(_merged(live, answer or [], found or []), incomplete)
+
+    def _kept_for(self, request: CompletionRequest) -> list[Candidate] | None:
+        """jedi's kept answer, if it was for an earlier keystroke of this word, narrowed."""
+        kept = self._kept
+        if kept is None or kept[0] != _typing(request):
+            return None
+        word = _word(request)
+        if not word.lower().startswith(kept[1].lower()):
+            return None
+        return [c for c in kept[2] if c.label.lower().startswith(word.lower())]
 
     async def _bounded(self, work: Coroutine[Any, Any, T]) -> T | None:
         """``work``'s answer within the completion timeout, or None (logged) if it had none."""
@@ -175,8 +216,22 @@ async def _none() -> None:
     return None
 
 
-async def _nothing() -> list[Candidate]:
-    return []
+async def _value(candidates: list[Candidate]) -> list[Candidate] | None:
+    return candidates
+
+
+def _word(request: CompletionRequest) -> str:
+    return word_before(request.line_text, request.col)
+
+
+def _typing(request: CompletionRequest) -> _Typing:
+    word = _word(request)
+    start = request.col - len(word)
+    line = request.line_text
+    lines = [*request.lines[: request.line], line[:start] + line[request.col :]]
+    return _Typing(
+        request.path, request.line, start, "\n".join(lines + request.lines[request.line + 1 :])
+    )
 
 
 def _merged(*sources: list[Candidate]) -> list[Candidate]:

@@ -71,6 +71,7 @@ class BridgeOptions:
     sync_excludes: tuple[str, ...] = DEFAULT_EXCLUDES
     max_file_size: int = attrs.field(default=50 * 1024 * 1024, validator=_positive)
     completion_timeout: float = attrs.field(default=1.0, validator=_positive)
+    namespace_mirror: bool = True  # False: no snapshot after runs (live names come from jedi)
 
 
 attrs.resolve_types(BridgeOptions)

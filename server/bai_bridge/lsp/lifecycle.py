@@ -120,7 +120,8 @@ async def _start(ls: BridgeServer) -> None:
     # is a drop noticed while idle.
     ls.api.keep_warm(ls.sessions.suspect)
     ls.mirror = NamespaceMirror(ls.sessions, ls.tasks)
-    ls.mirror.attach()
+    if options.namespace_mirror:  # off, it stays empty and never asks the kernel
+        ls.mirror.attach()
     ResourceWatch(ls.sessions, ls.tasks).attach()
     ls.sessions.on_ready.append(lambda kernel, reason: _forget_diagnostics(ls, reason))
     ls.completion = CompletionEngine(ls.sessions, ls.mirror, options.completion_timeout)

@@ -11,9 +11,12 @@ Knows nothing of LSP.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import hashlib
 import json
 import logging
+import zlib
 from importlib import resources
 from typing import Any
 
@@ -34,7 +37,10 @@ log = logging.getLogger(__name__)
 MARK = "\x1ebai-bridge-namespace\x1e"
 PROBE_TIMEOUT = 15.0  # the kernel bounds its own work (BUDGET); this bounds the round trip
 BUDGET = 0.3  # seconds of kernel time a snapshot may take
-MAX_BYTES = 48 * 1024  # of entries a snapshot sends with attributes; later ones come lazily
+# Of JSON a snapshot describes with attributes (later names: lazily), before compression
+# (about tenfold on a typical namespace); the encoded reply is cut to MAX_WIRE in any case.
+MAX_BYTES = 128 * 1024
+MAX_WIRE = 60 * 1024
 ATTR_KINDS = {"m": "module", "c": "class", "f": "function", "p": "property", "v": "instance"}
 
 
@@ -53,13 +59,17 @@ class Entry:
     doc: str | None = None
     attrs: dict[str, str] | None = None  # name -> kind letter (ATTR_KINDS); None: ask lazily
     attrs_truncated: bool = False
+    class_attrs: str | None = None  # the key of its class's list in the reply's `classes`
     error: str | None = None
 
 
 def _converter() -> Converter:
     converter = Converter()
     hook = make_dict_structure_fn(
-        Entry, converter, attrs_truncated=override(rename="attrsTruncated")
+        Entry,
+        converter,
+        attrs_truncated=override(rename="attrsTruncated"),
+        class_attrs=override(rename="classAttrs"),
     )
     converter.register_structure_hook(Entry, hook)
     return converter
@@ -85,21 +95,33 @@ def probe_code(source: str, request: dict[str, Any], *, cached: bool) -> str:
 
 
 def parse_reply(text: str) -> dict[str, Any] | None:
-    """The JSON after the marker in a probe run's stdout, or None."""
+    """The JSON after the marker in a probe run's stdout (``z`` + base64: zlib-compressed
+    JSON), or None."""
     if MARK not in text:
         return None
     line = text.split(MARK, 1)[1].split("\n", 1)[0]
     try:
+        if line.startswith("z"):
+            line = zlib.decompress(base64.b64decode(line[1:], validate=True)).decode()
         reply = json.loads(line)
-    except ValueError:
+    except (ValueError, binascii.Error, zlib.error):
         return None
     return reply if isinstance(reply, dict) else None
+
+
+def _inherit(entry: Entry, classes: dict[str, dict[str, str]]) -> Entry:
+    """``entry`` with its class's attributes under its own (which win)."""
+    inherited = classes.get(entry.class_attrs) if entry.class_attrs else None
+    if inherited is None:
+        return entry
+    return attrs.evolve(entry, attrs={**inherited, **(entry.attrs or {})}, class_attrs=None)
 
 
 class NamespaceMirror:
     def __init__(self, sessions: SessionManager, tasks: BackgroundTasks) -> None:
         self.sessions = sessions
         self.entries: dict[str, Entry] = {}
+        self.classes: dict[str, dict[str, str]] = {}  # class key -> its attribute list
         self.deeper: dict[str, Entry | None] = {}  # dotted path -> entry (None: not reachable)
         self._asked: set[str] = set()  # paths described since their root last changed
         self.generation: str | None = None
@@ -131,6 +153,7 @@ class NamespaceMirror:
 
     def clear(self) -> None:
         self.entries.clear()
+        self.classes.clear()
         self.deeper.clear()
         self._asked.clear()
         self.generation = None
@@ -152,9 +175,15 @@ class NamespaceMirror:
         if kernel is None or self.sessions.busy or self._silent_kernel:
             return  # the run's end asks again
         request = {"op": "snapshot", "since": self.generation, "budget": BUDGET}
-        reply = await self._ask(kernel, {**request, "maxBytes": MAX_BYTES})
+        reply = await self._ask(kernel, {**request, "maxBytes": MAX_BYTES, "maxWire": MAX_WIRE})
         if reply is not None:
             self.apply(reply)
+            log.debug(
+                "snapshot: %d entries (%s), %s s in the kernel",
+                len(reply.get("entries") or {}),
+                "full" if reply.get("full") else "changes",
+                reply.get("seconds"),
+            )
 
     def apply(self, reply: dict[str, Any]) -> None:
         try:
@@ -162,11 +191,16 @@ class NamespaceMirror:
                 str(name): self._converter.structure(raw, Entry)
                 for name, raw in dict(reply.get("entries") or {}).items()
             }
+            classes = self._converter.structure(
+                reply.get("classes") or {}, dict[str, dict[str, str]]
+            )
         except Exception as e:
             self._fail(f"a malformed snapshot ({e})")
             return
         if reply.get("full"):
             self.clear()
+        self.classes.update(classes)
+        entries = {name: _inherit(entry, self.classes) for name, entry in entries.items()}
         for name in [*entries, *(str(n) for n in reply.get("removed") or [])]:
             self.entries.pop(name, None)
             self._forget_deeper(name)

@@ -3,21 +3,27 @@
 The bridge reads this file once and sends it as query code (`mirror.probe_code`), with
 ``REQUEST`` and ``USER_NS`` given as globals of its own ``exec``; later queries to the same
 kernel only call the ``main`` it left in ``sys.modules``. It prints one line, the marker and a
-JSON reply. Nothing lands in the user's namespace, ``_``/``Out`` stay as they
-were (the code is statements only) and ``_i``/``_ii``/``_iii`` are put back.
+JSON reply (zlib-compressed and base64-encoded past a few KiB: a reply travels as a JSON
+string inside the execute answer, where every quote would be escaped). Nothing lands in the
+user's namespace, ``_``/``Out`` stay as they were (the code is statements only) and
+``_i``/``_ii``/``_iii`` are put back.
 
 No user code runs where it can be avoided: attributes are read from ``__dict__``s through
 the interpreter's own descriptors (never ``getattr``, properties or ``__getattr__``), reprs
 only of types known to be safe, ``len``/``shape``/``dtype`` only of exact builtin, numpy,
 pandas and torch types. Work is bounded by a time budget and the reply by a size budget; a
 namespace larger than ``MAX_NAMES`` is cut (``truncated``). Replies after the first carry
-only the entries that changed since the generation the bridge says it has.
+only the entries that changed since the generation the bridge says it has. An instance's
+entry lists its own attributes and names its class (``classAttrs``); each class's attribute
+list is sent once (``classes``), not once per instance: 200 strings would otherwise repeat
+str's 47 methods 200 times.
 
 Kept compatible with Python 3.8 kernels.
 """
 
 from __future__ import annotations
 
+import base64
 import inspect
 import json
 import sys
@@ -29,13 +35,14 @@ from typing import Any
 
 MARK = "\x1ebai-bridge-namespace\x1e"
 STATE_KEY = "_bai_bridge_namespace_state"
-VERSION = 1
+VERSION = 2
 MAX_NAMES = 2000
 MAX_ATTRS = 1000  # numpy has ~560 public names, a DataFrame ~450 attributes
 MAX_CLASSES = 2000  # classes whose attribute lists are kept between snapshots
 MAX_REPR = 120
 MAX_DOC = 160
 MAX_COLUMNS = 30
+COMPRESS_FROM = 2048  # characters of JSON; a shorter reply is sent as it is
 
 _type_dict = type.__dict__["__dict__"]
 _type_mro = type.__dict__["__mro__"]
@@ -55,6 +62,10 @@ _FUNCTIONS = (
     staticmethod,
     classmethod,
 )
+# Objects whose description cannot change while a name holds them (immutable values, and
+# functions: their signature and doc are read as defined; a reassigned __doc__ shows once the
+# name is bound anew).
+_UNCHANGING = {int, float, complex, bool, str, bytes, type(None), range, types.FunctionType}
 _PROPERTIES = (property, types.GetSetDescriptorType, types.MemberDescriptorType)
 _SAFE_REPR_TYPES = {
     "datetime.date",
@@ -79,6 +90,10 @@ class _State:
         self.token = uuid.uuid4().hex[:8]
         self.counter = 0
         self.sent: dict[str, str] = {}  # name -> the entry's JSON the bridge has
+        self.sent_classes: set[str] = set()  # class keys whose attribute lists it has
+        # name -> (object, with attributes, entry, its JSON) of _UNCHANGING objects: the
+        # same object under the same name is not described again
+        self.described: dict[str, tuple[Any, bool, dict[str, Any], str]] = {}
         self.class_attrs: dict[int, tuple[Any, dict[str, str]]] = {}  # id -> (class, attrs)
 
     @property
@@ -168,6 +183,20 @@ def _class_attrs(state: _State, cls: type) -> dict[str, str]:
     return attrs
 
 
+def class_key(cls: type) -> str:
+    """Names one class object for the bridge (two classes may share a name)."""
+    return f"{type_name(cls)}@{id(cls):x}"
+
+
+def own_attributes(obj: Any) -> dict[str, str]:
+    """An instance's own attribute names (its ``__dict__``), with a kind letter each."""
+    attrs: dict[str, str] = {}
+    own = _instance_dict(obj)
+    if own is not None:
+        _add(attrs, islice(own.items(), MAX_ATTRS * 2), private=True)
+    return attrs
+
+
 def attributes(state: _State, obj: Any) -> tuple[dict[str, str], bool]:
     """The attribute names of ``obj`` with a kind letter each, and whether they were cut."""
     attrs: dict[str, str] = {}
@@ -178,9 +207,7 @@ def attributes(state: _State, obj: Any) -> tuple[dict[str, str], bool]:
     if _is(obj, type):
         attrs.update(_class_attrs(state, obj))
         return attrs, len(attrs) >= MAX_ATTRS
-    own = _instance_dict(obj)
-    if own is not None:
-        _add(attrs, islice(own.items(), MAX_ATTRS * 2), private=True)
+    attrs.update(own_attributes(obj))
     for name, letter in _class_attrs(state, type(obj)).items():
         if len(attrs) >= MAX_ATTRS:
             break
@@ -293,7 +320,29 @@ def _doc(obj: Any) -> str | None:
     return _clip(lines[0], MAX_DOC) if lines and lines[0] else None
 
 
-def describe(state: _State, obj: Any, with_attrs: bool) -> dict[str, Any]:
+def _with_attributes(state: _State, obj: Any, entry: dict[str, Any], split: bool) -> None:
+    """``attrs`` of the entry; ``split``, an instance's class attributes are left to its
+    class's list, named by ``classAttrs`` (the bridge merges them, its own names winning)."""
+    # a DataFrame's columns are attributes too (through its __getattr__)
+    columns = {c: "v" for c in entry.get("columns", []) if c.isidentifier()}
+    if not split or entry["kind"] != "instance":
+        attrs, cut = attributes(state, obj)
+        entry["attrs"] = {**columns, **attrs}
+    else:
+        key = class_key(type(obj))
+        inherited = _class_attrs(state, type(obj))
+        own = own_attributes(obj)
+        cut = len(own) >= MAX_ATTRS or len(inherited) >= MAX_ATTRS
+        mine = {c: v for c, v in columns.items() if c not in inherited}
+        mine.update(own)
+        entry["classAttrs"] = key
+        if mine:
+            entry["attrs"] = mine
+    if cut:
+        entry["attrsTruncated"] = True
+
+
+def describe(state: _State, obj: Any, with_attrs: bool, split: bool = False) -> dict[str, Any]:
     entry: dict[str, Any] = {"kind": kind_of(obj), "type": type_name(type(obj))}
     try:
         text = short_repr(obj)
@@ -306,12 +355,7 @@ def describe(state: _State, obj: Any, with_attrs: bool) -> dict[str, Any]:
         if _is(obj, types.ModuleType):
             entry["repr"] = f"<module {_module_dict.__get__(obj).get('__name__')!r}>"
         if with_attrs:
-            attrs, cut = attributes(state, obj)
-            # a DataFrame's columns are attributes too (through its __getattr__)
-            columns = [c for c in entry.get("columns", []) if c.isidentifier()]
-            entry["attrs"] = {**{c: "v" for c in columns}, **attrs}
-            if cut:
-                entry["attrsTruncated"] = True
+            _with_attributes(state, obj, entry, split)
     except Exception as e:  # a hostile object: what was learned so far is kept
         entry["error"] = type(e).__name__
     return {k: v for k, v in entry.items() if v is not None}
@@ -332,6 +376,8 @@ def snapshot(state: _State, ns: dict[str, Any], request: dict[str, Any]) -> dict
     budget = float(request.get("budget", 0.3))
     max_bytes = int(request.get("maxBytes", 64 * 1024))
     full = request.get("since") != state.generation
+    if full:
+        state.sent_classes = set()
     hidden = _hidden()
     names: list[str] = []
     for name in ns:
@@ -344,27 +390,45 @@ def snapshot(state: _State, ns: dict[str, Any], request: dict[str, Any]) -> dict
     names.sort(key=lambda name: _is(ns[name], types.ModuleType))
     entries: dict[str, Any] = {}
     current: dict[str, str] = {}
+    described: dict[str, tuple[Any, bool, dict[str, Any], str]] = {}
+    new_classes: dict[str, dict[str, str]] = {}  # class attribute lists the bridge lacks
     size, truncated = 0, len(names) >= MAX_NAMES
     for name in names:
         late = time.perf_counter() - started > budget
-        entry = describe(state, ns[name], with_attrs=not late and size < max_bytes)
+        obj, with_attrs = ns[name], not late and size < max_bytes
         if late or size >= max_bytes:
             truncated = True
-        text = json.dumps(entry, sort_keys=True)
-        if size + len(text) > max_bytes * 2:
+        known = state.described.get(name)
+        if known is not None and known[0] is obj and known[1] == with_attrs:
+            entry, text = known[2], known[3]
+        else:
+            entry = describe(state, obj, with_attrs, split=True)
+            text = json.dumps(entry, sort_keys=True)
+        if type(obj) in _UNCHANGING:
+            described[name] = (obj, with_attrs, entry, text)
+        key = str(entry.get("classAttrs", ""))
+        table = bool(key) and key not in state.sent_classes and key not in new_classes
+        inherited = _class_attrs(state, type(obj)) if table else {}
+        extra = len(json.dumps(inherited)) if table else 0
+        if size + len(text) + extra > max_bytes * 2:
             truncated = True
             break
         current[name] = text
         if full or state.sent.get(name) != text:
             entries[name] = entry
-            size += len(text) + len(name)
+            size += len(text) + len(name) + extra
+            if table:
+                new_classes[key] = inherited
     removed = [] if full else [name for name in state.sent if name not in current]
     state.sent = current
+    state.described = described
+    state.sent_classes.update(new_classes)
     state.counter += 1
     return {
         "generation": state.generation,
         "full": full,
         "entries": entries,
+        "classes": new_classes,
         "removed": removed,
         "truncated": truncated,
         "total": len(ns),
@@ -424,11 +488,39 @@ def main(ns: dict[str, Any], request: dict[str, Any]) -> None:
         path = str(request.get("path", ""))
         found, obj = resolve(ns, path)
         reply = {"path": path, "entry": describe(state, obj, with_attrs=True) if found else None}
+        text = encode(reply)
     else:
-        reply = snapshot(state, ns, request)
+        text = fitted(state, snapshot(state, ns, request), int(request.get("maxWire", 1 << 30)))
     _forget_this_cell(ns)
-    sys.stdout.write(MARK + json.dumps(reply, separators=(",", ":")) + "\n")
+    sys.stdout.write(MARK + text + "\n")
     sys.stdout.flush()
+
+
+def fitted(state: _State, reply: dict[str, Any], limit: int) -> str:
+    """The encoded snapshot, its last entries left out until it is at most ``limit`` long;
+    those count as changed since, so a later snapshot carries them (or their removal)."""
+    text = encode(reply)
+    entries = reply["entries"]
+    while len(text) > limit and entries:
+        names = list(entries)
+        for name in names[len(names) * 3 // 4 :]:
+            del entries[name]
+            state.sent[name] = ""  # no entry's JSON: differs from whatever comes next
+        reply["truncated"] = True
+        text = encode(reply)
+    return text
+
+
+def encode(reply: dict[str, Any]) -> str:
+    """The reply's JSON; a long one compressed, as ``z`` and its base64."""
+    text = json.dumps(reply, separators=(",", ":"))
+    if len(text) < COMPRESS_FROM:
+        return text
+    try:
+        import zlib
+    except ImportError:  # a Python built without it
+        return text
+    return "z" + base64.b64encode(zlib.compress(text.encode(), 6)).decode("ascii")
 
 
 if "REQUEST" in globals() and "USER_NS" in globals():
