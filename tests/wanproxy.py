@@ -6,10 +6,11 @@ plus the one-way delay, in order, so a stream keeps its throughput (no sleep per
 serialising it); an optional token bucket caps each direction's bytes per second. A new
 connection pays the TCP handshake's round trip before its first byte reaches the target, as it
 would over a real link (the proxy's own accept completes at once). The proxy counts the
-connections opened and, where the client speaks plain HTTP/1.x, the requests they carry
-(method and target of each, a WebSocket upgrade marked), so a benchmark can say how many
-requests and connections an action costs. ``cut()`` resets every live connection, and with
-``refuse=True`` new ones too until ``restore()``: a dropped network for reconnection tests.
+connections opened, the bytes each way and, where the client speaks plain HTTP/1.x, the
+requests they carry (method and target of each, a WebSocket upgrade marked), so a benchmark
+can say how many requests, connections and bytes an action costs. ``cut()`` resets every live
+connection, and with ``refuse=True`` new ones too until ``restore()``: a dropped network for
+reconnection tests.
 
     async with WanProxy("127.0.0.1", target_port, Link(one_way_s=0.025)) as proxy:
         url = f"http://127.0.0.1:{proxy.port}"
@@ -63,6 +64,8 @@ class SeenRequest:
     end_offset: int  # where it ends in the connection's stream (a chunked body: its head)
     forwarded_at: float | None = None  # when its last byte was written to the target
     answered_at: float | None = None  # when the target's first answering byte arrived
+    answer_bytes: int = 0  # of its answer (of everything after it, on a WebSocket)
+    answer_done_at: float | None = None  # when the last of those bytes arrived from the target
 
     @property
     def server_s(self) -> float | None:
@@ -266,6 +269,7 @@ class RequestTiming:
     def __init__(self) -> None:
         self.unsent: collections.deque[SeenRequest] = collections.deque()
         self._waiting: collections.deque[SeenRequest] = collections.deque()
+        self._answering: SeenRequest | None = None
 
     def forwarded(self, sent: int) -> None:
         while self.unsent and self.unsent[0].end_offset <= sent:
@@ -274,8 +278,13 @@ class RequestTiming:
             self._waiting.append(request)
 
     def answered(self, data: bytes) -> None:
+        now = time.perf_counter()
         if self._waiting:
-            self._waiting.popleft().answered_at = time.perf_counter()
+            self._answering = self._waiting.popleft()
+            self._answering.answered_at = now
+        if self._answering is not None:
+            self._answering.answer_bytes += len(data)
+            self._answering.answer_done_at = now
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:
@@ -305,6 +314,8 @@ class WanProxy:
         self.connections = 0  # opened through the proxy (refused ones not counted)
         self.refused = 0  # turned away while cut with refuse=True
         self.requests: list[SeenRequest] = []
+        self.bytes_up = 0  # read from clients, bound for the target
+        self.bytes_down = 0  # read from the target, bound for clients
         self._refusing = False
         self._closing = False
         self._numbers = itertools.count(1)
@@ -421,9 +432,18 @@ class WanProxy:
         )  # fmt: skip
         to_client = DelayLine(self.link, writer, opens_at=accepted, in_flight=self.in_flight)
         counter = RequestCounter(seen)
+
+        def up(data: bytes) -> None:
+            self.bytes_up += len(data)
+            counter.feed(data)
+
+        def down(data: bytes) -> None:
+            self.bytes_down += len(data)
+            timing.answered(data)
+
         async with asyncio.TaskGroup() as group:
-            group.create_task(self._pump(reader, to_target, counter.feed))
-            group.create_task(self._pump(up_reader, to_client, timing.answered))
+            group.create_task(self._pump(reader, to_target, up))
+            group.create_task(self._pump(up_reader, to_client, down))
             group.create_task(to_target.run())
             group.create_task(to_client.run())
 

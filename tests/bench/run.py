@@ -40,6 +40,7 @@ ROWS = {
     "7": "bench.row7_load",
     "w1": "bench.row_w1_wan",
     "w2": "bench.row_w2_wan_capped",
+    "m": "bench.row_m_mirror",
 }
 
 
