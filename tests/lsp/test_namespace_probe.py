@@ -80,8 +80,7 @@ async def run_text(kernel: Kernel, code: str) -> str:
 
 
 async def user_view(kernel: Kernel) -> Any:
-    """What the user sees of their namespace: its public names, ``_``, ``_i``, ``_ii``.
-    (The execution count does move: the public API runs every query with history on.)"""
+    """What the user sees of their namespace: its public names, ``_``, ``_i``, ``_ii``."""
     code = (
         "print(__import__('json').dumps([sorted(k for k in globals() if not k.startswith('_')),"
         " repr(_), _i, _ii]))"
@@ -202,6 +201,24 @@ async def test_changes_only_after_the_first_snapshot_and_deeper_levels_on_demand
     assert mirror.probes == probes + 3  # a call that found nothing, then the probe itself
     assert "keep" not in mirror.entries
     assert set(mirror.entries) == set()
+
+
+async def test_a_snapshot_leaves_the_execution_count_where_the_server_lets_it(
+    sessions: SessionManager, profile: str
+) -> None:
+    kernel = await sessions.kernel()
+    await run_text(kernel, "kept = 1")
+    mirror = NamespaceMirror(sessions, BackgroundTasks())
+    count = "print(get_ipython().execution_count, _i)"
+    first = (await run_text(kernel, count)).split()
+    await mirror.refresh()
+    await mirror.refresh()
+    assert mirror.entries["kept"].repr == "1"
+    last = (await run_text(kernel, count)).split()
+    # Ours runs the query silently; a cluster's manager (whose execute has no such option,
+    # and ignores a query's options) runs it as a cell: the count moves, `_i` is put back.
+    assert int(last[0]) - int(first[0]) == (1 if profile == "embedded" else 3)
+    assert last[1:] == ["print(get_ipython().execution_count,", "_i)"]
 
 
 def mirror_probe(mirror: NamespaceMirror, since: str | None) -> str:

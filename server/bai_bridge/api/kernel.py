@@ -343,6 +343,8 @@ class Kernel:
             body["options"] = batch_options_payload(opts)
         elif code is None:
             raise ValueError(f"mode {mode!r} needs code (an empty string to continue)")
+        elif mode == "query" and isinstance(opts, Mapping) and opts:
+            body["options"] = dict(opts)  # e.g. {"silent": true}; a manager ignores them
         raw = await self.session.fetch_json(
             "POST", self.request_path(), query=self.request_query(), json_body=body
         )

@@ -307,13 +307,14 @@ class JupyterKernel:
 
     # -- requests ---------------------------------------------------------------------------
 
-    def execute(self, code: str, sink: Sink) -> str:
+    def execute(self, code: str, sink: Sink, silent: bool = False) -> str:
         """Send an execute request; its replies and output go to ``sink`` as they arrive, until
-        `forget` is called with the message id returned."""
+        `forget` is called with the message id returned. ``silent``: no history entry, no
+        execution count, no displayed result (printed output still comes)."""
         content = {
             "code": code,
-            "silent": False,
-            "store_history": True,
+            "silent": silent,
+            "store_history": not silent,
             "user_expressions": {},
             "allow_stdin": True,
             "stop_on_error": False,

@@ -19,7 +19,7 @@ OTHER_MARKER_GRACE = 3.0
 
 
 class Executor(Protocol):
-    def execute(self, code: str, sink: Sink) -> str: ...
+    def execute(self, code: str, sink: Sink, silent: bool = False) -> str: ...
 
     def forget(self, msg_id: str) -> None: ...
 
@@ -66,12 +66,18 @@ def died_message(exit_code: int) -> str:
 
 
 def start_query(
-    run: Run, kernel: Executor, code: str, grace: float = OTHER_MARKER_GRACE
+    run: Run,
+    kernel: Executor,
+    code: str,
+    grace: float = OTHER_MARKER_GRACE,
+    *,
+    silent: bool = False,
 ) -> asyncio.Future[None]:
-    """Send ``code`` to the kernel now; its messages feed the run as they arrive. The future
-    is done once the kernel reports the execution done; cancelling it drops the rest."""
+    """Send ``code`` to the kernel now (``silent``: see `JupyterKernel.execute`); its messages
+    feed the run as they arrive. The future is done once the kernel reports the execution
+    done; cancelling it drops the rest."""
     feed = _QueryFeed(run, grace)
-    msg_id = kernel.execute(code, feed)
+    msg_id = kernel.execute(code, feed, silent)
 
     def settled(_: asyncio.Future[None]) -> None:
         feed.stop()

@@ -265,11 +265,13 @@ class Session:
         batch: BatchOptions | None,
         flush: float,
         client_there: Callable[[], bool] = lambda: True,
+        *,
+        silent: bool = False,
     ) -> ExecResult:
         """One HTTP step of a run; a window whose client has gone by the time it is ready
         (``client_there()`` False) is kept for the run's next step."""
         if mode in ("query", "batch"):
-            run = await self.start_run(run_id or uuid.uuid4().hex, code, batch)
+            run = await self.start_run(run_id or uuid.uuid4().hex, code, batch, silent=silent)
         else:
             run = self._existing_run(run_id)
             run.take_over()  # from an execute stream that dropped, if one followed it
@@ -313,8 +315,11 @@ class Session:
             self.kernel.send_input(text)
         # Otherwise the kernel died while waiting: the run reports that on its next result.
 
-    async def start_run(self, run_id: str, code: str, batch: BatchOptions | None) -> Run:
-        """Queue a run; a run waits until the session's previous run has finished (§4.6)."""
+    async def start_run(
+        self, run_id: str, code: str, batch: BatchOptions | None, *, silent: bool = False
+    ) -> Run:
+        """Queue a run; a run waits until the session's previous run has finished (§4.6).
+        ``silent``: a query leaves no trace in the kernel's history and execution count."""
         if batch is None:
             self.require_kernel()  # fail now rather than after the queue
         if run_id in self._runs:
@@ -335,7 +340,7 @@ class Session:
             work = (
                 self._batch_work(run, batch)
                 if batch
-                else start_query(run, self.require_kernel(), code)
+                else start_query(run, self.require_kernel(), code, silent=silent)
             )
         except BaseException:
             self._run_lock.release()

@@ -135,8 +135,20 @@ async def execute(request: web.Request) -> web.Response:
         batch,
         server(request).config.http_flush_window,
         client_there=lambda: request.transport is not None and not request.transport.is_closing(),
+        silent=silent_query(request, execute_request),
     )
     return web.json_response({"result": result.to_wire()})
+
+
+def silent_query(request: web.Request, execute_request: payloads.ExecuteRequest) -> bool:
+    """A query asking ``options.silent`` (a Backend.AI manager ignores a query's options) runs
+    with no history entry and no execution count, on the embedded profile; the cluster
+    profile ignores it, as a cluster would."""
+    return (
+        execute_request.mode == "query"
+        and execute_request.options.get("silent") is True
+        and server(request).config.profile is ServerProfile.EMBEDDED
+    )
 
 
 def add_routes(app: web.Application) -> None:

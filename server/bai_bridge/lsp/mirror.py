@@ -41,6 +41,7 @@ BUDGET = 0.3  # seconds of kernel time a snapshot may take
 # (about tenfold on a typical namespace); the encoded reply is cut to MAX_WIRE in any case.
 MAX_BYTES = 128 * 1024
 MAX_WIRE = 60 * 1024
+QUIET = {"silent": True}
 ATTR_KINDS = {"m": "module", "c": "class", "f": "function", "p": "property", "v": "instance"}
 
 
@@ -235,7 +236,9 @@ class NamespaceMirror:
             async with asyncio.timeout(PROBE_TIMEOUT):
                 # Never interrupts: queued behind a cell another client runs, a cancelled
                 # probe would interrupt their cell.
-                async for result in kernel.run(code, interrupt=False):
+                # Silent where the server can (ours; a manager ignores the option): no history
+                # entry, no execution count.
+                async for result in kernel.run(code, opts=QUIET, interrupt=False):
                     text.extend(i.text for i in result.console if isinstance(i, Stdout))
         except asyncio.CancelledError:
             raise

@@ -35,6 +35,7 @@ from typing import Any
 
 MARK = "\x1ebai-bridge-namespace\x1e"
 STATE_KEY = "_bai_bridge_namespace_state"
+RUNNER_PREFIX = "_bai_bridge_probe"  # in every query's code (`mirror.probe_code`)
 VERSION = 2
 MAX_NAMES = 2000
 MAX_ATTRS = 1000  # numpy has ~560 public names, a DataFrame ~450 attributes
@@ -476,6 +477,8 @@ def _forget_this_cell(ns: dict[str, Any]) -> None:
     raw = getattr(history, "input_hist_raw", None)
     if history is None or type(raw) is not list or len(raw) < 2:
         return
+    if RUNNER_PREFIX not in str(raw[-1]):
+        return  # run silently (no history entry): nothing to undo
     ns.pop(f"_i{len(raw) - 1}", None)
     history._i00, history._i, history._ii = history._i, history._ii, history._iii
     history._iii = raw[-5] if len(raw) >= 5 else ""
