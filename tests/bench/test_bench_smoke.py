@@ -20,7 +20,7 @@ from bench.config import REPO
 from bench.run import ROWS
 
 QUICK_TIMEOUT = 900  # seconds; a quick run takes about four minutes on 2 idle cores
-ROWS_WITH_BASELINES = {"1", "1b", "2", "3", "4", "5", "w1", "w2"}
+ROWS_WITH_BASELINES = {"1", "1b", "2", "3", "4", "5", "w1", "w2", "m"}
 WAN_ROWS = {"w1", "w2"}
 
 

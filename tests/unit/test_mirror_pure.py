@@ -13,8 +13,17 @@ from lsprotocol.types import MarkupContent, MarkupKind
 
 from bai_bridge.lsp import namespace_probe
 from bai_bridge.lsp.hover import dotted_at, markdown, markup
-from bai_bridge.lsp.mirror import MARK, Entry, NamespaceMirror, parse_reply, summary
+from bai_bridge.lsp.mirror import (
+    BUDGET,
+    FIRST_BUDGET,
+    MARK,
+    Entry,
+    NamespaceMirror,
+    parse_reply,
+    summary,
+)
 from bai_bridge.lsp.signature_help import open_call, parameters
+from bai_bridge.lsp.tasks import BackgroundTasks
 
 
 class NoSessions:
@@ -162,3 +171,36 @@ def test_a_snapshot_too_long_for_the_wire_is_cut_and_the_rest_follows() -> None:
     second = namespace_probe.snapshot(state, ns, {**request, "since": first["generation"]})
     assert set(second["entries"]) == left_out & set(ns)  # the rest, and nothing more
     assert set(second["removed"]) == left_out - set(ns)
+
+
+def test_names_past_the_time_budget_come_with_kind_and_type_and_then_in_full() -> None:
+    state = namespace_probe._State()
+    ns: dict[str, object] = {f"f{i}": (lambda x, i=i: x + i) for i in range(50)}
+    first = namespace_probe.snapshot(state, ns, {"since": None, "budget": 0})
+    assert first["more"]
+    assert set(first["entries"]) == set(ns)  # every name is there at once
+    light = [e for e in first["entries"].values() if "signature" not in e]
+    assert light
+    assert light[0] == {"kind": "function", "type": "function"}
+    second = namespace_probe.snapshot(state, ns, {"since": first["generation"], "budget": 10})
+    assert not second["more"]
+    assert {n for n, e in first["entries"].items() if e in light} <= set(second["entries"])
+    assert all("signature" in e for e in second["entries"].values())
+    assert second["removed"] == []
+    third = namespace_probe.snapshot(state, ns, {"since": second["generation"], "budget": 10})
+    assert third["entries"] == {}  # nothing changed since
+
+
+async def test_a_snapshot_with_names_left_to_describe_is_followed_by_one_more() -> None:
+    m = NamespaceMirror(NoSessions(), BackgroundTasks())  # type: ignore[arg-type]
+    budgets: list[float] = []
+
+    async def refresh(budget: float = BUDGET) -> bool:
+        budgets.append(budget)
+        return True  # always more: the follow-ups are still bounded
+
+    m.refresh = refresh  # type: ignore[method-assign]
+    m.request_refresh()
+    assert m._refreshing is not None
+    await m._refreshing
+    assert budgets == [FIRST_BUDGET, BUDGET]

@@ -36,7 +36,11 @@ log = logging.getLogger(__name__)
 
 MARK = "\x1ebai-bridge-namespace\x1e"
 PROBE_TIMEOUT = 15.0  # the kernel bounds its own work (BUDGET); this bounds the round trip
-BUDGET = 0.3  # seconds of kernel time a snapshot may take
+BUDGET = 0.3  # seconds of kernel time a snapshot may take describing names
+# The snapshot after a run describes names for this long; the rest come with their kind and
+# type, and one more snapshot (BUDGET) right after describes them: names are there at once.
+FIRST_BUDGET = 0.02
+FOLLOW_UPS = 1
 # Of JSON a snapshot describes with attributes (later names: lazily), before compression
 # (about tenfold on a typical namespace); the encoded reply is cut to MAX_WIRE in any case.
 MAX_BYTES = 128 * 1024
@@ -132,6 +136,7 @@ class NamespaceMirror:
         self._source = resources.files(__package__).joinpath("namespace_probe.py").read_text()
         self._converter = _converter()
         self._refreshing: asyncio.Task[None] | None = None
+        self._names_in: asyncio.Future[None] | None = None  # the loop's first snapshot is in
         self._waited_for: asyncio.Task[None] | None = None  # the snapshot a completion awaited
         self._silent_kernel = False  # the probe ran and answered nothing (not Python?)
         self._probe_in_kernel = False  # sent once to this kernel: later queries only call it
@@ -163,28 +168,40 @@ class NamespaceMirror:
         if self._refreshing is not None and not self._refreshing.done():
             self._again = True  # one more after this one: the run that just ended is newer
             return
+        self._names_in = asyncio.get_running_loop().create_future()
         self._refreshing = self._tasks.spawn(self._refresh_loop(), "namespace-snapshot")
 
     async def _refresh_loop(self) -> None:
-        self._again = True
-        while self._again:
-            self._again = False
-            await self.refresh()
+        self._again, follow_ups, more = True, 0, False
+        try:
+            while self._again or (more and follow_ups < FOLLOW_UPS):
+                follow_ups += 0 if self._again else 1
+                budget = FIRST_BUDGET if self._again else BUDGET
+                self._again = False
+                more = await self.refresh(budget)
+                if self._names_in is not None and not self._names_in.done():
+                    self._names_in.set_result(None)
+        finally:
+            if self._names_in is not None and not self._names_in.done():
+                self._names_in.set_result(None)
 
-    async def refresh(self) -> None:
+    async def refresh(self, budget: float = BUDGET) -> bool:
+        """One snapshot; True if it described some names only in part (ask again)."""
         kernel = self.sessions.kernel_if_ready
         if kernel is None or self.sessions.busy or self._silent_kernel:
-            return  # the run's end asks again
-        request = {"op": "snapshot", "since": self.generation, "budget": BUDGET}
+            return False  # the run's end asks again
+        request = {"op": "snapshot", "since": self.generation, "budget": budget}
         reply = await self._ask(kernel, {**request, "maxBytes": MAX_BYTES, "maxWire": MAX_WIRE})
-        if reply is not None:
-            self.apply(reply)
-            log.debug(
-                "snapshot: %d entries (%s), %s s in the kernel",
-                len(reply.get("entries") or {}),
-                "full" if reply.get("full") else "changes",
-                reply.get("seconds"),
-            )
+        if reply is None:
+            return False
+        self.apply(reply)
+        log.debug(
+            "snapshot: %d entries (%s), %s s in the kernel",
+            len(reply.get("entries") or {}),
+            "full" if reply.get("full") else "changes",
+            reply.get("seconds"),
+        )
+        return bool(reply.get("more"))
 
     def apply(self, reply: dict[str, Any]) -> None:
         try:
@@ -258,13 +275,14 @@ class NamespaceMirror:
         self._failing = True
 
     async def settled(self, limit: float) -> None:
-        """Wait (up to ``limit`` s) for a snapshot under way: a run that just ended is in it.
-        Once per snapshot: one queued behind a cell another client runs costs one completion
-        that wait, not every keystroke until that cell ends."""
-        task = self._refreshing
+        """Wait (up to ``limit`` s) for a snapshot under way: a run that just ended is in it
+        (its names at least: the snapshot describing the rest is not waited for). Once per
+        snapshot: one queued behind a cell another client runs costs one completion that
+        wait, not every keystroke until that cell ends."""
+        task, names = self._refreshing, self._names_in
         if task is not None and not task.done() and task is not self._waited_for:
             self._waited_for = task
-            await asyncio.wait({task}, timeout=limit)
+            await asyncio.wait({names or task}, timeout=limit)
 
     async def current(self, limit: float) -> None:
         """Wait (up to ``limit`` s) for a snapshot under way, whoever waited for it before: a

@@ -12,7 +12,8 @@ No user code runs where it can be avoided: attributes are read from ``__dict__``
 the interpreter's own descriptors (never ``getattr``, properties or ``__getattr__``), reprs
 only of types known to be safe, ``len``/``shape``/``dtype`` only of exact builtin, numpy,
 pandas and torch types. Work is bounded by a time budget and the reply by a size budget; a
-namespace larger than ``MAX_NAMES`` is cut (``truncated``). Replies after the first carry
+namespace larger than ``MAX_NAMES`` is cut (``truncated``); names past the time budget come
+with their kind and type only (``more``: the bridge asks again). Replies after the first carry
 only the entries that changed since the generation the bridge says it has. An instance's
 entry lists its own attributes and names its class (``classAttrs``); each class's attribute
 list is sent once (``classes``), not once per instance: 200 strings would otherwise repeat
@@ -394,12 +395,21 @@ def snapshot(state: _State, ns: dict[str, Any], request: dict[str, Any]) -> dict
     described: dict[str, tuple[Any, bool, dict[str, Any], str]] = {}
     new_classes: dict[str, dict[str, str]] = {}  # class attribute lists the bridge lacks
     size, truncated = 0, len(names) >= MAX_NAMES
+    more = False
     for name in names:
         late = time.perf_counter() - started > budget
-        obj, with_attrs = ns[name], not late and size < max_bytes
-        if late or size >= max_bytes:
+        obj, with_attrs = ns[name], size < max_bytes
+        if size >= max_bytes:
             truncated = True
         known = state.described.get(name)
+        if late and not (known is not None and known[0] is obj and known[1] == with_attrs):
+            # Past the time budget: a new name goes with its kind and type only, a known one
+            # as the bridge has it; both count as changed, so the next snapshot describes them.
+            more = True
+            current[name] = ""
+            if not state.sent.get(name):  # the bridge may not have it at all
+                entries[name] = {"kind": kind_of(obj), "type": type_name(type(obj))}
+            continue
         if known is not None and known[0] is obj and known[1] == with_attrs:
             entry, text = known[2], known[3]
         else:
@@ -432,6 +442,7 @@ def snapshot(state: _State, ns: dict[str, Any], request: dict[str, Any]) -> dict
         "classes": new_classes,
         "removed": removed,
         "truncated": truncated,
+        "more": more,  # names described only in part: ask again for them
         "total": len(ns),
         "seconds": round(time.perf_counter() - started, 4),
     }
