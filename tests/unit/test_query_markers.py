@@ -20,7 +20,7 @@ class Messages:
         self.pending: list[Routed | KernelDied] = []
         self.forgotten: list[str] = []
 
-    def execute(self, code: str, sink: Sink) -> str:
+    def execute(self, code: str, sink: Sink, silent: bool = False) -> str:
         self.sink = sink
         for item in self.pending:
             asyncio.get_running_loop().call_soon(sink, item)
