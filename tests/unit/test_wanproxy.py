@@ -280,3 +280,35 @@ async def test_the_targets_own_time_on_a_request_leaves_the_link_out() -> None:
     assert request.server_s is not None
     assert request.server_s >= 0.3 - SLACK
     assert elapsed - request.server_s >= 2 * link.rtt_s - SLACK  # the handshake's and the request's
+
+
+async def test_each_answer_and_both_directions_are_counted_in_bytes() -> None:
+    sizes = {"/small": 10, "/big": 200_000}
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=b"x" * sizes[request.path])
+
+    app = web.Application()
+    for path in sizes:
+        app.router.add_post(path, answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        async with (
+            WanProxy("127.0.0.1", runner.addresses[0][1], Link()) as proxy,
+            aiohttp.ClientSession() as http,
+        ):
+            for path in ("/small", "/big"):  # one connection, one request after the other
+                async with http.post(f"{proxy.address}{path}", data=b"y" * 1000) as response:
+                    assert len(await response.read()) == sizes[path]
+    finally:
+        await runner.cleanup()
+    small, big = proxy.requests
+    assert sizes["/small"] < small.answer_bytes < sizes["/small"] + 500  # the body and a head
+    assert sizes["/big"] < big.answer_bytes < sizes["/big"] + 500
+    assert big.answer_done_at is not None
+    assert big.answered_at is not None
+    assert big.answer_done_at >= big.answered_at
+    assert proxy.bytes_down == small.answer_bytes + big.answer_bytes
+    assert 2000 < proxy.bytes_up < 3000
