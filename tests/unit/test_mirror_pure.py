@@ -204,3 +204,16 @@ async def test_a_snapshot_with_names_left_to_describe_is_followed_by_one_more() 
     assert m._refreshing is not None
     await m._refreshing
     assert budgets == [FIRST_BUDGET, BUDGET]
+
+
+def test_names_the_bridge_has_are_not_sent_again_for_being_past_the_budget() -> None:
+    state = namespace_probe._State()
+    ns: dict[str, object] = {f"l{i}": [i] for i in range(50)}  # lists: described every time
+    first = namespace_probe.snapshot(state, ns, {"since": None, "budget": 10})
+    assert len(first["entries"]) == 50
+    late = namespace_probe.snapshot(state, ns, {"since": first["generation"], "budget": 0})
+    assert late["more"]
+    assert late["entries"] == {}  # none looked at, none new: nothing to send
+    ns["l3"] = [3, 3]
+    after = namespace_probe.snapshot(state, ns, {"since": late["generation"], "budget": 10})
+    assert set(after["entries"]) == {"l3"}  # the follow-up sends what changed, only that

@@ -403,11 +403,11 @@ def snapshot(state: _State, ns: dict[str, Any], request: dict[str, Any]) -> dict
             truncated = True
         known = state.described.get(name)
         if late and not (known is not None and known[0] is obj and known[1] == with_attrs):
-            # Past the time budget: a new name goes with its kind and type only, a known one
-            # as the bridge has it; both count as changed, so the next snapshot describes them.
+            # Past the time budget, not looked at: a name the bridge has stays as it has it,
+            # a new one goes with its kind and type only (no entry's JSON: described next).
             more = True
-            current[name] = ""
-            if not state.sent.get(name):  # the bridge may not have it at all
+            current[name] = state.sent.get(name) or ""
+            if not current[name]:
                 entries[name] = {"kind": kind_of(obj), "type": type_name(type(obj))}
             continue
         if known is not None and known[0] is obj and known[1] == with_attrs:
