@@ -155,6 +155,7 @@ class Snapshot:
     names_ms: list[float] = attrs.Factory(list)  # until the first reply: every name in
     ms: list[float] = attrs.Factory(list)  # until the last: every name described
     server_ms: list[float] = attrs.Factory(list)  # the server's time on the first
+    connections: list[float] = attrs.Factory(list)  # new ones during the run and snapshot
     bytes: list[float] = attrs.Factory(list)
     requests: list[float] = attrs.Factory(list)
     entries: int = 0
@@ -170,7 +171,7 @@ async def snapshot_trial(one: Route, trial: int, found: Snapshot) -> None:
     """From the run's end (its notification) until the snapshot's first and last replies
     reached the language server (the proxy saw them leave the server; they arrive one delay
     later)."""
-    mark = len(one.proxy.requests)
+    mark, opened = len(one.proxy.requests), one.proxy.connections
     ended = await run_namespace(one, trial)
     listed = await variables_with(one.client, f"g_fn_{trial}_{EACH - 1}")
     seen = probe_requests(one.proxy.requests[mark:])
@@ -181,6 +182,7 @@ async def snapshot_trial(one: Route, trial: int, found: Snapshot) -> None:
     first = seen[0].answer_done_at or last
     found.names_ms.append((first + one.proxy.link.one_way_s - ended) * 1000)
     found.server_ms.append((seen[0].server_s or 0) * 1000)
+    found.connections.append(one.proxy.connections - opened)
     found.bytes.append(sum(r.answer_bytes for r in seen) / 1024)
     found.requests.append(len(seen))
     found.entries = len(field(listed, "variables"))
@@ -309,7 +311,7 @@ async def measure(cfg: BenchConfig) -> list[Figure]:
         for found in snaps.values():
             for samples in (found.names_ms, found.ms, found.server_ms, found.bytes):
                 del samples[:WARMUP]
-            del found.requests[:WARMUP]
+            del found.requests[:WARMUP], found.connections[:WARMUP]
         off_ended = await run_namespace(off, 1)  # the same namespace, for the `1+1` figure
         log.info("row m: snapshots measured (%.0f)", off_ended)
 
@@ -350,10 +352,11 @@ async def measure(cfg: BenchConfig) -> list[Figure]:
                Summary.of(snaps["wan"].bytes).median <= 64,
                note=f"both replies; {snaps['wan'].entries} names listed after it, truncated: "
                     f"{snaps['wan'].truncated}; requests per snapshot "
-                    f"{statistics.median(snaps['wan'].requests):g}"),
+                    f"{statistics.median(snaps['wan'].requests):g}, new connections "
+                    f"{statistics.median(snaps['wan'].connections):g}"),
     ]  # fmt: skip
     completion = got["bridge"]
-    note = (f"WAN bridge: {missed(misses['bridge'], total, NAME)}; its source "
+    note = (f"WAN bridge: {missed(misses['bridge'], total, NAME)}, items' detail "
             f"{', '.join(sorted(wan.client.completion_sources)) or 'none'}; "
             f"loopback bridge p50 {got['loop'].median:.2f} ms")  # fmt: skip
     for peer, key in ((DEFAULT, "kernel"), (JEDI_LS, "jedi")):
