@@ -353,7 +353,8 @@ async def measure(cfg: BenchConfig) -> list[Figure]:
                note=f"both replies; {snaps['wan'].entries} names listed after it, truncated: "
                     f"{snaps['wan'].truncated}; requests per snapshot "
                     f"{statistics.median(snaps['wan'].requests):g}, new connections "
-                    f"{statistics.median(snaps['wan'].connections):g}"),
+                    f"{statistics.median(snaps['wan'].connections):g} (the run's and the "
+                    "snapshot's together)"),
     ]  # fmt: skip
     completion = got["bridge"]
     note = (f"WAN bridge: {missed(misses['bridge'], total, NAME)}, items' detail "
