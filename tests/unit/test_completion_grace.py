@@ -57,3 +57,34 @@ async def test_a_slow_jedi_is_not_waited_for_and_serves_the_next_keystroke(
     elsewhere = await engine.complete(CompletionRequest("y = 2\nrun_", 1, 4))
     assert len(calls) == 2  # the buffer changed: jedi is asked anew
     assert elsewhere.candidates[0].label == "run_live"
+
+
+class AskedKernel:
+    completion_supported = None  # not known yet: a server that may answer
+
+    def __init__(self) -> None:
+        self.asked: list[str] = []
+
+    async def complete(self, code: str, options: object) -> list[str]:
+        self.asked.append(code)
+        return ["round_trip_name"]
+
+
+async def test_the_session_is_asked_only_for_what_the_mirror_lacks(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(completion_engine, "jedi_candidates", lambda *_: [])
+    kernel = AskedKernel()
+    sessions = Sessions()
+    sessions.kernel_if_ready = kernel  # type: ignore[assignment]
+    mirror = NamespaceMirror(sessions, None)  # type: ignore[arg-type]
+    mirror.entries["run_live"] = Entry("instance", "int", repr="1")
+    engine = CompletionEngine(sessions, mirror, 1.0)  # type: ignore[arg-type]
+
+    known = await engine.complete(CompletionRequest("run", 0, 3))
+    assert [c.label for c in known.candidates] == ["run_live"]
+    assert kernel.asked == []  # no round trip for a name the mirror has
+    assert known.incomplete  # the next keystroke asks again
+    other = await engine.complete(CompletionRequest("round", 0, 5))
+    assert kernel.asked == ["round"]
+    assert [c.label for c in other.candidates] == ["round_trip_name"]

@@ -5,7 +5,9 @@
    once per path, only while no run is going on.
 2. The session's own ``complete()`` where the server answers it, bounded in time (the
    embedded server answers through a kernel subshell, so this works during a run too; real
-   managers answer 500 or null, and are not asked again).
+   managers answer 500 or null, and are not asked again); only when the mirror has nothing
+   for the word (a round trip a keystroke, on a cluster 50+ ms away). The answer is then
+   marked incomplete, so the next keystroke asks again.
 3. jedi on the buffer, for what its own code defines and has not run yet; not after the dot
    of a live object the mirror knows (its attributes are the live object's own). When the
    mirror has names to show, jedi is waited for only STATIC_GRACE (it takes 20-200 ms a call
@@ -165,7 +167,9 @@ class CompletionEngine:
         if request.owner:
             await self._bounded(self.mirror.describe(request.owner))
         live = from_mirror(self.mirror, request.owner, word_before(request.line_text, request.col))
-        asking = kernel is not None and kernel.completion_supported is not False
+        supported = kernel is not None and kernel.completion_supported is not False
+        # What the mirror knows needs no round trip: the session is asked only for the rest.
+        asking = supported and not live
         remote = self._bounded(self._remote(kernel, request)) if kernel and asking else _none()
         # The live object's own attributes leave jedi nothing to add, and inferring them
         # statically (``frame.`` walks pandas) cost 200 ms a keystroke here.
@@ -178,7 +182,7 @@ class CompletionEngine:
             limit = STATIC_GRACE if live else STATIC_LIMIT
             static = self._static(request, limit, grace=bool(live))
         answer, found = await asyncio.gather(remote, static)
-        incomplete = kernel is None or (asking and answer is None) or found is None
+        incomplete = kernel is None or (supported and answer is None) or found is None
         return CompletionAnswer(_merged(live, answer or [], found or []), incomplete)
 
     def _kept_for(self, request: CompletionRequest) -> list[Candidate] | None:
