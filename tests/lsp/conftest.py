@@ -12,6 +12,7 @@ LSP-side services without the protocol.
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,19 @@ from .lsp_harness import (
     start_client,
     stop_server,
 )
+
+
+@pytest.fixture(scope="session", autouse=True)
+def package_cache_in_tmp(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Language servers the tests start keep the session's packages (and environment
+    answers) in a tmp dir, never in the user's cache."""
+    before = os.environ.get("BAI_BRIDGE_CACHE_DIR")
+    os.environ["BAI_BRIDGE_CACHE_DIR"] = str(tmp_path_factory.mktemp("bai-bridge-cache"))
+    yield
+    if before is None:
+        os.environ.pop("BAI_BRIDGE_CACHE_DIR", None)
+    else:
+        os.environ["BAI_BRIDGE_CACHE_DIR"] = before
 
 
 @pytest.fixture(scope="module", params=PROFILES)

@@ -115,6 +115,7 @@ class CompletionEngine:
         self._jedi_warm = False  # jedi has answered once: its cold start is over
         self._warm_up_claimed = False
         self._kept: tuple[_Typing, str, list[Candidate]] | None = None  # jedi's last answer
+        self.extra_paths: tuple[str, ...] = ()  # the session-only packages' sources
 
     def claim_warm_up(self) -> bool:
         """True the first time only: whoever gets it runs `warm_up`."""
@@ -153,7 +154,9 @@ class CompletionEngine:
         # Locked in the thread, so a cancelled request cannot let two calls overlap.
         try:
             with self._jedi:
-                found = jedi_candidates(request.source, request.line, request.col, request.path)
+                found = jedi_candidates(
+                    request.source, request.line, request.col, request.path, self.extra_paths
+                )
                 self._jedi_warm = True
                 self._kept = (_typing(request), _word(request), found)
                 return found

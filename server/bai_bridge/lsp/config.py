@@ -72,6 +72,11 @@ class BridgeOptions:
     max_file_size: int = attrs.field(default=50 * 1024 * 1024, validator=_positive)
     completion_timeout: float = attrs.field(default=1.0, validator=_positive)
     namespace_mirror: bool = True  # False: no snapshot after runs (live names come from jedi)
+    # Packages only the session has: their sources fetched for static analysis here.
+    session_environment: bool = True
+    package_max_files: int = attrs.field(default=5000, validator=_positive)
+    package_max_mib: float = attrs.field(default=64.0, validator=_positive)
+    package_cache_mib: float = attrs.field(default=512.0, validator=_positive)
 
 
 attrs.resolve_types(BridgeOptions)

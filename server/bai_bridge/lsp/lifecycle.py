@@ -10,13 +10,15 @@ from lsprotocol import types
 
 from bai_bridge.api import APIConfig, APISession
 
-from . import folders, protocol, sync, watch
+from . import folders, protocol, session_packages_feature, sync, watch
 from .completion_engine import CompletionEngine
 from .config import CONFIG_SECTION, BridgeOptions, default_session_name, parse_options
 from .mirror import NamespaceMirror
+from .package_cache import PackageCache, default_root
 from .resources import ResourceWatch
 from .server import BridgeServer
 from .session import SessionManager
+from .session_packages import SessionPackages, limits_of
 
 __all__ = ["register"]
 
@@ -51,6 +53,7 @@ def register(server: BridgeServer) -> None:
         # session cannot answer does not wait for jedi's cold start.
         if ls.completion is not None and ls.completion.claim_warm_up():
             ls.tasks.spawn(ls.completion.warm_up(), "jedi-warm-up")
+        session_packages_feature.buffer_changed(ls, uri)
 
     @server.feature(types.SHUTDOWN)
     async def shutdown(ls: BridgeServer, params: None) -> None:
@@ -125,6 +128,14 @@ async def _start(ls: BridgeServer) -> None:
     ResourceWatch(ls.sessions, ls.tasks).attach()
     ls.sessions.on_ready.append(lambda kernel, reason: _forget_diagnostics(ls, reason))
     ls.completion = CompletionEngine(ls.sessions, ls.mirror, options.completion_timeout)
+    if options.session_environment:
+        limits = limits_of(
+            options.package_max_files, options.package_max_mib, options.package_cache_mib
+        )
+        cache = PackageCache(default_root(), limits)
+        notify = lambda paths: session_packages_feature.notify_paths(ls, paths)  # noqa: E731
+        ls.packages = SessionPackages(ls.sessions, ls.tasks, cache, notify)
+        ls.packages.attach()
     sync.attach(ls)
     folders.warn_unsynced(ls)
     ls.tasks.spawn(watch.start_watching(ls), "watch-files")

@@ -25,9 +25,9 @@ from cattrs import Converter
 from cattrs.gen import make_dict_structure_fn, override
 
 from bai_bridge.api import Kernel
-from bai_bridge.api.models import Stdout
 
 from .session import SessionManager
+from .silent_query import silent_stdout
 from .tasks import BackgroundTasks
 
 __all__ = ["Entry", "NamespaceMirror", "probe_code"]
@@ -45,7 +45,6 @@ FOLLOW_UPS = 1
 # (about tenfold on a typical namespace); the encoded reply is cut to MAX_WIRE in any case.
 MAX_BYTES = 128 * 1024
 MAX_WIRE = 60 * 1024
-QUIET = {"silent": True}
 ATTR_KINDS = {"m": "module", "c": "class", "f": "function", "p": "property", "v": "instance"}
 
 
@@ -248,21 +247,14 @@ class NamespaceMirror:
     async def _run_probe(self, kernel: Kernel, request: dict[str, Any]) -> dict[str, Any] | None:
         self.probes += 1
         code = probe_code(self._source, request, cached=self._probe_in_kernel)
-        text: list[str] = []
         try:
-            async with asyncio.timeout(PROBE_TIMEOUT):
-                # Never interrupts: queued behind a cell another client runs, a cancelled
-                # probe would interrupt their cell.
-                # Silent where the server can (ours; a manager ignores the option): no history
-                # entry, no execution count.
-                async for result in kernel.run(code, opts=QUIET, interrupt=False):
-                    text.extend(i.text for i in result.console if isinstance(i, Stdout))
+            text = await silent_stdout(kernel, code, PROBE_TIMEOUT)
         except asyncio.CancelledError:
             raise
         except Exception as e:
             self._fail(f"the namespace snapshot failed ({e!r})")
             return None
-        reply = parse_reply("".join(text))
+        reply = parse_reply(text)
         # It ran and said nothing: not a Python kernel, or one that cannot run the probe. Not
         # asked again until the session is new or restarted: each try is a query in the
         # person's kernel.

@@ -14,6 +14,8 @@ from lsprotocol.types import Range
 # -- server → client notifications ------------------------------------------------------------
 SESSION_STATUS = "baiBridge/sessionStatus"
 OUTPUT = "baiBridge/output"
+# PackagePaths (session_packages.py): where the session-only packages' sources are cached
+SESSION_ENVIRONMENT = "baiBridge/sessionEnvironment"
 # -- server → client requests -----------------------------------------------------------------
 INPUT_REQUEST = "baiBridge/input"
 # -- client → server requests -----------------------------------------------------------------
@@ -39,7 +41,8 @@ VARIABLES = "baiBridge/variables"
 #   the others take no argument; run commands resolve to {runId, status, exitCode}
 #   (RunResult, or null when the backend failed: a window/showMessage says why).
 #   Results: SYNC_WORKSPACE -> SyncResult, DOWNLOAD -> DownloadResult, RESOLVE_CONFLICT -> bool,
-#   SESSION_INFO -> object, SESSION_LOGS -> str, TERMINAL_DESCRIPTOR -> TerminalDescriptor.
+#   SESSION_INFO -> object, SESSION_LOGS -> str, TERMINAL_DESCRIPTOR -> TerminalDescriptor,
+#   CLEAR_PACKAGE_CACHE -> int (the packages removed; null when the feature is off).
 RUN_SELECTION = "bai-bridge.runSelection"
 RUN_CELL = "bai-bridge.runCell"
 RUN_CELLS_ABOVE = "bai-bridge.runCellsAbove"
@@ -55,6 +58,7 @@ LIST_REMOTE_FILES = "bai-bridge.listRemoteFiles"
 DOWNLOAD = "bai-bridge.download"
 TERMINAL_DESCRIPTOR = "bai-bridge.terminalDescriptor"
 RESOLVE_CONFLICT = "bai-bridge.resolveConflict"
+CLEAR_PACKAGE_CACHE = "bai-bridge.clearPackageCache"
 
 SessionState = Literal[
     "starting", "running", "busy", "restarting", "reconnecting", "terminated", "error"

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from .completion_engine import CompletionEngine
     from .mirror import NamespaceMirror
     from .session import SessionManager
+    from .session_packages import SessionPackages
     from .sync_service import SyncService
 
 __all__ = ["STARTUP_WAIT", "BridgeServer", "create_server"]
@@ -68,6 +69,8 @@ class BridgeServer(LanguageServer):
         self.sync: SyncService | None = None
         self.completion: CompletionEngine | None = None
         self.mirror: NamespaceMirror | None = None
+        self.packages: SessionPackages | None = None  # the session-only packages' sources
+        self.import_scans: dict[str, asyncio.TimerHandle] = {}  # uri -> its pending scan
         self.started = asyncio.Event()  # set once that start is over, done or not
 
     @property
@@ -144,6 +147,7 @@ def create_server(api_config: APIConfig | None = None) -> BridgeServer:
         lifecycle,
         run_file,
         session_commands,
+        session_packages_feature,
         signature_help,
         sync,
         terminal,
@@ -168,6 +172,7 @@ def create_server(api_config: APIConfig | None = None) -> BridgeServer:
         files,
         terminal,
         variables,
+        session_packages_feature,
     )
     for feature in features:
         feature.register(server)

@@ -9,10 +9,12 @@ answers every completion never needs.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from typing import Any
 
 import attrs
 
-__all__ = ["Candidate", "jedi_candidates", "word_before"]
+__all__ = ["Candidate", "jedi_candidates", "jedi_script", "word_before"]
 
 _WORD_TAIL = re.compile(r"[A-Za-z_][\w]*$")
 
@@ -32,12 +34,24 @@ def word_before(line_text: str, col: int) -> str:
     return match.group(0) if match else ""
 
 
-def jedi_candidates(source: str, line: int, col: int, path: str | None) -> list[Candidate]:
-    """Static completions at a 0-based (line, col); [] if jedi cannot make sense of it."""
+def jedi_script(source: str, path: str | None, extra_paths: Sequence[str] = ()) -> Any:
+    """A jedi Script of ``source``; ``extra_paths`` (the session-only packages' sources)
+    join its default project's sys.path."""
     import jedi  # here, not at the top: see the module docstring
 
+    if not extra_paths:
+        return jedi.Script(code=source, path=path)
+    base = jedi.get_default_project(path)
+    project = jedi.Project(base.path, added_sys_path=list(extra_paths))
+    return jedi.Script(code=source, path=path, project=project)
+
+
+def jedi_candidates(
+    source: str, line: int, col: int, path: str | None, extra_paths: Sequence[str] = ()
+) -> list[Candidate]:
+    """Static completions at a 0-based (line, col); [] if jedi cannot make sense of it."""
     try:
-        script = jedi.Script(code=source, path=path)
+        script = jedi_script(source, path, extra_paths)
         completions = script.complete(line + 1, col)
     except Exception:  # jedi raises a variety of errors on broken code; static is best effort
         return []

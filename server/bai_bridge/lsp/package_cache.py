@@ -1,0 +1,275 @@
+"""The local, read-only cache of session-only packages' sources, bounded by an LRU size cap.
+
+Layout under the root (``$BAI_BRIDGE_CACHE_DIR``, else the user cache dir, ``session-env``):
+
+- ``packages/<name>-<digest>/``: one package's ``.py``/``.pyi`` files (its top-level module
+  and its ``-stubs``), keyed by distribution and version (`Environment.package_key`), read-only;
+  ``packages/<name>-<digest>.json`` beside it: its key, size and when it was last used.
+- ``views/<session name>/``: links to the packages of that workspace's session environment;
+  one stable folder for an editor's ``extraPaths``.
+- ``environments/``: the environment answers (session_env.EnvironmentStore).
+
+An archive from the session is checked member by member before anything is written (tarsafe,
+then: regular files only, named ``<module>/...`` for the modules asked for, a source suffix,
+within the file and byte bounds); a bad one is refused whole. Blocking throughout: call it in a
+worker thread.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterable, Sequence
+from pathlib import Path, PurePosixPath
+
+import attrs
+
+from bai_bridge.api import TransferError
+from bai_bridge.api.tarsafe import check_members
+
+__all__ = ["Limits", "PackageCache", "default_root"]
+
+log = logging.getLogger(__name__)
+
+SOURCE_SUFFIXES = (".py", ".pyi")
+MAX_FILE = 4 * 1024 * 1024  # as the kernel side bounds it
+_SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
+
+
+@attrs.frozen
+class Limits:
+    max_files: int = 5000  # per package
+    max_bytes: int = 64 * 1024 * 1024  # per package, uncompressed
+    cache_bytes: int = 512 * 1024 * 1024  # the whole cache (LRU)
+
+
+def default_root() -> Path:
+    explicit = os.environ.get("BAI_BRIDGE_CACHE_DIR")
+    if explicit:
+        return Path(explicit) / "session-env"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "bai-bridge" / "session-env"
+
+
+@attrs.frozen
+class Installed:
+    key: str
+    path: Path
+    size: int
+
+
+class PackageCache:
+    def __init__(self, root: Path, limits: Limits) -> None:
+        self.root = root
+        self.limits = limits
+        self.packages = root / "packages"
+        self.views = root / "views"
+
+    def _dir(self, key: str) -> Path:
+        name = _SLUG.sub("-", key.split("|", 1)[0])[:40]
+        return self.packages / f"{name}-{hashlib.sha256(key.encode()).hexdigest()[:16]}"
+
+    def find(self, key: str) -> Path | None:
+        """The cached package of ``key``, marked as just used; None if not cached."""
+        folder = self._dir(key)
+        meta = folder.with_suffix(".json")
+        if not folder.is_dir() or not meta.is_file():
+            return None
+        os.utime(meta)  # its last use: what the LRU goes by
+        return folder
+
+    # -- installing -------------------------------------------------------------------------
+
+    def install(self, key: str, modules: Sequence[str], archives: Iterable[Path]) -> Path:
+        """Check and unpack the session's ``archives`` of ``modules`` as package ``key``;
+        raises TransferError (nothing written) for an archive that breaks a rule."""
+        self.packages.mkdir(parents=True, exist_ok=True)
+        final = self._dir(key)
+        staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.packages))
+        try:
+            files, size = 0, 0
+            for archive in archives:
+                counted = _unpack(archive, staging, modules, self.limits, files, size)
+                files, size = counted
+            _read_only(staging)
+            meta = {"key": key, "size": size, "files": files, "modules": list(modules)}
+            if final.exists():  # another language server put it there meanwhile
+                _remove_tree(staging)
+            else:
+                os.replace(staging, final)
+            _write_json(final.with_suffix(".json"), meta)
+        except BaseException:
+            _remove_tree(staging)
+            raise
+        self.evict(keep={final})
+        return final
+
+    # -- the LRU bound ----------------------------------------------------------------------
+
+    def entries(self) -> list[Installed]:
+        """Every cached package, least recently used first."""
+        found = []
+        for meta in self.packages.glob("*.json"):
+            try:
+                raw = json.loads(meta.read_text())
+                used = meta.stat().st_mtime
+            except (OSError, ValueError):
+                continue
+            found.append((used, Installed(str(raw["key"]), meta.with_suffix(""), int(raw["size"]))))
+        return [entry for _, entry in sorted(found, key=lambda pair: pair[0])]
+
+    def evict(self, keep: set[Path] | None = None) -> list[str]:
+        """Remove least recently used packages until the cache is within its cap (never those
+        in ``keep``); the keys removed."""
+        entries = self.entries()
+        total = sum(e.size for e in entries)
+        removed = []
+        for entry in entries:
+            if total <= self.limits.cache_bytes:
+                break
+            if keep and entry.path in keep:
+                continue
+            self._remove(entry.path)
+            total -= entry.size
+            removed.append(entry.key)
+        if removed:
+            log.info("package cache over %d bytes: removed %s", self.limits.cache_bytes, removed)
+            self._prune_views()
+        return removed
+
+    def clear(self) -> int:
+        """Remove every cached package and view; how many packages there were."""
+        entries = self.entries()
+        for entry in entries:
+            self._remove(entry.path)
+        for leftover in (self.packages, self.views):
+            if leftover.exists():
+                _remove_tree(leftover)
+        return len(entries)
+
+    def _remove(self, folder: Path) -> None:
+        folder.with_suffix(".json").unlink(missing_ok=True)  # first: no reader takes it now
+        _remove_tree(folder)
+
+    # -- views ------------------------------------------------------------------------------
+
+    def view(self, name: str, packages: Iterable[Path]) -> Path | None:
+        """``views/<name>``: a link per top-level module of ``packages``, nothing else; None
+        where links cannot be made (the package folders then serve instead)."""
+        folder = self.views / _SLUG.sub("-", name)
+        wanted: dict[str, Path] = {}
+        for package in packages:
+            for child in package.iterdir():
+                wanted.setdefault(child.name, child)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for old in folder.iterdir():
+                if old.is_symlink() and wanted.get(old.name) != Path(os.readlink(old)):
+                    old.unlink()
+            for link, target in wanted.items():
+                if not (folder / link).is_symlink():
+                    (folder / link).symlink_to(target)
+        except OSError as e:
+            log.info("no view of the session's packages (%s): their folders are used", e)
+            return None
+        return folder
+
+    def _prune_views(self) -> None:
+        if not self.views.is_dir():
+            return
+        for view in self.views.iterdir():
+            for link in view.iterdir() if view.is_dir() else []:
+                if link.is_symlink() and not link.exists():
+                    link.unlink()
+
+
+def _unpack(
+    archive: Path, dest: Path, modules: Sequence[str], limits: Limits, files: int, size: int
+) -> tuple[int, int]:
+    try:
+        with tarfile.open(archive, "r:gz") as tar:
+            members = check_members(tar, dest)
+            for member in members:
+                _check(member, modules)
+                files += member.isfile()
+                size += member.size
+                if files > limits.max_files or size > limits.max_bytes:
+                    raise TransferError(
+                        f"refusing a package over its bounds ({limits.max_files} files, "
+                        f"{limits.max_bytes} bytes)"
+                    )
+            for member in members:
+                if member.isfile():
+                    _write_member(tar, member, dest)
+    except tarfile.TarError as e:
+        raise TransferError(f"the session sent an unreadable archive: {e}") from e
+    return files, size
+
+
+def _check(member: tarfile.TarInfo, modules: Sequence[str]) -> None:
+    name = member.name
+    parts = PurePosixPath(name).parts
+    if not member.isfile():
+        raise TransferError(f"refusing archive member that is not a regular file: {name!r}")
+    if "\\" in name or "\0" in name or any(p in ("", ".", "..") for p in name.split("/")):
+        raise TransferError(f"refusing archive member with an odd path: {name!r}")
+    top = parts[0] if len(parts) > 1 else PurePosixPath(name).stem
+    if top not in modules:
+        raise TransferError(f"refusing archive member outside the package: {name!r}")
+    if not (name.endswith(SOURCE_SUFFIXES) or parts[-1] == "py.typed"):
+        raise TransferError(f"refusing archive member that is not Python source: {name!r}")
+    if member.size > MAX_FILE:
+        raise TransferError(f"refusing an archive member over {MAX_FILE} bytes: {name!r}")
+
+
+def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
+    target = dest.joinpath(*PurePosixPath(member.name).parts)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = tar.extractfile(member)
+    if source is None:
+        raise TransferError(f"cannot read archive member {member.name!r}")
+    # O_EXCL and no following links: a name given twice is refused, never written through.
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(target, flags, 0o644)
+    except FileExistsError:
+        raise TransferError(f"refusing a repeated archive member: {member.name!r}") from None
+    with source, os.fdopen(fd, "wb") as out:
+        shutil.copyfileobj(source, out)
+
+
+def _read_only(folder: Path) -> None:
+    for here, _dirs, files in os.walk(folder):
+        for name in files:
+            os.chmod(os.path.join(here, name), 0o444)
+        os.chmod(here, 0o555)
+
+
+def _remove_tree(folder: Path) -> None:
+    """rmtree of a read-only tree: each folder made writable again first."""
+
+    if not folder.is_dir() or folder.is_symlink():
+        return
+    os.chmod(folder, stat.S_IRWXU)
+    for here, dirs, _files in os.walk(folder):
+        for name in dirs:
+            path = os.path.join(here, name)
+            if not os.path.islink(path):
+                os.chmod(path, stat.S_IRWXU)
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+def _write_json(path: Path, value: object) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".meta-", dir=path.parent)
+    with os.fdopen(fd, "w") as f:
+        json.dump(value, f)
+    os.replace(tmp, path)
+    os.utime(path, (time.time(), time.time()))

@@ -1,0 +1,270 @@
+"""Packages only the session has, made visible to static analysis on this machine.
+
+At attach one silent query learns the session's environment (kept per session, so attaching
+again asks nothing). When a buffer imports a top-level module this machine cannot import but
+the session can, that package's sources are fetched in the background: one query packs them
+in the session (stubs and shallow files first, bounded), one download brings the parts, and
+`PackageCache` checks and unpacks them. jedi then sees them (`paths`), and so does an editor
+told the view folder (``on_paths``). Never on a keystroke's path: completion reads `paths`.
+Knows nothing of LSP.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib.util
+import logging
+import re
+import shutil
+import tempfile
+import uuid
+from collections.abc import Callable
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import attrs
+
+from bai_bridge.api import Kernel
+
+from .package_cache import Limits, PackageCache
+from .session import SessionManager
+from .session_env import MODULE_NAME, Environment, EnvironmentStore, ask, parse_environment
+from .tasks import BackgroundTasks
+
+__all__ = ["PackagePaths", "SessionPackages", "imported_modules"]
+
+log = logging.getLogger(__name__)
+
+PACKS = ".bai-bridge/env-pack"  # in the session's work dir, removed after each download
+PART_BYTES = 768 * 1024  # each part well under a manager's 1 MiB download limit
+SCAN_LIMIT = 2 * 1024 * 1024  # characters of a buffer searched for imports
+_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)|import[ \t]+([^\n#;]+))", re.M)
+_FIRST_NAME = re.compile(r"\s*([A-Za-z_]\w*)")
+
+
+def imported_modules(source: str) -> set[str]:
+    """Top-level modules a buffer imports (``a`` of ``import a.b as c`` and ``from a import
+    x``); relative imports are the workspace's own."""
+    found = set()
+    for match in _IMPORT.finditer(source, 0, SCAN_LIMIT):
+        if match.group(1):
+            found.add(match.group(1))
+            continue
+        for clause in match.group(2).replace("\\", "").strip("()").split(","):
+            name = _FIRST_NAME.match(clause)
+            if name:
+                found.add(name.group(1))
+    return found
+
+
+@attrs.define
+class PackagePaths:
+    """`baiBridge/sessionEnvironment`: where the session's packages are, for an editor's own
+    analysis (``python.analysis.extraPaths``). ``view`` is one folder for all of them (None
+    where links cannot be made: then ``paths``)."""
+
+    python: str | None
+    view: str | None
+    paths: list[str]
+    cache_root: str
+
+
+class SessionPackages:
+    def __init__(
+        self,
+        sessions: SessionManager,
+        tasks: BackgroundTasks,
+        cache: PackageCache,
+        on_paths: Callable[[PackagePaths], None],
+    ) -> None:
+        self.sessions = sessions
+        self.cache = cache
+        self.store = EnvironmentStore(cache.root / "environments")
+        self.environment: Environment | None = None
+        self.paths: tuple[str, ...] = ()  # what jedi adds to its sys.path
+        self.queries = 0  # silent queries sent (environment and packs)
+        self._tasks = tasks
+        self._on_paths = on_paths
+        self._wanted: set[str] = set()  # modules buffers import
+        self._local: dict[str, bool] = {}  # module -> this machine can import it
+        self._done: dict[str, str | None] = {}  # module -> package key fetched (None: skipped)
+        self._packages: dict[str, Path] = {}  # module -> its cached package folder
+        self._fetching: asyncio.Task[None] | None = None
+        self._kernel: Kernel | None = None
+        self.settled = asyncio.Event()  # no fetch under way, none wanted (for tests, bench)
+
+    def attach(self) -> None:
+        self.sessions.on_ready.append(self._on_ready)
+
+    # -- the environment ------------------------------------------------------------------
+
+    async def _on_ready(self, kernel: Kernel, reason: str) -> None:
+        self._kernel = kernel
+        endpoint, session = str(self.sessions.api.endpoint), kernel.session_id or kernel.name
+        known = self.store.load(endpoint, session) if reason == "reused" else None
+        if known is None:
+            try:
+                self.queries += 1
+                raw = await ask(kernel, {"op": "environment"})
+                known = parse_environment(raw)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:
+                log.warning("the session's Python environment is unknown: %s", e)
+                return
+            await asyncio.to_thread(self.store.save, endpoint, session, raw)
+        if known != self.environment:
+            self.environment = known
+            self._done.clear()
+            self._packages.clear()
+        log.info(
+            "session environment: Python %s, %d distributions, %d importable modules",
+            known.python,
+            len(known.distributions),
+            len(known.modules),
+        )
+        self._publish()
+        self._kick()
+
+    # -- what buffers import ----------------------------------------------------------------
+
+    def buffer_imports(self, source: str) -> None:
+        """A buffer was opened or changed: fetch what it imports that only the session has."""
+        new = imported_modules(source) - self._wanted
+        if new:
+            self._wanted |= new
+            self._kick()
+
+    def _session_only(self, module: str) -> bool:
+        env = self.environment
+        if env is None or module not in env.modules or not MODULE_NAME.match(module):
+            return False
+        if module not in self._local:
+            try:
+                self._local[module] = importlib.util.find_spec(module) is not None
+            except (ImportError, ValueError):
+                self._local[module] = False
+        return not self._local[module]
+
+    def _kick(self) -> None:
+        if self._fetching is None or self._fetching.done():
+            self.settled.clear()
+            self._fetching = self._tasks.spawn(self._fetch_all(), "session-packages")
+
+    async def _fetch_all(self) -> None:
+        try:
+            while (env := self.environment) is not None and (kernel := self._kernel):
+                todo = [
+                    m
+                    for m in sorted(self._wanted)
+                    if self._done.get(m, "") != env.package_key(m) and self._session_only(m)
+                ]
+                if not todo:
+                    break
+                await self._fetch(kernel, env, todo[0])
+                self._publish()
+        finally:
+            self.settled.set()
+
+    async def _fetch(self, kernel: Kernel, env: Environment, module: str) -> None:
+        key = env.package_key(module)
+        assert key is not None
+        self._done[module] = key
+        found = await asyncio.to_thread(self.cache.find, key)
+        if found is None:
+            found = await self._download(kernel, env, module, key)
+        if found is not None:
+            self._packages[module] = found
+
+    async def _download(
+        self, kernel: Kernel, env: Environment, module: str, key: str
+    ) -> Path | None:
+        modules = [m for m in (module, f"{module}-stubs") if m in env.modules]
+        token = uuid.uuid4().hex[:16]
+        limits = self.cache.limits
+        request: dict[str, Any] = {
+            "op": "pack",
+            "modules": modules,
+            "workDir": env.work_dir,
+            "packs": PACKS,
+            "token": token,
+            "maxFiles": limits.max_files,
+            "maxBytes": limits.max_bytes,
+            "partBytes": PART_BYTES,
+        }
+        incoming = self.cache.root / "incoming"
+        try:
+            self.queries += 1
+            reply = await ask(kernel, request)
+            parts = [str(p) for p in reply.get("parts") or []]
+            if not parts:
+                why = {m: n.get("why") for m, n in (reply.get("notes") or {}).items()}
+                log.info("session package %s skipped: %s", module, why.get(module) or why)
+                return None
+            _note(module, reply)
+            await asyncio.to_thread(incoming.mkdir, parents=True, exist_ok=True)
+            staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=incoming))
+            try:
+                await kernel.download(parts, staging)
+                archives = [staging / PurePosixPath(p).name for p in parts]
+                return await asyncio.to_thread(self.cache.install, key, modules, archives)
+            finally:
+                await asyncio.to_thread(shutil.rmtree, staging, ignore_errors=True)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("could not fetch the session's package %s: %s", module, e)
+            return None
+        finally:
+            self._tasks.spawn(self._clean(kernel, env, token), "session-package-clean")
+
+    async def _clean(self, kernel: Kernel, env: Environment, token: str) -> None:
+        try:
+            request = {"op": "clean", "workDir": env.work_dir, "packs": PACKS, "token": token}
+            await ask(kernel, request)
+        except Exception as e:  # the next pack removes stale ones
+            log.info("could not remove a package pack from the session: %s", e)
+
+    # -- what static analysis sees ----------------------------------------------------------
+
+    def _publish(self) -> None:
+        folders = sorted({p for p in self._packages.values() if p.is_dir()})
+        self.paths = tuple(str(p) for p in folders)
+        view = self.cache.view(self.sessions.session_name, folders)
+        env = self.environment
+        self._on_paths(
+            PackagePaths(
+                python=env.python if env else None,
+                view=str(view) if view else None,
+                paths=list(self.paths),
+                cache_root=str(self.cache.root),
+            )
+        )
+
+    async def clear(self) -> int:
+        """Forget every cached package (the command): buffers' imports are fetched again."""
+        removed = await asyncio.to_thread(self.cache.clear)
+        self._done.clear()
+        self._packages.clear()
+        self._publish()
+        self._kick()
+        return removed
+
+
+def _note(module: str, reply: dict[str, Any]) -> None:
+    """One log line for what a pack left out, if anything."""
+    notes = reply.get("notes") or {}
+    said = {m: n for m, n in notes.items() if n}
+    if reply.get("truncated") or said:
+        log.info(
+            "session package %s: %d files, %d bytes%s %s",
+            module,
+            reply.get("files", 0),
+            reply.get("bytes", 0),
+            " (cut at its bounds)" if reply.get("truncated") else "",
+            said or "",
+        )
+
+
+def limits_of(max_files: int, max_mib: float, cache_mib: float) -> Limits:
+    return Limits(max_files, int(max_mib * 1024 * 1024), int(cache_mib * 1024 * 1024))
