@@ -222,6 +222,7 @@ export function commandTable(
     },
     "baiBridge.sessionActions": () => sessionActions(deps),
     "baiBridge.restartServer": () => deps.client.restart("requested"),
+    "baiBridge.clearPackageCache": run(ServerCommand.clearPackageCache),
   };
 }
 

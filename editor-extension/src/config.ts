@@ -30,5 +30,6 @@ export function readSettings(scope?: vscode.ConfigurationScope): Settings {
     syncOnStart: config.get<boolean>("syncOnStart", true),
     outputFoldLines: Math.max(10, config.get<number>("outputFoldLines", 200)),
     runKeys: runKeys(config.get<string>("runKeys", "auto")),
+    sessionExtraPaths: config.get<boolean>("sessionEnvironment.extraPaths", false),
   };
 }

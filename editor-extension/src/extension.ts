@@ -13,11 +13,14 @@ import {
   type InputRequestParams,
   OUTPUT,
   type Output,
+  type PackagePaths,
+  SESSION_ENVIRONMENT,
   SESSION_STATUS,
   type SessionStatus,
   VARIABLES,
   type VariablesResult,
 } from "./protocol";
+import { PythonExtraPaths } from "./pythonPaths";
 import { needsRestart, ownsRunKeys } from "./settings";
 import { SessionStatusItem } from "./status";
 import { SessionTerminals, createSessionTerminal } from "./terminal/sessionTerminal";
@@ -30,6 +33,7 @@ function wireClient(
   output: OutputView,
   terminals: SessionTerminals,
   variables: VariablesView,
+  extraPaths: PythonExtraPaths,
 ): (client: LanguageClient) => vscode.Disposable[] {
   return (client) => [
     client.onNotification(SESSION_STATUS, (params: SessionStatus) => {
@@ -42,6 +46,9 @@ function wireClient(
       if (params.event === "end") void variables.refresh();
     }),
     client.onRequest(INPUT_REQUEST, (params: InputRequestParams) => askForInput(params)),
+    client.onNotification(SESSION_ENVIRONMENT, (params: PackagePaths) => {
+      extraPaths.report(params);
+    }),
   ];
 }
 
@@ -59,6 +66,7 @@ export async function activate(
   const status = new SessionStatusItem();
   const output = new OutputView(context.extensionUri, runOutput, readSettings().outputFoldLines);
   const terminals = new SessionTerminals();
+  const extraPaths = new PythonExtraPaths(log);
   // The view asks through the client, which tells it of runs' ends: typed to break the cycle.
   const variables: VariablesView = new VariablesView((): Promise<VariablesResult> =>
     client.request(VARIABLES, {}),
@@ -66,7 +74,7 @@ export async function activate(
   const client: BridgeClient = new BridgeClient(
     context,
     log,
-    wireClient(status, output, terminals, variables),
+    wireClient(status, output, terminals, variables, extraPaths),
   );
   const documents = new ReadonlyDocuments();
   const deps = {
@@ -104,6 +112,7 @@ export async function activate(
       if (!event.affectsConfiguration(SECTION)) return;
       const next = readSettings();
       updateRunKeys();
+      void extraPaths.apply();
       if (needsRestart(settings, next)) void client.restart("settings changed");
       else void client.settingsChanged();
       settings = next;

@@ -4,6 +4,8 @@
 /** Server → client notifications. */
 export const SESSION_STATUS = "baiBridge/sessionStatus";
 export const OUTPUT = "baiBridge/output";
+/** Where the session-only packages' sources are cached (PackagePaths). */
+export const SESSION_ENVIRONMENT = "baiBridge/sessionEnvironment";
 /** Server → client request. */
 export const INPUT_REQUEST = "baiBridge/input";
 /** Client → server request: the session's names from the namespace mirror. */
@@ -26,7 +28,17 @@ export const ServerCommand = {
   download: "bai-bridge.download",
   terminalDescriptor: "bai-bridge.terminalDescriptor",
   resolveConflict: "bai-bridge.resolveConflict",
+  clearPackageCache: "bai-bridge.clearPackageCache",
 } as const;
+
+/** baiBridge/sessionEnvironment: ``view`` is one folder for all the session's packages (null
+ * where links cannot be made: then ``paths``, one folder per package). */
+export interface PackagePaths {
+  python: string | null;
+  view: string | null;
+  paths: string[];
+  cacheRoot: string;
+}
 
 /** The session's states, as server/bai_bridge/lsp/protocol.py's SessionState spells them. */
 export const SESSION_STATES = [

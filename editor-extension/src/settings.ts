@@ -16,6 +16,8 @@ export interface Settings {
   syncOnStart: boolean;
   outputFoldLines: number;
   runKeys: "auto" | "on" | "off";
+  /** baiBridge.sessionEnvironment.extraPaths: the session's packages in Pylance's extraPaths. */
+  sessionExtraPaths: boolean;
 }
 
 /** Settings that only the server process reads at start: changing them restarts it. */

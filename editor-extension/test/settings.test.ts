@@ -24,6 +24,7 @@ const base: Settings = {
   syncOnStart: true,
   outputFoldLines: 200,
   runKeys: "auto",
+  sessionExtraPaths: false,
 };
 
 test("no endpoint: the environment leaves BACKEND_* alone (embedded server)", () => {
