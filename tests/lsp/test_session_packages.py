@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 import pytest_asyncio
+from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from bai_bridge.lsp import protocol
@@ -24,6 +25,7 @@ from .lsp_harness import (
     open_doc,
     start_client,
     stop_server,
+    uri_of,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -42,6 +44,12 @@ class NarrowWidget:
 def named_helper(count: int, label: str = "x") -> str:
     return label * count
 '''
+
+
+USE = (
+    f"import {PACKAGE}.sub\n{PACKAGE}.sub.Na\n{PACKAGE}.sub.na\n"
+    f"{PACKAGE}.sub.NarrowWidget\n{PACKAGE}.sub.named_helper(3, "
+)
 
 
 def build_package(root: Path) -> Path:
@@ -122,9 +130,7 @@ async def test_the_language_server_cannot_import_the_package() -> None:
 async def test_members_complete_before_anything_ran(
     client: LanguageClient, bridge: Recorder, reports: Reports, workspace: Path, cache_dir: Path
 ) -> None:
-    uri = open_doc(
-        client, workspace / "use.py", f"import {PACKAGE}.sub\n{PACKAGE}.sub.Na\n{PACKAGE}.sub.na"
-    )
+    uri = open_doc(client, workspace / "use.py", USE)
     report = await bridge.wait_for(
         "the package's sources in the cache",
         lambda: next((r for r in reports.seen if r["paths"]), None),
@@ -167,3 +173,33 @@ async def test_clearing_the_cache_fetches_the_imports_again(
         lambda: next((r for r in reports.seen[before:] if r["paths"]), None),
     )
     assert (Path(again["paths"][0]) / PACKAGE / "sub" / "__init__.py").read_text() == SUB
+
+
+async def test_hover_and_signature_help_read_the_cached_sources(
+    client: LanguageClient, bridge: Recorder, reports: Reports, workspace: Path
+) -> None:
+    uri = uri_of(workspace / "use.py")
+    await bridge.wait_for("the package", lambda: any(r["paths"] for r in reports.seen))
+    hover = await client.text_document_hover_async(
+        types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=3, character=len(PACKAGE) + 8),
+        )
+    )
+    assert hover is not None
+    assert isinstance(hover.contents, str)  # plain: the client names no markup format
+    assert "class NarrowWidget" in hover.contents
+    assert "A widget of little width." in hover.contents
+    line = USE.split("\n")[4]
+    help_ = await client.text_document_signature_help_async(
+        types.SignatureHelpParams(
+            text_document=types.TextDocumentIdentifier(uri=uri),
+            position=types.Position(line=4, character=len(line)),
+        )
+    )
+    assert help_ is not None
+    (signature,) = help_.signatures
+    assert signature.label == 'named_helper(count: int, label: str="x") -> str'
+    assert help_.active_parameter == 1
+    start, end = signature.parameters[1].label  # type: ignore[index]
+    assert signature.label[start:end] == 'label: str="x"'

@@ -30,7 +30,7 @@ import asyncio
 import logging
 import re
 import threading
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any, TypeVar
 
 import attrs
@@ -42,6 +42,7 @@ from .mirror import NamespaceMirror
 from .mirror_completion import from_mirror
 from .session import SessionManager
 from .static_completion import Candidate, jedi_candidates, word_before
+from .static_help import StaticHover, StaticSignature, jedi_hover, jedi_signature
 
 __all__ = ["CompletionEngine", "CompletionRequest"]
 
@@ -133,32 +134,62 @@ class CompletionEngine:
         """jedi's candidates, or None after ``limit`` s once jedi has answered a first time
         (the call goes on in its thread and leaves its caches warm, and its answer is kept for
         the next keystroke; jedi's cold start is waited for, as it happens once, unless
-        ``grace``) or [] when one call runs and another waits already."""
+        ``grace``) or when one call runs and another waits already."""
+        extra = self.extra_paths
+
+        def candidates() -> list[Candidate]:
+            found = jedi_candidates(request.source, request.line, request.col, request.path, extra)
+            self._kept = (_typing(request), _word(request), found)
+            return found
+
+        return await self._in_jedi(candidates, limit, grace=grace)
+
+    async def static_hover(self, request: CompletionRequest) -> StaticHover | None:
+        """jedi's description of the name at the cursor, if it is one of the session-only
+        packages' (the mirror describes everything else)."""
+        extra = self.extra_paths
+        if not extra:
+            return None
+        where = (request.source, request.line, request.col, request.path)
+        return await self._in_jedi(lambda: jedi_hover(*where, extra), STATIC_LIMIT)
+
+    async def static_signature(self, request: CompletionRequest) -> StaticSignature | None:
+        """jedi's signature of the call at the cursor, if its callee is a session-only
+        package's."""
+        extra = self.extra_paths
+        if not extra:
+            return None
+        where = (request.source, request.line, request.col, request.path)
+        return await self._in_jedi(lambda: jedi_signature(*where, extra), STATIC_LIMIT)
+
+    async def _in_jedi(
+        self, work: Callable[[], T], limit: float | None, *, grace: bool = False
+    ) -> T | None:
+        """``work()`` (a jedi call) in its thread, one at a time; None past ``limit`` s (see
+        `_static`) or when one call runs and another waits already (``grace``: when one runs).
+        """
         with self._jedi_count:
             if grace and self._jedi_calls:
                 return None  # one is under way: the other slot is for a completion needing it
             if self._jedi_calls >= 2:
-                return []  # it would only queue behind them: keystrokes must not pile up
+                return None  # it would only queue behind them: keystrokes must not pile up
             self._jedi_calls += 1
         # A daemon thread: a jedi call stuck on its dead helper process must not keep the
         # language server alive at exit.
-        call = run_in_daemon_thread(lambda: self._jedi_locked(request))
+        call = run_in_daemon_thread(lambda: self._jedi_locked(work))
         try:
             return await asyncio.wait_for(call, limit if self._jedi_warm or grace else None)
         except TimeoutError:
             if not grace:
-                log.info("static completion over its %s s: answered without it", limit)
+                log.info("static analysis over its %s s: answered without it", limit)
             return None
 
-    def _jedi_locked(self, request: CompletionRequest) -> list[Candidate]:
+    def _jedi_locked(self, work: Callable[[], T]) -> T:
         # Locked in the thread, so a cancelled request cannot let two calls overlap.
         try:
             with self._jedi:
-                found = jedi_candidates(
-                    request.source, request.line, request.col, request.path, self.extra_paths
-                )
+                found = work()
                 self._jedi_warm = True
-                self._kept = (_typing(request), _word(request), found)
                 return found
         finally:
             with self._jedi_count:

@@ -11,14 +11,17 @@ import re
 from collections.abc import Sequence
 
 from lsprotocol import types
+from pygls.uris import to_fs_path
 
-from .completion import MAX_LINE
+from .completion import BEFORE, MAX_LINE
+from .completion_engine import CompletionRequest
 from .documents import open_document
 from .mirror import Entry, NamespaceMirror, summary
 from .server import BridgeServer
+from .static_help import StaticHover
 from .text_window import window
 
-__all__ = ["dotted_at", "markdown", "markup", "register"]
+__all__ = ["dotted_at", "markdown", "markup", "register", "static_request"]
 
 _LEFT = re.compile(r"[A-Za-z_][\w.]*$")
 _RIGHT = re.compile(r"^\w*")
@@ -51,6 +54,21 @@ def markdown(path: str, entry: Entry) -> str:
     if entry.kind == "instance" and entry.type != summary(entry).split(" ")[0]:
         lines.append(f"`{entry.type}`")
     return "\n\n".join(lines)
+
+
+def static_markdown(found: StaticHover) -> str:
+    """A session-only package's name as jedi reads it from the cached sources."""
+    head = f"```python\n{found.kind} {found.signature or found.name}\n```"
+    return f"{head}\n\n{found.doc}" if found.doc else head
+
+
+def static_request(source: str, position: types.Position, uri: str) -> CompletionRequest | None:
+    """What jedi reads for a (server-unit) ``position``: the text up to it, bounded as
+    completion's, so the buffer's imports are in it."""
+    around = window(source, position.line, BEFORE, 0, MAX_LINE)
+    if around is None:
+        return None
+    return CompletionRequest(around.text, around.line, position.character, to_fs_path(uri))
 
 
 def markup(text: str, formats: Sequence[types.MarkupKind] | None) -> types.MarkupContent | str:
@@ -95,7 +113,13 @@ def register(server: BridgeServer) -> None:
             return None
         path, start, end = found
         entry = await lookup(ls.mirror, path, ls.options.completion_timeout)
-        if entry is None:
+        text = markdown(path, entry) if entry is not None else None
+        if text is None:
+            request = static_request(doc.source, position, doc.uri)
+            engine = ls.completion
+            static = await engine.static_hover(request) if engine and request else None
+            text = static_markdown(static) if static is not None else None
+        if text is None:
             return None
         shifted = types.Range(types.Position(0, start), types.Position(0, end))
         columns = doc.position_codec.range_to_client_units([line], shifted)
@@ -105,5 +129,5 @@ def register(server: BridgeServer) -> None:
         )
         capability = ls.client_capabilities.text_document
         hover = capability.hover if capability else None
-        content = markup(markdown(path, entry), hover.content_format if hover else None)
+        content = markup(text, hover.content_format if hover else None)
         return types.Hover(contents=content, range=client_range)

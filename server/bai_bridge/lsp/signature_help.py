@@ -11,8 +11,9 @@ from lsprotocol import types
 
 from .completion import MAX_LINE
 from .documents import open_document
-from .hover import lookup, markup
+from .hover import lookup, markup, static_request
 from .server import BridgeServer
+from .static_help import StaticSignature
 from .text_window import window
 
 __all__ = ["open_call", "parameters", "register"]
@@ -89,7 +90,11 @@ def register(server: BridgeServer) -> None:
         path, argument = call
         entry = await lookup(ls.mirror, path, ls.options.completion_timeout)
         if entry is None or entry.signature is None:
-            return None
+            here = types.Position(params.position.line, column)
+            request = static_request(doc.source, here, doc.uri)
+            engine = ls.completion
+            found = await engine.static_signature(request) if engine and request else None
+            return _static_help(ls, found, argument) if found is not None else None
         spans = parameters(entry.signature)
         documentation = markup(entry.doc, _formats(ls)) if entry.doc else None
         shift = len(path)
@@ -100,6 +105,23 @@ def register(server: BridgeServer) -> None:
         )
         active = min(argument, max(len(spans) - 1, 0))
         return types.SignatureHelp([signature], active_signature=0, active_parameter=active)
+
+
+def _static_help(ls: BridgeServer, found: StaticSignature, argument: int) -> types.SignatureHelp:
+    """A session-only package's signature as jedi reads it from the cached sources."""
+    spans, start = [], found.label.find("(") + 1
+    for text in found.parameters:
+        begin = found.label.find(text, start)
+        if begin < 0:
+            break
+        spans.append(types.ParameterInformation(label=(begin, begin + len(text))))
+        start = begin + len(text)
+    documentation = markup(found.doc, _formats(ls)) if found.doc else None
+    signature = types.SignatureInformation(
+        label=found.label, documentation=documentation, parameters=spans
+    )
+    active = found.active if found.active is not None else argument
+    return types.SignatureHelp([signature], active_signature=0, active_parameter=active)
 
 
 def _formats(ls: BridgeServer) -> Sequence[types.MarkupKind] | None:
