@@ -59,6 +59,7 @@ class BenchClient(LanguageClient):
         self.progress: list[tuple[float, Any, Any]] = []
         self.progress_changed = asyncio.Condition()
         self.completion_sources: set[str] = set()  # the items' detail: where they came from
+        self.package_reports: list[Any] = []  # baiBridge/sessionEnvironment
         self.initialized_sent = 0.0  # time.perf_counter() as `initialized` went out
         self._register()
 
@@ -72,6 +73,10 @@ class BenchClient(LanguageClient):
         @self.feature("baiBridge/sessionStatus")
         def on_status(params: Any) -> None:
             self.statuses.append(params)
+
+        @self.feature("baiBridge/sessionEnvironment")
+        def on_packages(params: Any) -> None:
+            self.package_reports.append(params)
 
         @self.feature("baiBridge/input")
         def on_input(params: Any) -> None:

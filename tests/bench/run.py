@@ -41,6 +41,7 @@ ROWS = {
     "w1": "bench.row_w1_wan",
     "w2": "bench.row_w2_wan_capped",
     "m": "bench.row_m_mirror",
+    "s1": "bench.row_s1_session_packages",
 }
 
 

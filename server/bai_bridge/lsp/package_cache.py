@@ -9,10 +9,13 @@ Layout under the root (``$BAI_BRIDGE_CACHE_DIR``, else the user cache dir, ``ses
   one stable folder for an editor's ``extraPaths``.
 - ``environments/``: the environment answers (session_env.EnvironmentStore).
 
-An archive from the session is checked member by member before anything is written (tarsafe,
-then: regular files only, named ``<module>/...`` for the modules asked for, a source suffix,
-within the file and byte bounds); a bad one is refused whole. Blocking throughout: call it in a
-worker thread.
+An archive from the session is read in one pass, each member checked before it is written:
+a regular file (no links, devices or folders), a plain relative name (no absolute path, ``..``,
+backslash or NUL) under ``<module>/`` of a module asked for, a source suffix, within the file
+and package bounds. Members land in a fresh private staging folder with O_EXCL|O_NOFOLLOW, so
+what `bai_bridge.api.tarsafe` guards a general download against (links leading out, names
+resolving through links) cannot occur; a bad member discards the whole staging folder and
+nothing reaches the cache. Blocking throughout: call it in a worker thread.
 """
 
 from __future__ import annotations
@@ -33,7 +36,6 @@ from pathlib import Path, PurePosixPath
 import attrs
 
 from bai_bridge.api import TransferError
-from bai_bridge.api.tarsafe import check_members
 
 __all__ = ["Limits", "PackageCache", "default_root"]
 
@@ -194,21 +196,21 @@ class PackageCache:
 def _unpack(
     archive: Path, dest: Path, modules: Sequence[str], limits: Limits, files: int, size: int
 ) -> tuple[int, int]:
+    """One pass over the stream: each member checked, then written (into ``dest``, a fresh
+    private folder the caller discards whole if a later member is refused)."""
+    made: set[Path] = {dest}
     try:
-        with tarfile.open(archive, "r:gz") as tar:
-            members = check_members(tar, dest)
-            for member in members:
+        with tarfile.open(archive, "r|gz") as tar:
+            for member in tar:
                 _check(member, modules)
-                files += member.isfile()
+                files += 1
                 size += member.size
                 if files > limits.max_files or size > limits.max_bytes:
                     raise TransferError(
                         f"refusing a package over its bounds ({limits.max_files} files, "
                         f"{limits.max_bytes} bytes)"
                     )
-            for member in members:
-                if member.isfile():
-                    _write_member(tar, member, dest)
+                _write_member(tar, member, dest, made)
     except tarfile.TarError as e:
         raise TransferError(f"the session sent an unreadable archive: {e}") from e
     return files, size
@@ -230,16 +232,20 @@ def _check(member: tarfile.TarInfo, modules: Sequence[str]) -> None:
         raise TransferError(f"refusing an archive member over {MAX_FILE} bytes: {name!r}")
 
 
-def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> None:
+def _write_member(
+    tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, made: set[Path]
+) -> None:
     target = dest.joinpath(*PurePosixPath(member.name).parts)
-    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.parent not in made:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        made.add(target.parent)
     source = tar.extractfile(member)
     if source is None:
         raise TransferError(f"cannot read archive member {member.name!r}")
     # O_EXCL and no following links: a name given twice is refused, never written through.
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        fd = os.open(target, flags, 0o644)
+        fd = os.open(target, flags, 0o444)  # read-only from the start
     except FileExistsError:
         raise TransferError(f"refusing a repeated archive member: {member.name!r}") from None
     with source, os.fdopen(fd, "wb") as out:
@@ -247,9 +253,8 @@ def _write_member(tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path) -> 
 
 
 def _read_only(folder: Path) -> None:
-    for here, _dirs, files in os.walk(folder):
-        for name in files:
-            os.chmod(os.path.join(here, name), 0o444)
+    """Its folders (its files were made read-only)."""
+    for here, _dirs, _files in os.walk(folder):
         os.chmod(here, 0o555)
 
 

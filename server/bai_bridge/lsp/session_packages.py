@@ -17,6 +17,7 @@ import logging
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
@@ -193,6 +194,7 @@ class SessionPackages:
             "partBytes": PART_BYTES,
         }
         incoming = self.cache.root / "incoming"
+        started = time.perf_counter()
         try:
             self.queries += 1
             reply = await ask(kernel, request)
@@ -202,12 +204,25 @@ class SessionPackages:
                 log.info("session package %s skipped: %s", module, why.get(module) or why)
                 return None
             _note(module, reply)
+            packed = time.perf_counter()
             await asyncio.to_thread(incoming.mkdir, parents=True, exist_ok=True)
             staging = Path(await asyncio.to_thread(tempfile.mkdtemp, dir=incoming))
             try:
                 await kernel.download(parts, staging)
+                downloaded = time.perf_counter()
                 archives = [staging / PurePosixPath(p).name for p in parts]
-                return await asyncio.to_thread(self.cache.install, key, modules, archives)
+                found = await asyncio.to_thread(self.cache.install, key, modules, archives)
+                log.info(
+                    "session package %s: %d files in %d parts; packed in %.2f s, downloaded "
+                    "in %.2f s, checked and unpacked in %.2f s",
+                    module,
+                    reply.get("files", 0),
+                    len(parts),
+                    packed - started,
+                    downloaded - packed,
+                    time.perf_counter() - downloaded,
+                )
+                return found
             finally:
                 await asyncio.to_thread(shutil.rmtree, staging, ignore_errors=True)
         except asyncio.CancelledError:
