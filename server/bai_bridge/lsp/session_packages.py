@@ -25,7 +25,7 @@ from typing import Any
 
 import attrs
 
-from bai_bridge.api import Kernel
+from bai_bridge.api import Kernel, TransferError
 
 from .package_cache import Limits, PackageCache
 from .session import SessionManager
@@ -153,15 +153,17 @@ class SessionPackages:
             self._fetching = self._tasks.spawn(self._fetch_all(), "session-packages")
 
     async def _fetch_all(self) -> None:
+        tried: set[str] = set()  # a fetch that failed is tried again on the next kick only
         try:
             while (env := self.environment) is not None and (kernel := self._kernel):
                 todo = [
                     m
-                    for m in sorted(self._wanted)
+                    for m in sorted(self._wanted - tried)
                     if self._done.get(m, "") != env.package_key(m) and self._session_only(m)
                 ]
                 if not todo:
                     break
+                tried.add(todo[0])
                 await self._fetch(kernel, env, todo[0])
                 self._publish()
         finally:
@@ -170,16 +172,24 @@ class SessionPackages:
     async def _fetch(self, kernel: Kernel, env: Environment, module: str) -> None:
         key = env.package_key(module)
         assert key is not None
-        self._done[module] = key
         found = await asyncio.to_thread(self.cache.find, key)
         if found is None:
-            found = await self._download(kernel, env, module, key)
+            try:
+                found = await self._download(kernel, env, module, key)
+            except asyncio.CancelledError:
+                raise
+            except Exception as e:  # the session was busy or gone: the next kick tries again
+                log.warning("could not fetch the session's package %s: %s", module, e)
+                return
+        self._done[module] = key  # fetched, or skipped for good (said in the log)
         if found is not None:
             self._packages[module] = found
 
     async def _download(
         self, kernel: Kernel, env: Environment, module: str, key: str
     ) -> Path | None:
+        """The package's folder in the cache; None if it is skipped (compiled only, refused);
+        raises when the session could not answer (busy past the query's limit, gone)."""
         modules = [m for m in (module, f"{module}-stubs") if m in env.modules]
         token = uuid.uuid4().hex[:16]
         limits = self.cache.limits
@@ -225,10 +235,8 @@ class SessionPackages:
                 return found
             finally:
                 await asyncio.to_thread(shutil.rmtree, staging, ignore_errors=True)
-        except asyncio.CancelledError:
-            raise
-        except Exception as e:
-            log.warning("could not fetch the session's package %s: %s", module, e)
+        except TransferError as e:  # what the session sent breaks a rule: not asked again
+            log.warning("refused the session's package %s: %s", module, e)
             return None
         finally:
             self._tasks.spawn(self._clean(kernel, env, token), "session-package-clean")
