@@ -4,6 +4,7 @@ archives (nothing written outside it), and its LRU bound."""
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import os
 import sys
@@ -136,6 +137,51 @@ def test_a_symlinked_site_is_read_and_symlinked_folders_inside_are_not_walked(
     assert reply["notes"]["linked"] == {"symlinkedDirs": 1}
     got = files_under(install(tmp_path, tmp_path, reply, ["linked"]))
     assert got == ["linked/__init__.py", "linked/inner/__init__.py"]  # a linked file is read
+
+
+def test_an_editable_install_outside_the_site_is_found_where_its_finder_says(
+    tmp_path: Path, session_path: Path
+) -> None:
+    """As setuptools' editable installs do: a meta path finder maps the name to a folder
+    nowhere on sys.path."""
+    elsewhere = tmp_path / "checkout" / "src" / "editme"
+    elsewhere.mkdir(parents=True)
+    (elsewhere / "__init__.py").write_text("def edited() -> None: ...\n")
+
+    class Finder:
+        @staticmethod
+        def find_spec(name: str, path: object = None, target: object = None) -> object:
+            if name != "editme":
+                return None
+            return importlib.util.spec_from_file_location(
+                name, elsewhere / "__init__.py", submodule_search_locations=[str(elsewhere)]
+            )
+
+    sys.meta_path.insert(0, Finder)  # type: ignore[arg-type]
+    try:
+        reply = pack(tmp_path, ["editme"])
+    finally:
+        sys.meta_path.remove(Finder)  # type: ignore[arg-type]
+    assert files_under(install(tmp_path, tmp_path, reply, ["editme"])) == ["editme/__init__.py"]
+
+
+def test_a_stubs_package_comes_with_its_package_and_first(
+    tmp_path: Path, session_path: Path
+) -> None:
+    (session_path / "typedlib").mkdir()
+    (session_path / "typedlib" / "__init__.py").write_text("def f(x): ...\n")
+    (session_path / "typedlib-stubs").mkdir()
+    (session_path / "typedlib-stubs" / "__init__.pyi").write_text("def f(x: int) -> str: ...\n")
+    raw = {**probe.environment({}), "modules": {"typedlib": "", "typedlib-stubs": ""}}
+    found = probe.environment({})
+    assert found["modules"]["typedlib-stubs"] == ""
+    assert found["stamps"]["typedlib-stubs"].startswith(str(session_path / "typedlib-stubs"))
+    key = parse_environment(raw).package_key("typedlib")
+    assert key is not None
+    assert key.count("|") == 2  # the package's stamp and its stubs' stamp
+    reply = pack(tmp_path, ["typedlib", "typedlib-stubs"], max_files=1)
+    got = files_under(install(tmp_path, tmp_path, reply, ["typedlib", "typedlib-stubs"]))
+    assert got == ["typedlib-stubs/__init__.pyi"]  # the bound leaves room for the stubs only
 
 
 def test_the_environment_answer_names_modules_and_their_distributions() -> None:

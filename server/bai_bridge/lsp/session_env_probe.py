@@ -121,7 +121,9 @@ def environment(request: dict[str, Any]) -> dict[str, Any]:
             modules[info.name] = ""
             stamps[info.name] = _spec_stamp(info.name)
         for child in _stub_dirs(folder):
-            modules.setdefault(child, "")
+            if child not in modules:
+                modules[child] = ""
+                stamps[child] = _spec_stamp(child)
     version = sys.version_info
     return {
         "python": f"{version[0]}.{version[1]}.{version[2]}",
