@@ -38,23 +38,31 @@ log = logging.getLogger(__name__)
 
 PACKS = ".bai-bridge/env-pack"  # in the session's work dir, removed after each download
 PART_BYTES = 768 * 1024  # each part well under a manager's 1 MiB download limit
-SCAN_LIMIT = 2 * 1024 * 1024  # characters of a buffer searched for imports
-_IMPORT = re.compile(r"^[ \t]*(?:from[ \t]+([A-Za-z_]\w*)|import[ \t]+([^\n#;]+))", re.M)
+SCAN_LIMIT = 512 * 1024  # characters of a buffer searched for imports
+_IMPORT = re.compile(r"[ \t]*(?:from[ \t]+([A-Za-z_]\w*)|import[ \t]+([^\n#;]+))")
 _FIRST_NAME = re.compile(r"\s*([A-Za-z_]\w*)")
 
 
 def imported_modules(source: str) -> set[str]:
     """Top-level modules a buffer imports (``a`` of ``import a.b as c`` and ``from a import
-    x``); relative imports are the workspace's own."""
+    x``); relative imports are the workspace's own. Only lines holding "import" are read
+    (found by `str.find`): a buffer of ordinary code costs well under a millisecond."""
     found = set()
-    for match in _IMPORT.finditer(source, 0, SCAN_LIMIT):
-        if match.group(1):
+    end = min(len(source), SCAN_LIMIT)
+    at = source.find("import", 0, end)
+    while at >= 0:
+        start = source.rfind("\n", 0, at) + 1
+        stop = source.find("\n", at, end)
+        stop = end if stop < 0 else stop
+        match = _IMPORT.match(source, start, stop)
+        if match and match.group(1):
             found.add(match.group(1))
-            continue
-        for clause in match.group(2).replace("\\", "").strip("()").split(","):
-            name = _FIRST_NAME.match(clause)
-            if name:
-                found.add(name.group(1))
+        elif match:
+            for clause in match.group(2).replace("\\", "").strip("()").split(","):
+                name = _FIRST_NAME.match(clause)
+                if name:
+                    found.add(name.group(1))
+        at = source.find("import", stop, end)
     return found
 
 
