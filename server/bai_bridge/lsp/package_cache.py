@@ -9,13 +9,9 @@ Layout under the root (``$BAI_BRIDGE_CACHE_DIR``, else the user cache dir, ``ses
   one stable folder for an editor's ``extraPaths``.
 - ``environments/``: the environment answers (session_env.EnvironmentStore).
 
-An archive from the session is read in one pass, each member checked before it is written:
-a regular file (no links, devices or folders), a plain relative name (no absolute path, ``..``,
-backslash or NUL) under ``<module>/`` of a module asked for, a source suffix, within the file
-and package bounds. Members land in a fresh private staging folder with O_EXCL|O_NOFOLLOW, so
-what `bai_bridge.api.tarsafe` guards a general download against (links leading out, names
-resolving through links) cannot occur; a bad member discards the whole staging folder and
-nothing reaches the cache. Blocking throughout: call it in a worker thread.
+An archive from the session is checked member by member as it is unpacked, in a process of
+its own (`package_unpack`: the rules are there); a refused member discards the whole staging
+folder and nothing reaches the cache. Blocking throughout: call it in a worker thread.
 """
 
 from __future__ import annotations
@@ -27,11 +23,13 @@ import os
 import re
 import shutil
 import stat
-import tarfile
+import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
-from pathlib import Path, PurePosixPath
+from importlib import resources
+from pathlib import Path
 
 import attrs
 
@@ -41,8 +39,7 @@ __all__ = ["Limits", "PackageCache", "default_root"]
 
 log = logging.getLogger(__name__)
 
-SOURCE_SUFFIXES = (".py", ".pyi")
-MAX_FILE = 4 * 1024 * 1024  # as the kernel side bounds it
+UNPACK_TIMEOUT = 300.0  # s: a package at its bounds unpacks in seconds
 _SLUG = re.compile(r"[^A-Za-z0-9_.-]+")
 
 
@@ -97,10 +94,7 @@ class PackageCache:
         final = self._dir(key)
         staging = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.packages))
         try:
-            files, size = 0, 0
-            for archive in archives:
-                counted = _unpack(archive, staging, modules, self.limits, files, size)
-                files, size = counted
+            files, size = _unpack_elsewhere(archives, staging, modules, self.limits)
             _read_only(staging)
             meta = {"key": key, "size": size, "files": files, "modules": list(modules)}
             if final.exists():  # another language server put it there meanwhile
@@ -193,63 +187,34 @@ class PackageCache:
                     link.unlink()
 
 
-def _unpack(
-    archive: Path, dest: Path, modules: Sequence[str], limits: Limits, files: int, size: int
+def _unpack_elsewhere(
+    archives: Iterable[Path], dest: Path, modules: Sequence[str], limits: Limits
 ) -> tuple[int, int]:
-    """One pass over the stream: each member checked, then written (into ``dest``, a fresh
-    private folder the caller discards whole if a later member is refused)."""
-    made: set[Path] = {dest}
+    """`package_unpack` in its own Python process (files, bytes); TransferError if refused."""
+    request = {
+        "archives": [str(a) for a in archives],
+        "dest": str(dest),
+        "modules": list(modules),
+        "maxFiles": limits.max_files,
+        "maxBytes": limits.max_bytes,
+    }
+    script = resources.files(__package__).joinpath("package_unpack.py")
+    with resources.as_file(script) as path:
+        done = subprocess.run(
+            [sys.executable, "-I", str(path)],
+            input=json.dumps(request),
+            capture_output=True,
+            text=True,
+            timeout=UNPACK_TIMEOUT,
+            check=False,
+        )
     try:
-        with tarfile.open(archive, "r|gz") as tar:
-            for member in tar:
-                _check(member, modules)
-                files += 1
-                size += member.size
-                if files > limits.max_files or size > limits.max_bytes:
-                    raise TransferError(
-                        f"refusing a package over its bounds ({limits.max_files} files, "
-                        f"{limits.max_bytes} bytes)"
-                    )
-                _write_member(tar, member, dest, made)
-    except tarfile.TarError as e:
-        raise TransferError(f"the session sent an unreadable archive: {e}") from e
-    return files, size
-
-
-def _check(member: tarfile.TarInfo, modules: Sequence[str]) -> None:
-    name = member.name
-    parts = PurePosixPath(name).parts
-    if not member.isfile():
-        raise TransferError(f"refusing archive member that is not a regular file: {name!r}")
-    if "\\" in name or "\0" in name or any(p in ("", ".", "..") for p in name.split("/")):
-        raise TransferError(f"refusing archive member with an odd path: {name!r}")
-    top = parts[0] if len(parts) > 1 else PurePosixPath(name).stem
-    if top not in modules:
-        raise TransferError(f"refusing archive member outside the package: {name!r}")
-    if not (name.endswith(SOURCE_SUFFIXES) or parts[-1] == "py.typed"):
-        raise TransferError(f"refusing archive member that is not Python source: {name!r}")
-    if member.size > MAX_FILE:
-        raise TransferError(f"refusing an archive member over {MAX_FILE} bytes: {name!r}")
-
-
-def _write_member(
-    tar: tarfile.TarFile, member: tarfile.TarInfo, dest: Path, made: set[Path]
-) -> None:
-    target = dest.joinpath(*PurePosixPath(member.name).parts)
-    if target.parent not in made:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        made.add(target.parent)
-    source = tar.extractfile(member)
-    if source is None:
-        raise TransferError(f"cannot read archive member {member.name!r}")
-    # O_EXCL and no following links: a name given twice is refused, never written through.
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    try:
-        fd = os.open(target, flags, 0o444)  # read-only from the start
-    except FileExistsError:
-        raise TransferError(f"refusing a repeated archive member: {member.name!r}") from None
-    with source, os.fdopen(fd, "wb") as out:
-        shutil.copyfileobj(source, out)
+        reply = json.loads(done.stdout)
+    except ValueError:
+        raise TransferError(f"unpacking failed: {done.stderr.strip()[-500:]}") from None
+    if "refused" in reply:
+        raise TransferError(str(reply["refused"]))
+    return int(reply["files"]), int(reply["size"])
 
 
 def _read_only(folder: Path) -> None:
