@@ -1,6 +1,7 @@
 """The session's environment, asked once, on both server profiles: the silent query leaves no
 name, `_` nor `_i` behind in the user's namespace; attaching again to the same session asks
-nothing (the answer kept on disk is used); a restarted session is asked again."""
+nothing (the answer kept on disk is used); a restarted session is asked again; a session no
+buffer needs it of (every import is this machine's) is never asked."""
 
 from __future__ import annotations
 
@@ -19,6 +20,13 @@ def packages(sessions: SessionManager, root: Path, reports: list[PackagePaths]) 
     return SessionPackages(sessions, BackgroundTasks(), cache, reports.append)
 
 
+async def imports_what_this_machine_lacks(
+    found: SessionPackages, name: str = "module_nobody_has"
+) -> None:
+    found.buffer_imports(f"import {name}\n")
+    await found.settled.wait()
+
+
 async def test_the_environment_is_asked_once_per_session(
     sessions: SessionManager, tmp_path: Path
 ) -> None:
@@ -31,6 +39,9 @@ async def test_the_environment_is_asked_once_per_session(
 
     first = packages(sessions, tmp_path, reports)
     await first._on_ready(kernel, "created")
+    await first.settled.wait()
+    assert first.queries == 0  # no buffer needs it yet
+    await imports_what_this_machine_lacks(first)
     assert first.queries == 1
     env = first.environment
     assert env is not None
@@ -44,5 +55,10 @@ async def test_the_environment_is_asked_once_per_session(
     assert again.queries == 0
     assert again.environment == env
 
+    await imports_what_this_machine_lacks(again)
+    assert again.queries == 0  # not asked again: the same session
+
     await again._on_ready(kernel, "restarted")  # a restart may bring another environment
+    assert again.environment is None
+    await imports_what_this_machine_lacks(again, "another_module_nobody_has")
     assert again.queries == 1

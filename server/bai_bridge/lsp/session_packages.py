@@ -1,11 +1,12 @@
 """Packages only the session has, made visible to static analysis on this machine.
 
-At attach one silent query learns the session's environment (kept per session, so attaching
-again asks nothing). When a buffer imports a top-level module this machine cannot import but
-the session can, that package's sources are fetched in the background: one query packs them
-in the session (stubs and shallow files first, bounded), one download brings the parts, and
-`PackageCache` checks and unpacks them. jedi then sees them (`paths`), and so does an editor
-told the view folder (``on_paths``). Never on a keystroke's path: completion reads `paths`.
+Once a buffer imports a top-level module this machine cannot import, one silent query learns
+the session's environment (kept per session, so attaching again asks nothing; a session no
+buffer needs it of is never asked). When such a module is one the session can import, its
+package's sources are fetched in the background: one query packs them in the session (stubs
+and shallow files first, bounded), one download brings the parts, and `PackageCache` checks
+and unpacks them. jedi then sees them (`paths`), and so does an editor told the view folder
+(``on_paths``). Never on a keystroke's path: completion reads `paths`.
 Knows nothing of LSP.
 """
 
@@ -100,6 +101,7 @@ class SessionPackages:
         self._packages: dict[str, Path] = {}  # module -> its cached package folder
         self._fetching: asyncio.Task[None] | None = None
         self._kernel: Kernel | None = None
+        self._session = ("", "")  # endpoint and session id: the key of its environment
         self.settled = asyncio.Event()  # no fetch under way, none wanted (for tests, bench)
 
     def attach(self) -> None:
@@ -108,32 +110,46 @@ class SessionPackages:
     # -- the environment ------------------------------------------------------------------
 
     async def _on_ready(self, kernel: Kernel, reason: str) -> None:
+        """A session to use: its environment as kept on disk if this one was seen before,
+        else asked once a buffer imports a module this machine lacks (a session nobody needs
+        it for is never asked; a restarted one is asked again: it may have changed)."""
         self._kernel = kernel
-        endpoint, session = str(self.sessions.api.endpoint), kernel.session_id or kernel.name
-        known = self.store.load(endpoint, session) if reason == "reused" else None
-        if known is None:
-            try:
-                self.queries += 1
-                raw = await ask(kernel, {"op": "environment"})
-                known = parse_environment(raw)
-            except asyncio.CancelledError:
-                raise
-            except Exception as e:
-                log.warning("the session's Python environment is unknown: %s", e)
-                return
-            await asyncio.to_thread(self.store.save, endpoint, session, raw)
+        self._session = (str(self.sessions.api.endpoint), kernel.session_id or kernel.name)
+        known = None
+        if reason == "reused":
+            known = await asyncio.to_thread(self.store.load, *self._session)
+        self._set_environment(known)
+        self._kick()
+
+    async def _learn(self, kernel: Kernel) -> Environment | None:
+        """One silent query: the session's environment, kept on disk; None (logged) if it
+        could not be had (asked again on the next import that needs it)."""
+        try:
+            self.queries += 1
+            raw = await ask(kernel, {"op": "environment"})
+            known = parse_environment(raw)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            log.warning("the session's Python environment is unknown: %s", e)
+            return None
+        await asyncio.to_thread(self.store.save, *self._session, raw)
+        self._set_environment(known)
+        return known
+
+    def _set_environment(self, known: Environment | None) -> None:
         if known != self.environment:
             self.environment = known
             self._done.clear()
             self._packages.clear()
-        log.info(
-            "session environment: Python %s, %d distributions, %d importable modules",
-            known.python,
-            len(known.distributions),
-            len(known.modules),
-        )
+        if known is not None:
+            log.info(
+                "session environment: Python %s, %d distributions, %d importable modules",
+                known.python,
+                len(known.distributions),
+                len(known.modules),
+            )
         self._publish()
-        self._kick()
 
     # -- what buffers import ----------------------------------------------------------------
 
@@ -144,9 +160,9 @@ class SessionPackages:
             self._wanted |= new
             self._kick()
 
-    def _session_only(self, module: str) -> bool:
-        env = self.environment
-        if env is None or module not in env.modules or not MODULE_NAME.match(module):
+    def _missing_here(self, module: str) -> bool:
+        """This machine cannot import ``module`` (asked once per name, importing nothing)."""
+        if not MODULE_NAME.match(module) or "-" in module:
             return False
         if module not in self._local:
             try:
@@ -163,11 +179,17 @@ class SessionPackages:
     async def _fetch_all(self) -> None:
         tried: set[str] = set()  # a fetch that failed is tried again on the next kick only
         try:
-            while (env := self.environment) is not None and (kernel := self._kernel):
+            while (kernel := self._kernel) is not None:
+                missing = [m for m in sorted(self._wanted - tried) if self._missing_here(m)]
+                if not missing:
+                    break
+                env = self.environment or await self._learn(kernel)
+                if env is None:
+                    break
                 todo = [
                     m
-                    for m in sorted(self._wanted - tried)
-                    if self._done.get(m, "") != env.package_key(m) and self._session_only(m)
+                    for m in missing
+                    if m in env.modules and self._done.get(m, "") != env.package_key(m)
                 ]
                 if not todo:
                     break
