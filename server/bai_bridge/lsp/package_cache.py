@@ -201,7 +201,7 @@ def _unpack_elsewhere(
     script = resources.files(__package__).joinpath("package_unpack.py")
     with resources.as_file(script) as path:
         done = subprocess.run(
-            [sys.executable, "-I", str(path)],
+            [sys.executable, "-I", "-S", str(path)],
             input=json.dumps(request),
             capture_output=True,
             text=True,
