@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from bai_bridge.local import events_api, execute_ws, files_api, sessions_api
+from bai_bridge.local import events_api, execute_ws, files_api, gql_api, sessions_api
 from bai_bridge.local.body_guard import body_guard
 from bai_bridge.local.config import LocalConfig, ServerProfile
 from bai_bridge.local.context import CONTEXT, ServerContext
@@ -61,6 +61,7 @@ def create_app(
     sessions_api.add_routes(app)
     files_api.add_routes(app)
     events_api.add_routes(app)
+    gql_api.add_routes(app)
     for prefix in ("kernel", "session"):
         app.router.add_get(f"/stream/{prefix}/{{sid}}/execute", execute_ws.stream_execute)
     app.on_response_prepare.append(set_common_headers)
