@@ -21,6 +21,7 @@ from .kernel import Kernel
 from .models import BatchOptions, CompletionOptions, ExecutionResult, SessionEvent
 from .pty import StreamPty
 from .session import APISession
+from .session_list import SessionPage, SessionSummary, list_sessions
 from .stream_execute import ExecuteStream
 from .versioning import CLIENT_API_VERSION, ApiVersion
 
@@ -43,6 +44,9 @@ __all__ = [
     "ExecutionResult",
     "Kernel",
     "SessionEvent",
+    "SessionPage",
+    "SessionSummary",
     "StreamPty",
     "TransferError",
+    "list_sessions",
 ]
