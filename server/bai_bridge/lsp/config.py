@@ -67,6 +67,9 @@ class BridgeOptions:
     mounts: tuple[str, ...] = ()
     envs: dict[str, str] = attrs.field(factory=dict)
     session_name: str | None = attrs.field(default=None, validator=_session_name)
+    # An existing session (id or name) to work in at start: the editor remembers the one
+    # chosen for the folder. Not there any more: a session is started as without it.
+    attach_session: str | None = None
     sync_on_start: bool = True
     sync_excludes: tuple[str, ...] = DEFAULT_EXCLUDES
     max_file_size: int = attrs.field(default=50 * 1024 * 1024, validator=_positive)

@@ -122,6 +122,8 @@ async def _start(ls: BridgeServer) -> None:
     # The first action after a pause needs no new connection; a failed keep-warm request
     # is a drop noticed while idle.
     ls.api.keep_warm(ls.sessions.suspect)
+    ls.sessions.attach_target = options.attach_session or None
+    ls.sessions.on_notice = lambda text: ls.tell(f"bai-bridge: {text}.", types.MessageType.Info)
     ls.mirror = NamespaceMirror(ls.sessions, ls.tasks)
     if options.namespace_mirror:  # off, it stays empty and never asks the kernel
         ls.mirror.attach()
@@ -158,8 +160,8 @@ async def _warm_up(ls: BridgeServer) -> None:
 
 
 async def _forget_diagnostics(ls: BridgeServer, reason: str) -> None:
-    """A restarted or new session has none of the state a traceback came from."""
-    if reason in ("restarted", "created"):
+    """A restarted, new or other session has none of the state a traceback came from."""
+    if reason in ("restarted", "created", "attached"):
         for uri in ls.diagnostics.clear():
             ls.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=[])

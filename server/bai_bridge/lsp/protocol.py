@@ -43,6 +43,12 @@ VARIABLES = "baiBridge/variables"
 #   Results: SYNC_WORKSPACE -> SyncResult, DOWNLOAD -> DownloadResult, RESOLVE_CONFLICT -> bool,
 #   SESSION_INFO -> object, SESSION_LOGS -> str, TERMINAL_DESCRIPTOR -> TerminalDescriptor,
 #   CLEAR_PACKAGE_CACHE -> int (the packages removed; null when the feature is off).
+#   LIST_SESSIONS     {status?, limit?}   -> SessionList: the person's sessions (the manager's
+#                                         GraphQL list), newest first; default: live ones
+#   ATTACH_SESSION    {session, destroyCurrent?}  -> SessionChoice: work in that existing
+#                                         session (id, id prefix or name) from now on
+#   NEW_SESSION       {destroyCurrent?}   -> SessionChoice: start a new session and work in it
+#   (the session left keeps running unless destroyCurrent; null when it failed, said why)
 RUN_SELECTION = "bai-bridge.runSelection"
 RUN_CELL = "bai-bridge.runCell"
 RUN_CELLS_ABOVE = "bai-bridge.runCellsAbove"
@@ -59,6 +65,9 @@ DOWNLOAD = "bai-bridge.download"
 TERMINAL_DESCRIPTOR = "bai-bridge.terminalDescriptor"
 RESOLVE_CONFLICT = "bai-bridge.resolveConflict"
 CLEAR_PACKAGE_CACHE = "bai-bridge.clearPackageCache"
+LIST_SESSIONS = "bai-bridge.listSessions"
+ATTACH_SESSION = "bai-bridge.attachSession"
+NEW_SESSION = "bai-bridge.newSession"
 
 SessionState = Literal[
     "starting", "running", "busy", "restarting", "reconnecting", "terminated", "error"
@@ -264,3 +273,50 @@ class VariablesResult:
     variables: list[Variable]
     truncated: bool  # the namespace had more than the snapshot's bounds let it describe
     generation: str | None  # the snapshot's; None before the first one
+
+
+@attrs.define
+class ListSessionsArgs:
+    status: str | None = None  # comma-separated manager statuses; None: the live ones
+    limit: int = 100
+
+
+@attrs.define
+class SessionEntry:
+    """One session of LIST_SESSIONS. created_at: ISO 8601; age_seconds: since then."""
+
+    id: str
+    name: str
+    image: str | None
+    status: str | None
+    created_at: str | None
+    age_seconds: float | None
+    resources: SessionResources | None  # the slots it holds (or asked for, while pending)
+    current: bool  # the session this editor works in
+
+
+@attrs.define
+class SessionList:
+    sessions: list[SessionEntry]
+    total_count: int  # of the server's list: more than len(sessions) when cut at limit
+
+
+@attrs.define
+class AttachSessionArgs:
+    session: str
+    destroy_current: bool = False
+
+
+@attrs.define
+class NewSessionArgs:
+    destroy_current: bool = False
+
+
+@attrs.define
+class SessionChoice:
+    """The session the editor works in after ATTACH_SESSION or NEW_SESSION."""
+
+    session_id: str | None
+    session_name: str
+    image: str
+    state: str

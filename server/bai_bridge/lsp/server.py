@@ -137,6 +137,7 @@ class BridgeServer(LanguageServer):
 def create_server(api_config: APIConfig | None = None) -> BridgeServer:
     """A new server; ``api_config`` None means: read ``BACKEND_*`` at initialization."""
     from . import (
+        attach,
         completion,
         completion_resolve,
         execution,
@@ -159,6 +160,7 @@ def create_server(api_config: APIConfig | None = None) -> BridgeServer:
     features = (
         lifecycle,
         session_commands,
+        attach,
         completion,
         completion_resolve,
         hover,

@@ -5,31 +5,41 @@
 sync can run, and ``on_available`` ones when work held back can go again (the server is back
 after a drop; this editor's runs are over): pending uploads go, the namespace mirror refreshes.
 Actions go through `call`, which re-creates a session terminated from outside and turns a lost
-connection into a reconnect loop with backoff.
+connection into a reconnect loop with backoff. `switch` moves to a session that exists already
+(one started from the WebUI or the CLI): listeners hear "attached", and the one left keeps
+running unless asked otherwise.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
-from bai_bridge.api import APISession, BackendClientError, BackendNotFoundError, Kernel
+from bai_bridge.api import (
+    APISession,
+    BackendClientError,
+    BackendNotFoundError,
+    Kernel,
+    SessionSummary,
+)
 from bai_bridge.api.errors import BackendStreamBroken
 
 from .config import BridgeOptions
 from .protocol import SessionResources, SessionStatus
+from .session_lookup import SessionNotFound, find_session, kernel_for
 from .tasks import BackgroundTasks
 
-__all__ = ["NotStarted", "SessionManager", "SessionUnavailable"]
+__all__ = ["NotStarted", "SessionBusy", "SessionManager", "SessionUnavailable"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 ReadyListener = Callable[
     [Kernel, str], Coroutine[Any, Any, None]
-]  # reason: created|reused|restarted
+]  # reason: created|reused|restarted|attached
 BACKOFF = (0.5, 1.0, 2.0, 4.0, 8.0, 15.0, 30.0)
 # A run shows the session "busy" only once it has lasted this long (like its progress):
 # a short run costs the editor no busy/running pair of status notifications.
@@ -48,6 +58,10 @@ class SessionUnavailable(Exception):
     """The session server cannot be reached right now (a reconnect loop is running)."""
 
 
+class SessionBusy(Exception):
+    """Runs of this editor are going on in the session: it cannot be switched now."""
+
+
 class SessionManager:
     def __init__(
         self,
@@ -60,6 +74,11 @@ class SessionManager:
         self.api = api
         self.options = options
         self.session_name = session_name
+        # The image of the session switched to (None: the settings' image, for new sessions).
+        self.attached_image: str | None = None
+        # An existing session (id or name) to attach to when one is first needed.
+        self.attach_target: str | None = None
+        self.on_notice: Callable[[str], None] = lambda message: log.info("%s", message)
         self.on_ready: list[ReadyListener] = []
         self.on_available: list[Callable[[], None]] = []
         self._tasks = tasks
@@ -69,6 +88,7 @@ class SessionManager:
         self._runs = 0
         self._busy_timer: asyncio.TimerHandle | None = None
         self._state = "terminated"
+        self.status = SessionStatus(state=self._state, session_name=session_name)  # last pushed
         self._message: str | None = None
         self._resources: SessionResources | None = None  # of the running session only
         self._reconnecting: asyncio.Task[None] | None = None
@@ -82,6 +102,15 @@ class SessionManager:
         return self._kernel if self._state in ("running", "busy") else None
 
     @property
+    def current(self) -> Kernel | None:
+        """The session worked in (ready or not), if any."""
+        return self._kernel
+
+    @property
+    def image(self) -> str:
+        return self.attached_image or self.options.image
+
+    @property
     def busy(self) -> bool:
         return self._runs > 0
 
@@ -90,17 +119,16 @@ class SessionManager:
         if state not in ("running", "busy"):
             self._resources = None  # a restart or a new session holds and uses afresh
         kernel = self._kernel
-        self._on_status(
-            SessionStatus(
-                state=state,
-                session_name=self.session_name,
-                session_id=kernel.session_id if kernel else None,
-                image=self.options.image,
-                endpoint=str(self.api.endpoint),
-                message=message,
-                resources=self._resources,
-            )
+        self.status = SessionStatus(
+            state=state,
+            session_name=self.session_name,
+            session_id=kernel.session_id if kernel else None,
+            image=self.image,
+            endpoint=str(self.api.endpoint),
+            message=message,
+            resources=self._resources,
         )
+        self._on_status(self.status)
 
     def show_resources(self, resources: SessionResources | None) -> None:
         """Push the running session's resources again, if they changed."""
@@ -142,10 +170,21 @@ class SessionManager:
             return self._kernel or await self._create()
 
     async def _create(self) -> Kernel:
-        self.set_state("starting", f"starting {self.options.image}")
+        target, self.attach_target = self.attach_target, None
+        if target is not None:
+            try:
+                return self._adopt(await find_session(self.api, target))
+            except SessionNotFound as e:
+                self.on_notice(
+                    f"the session chosen for this folder is not there ({e}); starting one"
+                )
+            except BackendClientError as e:
+                self.connection_lost(e)
+                raise
+        self.set_state("starting", f"starting {self.image}")
         try:
             kernel = await self.api.Kernel.get_or_create(
-                self.options.image,
+                self.image,
                 client_token=self.session_name,
                 mounts=list(self.options.mounts),
                 envs=dict(self.options.envs),
@@ -175,13 +214,58 @@ class SessionManager:
 
     def forget(self, reason: str) -> None:
         """The session is gone (terminated from outside or destroyed)."""
+        self._let_go()
+        self.set_state("terminated", reason)
+
+    def _let_go(self) -> None:
+        """Stop following the current session (it may go on running)."""
         if self._watcher is not None:
             self._watcher.cancel()
             self._watcher = None
         if self._kernel is not None:
             self._tasks.spawn(self._kernel.drop_execute_socket(), "drop-execute-socket")
         self._kernel = None
-        self.set_state("terminated", reason)
+
+    async def switch(self, target: str, *, destroy_current: bool = False) -> Kernel:
+        """Work in the existing session ``target`` (id, id prefix or name) from now on; the
+        current one keeps running unless ``destroy_current``. `SessionNotFound` if none is."""
+        summary = await find_session(self.api, target)
+        async with self._leaving(destroy_current, keep=summary.name):
+            return self._adopt(summary)
+
+    async def renew(self, name: str, *, destroy_current: bool = False) -> Kernel:
+        """Start a new session named ``name`` (the settings' image) and work in it."""
+        async with self._leaving(destroy_current, keep=name):
+            self.session_name, self.attached_image = name, None
+            return await self._create()
+
+    @contextlib.asynccontextmanager
+    async def _leaving(self, destroy: bool, keep: str | None) -> AsyncIterator[None]:
+        """Let go of the current session (destroyed if ``destroy``, unless it is ``keep``)."""
+        if self._runs:
+            raise SessionBusy("a run is going on in the current session: wait or interrupt it")
+        async with self._lock:
+            previous = self._kernel
+            if destroy and previous is not None and previous.name != keep:
+                with contextlib.suppress(BackendNotFoundError):
+                    await previous.destroy()
+            self._let_go()
+            yield
+
+    def _adopt(self, summary: SessionSummary) -> Kernel:
+        kernel = kernel_for(self.api, summary)
+        status = summary.status or "RUNNING"
+        self._kernel = kernel
+        self.session_name, self.attached_image = kernel.name, summary.image or self.image
+        kernel.keep_execute_socket = True
+        kernel.ready_execute_socket()
+        if status in ("RUNNING", "RUNNING_DEGRADED"):
+            self.set_state("busy" if self._runs else "running", f"attached to {kernel.name}")
+        else:  # its start (or restart) is still going on: its events say when it is done
+            self.set_state("starting", f"attached to {kernel.name} ({status.lower()})")
+        self._watch(kernel)
+        self._announce(kernel, "attached")
+        return kernel
 
     async def call(self, fn: Callable[[Kernel], Awaitable[T]]) -> T:
         """Run ``fn`` on the session; one retry on a fresh session if it vanished."""

@@ -50,7 +50,7 @@ def attach(ls: BridgeServer) -> None:
     service.on_problems = lambda problems: _tell_not_sent(ls, problems)
 
     async def on_ready(kernel: Kernel, reason: str) -> None:
-        if reason == "created":
+        if reason in ("created", "attached"):  # what the session holds is not known
             service.forget_session()
         if ls.options.sync_on_start:
             await sync_with_progress(ls)
