@@ -38,6 +38,8 @@ export class BridgeClient implements vscode.Disposable {
     private readonly context: vscode.ExtensionContext,
     private readonly log: vscode.LogOutputChannel,
     private readonly wire: ClientWiring,
+    /** Options for this start only (the session chosen for the folder). */
+    private readonly startOptions: () => Record<string, unknown> = () => ({}),
   ) {}
 
   get running(): boolean {
@@ -175,7 +177,7 @@ export class BridgeClient implements vscode.Disposable {
           },
         },
       },
-      initializationOptions: { [SECTION]: serverOptions(settings) },
+      initializationOptions: { [SECTION]: { ...serverOptions(settings), ...this.startOptions() } },
       outputChannel: this.log,
       stdioOptions: {
         stdout: (input, channel) => {

@@ -13,6 +13,8 @@ import {
   type TerminalDescriptor,
 } from "./protocol";
 import type { ReadonlyDocuments } from "./readonlyDocs";
+import { attachToSession } from "./sessionCommands";
+import type { SessionMemory } from "./sessionMemory";
 import type { SessionStatusItem } from "./status";
 import { describeDownload, describeSync } from "./syncSummary";
 import { type SessionTerminals, createSessionTerminal } from "./terminal/sessionTerminal";
@@ -24,6 +26,7 @@ export interface CommandDeps {
   log: vscode.LogOutputChannel;
   documents: ReadonlyDocuments;
   terminals: SessionTerminals;
+  memory: SessionMemory;
   showOutput: () => void;
 }
 
@@ -160,6 +163,7 @@ export function terminalDescriptor(
 
 async function sessionActions(deps: CommandDeps): Promise<void> {
   const actions: [string, string][] = [
+    ["$(plug) Attach to Session…", "baiBridge.attachSession"],
     ["$(terminal) Open Session Terminal", "baiBridge.openTerminal"],
     ["$(info) Session Info", "baiBridge.sessionInfo"],
     ["$(output) Session Logs", "baiBridge.sessionLogs"],
@@ -221,6 +225,7 @@ export function commandTable(
       return Promise.resolve();
     },
     "baiBridge.sessionActions": () => sessionActions(deps),
+    "baiBridge.attachSession": () => attachToSession(deps),
     "baiBridge.restartServer": () => deps.client.restart("requested"),
     "baiBridge.clearPackageCache": run(ServerCommand.clearPackageCache),
   };

@@ -22,6 +22,7 @@ import {
 } from "./protocol";
 import { PythonExtraPaths } from "./pythonPaths";
 import { needsRestart, ownsRunKeys } from "./settings";
+import { SessionMemory } from "./sessionMemory";
 import { SessionStatusItem } from "./status";
 import { SessionTerminals, createSessionTerminal } from "./terminal/sessionTerminal";
 import { VariablesView } from "./variablesView";
@@ -34,12 +35,15 @@ function wireClient(
   terminals: SessionTerminals,
   variables: VariablesView,
   extraPaths: PythonExtraPaths,
+  memory: SessionMemory,
 ): (client: LanguageClient) => vscode.Disposable[] {
   return (client) => [
     client.onNotification(SESSION_STATUS, (params: SessionStatus) => {
       status.update(params);
-      terminals.sessionState(params.state);
+      terminals.sessionState(params.state, params.sessionId);
       variables.sessionState(params.state);
+      // The session worked in is the one the next start attaches to (this folder's choice).
+      if (params.state === "running") void memory.remember(params.sessionId, params.sessionName);
     }),
     client.onNotification(OUTPUT, (params: Output) => {
       output.apply(params);
@@ -67,6 +71,9 @@ export async function activate(
   const output = new OutputView(context.extensionUri, runOutput, readSettings().outputFoldLines);
   const terminals = new SessionTerminals();
   const extraPaths = new PythonExtraPaths(log);
+  const memory = new SessionMemory(context.workspaceState, () =>
+    vscode.workspace.workspaceFolders?.[0]?.uri.toString(),
+  );
   // The view asks through the client, which tells it of runs' ends: typed to break the cycle.
   const variables: VariablesView = new VariablesView((): Promise<VariablesResult> =>
     client.request(VARIABLES, {}),
@@ -74,7 +81,8 @@ export async function activate(
   const client: BridgeClient = new BridgeClient(
     context,
     log,
-    wireClient(status, output, terminals, variables, extraPaths),
+    wireClient(status, output, terminals, variables, extraPaths, memory),
+    () => memory.serverOption(),
   );
   const documents = new ReadonlyDocuments();
   const deps = {
@@ -84,6 +92,7 @@ export async function activate(
     log,
     documents,
     terminals,
+    memory,
     showOutput: () => {
       output.show();
     },

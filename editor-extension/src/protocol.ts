@@ -29,6 +29,9 @@ export const ServerCommand = {
   terminalDescriptor: "bai-bridge.terminalDescriptor",
   resolveConflict: "bai-bridge.resolveConflict",
   clearPackageCache: "bai-bridge.clearPackageCache",
+  listSessions: "bai-bridge.listSessions",
+  attachSession: "bai-bridge.attachSession",
+  newSession: "bai-bridge.newSession",
 } as const;
 
 /** baiBridge/sessionEnvironment: ``view`` is one folder for all the session's packages (null
@@ -197,4 +200,33 @@ export interface SyncResult {
 export interface ResolveConflictArgs {
   path: string;
   action: "overwrite" | "keep-remote";
+}
+
+/** One session of listSessions (the person's sessions, newest first). */
+export interface SessionEntry {
+  id: string;
+  name: string;
+  image?: string | null;
+  status?: string | null;
+  /** ISO 8601. */
+  createdAt?: string | null;
+  ageSeconds?: number | null;
+  /** The slots it holds (or asked for, while pending). */
+  resources?: SessionResources | null;
+  /** The session this editor works in. */
+  current: boolean;
+}
+
+export interface SessionList {
+  sessions: SessionEntry[];
+  /** Of the server's list: more than sessions.length when cut at the limit. */
+  totalCount: number;
+}
+
+/** What attachSession and newSession resolve to: the session the editor now works in. */
+export interface SessionChoice {
+  sessionId?: string | null;
+  sessionName: string;
+  image: string;
+  state: string;
 }

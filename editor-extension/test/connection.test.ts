@@ -220,6 +220,22 @@ test("a restart of the session re-attaches the terminal by itself", async () => 
   await screen.waitFor("the reconnected note", () => screen.text.includes("reconnected to s1"));
 });
 
+test("attaching to another session moves the terminal to its shell", async () => {
+  const terminal = connect();
+  await screen.waitFor("a connection", () => received.length === 1);
+  const closed = new Promise((resolve) => {
+    nth(0).socket.once("close", resolve);
+  });
+  terminal.moved();
+  await closed; // the old session's shell is left
+  await screen.waitFor("the new connection", () => received.length === 2);
+  assert.equal(nth(1).headers.authorization, "BackendAI signMethod=HMAC-SHA256, credential=AK:2");
+  assert.ok(screen.text.includes("moved to another session"));
+  assert.ok(!screen.text.includes("connection lost")); // not taken for a drop
+  nth(1).socket.send(out("new shell\r\n"));
+  await screen.waitFor("its output", () => screen.text.includes("new shell"));
+});
+
 test("a restart that leaves the shell alone leaves the terminal alone", async () => {
   const terminal = connect();
   await screen.waitFor("a connection", () => received.length === 1);

@@ -104,6 +104,19 @@ export class TerminalConnection {
     void this.connect();
   }
 
+  /** The editor now works in another session: leave this one's shell, open the new one's. */
+  moved(): void {
+    if (this.closed) return;
+    const old = this.socket;
+    this.socket = undefined; // its close is no drop to recover from
+    this.stopTimers();
+    old?.close(1000);
+    this.waitingForKey = this.lostToRestart = false;
+    this.policy.reset();
+    this.events.write(note("the editor moved to another session; attaching to its terminal…"));
+    void this.connect();
+  }
+
   close(): void {
     this.closed = true;
     this.stopTimers();

@@ -52,6 +52,7 @@ export class SessionTerminal implements vscode.Pseudoterminal {
 export class SessionTerminals {
   private readonly open = new Set<TerminalConnection>();
   private state: string | undefined;
+  private sessionId: string | undefined;
 
   add(connection: TerminalConnection): void {
     this.open.add(connection);
@@ -61,12 +62,17 @@ export class SessionTerminals {
     this.open.delete(connection);
   }
 
-  /** The session's state from each `baiBridge/sessionStatus`. */
-  sessionState(state: string): void {
-    if (state === "restarting") for (const connection of this.open) connection.restarting();
-    else if (this.state === "restarting")
+  /** The session's state (and id, once known) from each `baiBridge/sessionStatus`. */
+  sessionState(state: string, sessionId?: string | null): void {
+    if (sessionId && this.sessionId && sessionId !== this.sessionId) {
+      for (const connection of this.open) connection.moved(); // attached to another session
+    } else if (state === "restarting") {
+      for (const connection of this.open) connection.restarting();
+    } else if (this.state === "restarting") {
       for (const connection of this.open) connection.restarted();
+    }
     this.state = state;
+    if (sessionId) this.sessionId = sessionId;
   }
 }
 
