@@ -27,10 +27,14 @@ export function formatAge(seconds: number | null | undefined): string {
   return days === 1 ? "1 day" : `${String(days)} days`;
 }
 
-/** "python:3.11 · RUNNING · 5 min" (parts the server did not report are left out). */
+function started(age: string): string {
+  if (age === "") return "";
+  return age === "just now" ? "started just now" : `started ${age} ago`;
+}
+
+/** "python:3.11 · RUNNING · started 5 min ago" (what the server did not report is left out). */
 export function describeSession(entry: SessionEntry): string {
-  const age = formatAge(entry.ageSeconds);
-  return [entry.image ?? "", entry.status ?? "", age === "" ? "" : `${age} old`]
+  return [entry.image ?? "", entry.status ?? "", started(formatAge(entry.ageSeconds))]
     .filter((part) => part !== "")
     .join(" · ");
 }

@@ -36,7 +36,7 @@ test("New session comes first, then each session with image · status · age and
   assert.equal(items[0].detail, undefined);
   assert.deepEqual(items[1], {
     label: "webui-train",
-    description: "cr.backend.ai/stable/python-pytorch:2.3 · RUNNING · 2 h old",
+    description: "cr.backend.ai/stable/python-pytorch:2.3 · RUNNING · started 2 h ago",
     detail: "4 CPU · 16 GiB · 0.5 fGPU",
     action: { kind: "attach", id: webui.id, name: "webui-train", current: false },
   });
@@ -46,7 +46,7 @@ test("the current session is marked; what the server did not say is left out", (
   const own: SessionEntry = { id: "abc", name: "mine", current: true, ageSeconds: 30 };
   const [, item] = pickItems({ sessions: [own], totalCount: 1 });
   assert.equal(item?.label, "$(check) mine");
-  assert.equal(item.description, "just now old");
+  assert.equal(item.description, "started just now");
   assert.equal(item.detail, "the session this editor works in");
   assert.equal(describeSession({ id: "x", name: "x", current: false }), "");
 });

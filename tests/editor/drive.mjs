@@ -830,6 +830,76 @@ async function firstHourScenario(page) {
   });
 }
 
+/** The session's name in the status bar once it is running. */
+async function runningSession(page, what, unlike = undefined) {
+  return until(page, what, async () => {
+    const match = /(\S+): (running|busy)/.exec(
+      await statusItem(page).innerText(),
+    );
+    return match && match[1] !== unlike && match[1];
+  });
+}
+
+/** Open "Attach to Session…" and wait for its list: the rows' texts. */
+async function openSessionPicker(page, expected) {
+  await command(page, "Backend.AI: Attach to Session…");
+  const rows = page.locator(".quick-input-list .monaco-list-row");
+  // The command palette's rows show first: wait for the picker's own ("New session" first).
+  return until(page, `${expected} rows in the session picker`, async () => {
+    const texts = await rows.allInnerTexts();
+    return (
+      texts.length >= expected && texts[0]?.includes("New session") && texts
+    );
+  });
+}
+
+/** Attach to Session…: "New session" first, the sessions with image · status · age; a new
+ * session has none of the first one's variables, and attaching back finds them. */
+async function attachScenario(page) {
+  const first = await runningSession(page, "the first session");
+  await openFile(page, config.fileName);
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
+  await goToLine(page, 1);
+  await page.keyboard.press("Shift+Enter"); // defines bridge_seen
+  const frame = outputFrame(page);
+  await frame
+    .locator(".run-label", { hasText: `${config.fileName}, line 1 · finished` })
+    .waitFor();
+
+  const before = await openSessionPicker(page, 2);
+  await shot(page, "01-picker");
+  await page
+    .locator(".quick-input-list .monaco-list-row", { hasText: "New session" })
+    .first()
+    .click();
+  const second = await runningSession(page, "a new session", first);
+  await runNewLine(page, "print('new-session-has', 'bridge_seen' in dir())");
+  await frame
+    .locator("pre", { hasText: "new-session-has False" })
+    .first()
+    .waitFor();
+
+  const after = await openSessionPicker(page, 3);
+  await shot(page, "02-picker-again");
+  const rows = page.locator(".quick-input-list .monaco-list-row");
+  // Its label, then its description (no separator): not the new one, named first + "-…".
+  const index = after.findIndex((text) => {
+    const shown = text.trim();
+    return shown.startsWith(first) && !shown.startsWith(`${first}-`);
+  });
+  if (index < 0)
+    throw new Error(`no row for ${first} in ${JSON.stringify(after)}`);
+  await rows.nth(index).click();
+  const back = await runningSession(page, "the first session again", second);
+  await runNewLine(page, "print('back-has', bridge_seen)");
+  await frame.locator("pre", { hasText: "back-has seen-42" }).first().waitFor();
+  await shot(page, "03-attached-back");
+  report("attach", { first, second, back, before, after });
+}
+
 async function mainScenario(page) {
   const status = page.locator('[id$="baiBridge.status"]');
   await until(page, "the session to be running (status bar)", async () =>
@@ -903,6 +973,8 @@ async function main() {
     await page.locator(".monaco-workbench").waitFor({ timeout: WAIT });
     if (config.scenario === "first-hour") {
       await firstHourScenario(page);
+    } else if (config.scenario === "attach") {
+      await attachScenario(page);
     } else {
       await openFile(page, config.fileName);
       await (config.scenario === "install"
