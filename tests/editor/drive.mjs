@@ -755,6 +755,20 @@ async function runFileInSession(page) {
   report("run-file", { titles, png: size });
 }
 
+/** Open the scenario's file and run its first line with Shift+Enter, to its end. */
+async function runFirstLine(page) {
+  await openFile(page, config.fileName);
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
+  await goToLine(page, 1);
+  await page.keyboard.press("Shift+Enter");
+  await outputFrame(page)
+    .locator(".run-label", { hasText: `${config.fileName}, line 1 · finished` })
+    .waitFor();
+}
+
 /** The session starts when the workspace opens; the run keys run the line as typed while the
  * suggestion list is open; the session terminal survives a restart of the session. */
 async function firstHourScenario(page) {
@@ -770,17 +784,8 @@ async function firstHourScenario(page) {
     status: (await statusItem(page).innerText()).trim(),
   });
 
-  await openFile(page, config.fileName);
-  await page
-    .locator(".editor-group-container .monaco-editor .view-lines")
-    .first()
-    .click();
-  await goToLine(page, 1);
-  await page.keyboard.press("Shift+Enter"); // defines bridge_seen
+  await runFirstLine(page); // defines bridge_seen
   const frame = outputFrame(page);
-  await frame
-    .locator(".run-label", { hasText: `${config.fileName}, line 1 · finished` })
-    .waitFor();
 
   await typeWithSuggestions(page, "bridge_seen", "bridge_seen");
   await shot(page, "02-suggestions-open");
@@ -857,17 +862,8 @@ async function openSessionPicker(page, expected) {
  * session has none of the first one's variables, and attaching back finds them. */
 async function attachScenario(page) {
   const first = await runningSession(page, "the first session");
-  await openFile(page, config.fileName);
-  await page
-    .locator(".editor-group-container .monaco-editor .view-lines")
-    .first()
-    .click();
-  await goToLine(page, 1);
-  await page.keyboard.press("Shift+Enter"); // defines bridge_seen
+  await runFirstLine(page); // defines bridge_seen
   const frame = outputFrame(page);
-  await frame
-    .locator(".run-label", { hasText: `${config.fileName}, line 1 · finished` })
-    .waitFor();
 
   const before = await openSessionPicker(page, 2);
   await shot(page, "01-picker");
