@@ -50,6 +50,11 @@ WRONG_ARGUMENTS: list[tuple[str, list[Any], str]] = [
     (protocol.SYNC_WORKSPACE, [{"all": 1}], "no argument"),
     (protocol.TERMINAL_DESCRIPTOR, [0], "object"),
     (protocol.TERMINAL_DESCRIPTOR, [{"since": "12"}], "since"),
+    (protocol.ATTACH_SESSION, [{"session": 7}], "session"),
+    (protocol.ATTACH_SESSION, [{"session": "x", "destroyCurrent": "yes"}], "destroy_current"),
+    (protocol.ATTACH_SESSION, [], "argument"),
+    (protocol.LIST_SESSIONS, [{"limit": "10"}], "limit"),
+    (protocol.NEW_SESSION, [{"destroyCurrent": 1}], "destroy_current"),
 ]
 
 
