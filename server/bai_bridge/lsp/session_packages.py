@@ -116,7 +116,7 @@ class SessionPackages:
         self._kernel = kernel
         self._session = (str(self.sessions.api.endpoint), kernel.session_id or kernel.name)
         known = None
-        if reason == "reused":
+        if reason in ("reused", "attached"):  # the same kernel as when it was kept, if any
             known = await asyncio.to_thread(self.store.load, *self._session)
         self._set_environment(known)
         self._kick()
