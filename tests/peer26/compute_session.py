@@ -270,7 +270,6 @@ async def single_machine_refusals(api: Any, session: Any) -> dict[str, Any]:
         "start_service": await outcome(session.start_service("jupyter")),
         "get_dependency_graph": await outcome(session.get_dependency_graph()),
         "get_abusing_report": await outcome(session.get_abusing_report()),
-        "paginated_list": await outcome(cls.paginated_list()),
         "detail": await outcome(session.detail()),
         "update": await outcome(session.update(priority=5)),
     }
