@@ -29,7 +29,9 @@ async def test_a_slow_jedi_is_not_waited_for_and_serves_the_next_keystroke(
 ) -> None:
     started, gate, calls = threading.Event(), threading.Event(), []
 
-    def slow_jedi(source: str, line: int, col: int, path: str | None) -> list[Candidate]:
+    def slow_jedi(
+        source: str, line: int, col: int, path: str | None, extra: tuple[str, ...] = ()
+    ) -> list[Candidate]:
         calls.append(source)
         started.set()
         gate.wait(10)

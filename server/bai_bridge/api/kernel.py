@@ -452,7 +452,8 @@ class Kernel:
             task = asyncio.ensure_future(connect_kernel_stream(self, "execute"))
             task.add_done_callback(_retrieve)
             self._spare_execute = task
-            asyncio.get_running_loop().call_later(SPARE_LIFETIME, self._expire_spare, task)
+            loop = asyncio.get_running_loop()  # its wait counts from when it is connected
+            task.add_done_callback(lambda t: loop.call_later(SPARE_LIFETIME, self._expire_spare, t))
 
     def _expire_spare(self, task: asyncio.Task[aiohttp.ClientWebSocketResponse]) -> None:
         if self._spare_execute is task:  # not taken meanwhile: the editor has gone quiet
