@@ -39,7 +39,7 @@ PROBE_TIMEOUT = 15.0  # the kernel bounds its own work (BUDGET); this bounds the
 BUDGET = 0.3  # seconds of kernel time a snapshot may take describing names
 # The snapshot after a run describes names for this long; the rest come with their kind and
 # type, and one more snapshot (BUDGET) right after describes them: names are there at once.
-FIRST_BUDGET = 0.02
+FIRST_BUDGET = 0.005
 FOLLOW_UPS = 1
 # Of JSON a snapshot describes with attributes (later names: lazily), before compression
 # (about tenfold on a typical namespace); the encoded reply is cut to MAX_WIRE in any case.
