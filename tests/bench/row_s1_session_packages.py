@@ -30,6 +30,7 @@ SUBPACKAGES, MODULES = 20, 25  # 500 modules (and 20 __init__.py) a package
 KEYSTROKE = 0.1  # s between completions while waiting, as a person types
 FIRST_LIMIT = 30.0  # s: a trial that takes longer failed
 CONTROL = "local_value = 1\nlocal_va"  # the buffer's own name: jedi alone, no package
+AFTER = 5  # rounds of the same typing once the member completed: the no-fetch baseline
 
 
 def module_source(i: int) -> str:
@@ -63,9 +64,10 @@ def build_packages(site: Path, count: int) -> list[str]:
 
 async def first_static_completion(
     client: BenchClient, work: Path, package: str
-) -> tuple[float, list[float]]:
+) -> tuple[float, list[float], list[float]]:
     """Open a buffer importing ``package``; (seconds to the first completion listing its
-    member, each control keystroke's latency in s meanwhile)."""
+    member, each control keystroke's latency in s meanwhile, and the same keystrokes' in
+    `AFTER` more rounds of the same typing once the fetch is over)."""
     target = f"{package}.sub07.mod12"
     text = f"import {target}\n{CONTROL}\n{target}.Wid"
     path = work / f"use_{package}.py"
@@ -76,11 +78,22 @@ async def first_static_completion(
     while time.perf_counter() - started < FIRST_LIMIT:
         _, labels = await client.complete(uri, 3, len(target) + 4)
         if "Widget12" in labels:
-            return time.perf_counter() - started, keystrokes
+            first = time.perf_counter() - started
+            after = [await _round(client, uri, target) for _ in range(AFTER)]
+            return first, keystrokes, after
         elapsed, _ = await client.complete(uri, 2, len("local_va"))
         keystrokes.append(elapsed)
         await asyncio.sleep(KEYSTROKE)  # the person's pace, not a wait for the fetch
     raise RuntimeError(f"{package} never completed within {FIRST_LIMIT} s")
+
+
+async def _round(client: BenchClient, uri: str, target: str) -> float:
+    """One round of the typing above (the member, then the buffer's own name): the latter's
+    latency in s."""
+    await client.complete(uri, 3, len(target) + 4)
+    elapsed, _ = await client.complete(uri, 2, len("local_va"))
+    await asyncio.sleep(KEYSTROKE)
+    return elapsed
 
 
 async def idle_keystrokes(client: BenchClient, work: Path, trials: int) -> list[float]:
@@ -116,10 +129,10 @@ async def run(cfg: BenchConfig) -> list[Figure]:
         async with bridge.bridge(cfg, "s1", env=env, options=options) as (client, workspace):
             # First: it also warms jedi, whose cold start is no fetch's doing.
             idle = [k * 1000 for k in await idle_keystrokes(client, workspace, cfg.trials)]
-            firsts, during = [], []
+            firsts, during, after = [], [], []
             for name in names:
                 requests = len(proxy.requests)
-                seconds, keystrokes = await first_static_completion(client, workspace, name)
+                seconds, keystrokes, quiet = await first_static_completion(client, workspace, name)
                 log.info(
                     "s1: %s first completion in %.2f s (%d requests)",
                     name,
@@ -128,8 +141,9 @@ async def run(cfg: BenchConfig) -> list[Figure]:
                 )
                 firsts.append(seconds * 1000)
                 during.extend(k * 1000 for k in keystrokes)
+                after.extend(k * 1000 for k in quiet)
     first = Summary.of(firsts)
-    keys, base = Summary.of(during or idle), Summary.of(idle)
+    keys, base = Summary.of(during or idle), Summary.of(after)
     rtt = link.rtt_s * 1000
     return [
         Figure(
@@ -140,8 +154,9 @@ async def run(cfg: BenchConfig) -> list[Figure]:
         ),
         Figure(
             ROW, "keystroke completion (the buffer's own name) while that fetch runs", "ms",
-            keys, base, "the same keystroke, no fetch running", keys.median / base.median,
-            goal="unchanged (≤ 1.5× idle)", met=keys.median <= 1.5 * base.median + 5,
-            note=f"{len(during)} keystrokes during fetches",
+            keys, base, "the same typing once the fetch is over", keys.median / base.median,
+            goal="unchanged (≤ 1.5× without a fetch)", met=keys.median <= 1.5 * base.median + 5,
+            note=f"{len(during)} keystrokes during fetches; the same keystroke alone in a "
+            f"buffer of its own (jedi's kept answer) {Summary.of(idle).median:.2g} ms",
         ),
     ]  # fmt: skip
