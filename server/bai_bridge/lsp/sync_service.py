@@ -16,7 +16,6 @@ import itertools
 import logging
 import shlex
 import time
-from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
@@ -55,7 +54,7 @@ __all__ = ["SyncService"]
 
 log = logging.getLogger(__name__)
 UPLOAD_BATCH = 20
-UPLOADS_IN_FLIGHT = 3  # concurrent upload requests: overlaps round trips, stays gentle
+UPLOADS_IN_FLIGHT = 8  # concurrent upload requests: overlaps round trips, bounded
 SAVE_COALESCE = 0.2  # seconds: saves in quick succession become one upload
 PROGRESS_EVERY = 0.1  # seconds between progress reports of an upload
 CHECKPOINT_FILES = 300  # files sent between two saves of the manifest during a sync
@@ -138,23 +137,19 @@ class SyncService:
     async def _send(
         self, kernel: Kernel, files: list[LocalFile], report: Progress
     ) -> tuple[list[str], list[str]]:
-        """Upload and record, `CHECKPOINT_FILES` at a time: a sync killed half way leaves
-        a manifest the next one continues from. The last part is recorded behind the sync
-        (its files are there: nothing waits for the record). Returns (done, failed)."""
+        """Upload, `CHECKPOINT_FILES` at a time, each part recorded behind it (its folders
+        listed, the manifest saved) while the next one uploads: a sync killed half way leaves
+        a manifest the next one continues from, and nothing waits for a record. Returns
+        (done, failed)."""
         tracker = UploadProgress(files, report)
         uploaded: list[str] = []
         failed: dict[str, Exception] = {}  # told once for the whole sync
         for start in range(0, len(files), CHECKPOINT_FILES):
             part = files[start : start + CHECKPOINT_FILES]
-            last = start + CHECKPOINT_FILES >= len(files)
-            sent: dict[str, RemoteStat] = {}  # listed while later batches still upload
-            done, _ = await self._upload(kernel, part, tracker, None if last else sent, failed)
+            done, _ = await self._upload(kernel, part, tracker, failed)
             arrived = set(done)
             recorded = [f for f in part if f.path in arrived]
-            if last:
-                self._records.later(self._record(kernel, recorded), "sync-record-last")
-            else:
-                await self._record(kernel, recorded, stats=sent)
+            self._records.later(self._record(kernel, recorded), "sync-record-part")
             uploaded += done
         self._tell_failed(failed)
         return uploaded, list(failed)
@@ -255,18 +250,13 @@ class SyncService:
         kernel: Kernel,
         files: list[LocalFile],
         report: Progress | UploadProgress,
-        stats: dict[str, RemoteStat] | None = None,
         failures: dict[str, Exception] | None = None,
     ) -> tuple[list[str], list[str]]:
         """Upload in batches, a few requests in flight (the round trips overlap); a failing
         batch is retried file by file so one bad file is reported and the rest go on.
         Returns (done, failed), each in the order of ``files``. The failed files are told
-        in one message, or added to ``failures`` for the caller to tell.
-
-        With ``stats``, each folder is listed into it as soon as its last file is sent,
-        while later batches are still on their way (what `_record` needs)."""
+        in one message, or added to ``failures`` for the caller to tell."""
         batches = [files[i : i + UPLOAD_BATCH] for i in range(0, len(files), UPLOAD_BATCH)]
-        left = Counter(_folder(f.path) for f in files)  # files of each folder not yet sent
         outcomes: list[tuple[list[str], dict[str, Exception]]] = [([], {}) for _ in batches]
         progress = report if isinstance(report, UploadProgress) else UploadProgress(files, report)
         gate = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
@@ -276,9 +266,6 @@ class SyncService:
                 progress.sending(batch)
                 outcomes[index] = await self._upload_batch(kernel, batch)
                 progress.sent(batch)
-            if stats is not None:
-                for path in _finished_folders(batch, left):
-                    group.create_task(_list_into(kernel, path, stats))
 
         try:
             async with asyncio.TaskGroup() as group:
@@ -648,10 +635,6 @@ def names(paths: list[str], shown: int = 5) -> str:
     return ", ".join(paths[:shown]) + more
 
 
-def _folder(path: str) -> str:
-    return path.rpartition("/")[0]
-
-
 def _in_turns(count: int, runs: int) -> list[int]:
     """Batch indices in sending order: the batches cut into ``runs`` stretches taken in
     turns, so the requests in flight write into different folders. The kernel creates the
@@ -661,22 +644,6 @@ def _in_turns(count: int, runs: int) -> list[int]:
     size = -(-count // runs) if count else 1
     stretches = [range(start, min(start + size, count)) for start in range(0, count, size)]
     return [i for turn in itertools.zip_longest(*stretches) for i in turn if i is not None]
-
-
-def _finished_folders(batch: list[LocalFile], left: Counter[str]) -> list[str]:
-    """Count ``batch`` as sent; a path in each folder that has nothing left to send."""
-    done = []
-    for file in batch:
-        folder = _folder(file.path)
-        left[folder] -= 1
-        if left[folder] == 0:
-            done.append(file.path)
-    return done
-
-
-async def _list_into(kernel: Kernel, path: str, stats: dict[str, RemoteStat]) -> None:
-    """The session's stats of the files in ``path``'s folder, added to ``stats``."""
-    stats.update(await remote_stats(kernel, [path]))
 
 
 async def _delete_remote(kernel: Kernel, paths: list[str]) -> None:
