@@ -282,12 +282,14 @@ async def test_a_kept_execute_socket_is_connected_before_each_run(
     kernel.keep_execute_socket = True
     kernel.ready_execute_socket()
     async with asyncio.timeout(WAIT):
-        await embedded.recorder.wait_for("/execute")
+        await embedded.recorder.wait_until(
+            lambda: execute_sockets(embedded) == kernel_module.SPARES
+        )
         for expected in ("1\n", "2\n"):
             before = execute_sockets(embedded)
             results = [r async for r in kernel.run(f"print({expected[0]})", stream=True)]
             assert stdout(results) == expected
-            # this run took the socket connected before it; the next run's is connected now
+            # this run took a socket connected before it; another spare is connected now
             await embedded.recorder.wait_until(lambda n=before: execute_sockets(embedded) > n)
             assert execute_sockets(embedded) == before + 1
         await kernel.drop_execute_socket()
@@ -297,6 +299,26 @@ async def test_a_kept_execute_socket_is_connected_before_each_run(
         results = [r async for r in kernel.run("print(3)", stream=True)]
     assert stdout(results) == "3\n"
     assert execute_sockets(embedded) == before + 1
+
+
+async def test_two_runs_in_a_row_each_find_a_connected_execute_socket(kernel: Kernel) -> None:
+    """A run started before the last run's replacement spare is connected (two round trips)
+    takes the other spare, already connected, instead of waiting for that handshake."""
+    kernel.keep_execute_socket = True
+    kernel.ready_execute_socket()
+    connected = list(kernel._spares)
+    async with asyncio.timeout(WAIT):
+        await asyncio.gather(*connected)
+        first = await kernel.spare_execute_socket()
+        kernel.ready_execute_socket()  # what a run does once its code is sent
+        second = await kernel.spare_execute_socket()
+    assert first is not None
+    assert second is not None
+    assert first is not second
+    assert {first, second} == {task.result() for task in connected}
+    for ws in (first, second):
+        await ws.close()
+    await kernel.drop_execute_socket()
 
 
 async def test_a_large_file_is_joined_by_one_run_over_the_websocket(
@@ -321,13 +343,14 @@ async def test_a_spare_execute_socket_no_run_takes_is_closed(
     monkeypatch.setattr(kernel_module, "SPARE_LIFETIME", 0.2)
     kernel.keep_execute_socket = True
     kernel.ready_execute_socket()
-    spare = kernel._spare_execute
-    assert spare is not None
+    spares = list(kernel._spares)
+    assert len(spares) == kernel_module.SPARES
     async with asyncio.timeout(WAIT):
-        ws = await spare
-        closing = await ws.receive()  # ends when the spare is closed by the kernel's timer
-        assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
-        assert kernel._spare_execute is None
+        for spare in spares:
+            ws = await spare
+            closing = await ws.receive()  # ends when the spare is closed by the kernel's timer
+            assert closing.type in (WSMsgType.CLOSE, WSMsgType.CLOSING, WSMsgType.CLOSED)
+        assert kernel._spares == []
         before = execute_sockets(embedded)
         results = [r async for r in kernel.run("print(4)", stream=True)]
     assert stdout(results) == "4\n"
