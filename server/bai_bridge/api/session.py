@@ -73,6 +73,7 @@ class APISession:
         # pool, so that they never take the kept-alive connection requests are waiting for.
         self._streams: aiohttp.ClientSession | None = None
         self._keep_warm: asyncio.Task[None] | None = None
+        self._negotiation: asyncio.Task[ApiVersion] | None = None
         self._last_request = self._last_sent = time.monotonic()
 
     async def __aenter__(self) -> Self:
@@ -87,8 +88,13 @@ class APISession:
     ) -> None:
         await self.close()
 
-    async def open(self) -> None:
-        """Create the HTTP session and negotiate the API version with ``GET /``."""
+    async def open(self, *, wait_for_version: bool = True) -> None:
+        """Create the HTTP session and negotiate the API version with ``GET /``.
+
+        Without ``wait_for_version`` the negotiation goes on while this returns: requests wait
+        for it, except those that say their version (`Kernel.get_or_create` sends the create
+        at once, in our newest version: on a new connection, `GET /` first cost two round
+        trips, the TCP handshake's and its own, before the create could go)."""
         if self._http is not None:
             return
         timeout = aiohttp.ClientTimeout(
@@ -102,11 +108,22 @@ class APISession:
         self._streams = aiohttp.ClientSession(
             timeout=timeout, connector=aiohttp.TCPConnector(ssl=ssl, force_close=True)
         )
-        try:
-            await self.negotiate()
-        except BaseException:
-            await self.close()
-            raise
+        self._negotiation = asyncio.create_task(self.negotiate(), name="api-negotiate")
+        if wait_for_version:
+            try:
+                await self.negotiated()
+            except BaseException:
+                await self.close()
+                raise
+
+    async def negotiated(self) -> ApiVersion:
+        """The version to use, once `GET /` has answered (or failed: ours is kept)."""
+        task = self._negotiation
+        if task is not None and not task.done():
+            await asyncio.shield(task)
+        elif task is not None:
+            task.result()  # what went wrong unexpectedly, for every request
+        return self.api_version
 
     def keep_warm(self, on_failure: Callable[[BackendClientError], None] | None = None) -> None:
         """Keep a connection open through pauses (see `KEEP_WARM_EVERY`); stops on `close`.
@@ -135,9 +152,10 @@ class APISession:
             self._last_sent = time.monotonic()
 
     async def close(self) -> None:
-        if self._keep_warm is not None:
-            self._keep_warm.cancel()
-            self._keep_warm = None
+        for task in (self._keep_warm, self._negotiation):
+            if task is not None:
+                task.cancel()
+        self._keep_warm = self._negotiation = None
         for http in (self._http, self._streams):
             if http is not None:
                 await http.close()
@@ -205,15 +223,17 @@ class APISession:
         return url.with_query(dict(query)) if query else url
 
     def signed_headers(
-        self, method: str, url: URL, content_type: str, *, send_content_type: bool = True
-    ) -> dict[str, str]:
-        """Headers of one signed request; ``content_type`` is the MIME type that is signed."""
+        self, method: str, url: URL, content_type: str, *, send_content_type: bool = True,
+        version: ApiVersion | None = None,
+    ) -> dict[str, str]:  # fmt: skip
+        """Headers of one signed request; ``content_type`` is the MIME type that is signed;
+        ``version``: the API version it speaks (default: the negotiated one)."""
         now = datetime.now(UTC)
-        version = str(self.api_version)
+        said = str(version or self.api_version)
         headers = {
             "User-Agent": USER_AGENT,
             "X-BackendAI-Domain": self.config.domain,
-            "X-BackendAI-Version": version,
+            "X-BackendAI-Version": said,
             "Date": now.isoformat(),
         }
         if send_content_type:
@@ -226,7 +246,7 @@ class APISession:
                 sign_date=now.date(),
                 host=self.endpoint.raw_authority,
                 content_type=content_type,
-                version=version,
+                version=said,
                 secret_key=self.config.secret_key,
                 hash_type=self.config.hash_type,
             )
@@ -247,20 +267,25 @@ class APISession:
         content_type: str | None = None,
         signed: bool = True,
         headers: Mapping[str, str] | None = None,
+        version: ApiVersion | None = None,
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """Send one request and yield its 2xx response (released on exit).
 
         ``json_body`` is sent as ``application/json``; ``body`` builds another payload per
         attempt and ``content_type`` is what gets signed (e.g. ``multipart/form-data``).
-        Without either, the request is body-less and signed as ``text/plain``.
+        Without either, the request is body-less and signed as ``text/plain``. A request
+        waits for the version negotiation unless it gives its ``version``.
         """
         data: Any = None
         if json_body is not None:
             data = json.dumps(json_body).encode()
             content_type = "application/json"
+        if signed and version is None:
+            version = await self.negotiated()
         resp = await self._send(
-            method, path, query, data, body, content_type or "text/plain", signed, headers
-        )
+            method, path, query, data, body, content_type or "text/plain", signed, headers,
+            version,
+        )  # fmt: skip
         try:
             if resp.status >= 300:
                 raise api_error_from_body(resp.status, resp.reason or "", await resp.read())
@@ -281,10 +306,12 @@ class APISession:
     ) -> aiohttp.ClientWebSocketResponse:
         """Open a signed WebSocket (signed as ``application/octet-stream``, no Content-Type)."""
 
+        version = await self.negotiated()
+
         async def attempt() -> aiohttp.ClientWebSocketResponse:
             url = self.url(path, query)
             headers = self.signed_headers(
-                "GET", url, "application/octet-stream", send_content_type=False
+                "GET", url, "application/octet-stream", send_content_type=False, version=version
             )
             return await self.streams.ws_connect(
                 url, headers=headers, autoping=True, heartbeat=30.0, max_msg_size=0
@@ -297,10 +324,12 @@ class APISession:
     ) -> aiohttp.ClientResponse:
         """Open a signed event stream; the caller releases the 2xx response it gets."""
 
+        version = await self.negotiated()
+
         async def attempt() -> aiohttp.ClientResponse:
             url = self.url(path, query)
             signed = self.signed_headers(
-                "GET", url, "application/octet-stream", send_content_type=False
+                "GET", url, "application/octet-stream", send_content_type=False, version=version
             )
             signed.update({"Accept": "text/event-stream", **(headers or {})})
             return await self.streams.get(url, headers=signed)
@@ -323,6 +352,7 @@ class APISession:
         content_type: str,
         signed: bool,
         extra_headers: Mapping[str, str] | None,
+        version: ApiVersion | None,
     ) -> aiohttp.ClientResponse:
         self._last_sent = now = time.monotonic()
         if path != "/":  # not `hello`, the keep-warm request
@@ -331,7 +361,7 @@ class APISession:
         async def attempt() -> aiohttp.ClientResponse:
             url = self.url(path, query)
             if signed:
-                headers = self.signed_headers(method, url, content_type)
+                headers = self.signed_headers(method, url, content_type, version=version)
             else:
                 headers = {"User-Agent": USER_AGENT}
             headers.update(extra_headers or {})

@@ -116,7 +116,9 @@ async def _start(ls: BridgeServer) -> None:
         ls.fail("reading the connection settings", e)
         return
     ls.api = APISession(config)
-    await ls.api.open()  # negotiation failures are logged; the first real call reports
+    # Negotiation failures are logged; the first real call reports. The session's create
+    # does not wait for it: at a distance, `GET /` on a new connection costs two round trips.
+    await ls.api.open(wait_for_version=False)
     name = options.session_name or default_session_name(ls.root)
     ls.sessions = SessionManager(ls.api, options, name, ls.tasks, lambda s: _push_status(ls, s))
     # The first action after a pause needs no new connection; a failed keep-warm request
@@ -124,6 +126,11 @@ async def _start(ls: BridgeServer) -> None:
     ls.api.keep_warm(ls.sessions.suspect)
     ls.sessions.attach_target = options.attach_session or None
     ls.sessions.on_notice = lambda text: ls.tell(f"bai-bridge: {text}.", types.MessageType.Info)
+    # The session's create goes out now, its connection opening while the rest is set up (14
+    # ms): its answer is handled only once this function has returned (nothing below awaits),
+    # so every listener attached below hears of the session.
+    ls.tasks.spawn(_warm_up(ls.sessions, ls), "session-start")
+    await asyncio.sleep(0)
     ls.mirror = NamespaceMirror(ls.sessions, ls.tasks)
     if options.namespace_mirror:  # off, it stays empty and never asks the kernel
         ls.mirror.attach()
@@ -141,7 +148,6 @@ async def _start(ls: BridgeServer) -> None:
     sync.attach(ls)
     folders.warn_unsynced(ls)
     ls.tasks.spawn(watch.start_watching(ls), "watch-files")
-    ls.tasks.spawn(_warm_up(ls), "session-start")
 
 
 def _api_config(ls: BridgeServer) -> APIConfig:
@@ -151,10 +157,10 @@ def _api_config(ls: BridgeServer) -> APIConfig:
     return config
 
 
-async def _warm_up(ls: BridgeServer) -> None:
+async def _warm_up(sessions: SessionManager, ls: BridgeServer) -> None:
     """Start (or reuse) the session ahead of need: kernels take a while to start."""
     try:
-        await (await ls.session_manager()).kernel()
+        await sessions.kernel()
     except Exception as e:
         ls.fail("starting the session", e)
 

@@ -173,6 +173,7 @@ class SessionManager:
         target, self.attach_target = self.attach_target, None
         if target is not None:
             try:
+                await self.api.negotiated()  # the session list's shape depends on the version
                 return self._adopt(await find_session(self.api, target))
             except SessionNotFound as e:
                 self.on_notice(
@@ -198,11 +199,21 @@ class SessionManager:
             raise
         self._kernel = kernel
         kernel.keep_execute_socket = True  # a run over the WebSocket waits for no handshake
-        kernel.ready_execute_socket()
         self.set_state("busy" if self._runs else "running")
-        self._watch(kernel)
-        self._announce(kernel, "created" if kernel.created else "reused")
+        reason = "created" if kernel.created else "reused"
+        self._tasks.spawn(self._follow_new(kernel, reason), "session-follow")
         return kernel
+
+    async def _follow_new(self, kernel: Kernel, reason: str) -> None:
+        """Connect the spare execute sockets and the event stream, and tell the listeners,
+        one loop turn after the create's answer: a run that waited for the session sends
+        its code first (their first steps took 8 ms of its round trip)."""
+        await asyncio.sleep(0)
+        if self._kernel is not kernel:
+            return
+        kernel.ready_execute_socket()
+        self._watch(kernel)
+        self._announce(kernel, reason)
 
     def _available(self) -> None:
         for listener in self.on_available:
