@@ -100,6 +100,8 @@ async def start(ls: BridgeServer) -> None:
     try:
         await _start(ls)
     finally:
+        if ls.sessions is not None:
+            ls.sessions.listening.set()
         ls.started.set()  # commands waiting for the start go on (and say if it failed)
 
 
@@ -126,9 +128,10 @@ async def _start(ls: BridgeServer) -> None:
     ls.api.keep_warm(ls.sessions.suspect)
     ls.sessions.attach_target = options.attach_session or None
     ls.sessions.on_notice = lambda text: ls.tell(f"bai-bridge: {text}.", types.MessageType.Info)
-    # The session's create goes out now, its connection opening while the rest is set up (14
-    # ms): its answer is handled only once this function has returned (nothing below awaits),
-    # so every listener attached below hears of the session.
+    # The session's create goes out now, its connection opening while the rest is set up (5
+    # to 15 ms); a session ready before the listeners below are attached is announced once
+    # they are.
+    ls.sessions.listening.clear()
     ls.tasks.spawn(_warm_up(ls.sessions, ls), "session-start")
     await asyncio.sleep(0)
     ls.mirror = NamespaceMirror(ls.sessions, ls.tasks)

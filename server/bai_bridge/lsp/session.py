@@ -80,6 +80,10 @@ class SessionManager:
         self.attach_target: str | None = None
         self.on_notice: Callable[[str], None] = lambda message: log.info("%s", message)
         self.on_ready: list[ReadyListener] = []
+        # Set while ``on_ready`` holds every listener: the language server's start sends the
+        # create before it has attached them all, and a session ready sooner waits for this.
+        self.listening = asyncio.Event()
+        self.listening.set()
         self.on_available: list[Callable[[], None]] = []
         self._tasks = tasks
         self._on_status = on_status
@@ -220,6 +224,10 @@ class SessionManager:
             listener()
 
     def _announce(self, kernel: Kernel, reason: str) -> None:
+        self._tasks.spawn(self._tell_ready(kernel, reason), f"session-ready:{reason}")
+
+    async def _tell_ready(self, kernel: Kernel, reason: str) -> None:
+        await self.listening.wait()
         for listener in self.on_ready:
             self._tasks.spawn(listener(kernel, reason), f"session-ready:{reason}")
 
