@@ -601,7 +601,9 @@ async function variablesView(page) {
   });
   await row.click();
   // hasText matches textContent: the label and its description have no space between them.
-  const detail = rows.filter({ hasText: /^\s*value\s*\[1, 2, 3\]\s*$/ }).first();
+  const detail = rows
+    .filter({ hasText: /^\s*value\s*\[1, 2, 3\]\s*$/ })
+    .first();
   await detail.waitFor({ timeout: WAIT });
   await shot(page, "17-variables");
   report("variables-view", { row: text, detail: await detail.innerText() });
@@ -819,8 +821,12 @@ async function firstHourScenario(page) {
   );
   await command(page, "Backend.AI: Restart Session");
   await confirmDialog(page, "Restart");
-  await until(page, "the terminal re-attached after the restart", async () =>
-    (await terminalText(page)).includes("reconnected to"),
+  await until(
+    page,
+    "the restarted session's prompt, no key pressed",
+    async () =>
+      (await terminalText(page)).includes("reconnected to") &&
+      /[$#]\s*$/m.test(await afterLastNote(page)),
   );
   await page.locator(".terminal-wrapper.active .xterm-screen:visible").click();
   await page.keyboard.type("echo after-$((2+2))\r", { delay: 20 });
@@ -832,6 +838,47 @@ async function firstHourScenario(page) {
   report("terminal-after-restart", {
     keptScreen: /^before-2\s*$/m.test(text),
     askedForKey: text.includes("Press any key"),
+  });
+  await terminalAfterDestroy(page);
+}
+
+/** What the terminal shows after its last "[Backend.AI]" note. */
+async function afterLastNote(page) {
+  const text = await terminalText(page);
+  const at = text.lastIndexOf("[Backend.AI]");
+  return at < 0 ? text : text.slice(text.indexOf("\n", at) + 1);
+}
+
+/** Destroy Session ends the session's shell; the next run creates a new session, and the
+ * terminal attaches to the new session's shell by itself: its prompt shows, no key pressed. */
+async function terminalAfterDestroy(page) {
+  await command(page, "Backend.AI: Destroy Session");
+  await confirmDialog(page, "Destroy");
+  await statusShows(page, "terminated");
+  await until(page, "the terminal's note that the session is gone", async () =>
+    (await terminalText(page)).includes("attaches to the next session"),
+  );
+  await shot(page, "07-terminal-after-destroy");
+  await runNewLine(page, 'print("recreated", 2 + 3)');
+  await outputFrame(page)
+    .locator("pre", { hasText: "recreated 5" })
+    .first()
+    .waitFor();
+  await until(
+    page,
+    "the new session's prompt in the terminal, no key pressed",
+    async () => /[$#]\s*$/m.test(await afterLastNote(page)),
+  );
+  const text = await terminalText(page);
+  await shot(page, "08-terminal-after-re-create");
+  await page.locator(".terminal-wrapper.active .xterm-screen:visible").click();
+  await page.keyboard.type("echo new-$((3*3))\r", { delay: 20 });
+  await until(page, "echo in the new session's terminal", async () =>
+    /^new-9\s*$/m.test(await terminalText(page)),
+  );
+  report("terminal-after-destroy", {
+    askedForKey: text.includes("Press any key to reconnect"),
+    keptScreen: /^after-4\s*$/m.test(text),
   });
 }
 
