@@ -32,16 +32,19 @@ async function until(page, what, check, timeout = WAIT) {
   );
 }
 
+/** Run the palette command whose title has `title`. Its row is clicked, not Enter pressed:
+ * Enter runs the focused row, which may still be another (a recently used command) while the
+ * palette filters under load. */
 async function command(page, title) {
   await page.keyboard.press("F1");
   const input = page.locator(".quick-input-widget input");
   await input.waitFor({ state: "visible", timeout: WAIT });
   await input.fill(`>${title}`);
-  const row = page
+  await page
     .locator(".quick-input-list .monaco-list-row", { hasText: title })
-    .first();
-  await row.waitFor({ state: "visible", timeout: WAIT });
-  await page.keyboard.press("Enter");
+    .first()
+    .locator(".label-name")
+    .click({ timeout: WAIT });
 }
 
 /** Run the palette command titled exactly `title`, not another that starts the same way
@@ -312,8 +315,13 @@ async function terminalReconnects(page) {
     (await terminalText(page)).includes("Press any key to reconnect"),
   );
   await page.keyboard.press("Enter");
-  await until(page, "the reconnected note", async () =>
-    (await terminalText(page)).includes("reconnected to"),
+  // Typed only at the new shell's prompt: keys sent while it starts may be flushed by it.
+  await until(
+    page,
+    "the reconnected shell's prompt",
+    async () =>
+      (await terminalText(page)).includes("reconnected to") &&
+      /[$#]\s*$/m.test(await afterLastNote(page)),
   );
   await page.keyboard.type("echo again-$((2*3))\r", { delay: 20 });
   await until(page, "echo after reconnecting", async () =>
@@ -852,9 +860,12 @@ async function afterLastNote(page) {
 /** Destroy Session ends the session's shell; the next run creates a new session, and the
  * terminal attaches to the new session's shell by itself: its prompt shows, no key pressed. */
 async function terminalAfterDestroy(page) {
+  await recordStatus(page); // "terminated" lasts only until the next action
   await command(page, "Backend.AI: Destroy Session");
   await confirmDialog(page, "Destroy");
-  await statusShows(page, "terminated");
+  await until(page, "the session destroyed (status bar)", async () =>
+    (await statusSeen(page)).some((text) => /: terminated/.test(text)),
+  );
   await until(page, "the terminal's note that the session is gone", async () =>
     (await terminalText(page)).includes("attaches to the next session"),
   );

@@ -73,7 +73,9 @@ def test_the_first_hour_in_vscode(tmp_path: Path) -> None:
     assert not recreated["askedForKey"], "after Destroy Session, no key press is asked for"
     assert recreated["keptScreen"], "the terminal's screen survives the new session"
 
-    [channel] = logs.glob("*/exthost*/bai-bridge.bai-bridge/Backend.AI Bridge.log")
+    channels = sorted(logs.glob("*/exthost*/bai-bridge.bai-bridge/Backend.AI Bridge.log"))
+    assert len(channels) == 1, f"one extension host's log channel, not {channels}"
+    [channel] = channels
     text = channel.read_text()
     assert re.search(r"\[info\] bai_bridge\.\S+: ", text), text[-2000:]
     stamped = re.compile(r"\[\w+\] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
