@@ -44,13 +44,15 @@ def warn_unsynced(ls: BridgeServer) -> None:
 
 def warn_root_removed(ls: BridgeServer) -> None:
     """The synced folder left the workspace: sync keeps going there until a restart."""
-    if ls.sync is None or ls.sync.root.resolve() in {p.resolve() for p in folder_paths(ls)}:
+    services = ls.services_now()
+    first = services.folders.first if services is not None else None
+    if first is None or first.root in {p.resolve() for p in folder_paths(ls)}:
         return
-    key = f"removed-folder:{ls.sync.root}"
+    key = f"removed-folder:{first.root}"
     if key not in ls.reported_problems:
         ls.reported_problems.add(key)
         ls.tell(
-            f"bai-bridge: {ls.sync.root.name} left the workspace but stays the synced folder; "
+            f"bai-bridge: {first.root.name} left the workspace but stays the synced folder; "
             "restart the language server to sync the new first folder.",
             types.MessageType.Warning,
         )
