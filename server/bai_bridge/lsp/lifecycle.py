@@ -137,10 +137,11 @@ async def _start(ls: BridgeServer) -> None:
     completion = CompletionEngine(sessions, mirror, options.completion_timeout)
     packages = _packages(ls, sessions, options) if options.session_environment else None
     folders = sync.attach(ls, sessions)
-    ls.set_up(Services(api, sessions, mirror, completion, folders, packages))
+    services = Services(api, sessions, mirror, completion, folders, packages)
+    ls.set_up(services)
     if packages is not None:
         packages.attach()
-    folders_feature.warn_unsynced(ls)
+    folders_feature.tell_places(ls, services)
     ls.tasks.spawn(watch.start_watching(ls), "watch-files")
     ls.tasks.spawn(_warm_up(ls), "session-start")
 

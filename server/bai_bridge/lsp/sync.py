@@ -16,10 +16,11 @@ from bai_bridge.api import Kernel
 
 from . import protocol
 from .commands import command
+from .folder_sessions import FolderSessions
 from .progress import progress
 from .server import BridgeServer
 from .session import SessionManager
-from .sync_folders import WORK_DIR, SyncFolder, SyncFolders
+from .sync_folders import WORK_DIR, SyncFolder, SyncFolders, place_for
 from .sync_plan import Conflict
 from .sync_service import SyncService
 
@@ -31,6 +32,7 @@ __all__ = [
     "relative_path",
     "start_folder",
     "tell_kept",
+    "workspace_roots",
 ]
 
 log = logging.getLogger(__name__)
@@ -61,9 +63,13 @@ def file_folder(ls: BridgeServer, uri: str) -> tuple[SyncFolder, str] | None:
 def attach(ls: BridgeServer, sessions: SessionManager) -> SyncFolders:
     """The syncs of the workspace folders (none without one), run by ``sessions``."""
     folders = SyncFolders()
-    root = ls.root
-    if root is not None:
-        folders.add(start_folder(ls, sessions, root.resolve(), WORK_DIR))
+    roots = workspace_roots(ls)
+    if roots:  # the first to the work dir, exactly as a one-folder workspace
+        folders.add(start_folder(ls, sessions, roots[0], WORK_DIR))
+    for root in roots[1:]:
+        if not folders.holds(root):
+            place = place_for(root, folders.places(), roots[0])
+            folders.add(start_folder(ls, sessions, root, place))
 
     async def on_ready(kernel: Kernel, reason: str) -> None:
         if reason in ("created", "attached"):  # what the session holds is not known
@@ -82,9 +88,17 @@ def attach(ls: BridgeServer, sessions: SessionManager) -> SyncFolders:
     return folders
 
 
+def workspace_roots(ls: BridgeServer) -> list[Path]:
+    """The workspace folders, resolved, in the client's order (the root URI of a client
+    without folders)."""
+    uris = [f.uri for f in ls.workspace.folders.values()] or [ls.workspace.root_uri]
+    paths = [to_fs_path(uri) for uri in uris if uri]
+    return [Path(p).resolve() for p in paths if p]
+
+
 def start_folder(ls: BridgeServer, sessions: SessionManager, root: Path, place: str) -> SyncFolder:
     """A folder's sync, its saves sent by a worker of its own."""
-    service = SyncService(root, ls.options, sessions)
+    service = SyncService(root, ls.options, FolderSessions(sessions, place))
     service.on_conflicts = lambda conflicts: _ask(ls, service, conflicts)
     service.on_failure = lambda path, e: ls.fail(f"syncing {path}", e)
     service.on_too_large = lambda paths: _tell_too_large(ls, paths)
@@ -93,15 +107,18 @@ def start_folder(ls: BridgeServer, sessions: SessionManager, root: Path, place: 
     return SyncFolder(root, place, service, worker)
 
 
-async def sync_with_progress(ls: BridgeServer) -> protocol.SyncResult | None:
-    """Every folder, one after the other: one result, its paths as the session has them."""
+async def sync_with_progress(
+    ls: BridgeServer, only: list[SyncFolder] | None = None
+) -> protocol.SyncResult | None:
+    """Every folder (or ``only`` these), one after the other: one result, its paths as the
+    session has them."""
     services = await ls.started_services()
     if services is None:
         return None
     results: list[tuple[SyncFolder, protocol.SyncResult]] = []
     try:
         async with progress(ls, "bai-bridge: syncing the workspace") as report:
-            for folder in services.folders:
+            for folder in services.folders if only is None else only:
                 results.append((folder, await folder.service.sync_workspace(report)))
     except Exception as e:
         ls.fail("syncing the workspace", e)
