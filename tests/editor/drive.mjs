@@ -765,6 +765,28 @@ async function runFileInSession(page) {
   report("run-file", { titles, png: size });
 }
 
+/** A two-folder workspace: Run File on a file of the second folder runs it in that folder's
+ * place in the session (its label is the session path, its working directory that folder). */
+async function foldersScenario(page) {
+  await openFile(page, config.fileName);
+  await exactCommand(page, "Backend.AI: Run File");
+  const frame = outputFrame(page);
+  const run = frame
+    .locator(".run", {
+      has: frame.locator(".run-label", {
+        hasText: `${config.runLabel} · finished`,
+      }),
+    })
+    .last();
+  await run.waitFor({ timeout: WAIT });
+  const printed = await until(page, "the file's output", async () => {
+    const text = await run.innerText();
+    return text.includes("CWD=") && text;
+  });
+  await shot(page, "folders-run-file");
+  report("folders", { printed, ...(await workbenchState(page)) });
+}
+
 /** Open the scenario's file and run its first line with Shift+Enter, to its end. */
 async function runFirstLine(page) {
   await openFile(page, config.fileName);
@@ -1021,14 +1043,17 @@ async function main() {
   });
   page.setDefaultTimeout(WAIT);
   try {
-    await page.goto(
-      `${config.url}/?folder=${encodeURIComponent(config.workspace)}`,
-    );
+    const opened = config.workspaceFile
+      ? `workspace=${encodeURIComponent(config.workspaceFile)}`
+      : `folder=${encodeURIComponent(config.workspace)}`;
+    await page.goto(`${config.url}/?${opened}`);
     await page.locator(".monaco-workbench").waitFor({ timeout: WAIT });
     if (config.scenario === "first-hour") {
       await firstHourScenario(page);
     } else if (config.scenario === "attach") {
       await attachScenario(page);
+    } else if (config.scenario === "folders") {
+      await foldersScenario(page);
     } else {
       await openFile(page, config.fileName);
       await (config.scenario === "install"
