@@ -215,3 +215,19 @@ async def test_a_folder_added_later_syncs_and_a_removed_one_stops(
     # the folders still there keep syncing
     save(client, second / "lib.py", "Y = 4\n")
     await wait_for_contents(client, bridge, workspace, {f"{second.name}/lib.py": "Y = 4\n"})
+
+
+async def test_a_folder_inside_another_syncs_as_part_of_it(
+    client: LanguageClient, bridge: Recorder, workspace: Path, second: Path
+) -> None:
+    told = len([m for m in client.messages if "workspace folders sync to" in m.message])
+    client.workspace_did_change_workspace_folders(
+        types.DidChangeWorkspaceFoldersParams(
+            event=types.WorkspaceFoldersChangeEvent(added=[folder(second / "pkg")], removed=[])
+        )
+    )
+    await command(client, protocol.SESSION_INFO)  # a round trip: the addition was handled
+    assert len([m for m in client.messages if "workspace folders sync to" in m.message]) == told
+    save(client, second / "pkg" / "where.py", SHOW + "# saved\n")
+    want = {f"{second.name}/pkg/where.py": SHOW + "# saved\n", "pkg/where.py": None}
+    await wait_for_contents(client, bridge, workspace, want)

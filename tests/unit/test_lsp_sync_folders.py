@@ -13,7 +13,7 @@ from pygls.uris import from_fs_path
 from bai_bridge.api import APIConfig, APISession
 from bai_bridge.lsp.config import BridgeOptions
 from bai_bridge.lsp.session import SessionManager
-from bai_bridge.lsp.sync_folders import WORK_DIR, SyncFolder, SyncFolders, place_for
+from bai_bridge.lsp.sync_folders import WORK_DIR, SyncFolder, SyncFolders, outermost, place_for
 from bai_bridge.lsp.sync_service import SyncService
 from bai_bridge.lsp.tasks import BackgroundTasks
 
@@ -95,3 +95,9 @@ def test_a_place_is_the_folder_name_unique_among_places_and_the_first_folders_fi
     assert place_for(tmp_path / "z" / "data", [], first) == "data-2"  # main/data is there
     assert place_for(tmp_path / "z" / "notes.txt", [], first) == "notes.txt-2"
     assert place_for(tmp_path / ".bai-bridge", [], None) == ".bai-bridge-2"
+
+
+def test_a_folder_inside_another_is_synced_as_part_of_it(tmp_path: Path) -> None:
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    assert outermost([a / "sub", b, a, b, c / "x" / "y"]) == [b, a, c / "x" / "y"]
+    assert outermost([a, tmp_path / "ab"]) == [a, tmp_path / "ab"]  # a prefix is no parent

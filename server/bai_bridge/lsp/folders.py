@@ -5,11 +5,7 @@ stop their sync. The person is told once where each folder goes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from pathlib import Path
-
 from lsprotocol import types
-from pygls.uris import to_fs_path
 
 from . import sync, watch
 from .server import BridgeServer
@@ -35,25 +31,21 @@ def tell_places(ls: BridgeServer, services: Services) -> None:
         )
 
 
-def _paths(folders: Sequence[types.WorkspaceFolder]) -> list[Path]:
-    paths = (to_fs_path(f.uri) for f in folders)
-    return [Path(p).resolve() for p in paths if p]
-
-
-async def changed_folders(ls: BridgeServer, added: list[Path], removed: list[Path]) -> None:
-    """Stop the syncs of removed folders (their files stay in the session), start and sync
-    the added ones, watch the folders anew."""
+async def follow_workspace(ls: BridgeServer) -> None:
+    """Sync the folders the workspace has now: the syncs of folders gone (or now inside
+    another) stop, their files staying in the session; new ones start and sync."""
     services = ls.services_now()
     if services is None:
         return  # the start reads the folders as they are then
     folders = services.folders
-    stopped = [gone for root in removed if (gone := folders.remove(root)) is not None]
+    present = sync.workspace_roots(ls, root_uri=False)
+    stopped = [gone for f in folders if f.root not in present and (gone := folders.remove(f.root))]
     for gone in stopped:
         gone.worker.cancel()
         await gone.service.flush()  # its records let a later sync trust the session
     started: list[SyncFolder] = []
     first = folders.first.root if folders.first is not None else None
-    for root in added:
+    for root in present:
         if not folders.holds(root):
             place = place_for(root, folders.places(), first)
             started.append(sync.start_folder(ls, services.sessions, root, place))
@@ -69,5 +61,5 @@ async def changed_folders(ls: BridgeServer, added: list[Path], removed: list[Pat
 def register(server: BridgeServer) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
     async def changed(ls: BridgeServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
-        await ls.until_started()
-        await changed_folders(ls, _paths(params.event.added), _paths(params.event.removed))
+        await ls.until_started()  # pygls has updated the workspace's folders by now
+        await follow_workspace(ls)

@@ -20,7 +20,7 @@ from .folder_sessions import FolderSessions
 from .progress import progress
 from .server import BridgeServer
 from .session import SessionManager
-from .sync_folders import WORK_DIR, SyncFolder, SyncFolders, place_for
+from .sync_folders import WORK_DIR, SyncFolder, SyncFolders, outermost, place_for
 from .sync_plan import Conflict
 from .sync_service import SyncService
 
@@ -67,9 +67,8 @@ def attach(ls: BridgeServer, sessions: SessionManager) -> SyncFolders:
     if roots:  # the first to the work dir, exactly as a one-folder workspace
         folders.add(start_folder(ls, sessions, roots[0], WORK_DIR))
     for root in roots[1:]:
-        if not folders.holds(root):
-            place = place_for(root, folders.places(), roots[0])
-            folders.add(start_folder(ls, sessions, root, place))
+        place = place_for(root, folders.places(), roots[0])
+        folders.add(start_folder(ls, sessions, root, place))
 
     async def on_ready(kernel: Kernel, reason: str) -> None:
         if reason in ("created", "attached"):  # what the session holds is not known
@@ -88,12 +87,14 @@ def attach(ls: BridgeServer, sessions: SessionManager) -> SyncFolders:
     return folders
 
 
-def workspace_roots(ls: BridgeServer) -> list[Path]:
-    """The workspace folders, resolved, in the client's order (the root URI of a client
-    without folders)."""
-    uris = [f.uri for f in ls.workspace.folders.values()] or [ls.workspace.root_uri]
+def workspace_roots(ls: BridgeServer, *, root_uri: bool = True) -> list[Path]:
+    """The workspace folders to sync, resolved, in the client's order (the root URI of a
+    client without folders, if ``root_uri``); one inside another is synced as part of it."""
+    uris = [f.uri for f in ls.workspace.folders.values()]
+    if not uris and root_uri:
+        uris = [ls.workspace.root_uri]
     paths = [to_fs_path(uri) for uri in uris if uri]
-    return [Path(p).resolve() for p in paths if p]
+    return outermost([Path(p).resolve() for p in paths if p])
 
 
 def start_folder(ls: BridgeServer, sessions: SessionManager, root: Path, place: str) -> SyncFolder:

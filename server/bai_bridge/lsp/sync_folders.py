@@ -6,7 +6,8 @@ does; every other folder to a sub-directory of the work dir named after it. Noth
 when a folder is added or removed later: the first folder's files stay where code and earlier
 sessions expect them, and a folder added at runtime takes a name no file or folder at the top
 of the first folder has, so the two syncs never share a session path. Names are made unique
-in folder order ("src", "src-2").
+in folder order ("src", "src-2"). A workspace folder inside another one is synced as part of
+it, not a second time.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pygls.uris import to_fs_path
 
 from .sync_service import SyncService
 
-__all__ = ["WORK_DIR", "SyncFolder", "SyncFolders", "place_for", "remote_path"]
+__all__ = ["WORK_DIR", "SyncFolder", "SyncFolders", "outermost", "place_for", "remote_path"]
 
 WORK_DIR = ""  # the first folder's place: the session's work dir itself
 RESERVED = frozenset({".bai-bridge"})  # the first folder's manifest lives there
@@ -48,6 +49,13 @@ class SyncFolder:
 
 def remote_path(place: str, rel: str) -> str:
     return f"{place}/{rel}" if place else rel
+
+
+def outermost(roots: list[Path]) -> list[Path]:
+    """``roots`` (resolved) in their order, without repeats and without the ones inside
+    another of them."""
+    unique = list(dict.fromkeys(roots))
+    return [r for r in unique if not any(r != o and r.is_relative_to(o) for o in unique)]
 
 
 def place_for(root: Path, taken: Iterable[str], first: Path | None) -> str:
