@@ -734,20 +734,25 @@ const editorLine = (page, text) =>
     })
     .last();
 
+/** The output view's last run labelled `label`, once it has finished. */
+async function finishedRun(page, label) {
+  const frame = outputFrame(page);
+  const run = frame
+    .locator(".run", {
+      has: frame.locator(".run-label", { hasText: `${label} · finished` }),
+    })
+    .last();
+  await run.waitFor({ timeout: WAIT });
+  return run;
+}
+
 /** Run File runs the file in the session's namespace: its plot shows in the output view and
  * the name it defined answers a Run Selection after it. */
 async function runFileInSession(page) {
   await openFile(page, config.runFileName);
   const titles = await exactCommand(page, "Backend.AI: Run File");
   const frame = outputFrame(page);
-  const run = frame
-    .locator(".run", {
-      has: frame.locator(".run-label", {
-        hasText: `${config.runFileName} · finished`,
-      }),
-    })
-    .last();
-  await run.waitFor({ timeout: WAIT });
+  const run = await finishedRun(page, config.runFileName);
   const png = run.locator('img[src^="data:image/png"]').first();
   const size = await until(page, "the file's plot to load", () =>
     png.evaluate(
@@ -770,15 +775,7 @@ async function runFileInSession(page) {
 async function foldersScenario(page) {
   await openFile(page, config.fileName);
   await exactCommand(page, "Backend.AI: Run File");
-  const frame = outputFrame(page);
-  const run = frame
-    .locator(".run", {
-      has: frame.locator(".run-label", {
-        hasText: `${config.runLabel} · finished`,
-      }),
-    })
-    .last();
-  await run.waitFor({ timeout: WAIT });
+  const run = await finishedRun(page, config.runLabel);
   const printed = await until(page, "the file's output", async () => {
     const text = await run.innerText();
     return text.includes("CWD=") && text;

@@ -1,7 +1,8 @@
 """`create_server()`: a fresh bai-bridge language server with every feature registered.
 
-The server object holds the per-connection state (the API session, the compute session, the
-sync and run bookkeeping); features reach it through the ``ls`` argument of their handlers.
+The server object holds the per-connection state: the settings, the background tasks, and the
+`Services` the start creates (the API session, the compute session, a sync per workspace
+folder, the mirror); features reach it through the ``ls`` argument of their handlers.
 """
 
 from __future__ import annotations
