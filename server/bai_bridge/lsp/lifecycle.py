@@ -122,13 +122,7 @@ async def _start(ls: BridgeServer) -> None:
         return
     api = APISession(config)
     await api.open()  # negotiation failures are logged; the first real call reports
-    name = options.session_name or default_session_name(ls.root)
-    sessions = SessionManager(api, options, name, ls.tasks, lambda s: _push_status(ls, s))
-    # The first action after a pause needs no new connection; a failed keep-warm request
-    # is a drop noticed while idle.
-    api.keep_warm(sessions.suspect)
-    sessions.attach_target = options.attach_session or None
-    sessions.on_notice = lambda text: ls.tell(f"bai-bridge: {text}.", types.MessageType.Info)
+    sessions = _session_manager(ls, api, options)
     mirror = NamespaceMirror(sessions, ls.tasks)
     if options.namespace_mirror:  # off, it stays empty and never asks the kernel
         mirror.attach()
@@ -144,6 +138,17 @@ async def _start(ls: BridgeServer) -> None:
     folders_feature.tell_places(ls, services)
     ls.tasks.spawn(watch.start_watching(ls), "watch-files")
     ls.tasks.spawn(_warm_up(ls), "session-start")
+
+
+def _session_manager(ls: BridgeServer, api: APISession, options: BridgeOptions) -> SessionManager:
+    name = options.session_name or default_session_name(ls.root)
+    sessions = SessionManager(api, options, name, ls.tasks, lambda s: _push_status(ls, s))
+    # The first action after a pause needs no new connection; a failed keep-warm request
+    # is a drop noticed while idle.
+    api.keep_warm(sessions.suspect)
+    sessions.attach_target = options.attach_session or None
+    sessions.on_notice = lambda text: ls.tell(f"bai-bridge: {text}.", types.MessageType.Info)
+    return sessions
 
 
 def _packages(
