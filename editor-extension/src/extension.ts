@@ -72,7 +72,7 @@ export async function activate(
   const terminals = new SessionTerminals();
   const extraPaths = new PythonExtraPaths(log);
   const memory = new SessionMemory(context.workspaceState, () =>
-    vscode.workspace.workspaceFolders?.[0]?.uri.toString(),
+    (vscode.workspace.workspaceFolders ?? []).map((folder) => folder.uri.toString()),
   );
   // The view asks through the client, which tells it of runs' ends: typed to break the cycle.
   const variables: VariablesView = new VariablesView((): Promise<VariablesResult> =>

@@ -50,6 +50,7 @@ export const SESSION_STATES = [
   "busy",
   "restarting",
   "reconnecting",
+  "destroying",
   "terminated",
   "error",
 ] as const;

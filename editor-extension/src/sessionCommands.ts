@@ -1,5 +1,5 @@
 // "Backend.AI: Attach to Session…": a QuickPick of the person's sessions ("New session"
-// first); the choice is made by the server and remembered for this workspace folder.
+// first); the choice is made by the server and remembered for every folder of the window.
 import * as vscode from "vscode";
 
 import type { CommandDeps } from "./commands";

@@ -1,6 +1,7 @@
-// The session chosen for a workspace folder, kept in VS Code's workspaceState and handed to
-// the language server at its next start (`attachSession`). Pure apart from the Memento it is
-// given, so unit-tested.
+// The session chosen in a window, kept in VS Code's workspaceState for every workspace folder
+// of the window and handed to the language server at its next start (`attachSession`): a
+// folder opened later in another window (or alone) finds the session it worked in. Pure apart
+// from the Memento it is given, so unit-tested.
 
 export interface RememberedSession {
   id: string;
@@ -18,25 +19,27 @@ const PREFIX = "baiBridge.session:";
 export class SessionMemory {
   constructor(
     private readonly state: StateStore,
-    private readonly folder: () => string | undefined,
+    private readonly folders: () => readonly string[],
   ) {}
 
-  private key(): string | undefined {
-    const folder = this.folder();
-    return folder === undefined ? undefined : PREFIX + folder;
-  }
-
+  /** The session remembered for the window: the first folder's that has one. */
   get(): RememberedSession | undefined {
-    const key = this.key();
-    const found = key === undefined ? undefined : this.state.get(key);
-    return isRemembered(found) ? found : undefined;
+    for (const folder of this.folders()) {
+      const found = this.state.get(PREFIX + folder);
+      if (isRemembered(found)) return found;
+    }
+    return undefined;
   }
 
-  /** The session the editor works in now: what the next start attaches to. */
+  /** The session the editor works in now, for every folder of the window: what the next
+   * start attaches to. */
   async remember(id: string | null | undefined, name: string): Promise<void> {
-    const key = this.key();
-    if (key === undefined || !id || this.get()?.id === id) return;
-    await this.state.update(key, { id, name });
+    if (!id) return;
+    const stale = this.folders().filter((folder) => {
+      const found = this.state.get(PREFIX + folder);
+      return !isRemembered(found) || found.id !== id;
+    });
+    for (const folder of stale) await this.state.update(PREFIX + folder, { id, name });
   }
 
   /** The server option for the next start (none when nothing was chosen here). */

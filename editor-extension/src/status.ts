@@ -13,6 +13,7 @@ const ICONS: Record<SessionState, string> = {
   busy: "$(sync~spin)",
   restarting: "$(loading~spin)",
   reconnecting: "$(plug)",
+  destroying: "$(trash)",
   terminated: "$(vm-outline)",
   error: "$(error)",
 };

@@ -236,6 +236,57 @@ test("attaching to another session moves the terminal to its shell", async () =>
   await screen.waitFor("its output", () => screen.text.includes("new shell"));
 });
 
+test("a destroyed session: the terminal waits for the next one and attaches to its shell", async () => {
+  const terminal = connect();
+  await screen.waitFor("a connection", () => received.length === 1);
+  nth(0).socket.send(replay("old$ ", 0));
+  await screen.waitFor("the old prompt", () => screen.text.includes("old$ "));
+  terminal.ending(); // the status said "destroying"
+  nth(0).socket.terminate(); // a manager cancels the socket: however it closes, no retry
+  await screen.waitFor("the note", () => screen.text.includes("attaches to the next session"));
+  terminal.ended(); // "terminated": already said
+  assert.equal(screen.text.split("the session ended").length, 2);
+  terminal.started(); // a new session is running
+  await screen.waitFor("a connection to it", () => received.length === 2);
+  assert.deepEqual(asked, [-1, 0]); // all of the new shell's output, its prompt too
+  nth(1).socket.send(replay("new$ ", 0));
+  await screen.waitFor("the new prompt, no key pressed", () => screen.text.endsWith("new$ "));
+  assert.ok(screen.text.includes("attached to s1"));
+  for (const wrong of ["connection lost", "Press any key to reconnect", "not kept", "bytes of"])
+    assert.ok(!screen.text.includes(wrong), wrong);
+  assert.equal(asked.length, 2);
+});
+
+test("a shell ended before the session's end was told: the note is corrected", async () => {
+  const terminal = connect();
+  await screen.waitFor("a connection", () => received.length === 1);
+  nth(0).socket.close(1000); // the destroy's close came before the status
+  await screen.waitFor("the usual note", () => screen.text.includes("Press any key"));
+  terminal.ended();
+  await screen.waitFor("the note", () => screen.text.includes("attaches to the next session"));
+  terminal.moved(); // the next session has another id
+  await screen.waitFor("a connection to it", () => received.length === 2);
+  assert.deepEqual(asked, [-1, 0]);
+  assert.ok(screen.text.includes("a new session started"));
+});
+
+test("after the session ended, a key starts a new one and attaches to its shell", async () => {
+  const terminal = connect();
+  await screen.waitFor("a connection", () => received.length === 1);
+  nth(0).socket.send(replay("old$ ", 40));
+  await screen.waitFor("the old prompt", () => screen.text.includes("old$ "));
+  const closed = new Promise((resolve) => {
+    nth(0).socket.once("close", resolve);
+  });
+  terminal.ended(); // the socket is still open (a manager that has not closed it yet)
+  await closed; // the ended session's shell is left
+  terminal.input("x");
+  await screen.waitFor("a connection", () => received.length === 2);
+  assert.deepEqual(asked, [-1, 0]);
+  assert.ok(screen.text.includes("starting a new session"));
+  await screen.waitFor("attached", () => screen.text.includes("attached to s1"));
+});
+
 test("a restart that leaves the shell alone leaves the terminal alone", async () => {
   const terminal = connect();
   await screen.waitFor("a connection", () => received.length === 1);

@@ -73,17 +73,47 @@ class Store implements StateStore {
 
 test("the chosen session is remembered per workspace folder and offered at the next start", async () => {
   const store = new Store();
-  let folder: string | undefined = "file:///work/a";
-  const memory = new SessionMemory(store, () => folder);
+  let folders: string[] = ["file:///work/a"];
+  const memory = new SessionMemory(store, () => folders);
   assert.deepEqual(memory.serverOption(), {});
   await memory.remember(webui.id, webui.name);
   assert.deepEqual(memory.serverOption(), { attachSession: webui.id });
   assert.deepEqual(memory.get(), { id: webui.id, name: "webui-train" });
-  folder = "file:///work/b";
+  folders = ["file:///work/b"];
   assert.deepEqual(memory.serverOption(), {});
   await memory.remember(null, "not started");
   assert.equal(memory.get(), undefined);
-  folder = undefined;
+  folders = [];
   await memory.remember("id", "no folder");
   assert.deepEqual([...store.values.keys()], ["baiBridge.session:file:///work/a"]);
+});
+
+test("a window of several folders remembers its session for each; the first folder that has one is read", async () => {
+  const store = new Store();
+  store.values.set("baiBridge.session:file:///work/b", { id: "b-session", name: "b" });
+  let folders = ["file:///work/a", "file:///work/b", "file:///work/c"];
+  const memory = new SessionMemory(store, () => folders);
+  assert.deepEqual(memory.get(), { id: "b-session", name: "b" }); // a has none: b's is read
+  await memory.remember(webui.id, webui.name);
+  for (const folder of folders) {
+    assert.deepEqual(store.values.get(`baiBridge.session:${folder}`), {
+      id: webui.id,
+      name: "webui-train",
+    });
+  }
+  folders = ["file:///work/c"]; // c opened alone later finds the session it worked in
+  assert.deepEqual(memory.serverOption(), { attachSession: webui.id });
+  let writes = 0;
+  const counting = new SessionMemory(
+    {
+      get: (key) => store.get(key),
+      update: (key, value) => {
+        writes += 1;
+        return store.update(key, value);
+      },
+    },
+    () => ["file:///work/a", "file:///work/b"],
+  );
+  await counting.remember(webui.id, webui.name); // already remembered everywhere
+  assert.equal(writes, 0);
 });

@@ -32,16 +32,19 @@ async function until(page, what, check, timeout = WAIT) {
   );
 }
 
+/** Run the palette command whose title has `title`. Its row is clicked, not Enter pressed:
+ * Enter runs the focused row, which may still be another (a recently used command) while the
+ * palette filters under load. */
 async function command(page, title) {
   await page.keyboard.press("F1");
   const input = page.locator(".quick-input-widget input");
   await input.waitFor({ state: "visible", timeout: WAIT });
   await input.fill(`>${title}`);
-  const row = page
+  await page
     .locator(".quick-input-list .monaco-list-row", { hasText: title })
-    .first();
-  await row.waitFor({ state: "visible", timeout: WAIT });
-  await page.keyboard.press("Enter");
+    .first()
+    .locator(".label-name")
+    .click({ timeout: WAIT });
 }
 
 /** Run the palette command titled exactly `title`, not another that starts the same way
@@ -312,8 +315,13 @@ async function terminalReconnects(page) {
     (await terminalText(page)).includes("Press any key to reconnect"),
   );
   await page.keyboard.press("Enter");
-  await until(page, "the reconnected note", async () =>
-    (await terminalText(page)).includes("reconnected to"),
+  // Typed only at the new shell's prompt: keys sent while it starts may be flushed by it.
+  await until(
+    page,
+    "the reconnected shell's prompt",
+    async () =>
+      (await terminalText(page)).includes("reconnected to") &&
+      /[$#]\s*$/m.test(await afterLastNote(page)),
   );
   await page.keyboard.type("echo again-$((2*3))\r", { delay: 20 });
   await until(page, "echo after reconnecting", async () =>
@@ -601,7 +609,9 @@ async function variablesView(page) {
   });
   await row.click();
   // hasText matches textContent: the label and its description have no space between them.
-  const detail = rows.filter({ hasText: /^\s*value\s*\[1, 2, 3\]\s*$/ }).first();
+  const detail = rows
+    .filter({ hasText: /^\s*value\s*\[1, 2, 3\]\s*$/ })
+    .first();
   await detail.waitFor({ timeout: WAIT });
   await shot(page, "17-variables");
   report("variables-view", { row: text, detail: await detail.innerText() });
@@ -724,20 +734,25 @@ const editorLine = (page, text) =>
     })
     .last();
 
+/** The output view's last run labelled `label`, once it has finished. */
+async function finishedRun(page, label) {
+  const frame = outputFrame(page);
+  const run = frame
+    .locator(".run", {
+      has: frame.locator(".run-label", { hasText: `${label} · finished` }),
+    })
+    .last();
+  await run.waitFor({ timeout: WAIT });
+  return run;
+}
+
 /** Run File runs the file in the session's namespace: its plot shows in the output view and
  * the name it defined answers a Run Selection after it. */
 async function runFileInSession(page) {
   await openFile(page, config.runFileName);
   const titles = await exactCommand(page, "Backend.AI: Run File");
   const frame = outputFrame(page);
-  const run = frame
-    .locator(".run", {
-      has: frame.locator(".run-label", {
-        hasText: `${config.runFileName} · finished`,
-      }),
-    })
-    .last();
-  await run.waitFor({ timeout: WAIT });
+  const run = await finishedRun(page, config.runFileName);
   const png = run.locator('img[src^="data:image/png"]').first();
   const size = await until(page, "the file's plot to load", () =>
     png.evaluate(
@@ -753,6 +768,20 @@ async function runFileInSession(page) {
     .waitFor({ timeout: WAIT });
   await shot(page, "05-run-file");
   report("run-file", { titles, png: size });
+}
+
+/** A two-folder workspace: Run File on a file of the second folder runs it in that folder's
+ * place in the session (its label is the session path, its working directory that folder). */
+async function foldersScenario(page) {
+  await openFile(page, config.fileName);
+  await exactCommand(page, "Backend.AI: Run File");
+  const run = await finishedRun(page, config.runLabel);
+  const printed = await until(page, "the file's output", async () => {
+    const text = await run.innerText();
+    return text.includes("CWD=") && text;
+  });
+  await shot(page, "folders-run-file");
+  report("folders", { printed, ...(await workbenchState(page)) });
 }
 
 /** Open the scenario's file and run its first line with Shift+Enter, to its end. */
@@ -819,8 +848,12 @@ async function firstHourScenario(page) {
   );
   await command(page, "Backend.AI: Restart Session");
   await confirmDialog(page, "Restart");
-  await until(page, "the terminal re-attached after the restart", async () =>
-    (await terminalText(page)).includes("reconnected to"),
+  await until(
+    page,
+    "the restarted session's prompt, no key pressed",
+    async () =>
+      (await terminalText(page)).includes("reconnected to") &&
+      /[$#]\s*$/m.test(await afterLastNote(page)),
   );
   await page.locator(".terminal-wrapper.active .xterm-screen:visible").click();
   await page.keyboard.type("echo after-$((2+2))\r", { delay: 20 });
@@ -832,6 +865,50 @@ async function firstHourScenario(page) {
   report("terminal-after-restart", {
     keptScreen: /^before-2\s*$/m.test(text),
     askedForKey: text.includes("Press any key"),
+  });
+  await terminalAfterDestroy(page);
+}
+
+/** What the terminal shows after its last "[Backend.AI]" note. */
+async function afterLastNote(page) {
+  const text = await terminalText(page);
+  const at = text.lastIndexOf("[Backend.AI]");
+  return at < 0 ? text : text.slice(text.indexOf("\n", at) + 1);
+}
+
+/** Destroy Session ends the session's shell; the next run creates a new session, and the
+ * terminal attaches to the new session's shell by itself: its prompt shows, no key pressed. */
+async function terminalAfterDestroy(page) {
+  await recordStatus(page); // "terminated" lasts only until the next action
+  await command(page, "Backend.AI: Destroy Session");
+  await confirmDialog(page, "Destroy");
+  await until(page, "the session destroyed (status bar)", async () =>
+    (await statusSeen(page)).some((text) => /: terminated/.test(text)),
+  );
+  await until(page, "the terminal's note that the session is gone", async () =>
+    (await terminalText(page)).includes("attaches to the next session"),
+  );
+  await shot(page, "07-terminal-after-destroy");
+  await runNewLine(page, 'print("recreated", 2 + 3)');
+  await outputFrame(page)
+    .locator("pre", { hasText: "recreated 5" })
+    .first()
+    .waitFor();
+  await until(
+    page,
+    "the new session's prompt in the terminal, no key pressed",
+    async () => /[$#]\s*$/m.test(await afterLastNote(page)),
+  );
+  const text = await terminalText(page);
+  await shot(page, "08-terminal-after-re-create");
+  await page.locator(".terminal-wrapper.active .xterm-screen:visible").click();
+  await page.keyboard.type("echo new-$((3*3))\r", { delay: 20 });
+  await until(page, "echo in the new session's terminal", async () =>
+    /^new-9\s*$/m.test(await terminalText(page)),
+  );
+  report("terminal-after-destroy", {
+    askedForKey: text.includes("Press any key to reconnect"),
+    keptScreen: /^after-4\s*$/m.test(text),
   });
 }
 
@@ -963,14 +1040,17 @@ async function main() {
   });
   page.setDefaultTimeout(WAIT);
   try {
-    await page.goto(
-      `${config.url}/?folder=${encodeURIComponent(config.workspace)}`,
-    );
+    const opened = config.workspaceFile
+      ? `workspace=${encodeURIComponent(config.workspaceFile)}`
+      : `folder=${encodeURIComponent(config.workspace)}`;
+    await page.goto(`${config.url}/?${opened}`);
     await page.locator(".monaco-workbench").waitFor({ timeout: WAIT });
     if (config.scenario === "first-hour") {
       await firstHourScenario(page);
     } else if (config.scenario === "attach") {
       await attachScenario(page);
+    } else if (config.scenario === "folders") {
+      await foldersScenario(page);
     } else {
       await openFile(page, config.fileName);
       await (config.scenario === "install"

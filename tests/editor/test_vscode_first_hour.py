@@ -3,7 +3,8 @@ against the embedded backend: the session starts when the workspace opens, befor
 opened; Shift+Enter and Ctrl+Enter run the line as typed while the suggestion list is open
 (the list open at the end of a typed line used to swallow them); Run File runs the file in
 the session's namespace (its plot shows, its names stay for the next run; Run File as Job is
-a command of its own); the session terminal re-attaches by itself after Restart Session; the
+a command of its own); the session terminal re-attaches by itself after Restart Session, and
+after Destroy Session attaches to the next session's shell once a run starts one; the
 language server's log lines keep their levels in the "Backend.AI Bridge" channel. Screenshots
 and logs go to test-artifacts/editor-first-hour/ (the path is printed).
 """
@@ -68,8 +69,13 @@ def test_the_first_hour_in_vscode(tmp_path: Path) -> None:
     terminal = steps["terminal-after-restart"]
     assert terminal["keptScreen"], "the terminal's screen survives the restart"
     assert not terminal["askedForKey"], "the terminal re-attached without a key press"
+    recreated = steps["terminal-after-destroy"]
+    assert not recreated["askedForKey"], "after Destroy Session, no key press is asked for"
+    assert recreated["keptScreen"], "the terminal's screen survives the new session"
 
-    [channel] = logs.glob("*/exthost*/bai-bridge.bai-bridge/Backend.AI Bridge.log")
+    channels = sorted(logs.glob("*/exthost*/bai-bridge.bai-bridge/Backend.AI Bridge.log"))
+    assert len(channels) == 1, f"one extension host's log channel, not {channels}"
+    [channel] = channels
     text = channel.read_text()
     assert re.search(r"\[info\] bai_bridge\.\S+: ", text), text[-2000:]
     stamped = re.compile(r"\[\w+\] \d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")

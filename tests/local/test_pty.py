@@ -20,6 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
 from bai_bridge.local.pty import Terminal, TerminalClosed, TerminalOutput, serve_pty
+from bai_bridge.local.session_home import bash_rc, home_environment
 
 TIMEOUT = 10.0
 
@@ -390,6 +391,25 @@ async def test_ws_keystroke_echo_latency(pty_server: Any) -> None:
     median, p95 = latencies[25], latencies[47]
     print(f"\npty keystroke echo over the WebSocket: {median * 1e6:.0f} µs [{p95 * 1e6:.0f}]")
     assert median < 0.05
+
+
+async def test_bash_reads_the_persons_rc_with_their_home_then_lives_in_the_work_folder(
+    tmp_path: Path,
+) -> None:
+    person, work = tmp_path / "person", tmp_path / "the work"
+    work.mkdir()
+    person.mkdir()
+    (person / ".bashrc").write_text('BRIDGE_RC_SAW="$HOME"\n')
+    rc = tmp_path / "bashrc"
+    rc.write_text(bash_rc(person, work))
+    env = home_environment(shell_env(person), work)
+    term = await Terminal.spawn(tmp_path, env, bash_rc=rc)
+    try:
+        await term.write(b'echo "<$BRIDGE_RC_SAW|$HOME|$PWD|$XDG_CACHE_HOME>"\n')
+        seen = await read_until(term, rb"<[^$\r\n]*\|[^$\r\n]*\|[^$\r\n]*\|[^$\r\n]*>")
+        assert f"<{person}|{work}|{work}|{person}/.cache>".encode() in seen
+    finally:
+        await term.close()
 
 
 async def test_missing_shell_falls_back_to_bash(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import asyncio
 import base64
 import json
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -189,9 +189,11 @@ class Screen:
         self.offset: int | None = None  # of the terminal's output, once a replay told it
         self.replays: list[dict[str, Any]] = []
 
-    async def until(self, text: bytes) -> None:
+    async def until(self, text: bytes | Callable[[bytes], object]) -> None:
+        """Read until ``text`` was shown (or ``text(shown)`` is true)."""
+        done = text if callable(text) else lambda seen: text in seen
         async with asyncio.timeout(WAIT):
-            while text not in self.seen:
+            while not done(self.seen):
                 message = await self.ws.receive()
                 assert message.type in (aiohttp.WSMsgType.TEXT, aiohttp.WSMsgType.BINARY)
                 frame = json.loads(message.data)

@@ -54,11 +54,16 @@ class Watching(Recorder):
     def __init__(self, client: LanguageClient) -> None:
         super().__init__(client)
         self.registrations: list[types.Registration] = []
+        self.unregistrations: list[types.Unregistration] = []
 
         @client.feature(types.CLIENT_REGISTER_CAPABILITY)
         def on_register(_: LanguageClient, params: types.RegistrationParams) -> None:
             self.registrations += params.registrations
             self.poke()
+
+        @client.feature(types.CLIENT_UNREGISTER_CAPABILITY)
+        def on_unregister(_: LanguageClient, params: types.UnregistrationParams) -> None:
+            self.unregistrations += params.unregisterations
 
 
 def watching_capabilities() -> types.ClientCapabilities:
@@ -139,12 +144,17 @@ async def write(path: Path, data: bytes) -> None:
     await asyncio.to_thread(path.write_bytes, data)
 
 
-async def test_the_synced_folder_is_watched(bridge: Watching, workspace: Path) -> None:
+async def test_every_synced_folder_is_watched(
+    bridge: Watching, workspace: Path, other_folder: Path
+) -> None:
     await bridge.wait_for("the registration", lambda: bridge.registrations)
     (registration,) = bridge.registrations
     assert registration.method == types.WORKSPACE_DID_CHANGE_WATCHED_FILES
-    watcher = {"globPattern": {"baseUri": uri_of(workspace), "pattern": "**/*"}}
-    assert registration.register_options == {"watchers": [watcher]}
+    watchers = [
+        {"globPattern": {"baseUri": uri_of(folder), "pattern": "**/*"}}
+        for folder in (workspace, other_folder)
+    ]
+    assert registration.register_options == {"watchers": watchers}
 
 
 async def test_files_written_on_disk_reach_the_session_but_excluded_ones_do_not(
@@ -249,44 +259,39 @@ async def test_a_file_changed_in_the_session_is_not_overwritten_without_a_decisi
     }
 
 
-def folder_warnings(client: LanguageClient) -> list[str]:
-    return [m.message for m in client.messages if "only one workspace folder" in m.message]
+def place_messages(client: LanguageClient) -> list[str]:
+    return [m.message for m in client.messages if "workspace folders sync to" in m.message]
 
 
-async def test_other_workspace_folders_are_named_once_as_not_synced(
+async def test_a_folder_added_later_is_watched_and_its_files_written_on_disk_synced(
     client: LanguageClient, bridge: Watching, workspace: Path, other_folder: Path
 ) -> None:
-    (warning,) = folder_warnings(client)
-    assert other_folder.name in warning
-    assert workspace.name in warning
-    assert "own window" in warning
+    (told,) = place_messages(client)
+    assert f"{workspace.name} → /home/work," in told
+    assert f"{other_folder.name} → /home/work/{other_folder.name}" in told
 
-    third = workspace.parent / "third-folder"
+    third = workspace.parent / f"third-{workspace.name}"
     third.mkdir(exist_ok=True)
     added = types.WorkspaceFolder(uri=uri_of(third), name=third.name)
-    for _ in range(2):  # the same folder added twice is named once
+    for _ in range(2):  # the same folder added twice is one folder
         client.workspace_did_change_workspace_folders(
             types.DidChangeWorkspaceFoldersParams(
                 event=types.WorkspaceFoldersChangeEvent(added=[added], removed=[])
             )
         )
-    await bridge.wait_for("the warning", lambda: len(folder_warnings(client)) > 1)
+    await bridge.wait_for("the new watchers", lambda: len(bridge.registrations) >= 2)
     await command(client, protocol.SESSION_INFO)  # a round trip: the second event was handled
-    assert len(folder_warnings(client)) == 2
-    assert third.name in folder_warnings(client)[-1]
-    assert other_folder.name not in folder_warnings(client)[-1]
+    watched = [
+        w["globPattern"]["baseUri"] for w in bridge.registrations[-1].register_options["watchers"]
+    ]
+    assert watched == [uri_of(workspace), uri_of(other_folder), uri_of(third)]
+    assert third.name in place_messages(client)[-1]
+    assert [u.id for u in bridge.unregistrations] == [bridge.registrations[0].id]
 
-    synced = types.WorkspaceFolder(uri=uri_of(workspace), name=workspace.name)
-    client.workspace_did_change_workspace_folders(
-        types.DidChangeWorkspaceFoldersParams(
-            event=types.WorkspaceFoldersChangeEvent(added=[], removed=[synced])
-        )
-    )
-    left = await bridge.wait_for(
-        "the warning", lambda: [m for m in client.messages if "left the workspace" in m.message]
-    )
-    assert workspace.name in left[0].message
-    assert "restart the language server" in left[0].message
+    made = b"made by a generator\n"
+    await write(third / "gen.txt", made)
+    notify(client, (third / "gen.txt", types.FileChangeType.Created))
+    await wait_in_session(client, bridge, workspace, {f"{third.name}/gen.txt": sha(made)})
 
 
 async def test_a_download_asks_nothing_and_a_local_delete_leaves_the_sessions_file(
@@ -296,7 +301,7 @@ async def test_a_download_asks_nothing_and_a_local_delete_leaves_the_sessions_fi
     await run_selection(client, open_doc(client, workspace / ".probe" / "make.py", made), 0)
     fetched = await command(client, protocol.DOWNLOAD, {"paths": ["result.txt"]})
     assert field(fetched, "files") == ["result.txt"]
-    # into the synced folder, though it left the workspace in the test above
+    # into the first folder, synced to the work dir
     assert (workspace / "result.txt").read_bytes() == b"r\n"
 
     asked = len(bridge.message_requests)

@@ -5,6 +5,9 @@
 // after the bytes already shown (`since`); a server that keeps scrollback (the embedded one)
 // replays what was missed first, so the screen goes on where it stopped. A manager keeps
 // none: after a re-attach there, a note says output while disconnected was not kept.
+// The session's own life is told from outside (its status): a restart or a destroy ends its
+// shell, which is then no drop to retry; after a destroy the terminal waits for the next
+// session and attaches to its shell by itself.
 import WebSocket from "ws";
 
 import type { TerminalDescriptor } from "../protocol";
@@ -49,11 +52,20 @@ export class TerminalConnection {
   /** The session is restarting: its shell ends with it, which is no reason to give up. */
   private sessionRestarting = false;
   private lostToRestart = false;
+  /** The session is being destroyed: the end of its shell is no drop either. */
+  private sessionEnding = false;
+  /** The session is gone: the next one's shell is attached when it starts (or a key starts one). */
+  private awaitingSession = false;
+  /** Counts the sockets let go of: a descriptor asked for before is not opened. */
+  private generation = 0;
   private connections = 0;
   /** Keys typed while (re)connecting. */
   private pending = "";
   /** Bytes of the terminal's output shown, once a server's replay frame told where it stands. */
   private offset: number | undefined;
+  /** Attaching to another session's shell: all of its output kept is shown (its prompt too,
+   * printed before the attach), and its bytes are counted afresh. */
+  private otherShell = false;
 
   constructor(
     private readonly descriptor: DescriptorSource,
@@ -74,9 +86,9 @@ export class TerminalConnection {
   /** Keys typed by the person; after the retries gave up, any key reconnects. */
   input(data: string): void {
     if (this.waitingForKey) {
-      this.waitingForKey = false;
+      this.events.write(note(this.awaitingSession ? "starting a new session…" : "reconnecting…"));
+      this.waitingForKey = this.awaitingSession = false;
       this.policy.reset();
-      this.events.write(note("reconnecting…"));
       void this.connect();
       return;
     }
@@ -107,14 +119,39 @@ export class TerminalConnection {
   /** The editor now works in another session: leave this one's shell, open the new one's. */
   moved(): void {
     if (this.closed) return;
-    const old = this.socket;
-    this.socket = undefined; // its close is no drop to recover from
-    this.stopTimers();
-    old?.close(1000);
-    this.waitingForKey = this.lostToRestart = false;
-    this.policy.reset();
-    this.events.write(note("the editor moved to another session; attaching to its terminal…"));
+    const why = this.awaitingSession
+      ? "a new session started"
+      : "the editor moved to another session";
+    this.leave();
+    this.forgetShell();
+    this.events.write(note(`${why}; attaching to its terminal…`));
     void this.connect();
+  }
+
+  /** The session is being destroyed: a close from now on is its end, not a drop. */
+  ending(): void {
+    this.sessionEnding = true;
+  }
+
+  /** The session is gone (destroyed, or terminated from outside): leave its shell, retry
+   * nothing (a retry would start a new session), and wait for the next session. */
+  ended(): void {
+    this.sessionEnding = this.sessionRestarting = false;
+    if (this.closed || this.awaitingSession) return;
+    this.leave();
+    this.forgetShell();
+    this.awaitingSession = this.waitingForKey = true;
+    this.events.write(
+      note(
+        "the session ended; this terminal attaches to the next session when it starts. " +
+          "Press any key to start one now.",
+      ),
+    );
+  }
+
+  /** The session is running (again): attach to its shell if the last one ended. */
+  started(): void {
+    if (this.awaitingSession) this.moved();
   }
 
   close(): void {
@@ -124,15 +161,35 @@ export class TerminalConnection {
     this.socket = undefined;
   }
 
+  /** Let go of the current socket (its close is no drop to recover from) and of any retry. */
+  private leave(): void {
+    const old = this.socket;
+    this.socket = undefined;
+    this.generation += 1;
+    this.stopTimers();
+    old?.close(1000);
+    this.waitingForKey = this.lostToRestart = this.awaitingSession = false;
+    this.sessionEnding = this.sessionRestarting = false;
+    this.policy.reset();
+  }
+
+  /** What comes next is another shell: the count of the old one's output means nothing. */
+  private forgetShell(): void {
+    this.offset = undefined;
+    this.otherShell = true;
+  }
+
   private async connect(): Promise<void> {
+    const generation = this.generation;
     let descriptor: TerminalDescriptor | null;
     try {
-      descriptor = await this.descriptor(this.offset ?? -1);
+      descriptor = await this.descriptor(this.offset ?? (this.otherShell ? 0 : -1));
     } catch (error) {
-      this.onDropped(0, 1011, `could not reach the session: ${errorMessage(error)}`);
+      if (generation === this.generation)
+        this.onDropped(0, 1011, `could not reach the session: ${errorMessage(error)}`);
       return;
     }
-    if (this.closed) return;
+    if (this.closed || generation !== this.generation) return; // let go of meanwhile
     if (descriptor === null) {
       this.onDropped(0, 1011, "the session is not available");
       return;
@@ -151,10 +208,13 @@ export class TerminalConnection {
     socket.on("open", () => {
       openedAt = Date.now();
       this.connections += 1;
-      if (this.connections > 1) {
+      if (this.otherShell) {
+        this.events.write(note(`attached to ${descriptor.sessionName}`));
+      } else if (this.connections > 1) {
         const missed = this.offset === undefined ? "; output while disconnected was not kept" : "";
         this.events.write(note(`reconnected to ${descriptor.sessionName}${missed}`));
       }
+      this.otherShell = false;
       this.sendResize();
       if (this.pending !== "") socket.send(encodeStdin(this.pending));
       this.pending = "";
@@ -194,6 +254,10 @@ export class TerminalConnection {
 
   private onDropped(uptimeMs: number, code: number, why: string): void {
     if (this.closed) return;
+    if (this.sessionEnding) {
+      this.ended(); // the destroy took the shell, however the socket closed
+      return;
+    }
     if (this.sessionRestarting && isFinalClose(code)) {
       this.lostToRestart = true;
       this.events.write(

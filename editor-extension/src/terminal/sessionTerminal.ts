@@ -2,8 +2,10 @@
 import * as vscode from "vscode";
 
 import { type DescriptorSource, TerminalConnection } from "./connection";
+import type { SessionTerminals } from "./sessionTerminals";
 
 export type { DescriptorSource } from "./connection";
+export { SessionTerminals } from "./sessionTerminals";
 
 export class SessionTerminal implements vscode.Pseudoterminal {
   private readonly writer = new vscode.EventEmitter<string>();
@@ -45,34 +47,6 @@ export class SessionTerminal implements vscode.Pseudoterminal {
 
   setDimensions(dimensions: vscode.TerminalDimensions): void {
     this.connection.resize(dimensions);
-  }
-}
-
-/** The open session terminals, told when the session restarts (which ends its shell). */
-export class SessionTerminals {
-  private readonly open = new Set<TerminalConnection>();
-  private state: string | undefined;
-  private sessionId: string | undefined;
-
-  add(connection: TerminalConnection): void {
-    this.open.add(connection);
-  }
-
-  delete(connection: TerminalConnection): void {
-    this.open.delete(connection);
-  }
-
-  /** The session's state (and id, once known) from each `baiBridge/sessionStatus`. */
-  sessionState(state: string, sessionId?: string | null): void {
-    if (sessionId && this.sessionId && sessionId !== this.sessionId) {
-      for (const connection of this.open) connection.moved(); // attached to another session
-    } else if (state === "restarting") {
-      for (const connection of this.open) connection.restarting();
-    } else if (this.state === "restarting") {
-      for (const connection of this.open) connection.restarted();
-    }
-    this.state = state;
-    if (sessionId) this.sessionId = sessionId;
   }
 }
 

@@ -414,13 +414,18 @@ class Kernel:
 
     # -- files ----------------------------------------------------------------------------
 
+    def work_path(self, path: str | Path) -> str:
+        """A relative path as the session's file API reads it (relative to its work dir;
+        `folder_view.FolderView` puts its folder in front)."""
+        return str(path)
+
     async def list_files(self, path: str | Path = ".") -> FileListing:
         """Entries of ``path`` (relative to the session's work directory)."""
         raw = await self.session.fetch_json(
             "GET",
             self.request_path("/files"),
             query=self.request_query(),
-            json_body={"path": str(path)},
+            json_body={"path": self.work_path(path)},
         )
         return converter.structure(raw or {}, FileListing)
 

@@ -34,12 +34,13 @@ async def file_stats(kernel: Kernel, folder: str) -> dict[str, tuple[int, float]
     Raises `ListingError` when the listing failed or came with errors, and
     `BackendNotFoundError` when the session itself is gone (a missing folder is no 404).
     """
+    path = kernel.work_path(folder)  # as the agent's error would name it
     try:
         raw: Any = await kernel.session.fetch_json(
             "GET",
             kernel.request_path("/files"),
             query=kernel.request_query(),
-            json_body={"path": folder},
+            json_body={"path": path},
         )
     except BackendNotFoundError:
         raise  # the session is gone: its caller may re-create it
@@ -50,7 +51,7 @@ async def file_stats(kernel: Kernel, folder: str) -> dict[str, tuple[int, float]
     if isinstance(files, str):  # a JSON-encoded string inside the JSON answer
         files = json.loads(files) if files.strip() else []
     if errors:
-        if not files and _missing(str(errors), folder):
+        if not files and _missing(str(errors), path):
             return {}
         raise ListingError(f"the session could not list {folder!r}: {str(errors).strip()}")
     return {

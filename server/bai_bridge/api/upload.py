@@ -213,15 +213,20 @@ def _regular_size(path: Path, given: str | Path, st: os.stat_result | None) -> i
     return st.st_size
 
 
-def _remote_name(path: Path, base: Path) -> str:
+def _remote_name(path: Path, base: Path, into: str) -> str:
     try:
-        return path.relative_to(base).as_posix()
+        name = path.relative_to(base).as_posix()
+        return f"{into}/{name}" if into else name
     except ValueError:
         raise ValueError(f'file "{path}" is outside of the base directory "{base}"') from None
 
 
 def plan_upload(
-    files: Sequence[str | Path], basedir: str | Path | None, *, file_limit: int = UPLOAD_FILE_LIMIT
+    files: Sequence[str | Path],
+    basedir: str | Path | None,
+    *,
+    file_limit: int = UPLOAD_FILE_LIMIT,
+    into: str = "",
 ) -> UploadPlan:
     """Check every path and split large files into chunks; blocking (hashes large files).
 
@@ -231,7 +236,7 @@ def plan_upload(
     base = Path.cwd() if basedir is None else Path(basedir).resolve()
     resolve = _Resolver()
     resolved = [(*resolve(Path(f)), f) for f in files]
-    names = [_remote_name(path, base) for path, _, _ in resolved]
+    names = [_remote_name(path, base, into) for path, _, _ in resolved]
     pieces: list[Piece] = []
     chunked: list[ChunkedFile] = []
     for (path, st, given), name in zip(resolved, names, strict=True):
@@ -279,11 +284,15 @@ def _all_small(batch: Sequence[Piece]) -> bool:
 
 
 def _plan_and_read(
-    files: Sequence[str | Path], basedir: str | Path | None, file_limit: int, per_request: int
+    files: Sequence[str | Path],
+    basedir: str | Path | None,
+    file_limit: int,
+    per_request: int,
+    into: str,
 ) -> tuple[UploadPlan, list[bytes] | None]:
     """The plan, and the first request's contents when they are all small: a request of a
     few small files (sync's usual one) costs one worker-thread hop (blocking)."""
-    plan = plan_upload(files, basedir, file_limit=file_limit)
+    plan = plan_upload(files, basedir, file_limit=file_limit, into=into)
     first = plan.pieces[:per_request]
     return plan, _read_whole(first) if _all_small(first) else None
 
@@ -334,10 +343,12 @@ async def upload(
     progress: ProgressCallback | None = None,
     file_limit: int = UPLOAD_FILE_LIMIT,
     files_per_request: int = UPLOAD_FILES_PER_REQUEST,
+    into: str = "",
 ) -> UploadResult:
-    """Upload ``files`` (paths relative to ``basedir``, default the working directory)."""
+    """Upload ``files`` (paths relative to ``basedir``, default the working directory) to
+    the same paths in the session's work dir, or in its folder ``into``."""
     plan, contents = await asyncio.to_thread(
-        _plan_and_read, files, basedir, file_limit, files_per_request
+        _plan_and_read, files, basedir, file_limit, files_per_request, into
     )
     pieces = plan.pieces
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import partial
 from pathlib import Path
 
 from aiohttp import web
@@ -81,7 +82,7 @@ async def stream_pty(request: web.Request) -> web.WebSocketResponse:
     session = find_session(request)
 
     async def terminal() -> Terminal:
-        return await session.get_terminal(Terminal.spawn)
+        return await session.get_terminal(partial(Terminal.spawn, bash_rc=session.shell_rc))
 
     async def restart() -> Terminal:
         await session.restart()

@@ -55,13 +55,23 @@ class Terminal:
 
     @classmethod
     async def spawn(
-        cls, cwd: Path, env: Mapping[str, str], rows: int = 24, cols: int = 80
+        cls,
+        cwd: Path,
+        env: Mapping[str, str],
+        rows: int = 24,
+        cols: int = 80,
+        *,
+        bash_rc: Path | None = None,
     ) -> Terminal:
+        """The shell in ``cwd``; ``bash_rc``: the rc file bash reads instead of ~/.bashrc."""
+        shell = _shell(env)
+        rc = ["--rcfile", str(bash_rc)] if bash_rc and Path(shell).name == "bash" else []
         master, slave = os.openpty()
         try:
             _set_size(slave, rows, cols)
             process = await asyncio.create_subprocess_exec(
-                _shell(env),
+                shell,
+                *rc,
                 "-i",
                 stdin=slave,
                 stdout=slave,

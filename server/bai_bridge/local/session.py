@@ -22,6 +22,7 @@ from bai_bridge.local.kernel import JupyterKernel, KernelDied, KernelStart
 from bai_bridge.local.payloads import BatchOptions
 from bai_bridge.local.query import start_query
 from bai_bridge.local.runs import ExecResult, Run
+from bai_bridge.local.session_home import bash_rc, home_environment, person_home
 
 log = logging.getLogger(__name__)
 
@@ -106,7 +107,11 @@ class Session:
         self.kernel: JupyterKernel | None = None
         self.terminal: TerminalLike | None = None
         self.settled = asyncio.Event()
-        self.env = {**base_env, **self._backend_env(), **spec.environ}
+        # HOME is the work folder, as /home/work is on Backend.AI (see session_home).
+        home = home_environment({**base_env, **self._backend_env()}, self.work_dir)
+        self.env = {**home, **spec.environ}
+        self._person_home = person_home(base_env)
+        self.shell_rc = self.dir / "bashrc"  # read by the terminal's bash, if bash it is
         self.run_queue_size = 4096
         self.kernel_subshell = True  # see KernelStart.subshell
         self._runs: dict[str, Run] = {}
@@ -173,6 +178,7 @@ class Session:
     def prepare_dirs(self) -> None:
         self.dir.mkdir(mode=0o700, parents=True)
         self.work_dir.mkdir(mode=0o700)
+        self.shell_rc.write_text(bash_rc(self._person_home, Path(self.env["HOME"])))
         for mount in self.spec.mounts:
             mount.target.mkdir(mode=0o700, parents=True, exist_ok=True)
             link = self.work_dir / mount.link

@@ -84,7 +84,8 @@ def register(server: BridgeServer) -> None:
         ls: BridgeServer, params: types.CompletionParams
     ) -> CompletionReply | None:
         doc = open_document(ls, params.text_document.uri)  # never read from disk
-        if ls.completion is None or doc is None:
+        services = ls.services_now()
+        if services is None or doc is None:
             return None
         around = window(doc.source, params.position.line, BEFORE, AFTER, MAX_LINE)
         if around is None:
@@ -93,7 +94,7 @@ def register(server: BridgeServer) -> None:
         cursor = types.Position(0, params.position.character)
         col = doc.position_codec.position_from_client_units([around.line_text], cursor).character
         request = CompletionRequest(around.text, around.line, col, to_fs_path(doc.uri))
-        answer = await ls.completion.complete(request)
+        answer = await services.completion.complete(request)
         return CompletionReply(
             answer.incomplete, answer.candidates, _edit_range(request, params.position)
         )

@@ -23,9 +23,10 @@ def register(server: BridgeServer) -> None:
     @server.feature(types.COMPLETION_ITEM_RESOLVE)
     async def resolve(ls: BridgeServer, item: types.CompletionItem) -> types.CompletionItem:
         path = _path(item.data)
-        if ls.mirror is None or path is None:
+        services = ls.services_now()
+        if services is None or path is None:
             return item
-        entry = await lookup(ls.mirror, path, ls.options.completion_timeout)
+        entry = await lookup(services.mirror, path, ls.options.completion_timeout)
         if entry is not None:
             item.documentation = markup(markdown(path, entry), _formats(ls))
         return item

@@ -43,7 +43,7 @@ async def run_target(ls: BridgeServer, uri: str) -> str:
         return document.source
     if relative_path(ls, uri) is None:
         raise NotReadable(
-            "only documents open in the editor or files inside the workspace folder can run"
+            "only documents open in the editor or files inside a workspace folder can run"
         )
     path = to_fs_path(uri)
     assert path is not None  # relative_path found it inside the workspace

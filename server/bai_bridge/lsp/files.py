@@ -15,6 +15,7 @@ from .commands import command
 from .landing import Arrival, discard, keep_both
 from .progress import progress
 from .server import BridgeServer
+from .sync_folders import SyncFolder, SyncFolders
 from .sync_service import SyncService
 
 KEEP_MINE = "Keep mine"
@@ -41,14 +42,16 @@ def register(server: BridgeServer) -> None:
     async def download(
         ls: BridgeServer, args: protocol.DownloadArgs
     ) -> protocol.DownloadResult | None:
-        if not await ls.until_started():
+        services = await ls.started_services()
+        if services is None:
             return None
-        dest = _destination(ls, args.dest)
-        if dest is None or ls.sync is None:
-            ls.tell("bai-bridge: downloads go into the workspace folder; none is open.")
+        found = _destination(services.folders, args.dest)
+        if found is None:
+            ls.tell("bai-bridge: downloads go into a workspace folder; none is open.")
             return None
+        folder, dest = found
         try:
-            return await _download(ls, ls.sync, args.paths, dest)
+            return await _download(ls, folder.service, args.paths, dest)
         except Exception as e:
             ls.fail("downloading " + ", ".join(args.paths), e)
             return None
@@ -102,10 +105,14 @@ def _tell_kept(ls: BridgeServer, kept: list[str]) -> None:
         )
 
 
-def _destination(ls: BridgeServer, dest: str | None) -> Path | None:
-    """A folder inside the workspace (relative ``dest`` or the root); None if outside."""
-    root = ls.root
-    if root is None:
+def _destination(folders: SyncFolders, dest: str | None) -> tuple[SyncFolder, Path] | None:
+    """A folder inside a workspace folder (``dest`` relative to the first one, default
+    that folder itself) and the workspace folder it is in (whose sync records what lands);
+    None if outside every one."""
+    home = folders.home
+    if home is None:
         return None
-    target = (root / (dest or ".")).resolve()
-    return target if target.is_relative_to(root.resolve()) else None
+    target = (home.root / (dest or ".")).resolve()
+    holders = [f for f in folders if target == f.root or f.relative(target) is not None]
+    folder = max(holders, key=lambda f: len(f.root.parts), default=None)
+    return (folder, target) if folder is not None else None

@@ -1,63 +1,65 @@
-"""Multi-root workspaces: only the first folder is synced; the person is told, once, which
-folders are not and what to do.
-
-Syncing every folder into its own sub-directory of the work dir would move the first folder's
-files away from where code and earlier sessions expect them, so one folder it stays.
+"""Multi-root workspaces: every workspace folder syncs to its own place in the session
+(sync_folders.py has the rule); folders added or removed while the server runs start or
+stop their sync. The person is told once where each folder goes.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from lsprotocol import types
-from pygls.uris import to_fs_path
 
+from . import sync, watch
 from .server import BridgeServer
+from .services import Services
+from .sync_folders import SyncFolder, place_for
 
-__all__ = ["register", "warn_root_removed", "warn_unsynced"]
+__all__ = ["register", "tell_places"]
+
+WORK_DIR_PATH = "/home/work"  # how a person knows the work dir (the embedded server's differs)
 
 
-def folder_paths(ls: BridgeServer) -> list[Path]:
-    paths = (to_fs_path(f.uri) for f in ls.workspace.folders.values())
-    return [Path(p) for p in paths if p]
-
-
-def warn_unsynced(ls: BridgeServer) -> None:
-    """A warning naming the folders sync leaves out, each folder named only once."""
-    synced = ls.root
-    if synced is None:
+def tell_places(ls: BridgeServer, services: Services) -> None:
+    """Where the folders go, once for each layout (nothing to say for one folder)."""
+    folders = list(services.folders)
+    if len(folders) < 2 and all(f.place == "" for f in folders):
         return
-    left_out = [p for p in folder_paths(ls) if p.resolve() != synced.resolve()]
-    fresh = [p for p in left_out if f"unsynced-folder:{p}" not in ls.reported_problems]
-    if not fresh:
-        return
-    ls.reported_problems.update(f"unsynced-folder:{p}" for p in fresh)
-    names = ", ".join(p.name for p in fresh)
-    ls.tell(
-        f"bai-bridge syncs only one workspace folder, {synced.name}, to the session; "
-        f"{names} {'is' if len(fresh) == 1 else 'are'} not synced. To use another folder in a "
-        "session, open it in its own window (it gets its own session) or move it inside "
-        f"{synced.name}.",
-        types.MessageType.Warning,
-    )
-
-
-def warn_root_removed(ls: BridgeServer) -> None:
-    """The synced folder left the workspace: sync keeps going there until a restart."""
-    if ls.sync is None or ls.sync.root.resolve() in {p.resolve() for p in folder_paths(ls)}:
-        return
-    key = f"removed-folder:{ls.sync.root}"
+    places = ", ".join(f"{f.root.name} → {WORK_DIR_PATH}/{f.place}".rstrip("/") for f in folders)
+    key = f"folder-places:{places}"
     if key not in ls.reported_problems:
         ls.reported_problems.add(key)
         ls.tell(
-            f"bai-bridge: {ls.sync.root.name} left the workspace but stays the synced folder; "
-            "restart the language server to sync the new first folder.",
-            types.MessageType.Warning,
+            f"bai-bridge: workspace folders sync to the session: {places}.", types.MessageType.Info
         )
+
+
+async def follow_workspace(ls: BridgeServer) -> None:
+    """Sync the folders the workspace has now: the syncs of folders gone (or now inside
+    another) stop, their files staying in the session; new ones start and sync."""
+    services = ls.services_now()
+    if services is None:
+        return  # the start reads the folders as they are then
+    folders = services.folders
+    present = sync.workspace_roots(ls, root_uri=False)
+    stopped = [gone for f in folders if f.root not in present and (gone := folders.remove(f.root))]
+    for gone in stopped:
+        gone.worker.cancel()
+        await gone.service.flush()  # its records let a later sync trust the session
+    started: list[SyncFolder] = []
+    first = folders.first.root if folders.first is not None else None
+    for root in present:
+        if not folders.holds(root):
+            place = place_for(root, folders.places(), first)
+            started.append(sync.start_folder(ls, services.sessions, root, place))
+            folders.add(started[-1])
+    if not (started or stopped):
+        return  # e.g. a folder added twice
+    await watch.start_watching(ls)
+    tell_places(ls, services)
+    if started and ls.options.sync_on_start and services.sessions.kernel_if_ready is not None:
+        await sync.sync_with_progress(ls, started)
 
 
 def register(server: BridgeServer) -> None:
     @server.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
-    def changed(ls: BridgeServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
-        warn_root_removed(ls)
-        warn_unsynced(ls)
+    async def changed(ls: BridgeServer, params: types.DidChangeWorkspaceFoldersParams) -> None:
+        await ls.until_started()  # pygls has updated the workspace's folders by now
+        await follow_workspace(ls)

@@ -95,7 +95,8 @@ async def lookup(mirror: NamespaceMirror, path: str, limit: float) -> Entry | No
 def register(server: BridgeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_HOVER)
     async def hover(ls: BridgeServer, params: types.HoverParams) -> types.Hover | None:
-        if ls.mirror is None:
+        services = ls.services_now()
+        if services is None:
             return None
         doc = open_document(ls, params.text_document.uri)  # never read from disk
         if doc is None:
@@ -112,11 +113,11 @@ def register(server: BridgeServer) -> None:
         if found is None:
             return None
         path, start, end = found
-        entry = await lookup(ls.mirror, path, ls.options.completion_timeout)
+        entry = await lookup(services.mirror, path, ls.options.completion_timeout)
         text = markdown(path, entry) if entry is not None else None
         if text is None:
             request = static_request(doc.source, position, doc.uri)
-            engine = ls.completion
+            engine = services.completion
             static = await engine.static_hover(request) if engine and request else None
             text = static_markdown(static) if static is not None else None
         if text is None:

@@ -10,13 +10,15 @@ from lsprotocol import types
 
 from bai_bridge.api import APIConfig, APISession
 
-from . import folders, protocol, session_packages_feature, sync, watch
+from . import folders as folders_feature
+from . import protocol, session_packages_feature, sync, watch
 from .completion_engine import CompletionEngine
 from .config import CONFIG_SECTION, BridgeOptions, default_session_name, parse_options
 from .mirror import NamespaceMirror
 from .package_cache import PackageCache, default_root
 from .resources import ResourceWatch
 from .server import BridgeServer
+from .services import Services
 from .session import SessionManager
 from .session_packages import SessionPackages, limits_of
 
@@ -51,8 +53,9 @@ def register(server: BridgeServer) -> None:
             )
         # Someone is typing: load jedi now, while they type, so that the first completion the
         # session cannot answer does not wait for jedi's cold start.
-        if ls.completion is not None and ls.completion.claim_warm_up():
-            ls.tasks.spawn(ls.completion.warm_up(), "jedi-warm-up")
+        services = ls.services_now()
+        if services is not None and services.completion.claim_warm_up():
+            ls.tasks.spawn(services.completion.warm_up(), "jedi-warm-up")
         session_packages_feature.buffer_changed(ls, uri)
 
     @server.feature(types.SHUTDOWN)
@@ -63,11 +66,13 @@ def register(server: BridgeServer) -> None:
 def apply_options(ls: BridgeServer, options: BridgeOptions) -> None:
     """New settings take effect for what comes next (a new session uses the new image)."""
     ls.options = options
-    for holder in (ls.sessions, ls.sync):
-        if holder is not None:
-            holder.options = options
-    if ls.completion is not None:
-        ls.completion.timeout = options.completion_timeout
+    services = ls.services_now()
+    if services is None:
+        return
+    services.sessions.options = options
+    for folder in services.folders:
+        folder.service.options = options
+    services.completion.timeout = options.completion_timeout
 
 
 async def _client_settings(ls: BridgeServer) -> list[Any]:
@@ -100,8 +105,6 @@ async def start(ls: BridgeServer) -> None:
     try:
         await _start(ls)
     finally:
-        if ls.sessions is not None:
-            ls.sessions.listening.set()
         ls.started.set()  # commands waiting for the start go on (and say if it failed)
 
 
@@ -117,40 +120,55 @@ async def _start(ls: BridgeServer) -> None:
     except Exception as e:
         ls.fail("reading the connection settings", e)
         return
-    ls.api = APISession(config)
+    api = APISession(config)
     # Negotiation failures are logged; the first real call reports. The session's create
     # does not wait for it: at a distance, `GET /` on a new connection costs two round trips.
-    await ls.api.open(wait_for_version=False)
+    await api.open(wait_for_version=False)
+    sessions = _session_manager(ls, api, options)
+    # The session's create goes out now, its connection opening while the rest is set up (5
+    # to 15 ms); a session ready before the listeners are attached is announced once they are.
+    sessions.listening.clear()
+    ls.tasks.spawn(_warm_up(sessions, ls), "session-start")
+    await asyncio.sleep(0)
+    try:
+        mirror = NamespaceMirror(sessions, ls.tasks)
+        if options.namespace_mirror:  # off, it stays empty and never asks the kernel
+            mirror.attach()
+        ResourceWatch(sessions, ls.tasks).attach()
+        sessions.on_ready.append(lambda kernel, reason: _forget_diagnostics(ls, reason))
+        completion = CompletionEngine(sessions, mirror, options.completion_timeout)
+        packages = _packages(ls, sessions, options) if options.session_environment else None
+        folders = sync.attach(ls, sessions)
+        services = Services(api, sessions, mirror, completion, folders, packages)
+        ls.set_up(services)
+        if packages is not None:
+            packages.attach()
+        folders_feature.tell_places(ls, services)
+        ls.tasks.spawn(watch.start_watching(ls), "watch-files")
+    finally:
+        sessions.listening.set()
+
+
+def _session_manager(ls: BridgeServer, api: APISession, options: BridgeOptions) -> SessionManager:
     name = options.session_name or default_session_name(ls.root)
-    ls.sessions = SessionManager(ls.api, options, name, ls.tasks, lambda s: _push_status(ls, s))
+    sessions = SessionManager(api, options, name, ls.tasks, lambda s: _push_status(ls, s))
     # The first action after a pause needs no new connection; a failed keep-warm request
     # is a drop noticed while idle.
-    ls.api.keep_warm(ls.sessions.suspect)
-    ls.sessions.attach_target = options.attach_session or None
-    ls.sessions.on_notice = lambda text: ls.tell(f"bai-bridge: {text}.", types.MessageType.Info)
-    # The session's create goes out now, its connection opening while the rest is set up (5
-    # to 15 ms); a session ready before the listeners below are attached is announced once
-    # they are.
-    ls.sessions.listening.clear()
-    ls.tasks.spawn(_warm_up(ls.sessions, ls), "session-start")
-    await asyncio.sleep(0)
-    ls.mirror = NamespaceMirror(ls.sessions, ls.tasks)
-    if options.namespace_mirror:  # off, it stays empty and never asks the kernel
-        ls.mirror.attach()
-    ResourceWatch(ls.sessions, ls.tasks).attach()
-    ls.sessions.on_ready.append(lambda kernel, reason: _forget_diagnostics(ls, reason))
-    ls.completion = CompletionEngine(ls.sessions, ls.mirror, options.completion_timeout)
-    if options.session_environment:
-        limits = limits_of(
-            options.package_max_files, options.package_max_mib, options.package_cache_mib
-        )
-        cache = PackageCache(default_root(), limits)
-        notify = lambda paths: session_packages_feature.notify_paths(ls, paths)  # noqa: E731
-        ls.packages = SessionPackages(ls.sessions, ls.tasks, cache, notify)
-        ls.packages.attach()
-    sync.attach(ls)
-    folders.warn_unsynced(ls)
-    ls.tasks.spawn(watch.start_watching(ls), "watch-files")
+    api.keep_warm(sessions.suspect)
+    sessions.attach_target = options.attach_session or None
+    sessions.on_notice = lambda text: ls.tell(f"bai-bridge: {text}.", types.MessageType.Info)
+    return sessions
+
+
+def _packages(
+    ls: BridgeServer, sessions: SessionManager, options: BridgeOptions
+) -> SessionPackages:
+    limits = limits_of(
+        options.package_max_files, options.package_max_mib, options.package_cache_mib
+    )
+    cache = PackageCache(default_root(), limits)
+    notify = lambda paths: session_packages_feature.notify_paths(ls, paths)  # noqa: E731
+    return SessionPackages(sessions, ls.tasks, cache, notify)
 
 
 def _api_config(ls: BridgeServer) -> APIConfig:
@@ -183,14 +201,14 @@ def _push_status(ls: BridgeServer, status: protocol.SessionStatus) -> None:
 
 async def stop(ls: BridgeServer) -> None:
     """Stop background work and close the connection; the session itself stays for reuse."""
-    if ls.sync is not None:  # what sync still writes down lets a restart trust the session
+    services = ls.services_now()
+    if services is not None:  # what sync still writes down lets a restart trust the session
         try:
             async with asyncio.timeout(FLUSH_TIMEOUT):
-                await ls.sync.flush()
+                await asyncio.gather(*(f.service.flush() for f in services.folders))
         except TimeoutError:
             log.warning("sync's last records were not written within %s s", FLUSH_TIMEOUT)
-    if ls.sessions is not None:
-        await ls.sessions.close()
+        await services.sessions.close()
     await ls.tasks.cancel_all()
-    if ls.api is not None:
-        await ls.api.close()
+    if services is not None:
+        await services.api.close()

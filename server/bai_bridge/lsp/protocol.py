@@ -70,7 +70,14 @@ ATTACH_SESSION = "bai-bridge.attachSession"
 NEW_SESSION = "bai-bridge.newSession"
 
 SessionState = Literal[
-    "starting", "running", "busy", "restarting", "reconnecting", "terminated", "error"
+    "starting",
+    "running",
+    "busy",
+    "restarting",
+    "reconnecting",
+    "destroying",
+    "terminated",
+    "error",
 ]
 
 

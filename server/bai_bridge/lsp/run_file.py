@@ -20,7 +20,7 @@ from .documents import NotReadable, read_regular_bytes
 from .execution import guarded
 from .runs import RunHooks, RunSpec
 from .server import BridgeServer
-from .sync import relative_path
+from .sync import file_folder
 
 __all__ = ["in_session_code", "register"]
 
@@ -64,19 +64,21 @@ def in_session_code(rel: str, source: bytes) -> str:
 
 
 async def _run_file(ls: BridgeServer, uri: str, *, as_job: bool) -> protocol.RunResult | None:
-    if not await ls.until_started() or ls.sync is None:
+    if await ls.started_services() is None:
         return None
-    rel, path = relative_path(ls, uri), to_fs_path(uri)
-    if rel is None or path is None:
-        ls.tell("bai-bridge: only files inside the workspace folder can run remotely.")
+    found, path = file_folder(ls, uri), to_fs_path(uri)
+    if found is None or path is None:
+        ls.tell("bai-bridge: only files inside a workspace folder can run remotely.")
         return None
+    folder, rel = found
+    remote = folder.remote(rel)  # its path in the session, relative to the work dir
     try:  # what the upload sends: the file as saved
         source = await asyncio.to_thread(read_regular_bytes, path, ls.options.max_file_size)
     except NotReadable as e:
         ls.tell(f"bai-bridge: {e}.")
         return None
     try:  # whatever the session holds: running it is the person's call
-        sent = rel in await ls.sync.upload_files([rel], force=True)  # its record follows
+        sent = rel in await folder.service.upload_files([rel], force=True)  # record follows
     except Exception as e:
         ls.fail(f"uploading {rel} (so it was not run)", e)
         return None
@@ -86,18 +88,21 @@ async def _run_file(ls: BridgeServer, uri: str, *, as_job: bool) -> protocol.Run
 
     def in_session(kernel: Kernel, hooks: RunHooks) -> AsyncIterator[ExecutionResult]:
         # Over the execute WebSocket, as a cell: output every 0.2 s, not every 2 s.
-        code = in_session_code(rel, source)
+        code = in_session_code(remote, source)
         return kernel.run(code, on_input=hooks.on_input, on_drop=hooks.on_drop, stream=True)
 
     def job(kernel: Kernel, hooks: RunHooks) -> AsyncIterator[ExecutionResult]:
-        # `--`: a file named `-x.py` is a file, not an option of Python's.
-        opts = BatchOptions(exec=f"python -- {shlex.quote(rel)}")
+        # `--`: a file named `-x.py` is a file, not an option of Python's. A job runs in its
+        # workspace folder's place, as `python file` from the folder's root would.
+        into = f"cd -- {shlex.quote(folder.place)} && " if folder.place else ""
+        opts = BatchOptions(exec=f"{into}python -- {shlex.quote(rel)}")
         return kernel.run(
             "", mode="batch", opts=opts, on_input=hooks.on_input, on_drop=hooks.on_drop,
             stream=True,
         )  # fmt: skip
 
     lines = source.count(b"\n") + 1
-    label = f"{rel} (job)" if as_job else rel
+    label = f"{remote} (job)" if as_job else remote
     start = job if as_job else in_session
-    return await guarded(ls, RunSpec(uri, label, start, 0, lines, remote_path=rel, file=rel))
+    ran = rel if as_job else remote  # as its traceback names it
+    return await guarded(ls, RunSpec(uri, label, start, 0, lines, remote_path=ran, file=remote))

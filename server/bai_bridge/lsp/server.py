@@ -1,7 +1,8 @@
 """`create_server()`: a fresh bai-bridge language server with every feature registered.
 
-The server object holds the per-connection state (the API session, the compute session, the
-sync and run bookkeeping); features reach it through the ``ls`` argument of their handlers.
+The server object holds the per-connection state: the settings, the background tasks, and the
+`Services` the start creates (the API session, the compute session, a sync per workspace
+folder, the mirror); features reach it through the ``ls`` argument of their handlers.
 """
 
 from __future__ import annotations
@@ -26,13 +27,8 @@ from .session import NotStarted
 from .tasks import BackgroundTasks
 
 if TYPE_CHECKING:
-    from bai_bridge.api import APISession
-
-    from .completion_engine import CompletionEngine
-    from .mirror import NamespaceMirror
+    from .services import Services
     from .session import SessionManager
-    from .session_packages import SessionPackages
-    from .sync_service import SyncService
 
 __all__ = ["STARTUP_WAIT", "BridgeServer", "create_server"]
 
@@ -63,22 +59,17 @@ class BridgeServer(LanguageServer):
         self.init_options: Any = None
         self.reported_problems: set[str] = set()
         self.startup_problem: str | None = None  # e.g. the embedded server did not start
-        # Set once the client is initialized (lifecycle.py).
-        self.api: APISession | None = None
-        self.sessions: SessionManager | None = None
-        self.sync: SyncService | None = None
-        self.completion: CompletionEngine | None = None
-        self.mirror: NamespaceMirror | None = None
-        self.packages: SessionPackages | None = None  # the session-only packages' sources
+        self._services: Services | None = None  # created by the start (lifecycle.py)
         self.import_scans: dict[str, asyncio.TimerHandle] = {}  # uri -> its pending scan
         self.started = asyncio.Event()  # set once that start is over, done or not
 
     @property
     def root(self) -> Path | None:
-        """The synced folder, where sync reads from and downloads land: the first workspace
-        folder at start, kept while folders come and go (folders.py tells the person)."""
-        if self.sync is not None:
-            return self.sync.root
+        """The first workspace folder (the one synced to the session's work dir, which names
+        the default session), kept while folders come and go."""
+        first = self._services.folders.first if self._services is not None else None
+        if first is not None:
+            return first.root
         folders = list(self.workspace.folders.values())
         uri = folders[0].uri if folders else self.workspace.root_uri
         path = to_fs_path(uri) if uri else None
@@ -95,22 +86,39 @@ class BridgeServer(LanguageServer):
             return False
         return True
 
-    async def session_manager(self) -> SessionManager:
-        """The session manager, once the start is over; `NotStarted` if it has none."""
+    def set_up(self, services: Services) -> None:
+        """What the start created (once, before ``started`` is set)."""
+        self._services = services
+
+    def services_now(self) -> Services | None:
+        """The services if the start is over and made them; never waits (for the keystroke
+        paths, and for stopping)."""
+        return self._services
+
+    async def services(self) -> Services:
+        """The services, once the start is over; `NotStarted` says why there are none."""
         try:
             await asyncio.wait_for(self.started.wait(), STARTUP_WAIT)
         except TimeoutError:
             raise NotStarted(NOT_STARTED) from None
-        if self.sessions is None:
+        if self._services is None:
             raise NotStarted(
                 self.startup_problem or "the language server could not set up the connection"
             )
-        return self.sessions
+        return self._services
+
+    async def started_services(self) -> Services | None:
+        """The services for what may quietly do nothing without them (a save, a file
+        event): None if the start failed (it said why) or never came (said here)."""
+        return self._services if await self.until_started() else None
+
+    async def session_manager(self) -> SessionManager:
+        return (await self.services()).sessions
 
     def fail(self, action: str, error: BaseException) -> None:
         """A failed action: tell the person; a lost connection starts the reconnect loop."""
-        if isinstance(error, BackendClientError) and self.sessions is not None:
-            self.sessions.connection_lost(error)
+        if isinstance(error, BackendClientError) and self._services is not None:
+            self._services.sessions.connection_lost(error)
         self.tell(describe_error(action, error))
 
     async def ask(self, message: str, actions: list[str]) -> str | None:

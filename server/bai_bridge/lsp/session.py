@@ -312,6 +312,9 @@ class SessionManager:
 
     async def destroy(self) -> None:
         kernel = await self.kernel()
+        # Said first: the session's terminal, ended by the destroy, then waits for the next
+        # session instead of taking the end of its shell for something to reconnect to.
+        self.set_state("destroying")
         try:
             await kernel.destroy()
         finally:
@@ -422,8 +425,8 @@ class SessionManager:
             log.info("could not look at the session after its event stream came back: %s", e)
 
     def _on_event(self, kernel: Kernel, name: str) -> None:
-        if self._kernel is not kernel or self._state == "restarting":
-            return  # a restart may pass through kernel events of its own
+        if self._kernel is not kernel or self._state in ("restarting", "destroying"):
+            return  # a restart may pass through kernel events of its own; a destroy ends
         if name in _GONE_EVENTS:
             self._kernel = None
             self.set_state(

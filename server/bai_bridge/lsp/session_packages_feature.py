@@ -11,7 +11,7 @@ from . import protocol
 from .commands import command
 from .documents import open_document
 from .server import BridgeServer
-from .session_packages import PackagePaths
+from .session_packages import PackagePaths, SessionPackages
 
 __all__ = ["notify_paths", "register"]
 
@@ -19,20 +19,26 @@ SCAN_DELAY = 0.3  # s after the last edit before a buffer's imports are read aga
 
 
 def notify_paths(ls: BridgeServer, paths: PackagePaths) -> None:
-    if ls.completion is not None:
-        ls.completion.extra_paths = tuple(paths.paths)
+    if (services := ls.services_now()) is not None:
+        services.completion.extra_paths = tuple(paths.paths)
     ls.protocol.notify(protocol.SESSION_ENVIRONMENT, paths)
 
 
 def _scan(ls: BridgeServer, uri: str) -> None:
+    packages = _packages(ls)
     doc = open_document(ls, uri)
-    if ls.packages is not None and doc is not None:
-        ls.packages.buffer_imports(doc.source)
+    if packages is not None and doc is not None:
+        packages.buffer_imports(doc.source)
+
+
+def _packages(ls: BridgeServer) -> SessionPackages | None:
+    services = ls.services_now()
+    return services.packages if services is not None else None
 
 
 def buffer_changed(ls: BridgeServer, uri: str) -> None:
     """Read the buffer's imports once the person pauses, never on the keystroke itself."""
-    if ls.packages is None:
+    if _packages(ls) is None:
         return
     pending = ls.import_scans.pop(uri, None)
     if pending is not None:
@@ -54,10 +60,11 @@ def register(server: BridgeServer) -> None:
     @command(server, protocol.CLEAR_PACKAGE_CACHE)
     async def clear(ls: BridgeServer, _: None) -> int | None:
         await ls.until_started()
-        if ls.packages is None:
+        packages = _packages(ls)
+        if packages is None:
             return None
         try:
-            removed = await ls.packages.clear()
+            removed = await packages.clear()
         except OSError as e:
             ls.fail("clearing the session package cache", e)
             return None

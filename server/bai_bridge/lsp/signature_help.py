@@ -71,7 +71,8 @@ def register(server: BridgeServer) -> None:
     async def signature_help(
         ls: BridgeServer, params: types.SignatureHelpParams
     ) -> types.SignatureHelp | None:
-        if ls.mirror is None:
+        services = ls.services_now()
+        if services is None:
             return None
         doc = open_document(ls, params.text_document.uri)  # never read from disk
         if doc is None:
@@ -88,11 +89,11 @@ def register(server: BridgeServer) -> None:
         if call is None:
             return None
         path, argument = call
-        entry = await lookup(ls.mirror, path, ls.options.completion_timeout)
+        entry = await lookup(services.mirror, path, ls.options.completion_timeout)
         if entry is None or entry.signature is None:
             here = types.Position(params.position.line, column)
             request = static_request(doc.source, here, doc.uri)
-            engine = ls.completion
+            engine = services.completion
             found = await engine.static_signature(request) if engine and request else None
             return _static_help(ls, found, argument) if found is not None else None
         spans = parameters(entry.signature)

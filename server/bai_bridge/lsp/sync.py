@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
 from lsprotocol import types
@@ -16,12 +16,24 @@ from bai_bridge.api import Kernel
 
 from . import protocol
 from .commands import command
+from .folder_sessions import FolderSessions
 from .progress import progress
 from .server import BridgeServer
+from .session import SessionManager
+from .sync_folders import WORK_DIR, SyncFolder, SyncFolders, outermost, place_for
 from .sync_plan import Conflict
 from .sync_service import SyncService
 
-__all__ = ["attach", "mirror", "register", "relative_path", "tell_kept"]
+__all__ = [
+    "attach",
+    "file_folder",
+    "mirror",
+    "register",
+    "relative_path",
+    "start_folder",
+    "tell_kept",
+    "workspace_roots",
+]
 
 log = logging.getLogger(__name__)
 OVERWRITE = "Overwrite with local"
@@ -29,47 +41,90 @@ KEEP_REMOTE = "Keep the session's"
 
 
 def relative_path(ls: BridgeServer, uri: str) -> str | None:
-    """The workspace-relative posix path of a file URI, or None outside the workspace."""
+    """A file's path in the session (relative to its work dir, through the file's folder),
+    or None outside every workspace folder."""
+    if (found := file_folder(ls, uri)) is not None:
+        return found[0].remote(found[1])
     root, path = ls.root, to_fs_path(uri)
-    if root is None or path is None:
+    if ls.services_now() is not None or root is None or path is None:
         return None
-    try:
+    try:  # before the start: the first folder's rule
         return Path(path).resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
         return None
 
 
-def attach(ls: BridgeServer) -> None:
-    root, sessions = ls.root, ls.sessions
-    if root is None or sessions is None:
-        return  # no workspace folder: nothing to sync
-    service = SyncService(root, ls.options, sessions)
-    service.on_conflicts = lambda conflicts: _ask(ls, conflicts)
-    service.on_failure = lambda path, e: ls.fail(f"syncing {path}", e)
-    service.on_too_large = lambda paths: _tell_too_large(ls, paths)
-    service.on_problems = lambda problems: _tell_not_sent(ls, problems)
+def file_folder(ls: BridgeServer, uri: str) -> tuple[SyncFolder, str] | None:
+    """The synced folder of a file URI and the file's path inside it, or None."""
+    services = ls.services_now()
+    return services.folders.of_uri(uri) if services is not None else None
+
+
+def attach(ls: BridgeServer, sessions: SessionManager) -> SyncFolders:
+    """The syncs of the workspace folders (none without one), run by ``sessions``."""
+    folders = SyncFolders()
+    roots = workspace_roots(ls)
+    if roots:  # the first to the work dir, exactly as a one-folder workspace
+        folders.add(start_folder(ls, sessions, roots[0], WORK_DIR))
+    for root in roots[1:]:
+        place = place_for(root, folders.places(), roots[0])
+        folders.add(start_folder(ls, sessions, root, place))
 
     async def on_ready(kernel: Kernel, reason: str) -> None:
         if reason in ("created", "attached"):  # what the session holds is not known
-            service.forget_session()
+            for folder in folders:
+                folder.service.forget_session()
         if ls.options.sync_on_start:
             await sync_with_progress(ls)
 
     sessions.on_ready.append(on_ready)
-    sessions.on_available.append(service.resume)
-    ls.sync = service
-    ls.tasks.spawn(service.save_worker(), "sync-saves")
+
+    def on_available() -> None:
+        for folder in folders:
+            folder.service.resume()
+
+    sessions.on_available.append(on_available)
+    return folders
 
 
-async def sync_with_progress(ls: BridgeServer) -> protocol.SyncResult | None:
-    if not await ls.until_started() or ls.sync is None:
+def workspace_roots(ls: BridgeServer, *, root_uri: bool = True) -> list[Path]:
+    """The workspace folders to sync, resolved, in the client's order (the root URI of a
+    client without folders, if ``root_uri``); one inside another is synced as part of it."""
+    uris = [f.uri for f in ls.workspace.folders.values()]
+    if not uris and root_uri:
+        uris = [ls.workspace.root_uri]
+    paths = [to_fs_path(uri) for uri in uris if uri]
+    return outermost([Path(p).resolve() for p in paths if p])
+
+
+def start_folder(ls: BridgeServer, sessions: SessionManager, root: Path, place: str) -> SyncFolder:
+    """A folder's sync, its saves sent by a worker of its own."""
+    service = SyncService(root, ls.options, FolderSessions(sessions, place))
+    service.on_conflicts = lambda conflicts: _ask(ls, service, conflicts)
+    service.on_failure = lambda path, e: ls.fail(f"syncing {path}", e)
+    service.on_too_large = lambda paths: _tell_too_large(ls, paths)
+    service.on_problems = lambda problems: _tell_not_sent(ls, problems)
+    worker = ls.tasks.spawn(service.save_worker(), f"sync-saves:{place or root.name}")
+    return SyncFolder(root, place, service, worker)
+
+
+async def sync_with_progress(
+    ls: BridgeServer, only: list[SyncFolder] | None = None
+) -> protocol.SyncResult | None:
+    """Every folder (or ``only`` these), one after the other: one result, its paths as the
+    session has them."""
+    services = await ls.started_services()
+    if services is None:
         return None
+    results: list[tuple[SyncFolder, protocol.SyncResult]] = []
     try:
         async with progress(ls, "bai-bridge: syncing the workspace") as report:
-            result = await ls.sync.sync_workspace(report)
+            for folder in services.folders if only is None else only:
+                results.append((folder, await folder.service.sync_workspace(report)))
     except Exception as e:
         ls.fail("syncing the workspace", e)
         return None
+    result = merged(results)
     if result.skipped:
         ls.tell(
             f"bai-bridge: not synced (over the {ls.options.max_file_size} byte cap): "
@@ -77,6 +132,19 @@ async def sync_with_progress(ls: BridgeServer) -> protocol.SyncResult | None:
             types.MessageType.Warning,
         )
     return result
+
+
+def merged(results: list[tuple[SyncFolder, protocol.SyncResult]]) -> protocol.SyncResult:
+    def paths(pick: Callable[[protocol.SyncResult], list[str]]) -> list[str]:
+        return [folder.remote(p) for folder, result in results for p in pick(result)]
+
+    return protocol.SyncResult(
+        uploaded=paths(lambda r: r.uploaded),
+        unchanged=sum(r.unchanged for _, r in results),
+        conflicts=paths(lambda r: r.conflicts),
+        skipped=paths(lambda r: r.skipped),
+        failed=paths(lambda r: r.failed),
+    )
 
 
 def _tell_too_large(ls: BridgeServer, paths: list[str]) -> None:
@@ -104,11 +172,11 @@ def _tell_not_sent(ls: BridgeServer, problems: dict[str, str]) -> None:
         ls.tell(f"bai-bridge: not synced: {listed}{more}", types.MessageType.Warning)
 
 
-def _ask(ls: BridgeServer, conflicts: list[Conflict]) -> None:
-    ls.tasks.spawn(_ask_person(ls, conflicts), "sync-conflict")
+def _ask(ls: BridgeServer, service: SyncService, conflicts: list[Conflict]) -> None:
+    ls.tasks.spawn(_ask_person(ls, service, conflicts), "sync-conflict")
 
 
-async def _ask_person(ls: BridgeServer, conflicts: list[Conflict]) -> None:
+async def _ask_person(ls: BridgeServer, service: SyncService, conflicts: list[Conflict]) -> None:
     """Ask what to do; no answer leaves both sides as they are (RESOLVE_CONFLICT later)."""
     names = ", ".join(c.path for c in conflicts[:5]) + (" ..." if len(conflicts) > 5 else "")
     params = types.ShowMessageRequestParams(
@@ -127,17 +195,16 @@ async def _ask_person(ls: BridgeServer, conflicts: list[Conflict]) -> None:
     if answer is not None:
         action = "overwrite" if answer.title == OVERWRITE else "keep-remote"
         for conflict in conflicts:
-            await resolve(ls, conflict.path, action)
+            await resolve(ls, service, conflict.path, action)
 
 
-async def resolve(ls: BridgeServer, path: str, action: str) -> bool:
-    if not await ls.until_started() or ls.sync is None:
-        return False
+async def resolve(ls: BridgeServer, service: SyncService, path: str, action: str) -> bool:
+    """Settle a conflict of ``service``'s folder (``path`` inside it) the person's way."""
     try:
         if action == "overwrite":
-            await ls.sync.upload_files([path], force=True)
+            await service.upload_files([path], force=True)
         elif action == "keep-remote":
-            await ls.sync.keep_remote(path)
+            await service.keep_remote(path)
         else:
             raise ValueError(f"unknown action {action!r}: 'overwrite' or 'keep-remote'")
     except Exception as e:
@@ -150,9 +217,9 @@ def register(server: BridgeServer) -> None:
     @server.feature(types.TEXT_DOCUMENT_DID_SAVE)
     async def did_save(ls: BridgeServer, params: types.DidSaveTextDocumentParams) -> None:
         await ls.until_started()  # a save in the first moments is sent, not dropped
-        rel = relative_path(ls, params.text_document.uri)
-        if ls.sync is not None and rel is not None:
-            ls.sync.saved(rel)
+        if (found := file_folder(ls, params.text_document.uri)) is not None:
+            folder, rel = found
+            folder.service.saved(rel)
 
     @command(server, protocol.SYNC_WORKSPACE)
     async def sync_workspace(ls: BridgeServer, _: None) -> protocol.SyncResult | None:
@@ -160,7 +227,12 @@ def register(server: BridgeServer) -> None:
 
     @command(server, protocol.RESOLVE_CONFLICT, protocol.ResolveConflictArgs)
     async def resolve_conflict(ls: BridgeServer, args: protocol.ResolveConflictArgs) -> bool:
-        return await resolve(ls, args.path, args.action)
+        services = await ls.started_services()
+        found = services.folders.of_session_path(args.path) if services is not None else None
+        if found is None:
+            return False
+        folder, rel = found
+        return await resolve(ls, folder.service, rel, args.action)
 
     register_file_operations(server)
 
@@ -174,23 +246,42 @@ def register_file_operations(server: BridgeServer) -> None:
     @server.feature(types.WORKSPACE_DID_DELETE_FILES, every_file)
     async def did_delete(ls: BridgeServer, params: types.DeleteFilesParams) -> None:
         await ls.until_started()
-        rels = [r for f in params.files if (r := relative_path(ls, f.uri)) is not None]
-        if ls.sync is None or not rels:
-            return
-        await mirror(ls, "delete", ls.sync.remove(rels))
+        for folder, rels in by_folder(ls, [f.uri for f in params.files]):
+            await mirror(ls, "delete", folder.service.remove(rels))
 
     @server.feature(types.WORKSPACE_DID_RENAME_FILES, every_file)
     async def did_rename(ls: BridgeServer, params: types.RenameFilesParams) -> None:
         await ls.until_started()
-        pairs = [
-            (old, new)
-            for f in params.files
-            if (old := relative_path(ls, f.old_uri)) is not None
-            and (new := relative_path(ls, f.new_uri)) is not None
-        ]
-        if ls.sync is None or not pairs:
-            return
-        await mirror(ls, "rename", ls.sync.rename(pairs))
+        for folder, pairs in renames_by_folder(ls, params.files):
+            await mirror(ls, "rename", folder.service.rename(pairs))
+
+
+def by_folder(ls: BridgeServer, uris: list[str]) -> list[tuple[SyncFolder, list[str]]]:
+    """Files inside synced folders, grouped by folder (their paths inside it)."""
+    groups: dict[Path, tuple[SyncFolder, list[str]]] = {}
+    for uri in uris:
+        if (found := file_folder(ls, uri)) is not None:
+            groups.setdefault(found[0].root, (found[0], []))[1].append(found[1])
+    return list(groups.values())
+
+
+def renames_by_folder(
+    ls: BridgeServer, files: Sequence[types.FileRename]
+) -> list[tuple[SyncFolder, list[tuple[str, str]]]]:
+    """Renames inside one synced folder, grouped by folder. A move from one folder into
+    another is a delete in the first and, like any new file there, an upload by the other
+    (saved here; a moved folder's files come as the watcher's events)."""
+    groups: dict[Path, tuple[SyncFolder, list[tuple[str, str]]]] = {}
+    for f in files:
+        old, new = file_folder(ls, f.old_uri), file_folder(ls, f.new_uri)
+        if old is not None and new is not None and old[0] == new[0]:
+            groups.setdefault(old[0].root, (old[0], []))[1].append((old[1], new[1]))
+            continue
+        if new is not None:
+            new[0].service.saved(new[1])
+        if old is not None:
+            ls.tasks.spawn(mirror(ls, "delete", old[0].service.remove([old[1]])), "moved-out")
+    return list(groups.values())
 
 
 async def mirror(

@@ -26,10 +26,11 @@ from bai_bridge.api.models import DownloadResult
 from bai_bridge.api.transfer import DOWNLOAD_PATHS_PER_REQUEST
 
 from .config import BridgeOptions
+from .folder_sessions import SessionCalls
 from .landing import Arrival, Landing, LocalChanged, discard, place, sort_arrivals, staging
 from .protocol import SyncResult
 from .remote_files import load_manifest, remote_stats, save_manifest
-from .session import SessionManager, SessionUnavailable
+from .session import SessionUnavailable
 from .sync_bookkeeping import Bookkeeping, ManifestSaver
 from .sync_hash import HASH_BY_DOWNLOAD, HASH_WAIT, remote_digests
 from .sync_plan import (
@@ -66,7 +67,7 @@ _SESSION_LOST = (BackendClientError, BackendNotFoundError)
 
 
 class SyncService:
-    def __init__(self, root: Path, options: BridgeOptions, sessions: SessionManager) -> None:
+    def __init__(self, root: Path, options: BridgeOptions, sessions: SessionCalls) -> None:
         self.root = root
         self.options = options
         self.sessions = sessions

@@ -39,7 +39,8 @@ def variables(mirror: NamespaceMirror) -> protocol.VariablesResult:
 def register(server: BridgeServer) -> None:
     @server.feature(protocol.VARIABLES)
     async def on_variables(ls: BridgeServer, params: Any) -> protocol.VariablesResult:
-        if ls.mirror is None:
+        services = ls.services_now()
+        if services is None:
             return protocol.VariablesResult([], False, None)
-        await ls.mirror.current(SNAPSHOT_WAIT)
-        return variables(ls.mirror)
+        await services.mirror.current(SNAPSHOT_WAIT)
+        return variables(services.mirror)

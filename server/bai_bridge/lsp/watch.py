@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from lsprotocol import types
@@ -19,6 +19,7 @@ from pygls.uris import from_fs_path, to_fs_path
 
 from .server import BridgeServer
 from .sync import mirror
+from .sync_folders import SyncFolder, SyncFolders
 from .sync_plan import is_excluded
 from .sync_service import SAVE_COALESCE, SyncService
 
@@ -47,11 +48,19 @@ def watcher_for(ls: BridgeServer, root: Path) -> types.FileSystemWatcher:
 
 
 async def start_watching(ls: BridgeServer) -> None:
-    """Ask the client to watch the synced folder; a client that cannot is left as it is."""
-    if ls.sync is None or not can_watch(ls):
+    """Ask the client to watch the synced folders (anew when they change: the watchers
+    replace the last ones); a client that cannot is left as it is."""
+    services = ls.services_now()
+    if services is None or not can_watch(ls):
+        return
+    if services.folders.watched:
+        await _unregister(ls)
+    roots = [folder.root for folder in services.folders]
+    services.folders.watched = bool(roots)
+    if not roots:
         return
     options = types.DidChangeWatchedFilesRegistrationOptions(
-        watchers=[watcher_for(ls, ls.sync.root)]
+        watchers=[watcher_for(ls, root) for root in roots]
     )
     registration = types.Registration(
         id=REGISTRATION_ID,
@@ -66,17 +75,27 @@ async def start_watching(ls: BridgeServer) -> None:
         log.warning("the client did not accept the file watcher: %s", e)
 
 
+async def _unregister(ls: BridgeServer) -> None:
+    gone = types.Unregistration(id=REGISTRATION_ID, method=types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    try:
+        await ls.client_unregister_capability_async(
+            types.UnregistrationParams(unregisterations=[gone])
+        )
+    except Exception as e:  # the new registration replaces it all the same
+        log.info("the client did not drop the file watcher: %s", e)
+
+
 class PendingDeletes:
     """Deletes seen on disk, mirrored in one batch after a short pause (a checkout deletes many
     files at once; a formatter's delete-and-recreate must not reach the session)."""
 
     def __init__(self) -> None:
-        self.paths: set[str] = set()
+        self.paths: set[tuple[SyncFolder, str]] = set()
         self.event = asyncio.Event()
         self.worker: asyncio.Task[None] | None = None
 
-    def add(self, ls: BridgeServer, rels: list[str]) -> None:
-        self.paths.update(rels)
+    def add(self, ls: BridgeServer, folder: SyncFolder, rels: list[str]) -> None:
+        self.paths.update((folder, rel) for rel in rels)
         self.event.set()
         if self.worker is None:
             self.worker = ls.tasks.spawn(self.drain(ls), "watched-deletes")
@@ -86,9 +105,11 @@ class PendingDeletes:
             await self.event.wait()
             await asyncio.sleep(SAVE_COALESCE)
             self.event.clear()
-            batch, self.paths = sorted(self.paths), set()
-            if ls.sync is not None:
-                await mirror_deletes(ls, ls.sync, batch)
+            batch, self.paths = self.paths, set()
+            folders = {folder for folder, _ in batch}
+            for folder in folders:
+                rels = sorted(rel for f, rel in batch if f == folder)
+                await mirror_deletes(ls, folder.service, rels)
 
 
 async def mirror_deletes(ls: BridgeServer, sync: SyncService, rels: list[str]) -> None:
@@ -97,18 +118,6 @@ async def mirror_deletes(ls: BridgeServer, sync: SyncService, rels: list[str]) -
     gone = [r for r in absent if sync.owned_under(r)]
     if gone:
         await mirror(ls, "delete", sync.remove(gone))
-
-
-def relative_to(root: Path, uri: str) -> str | None:
-    """The posix path of a file URI inside ``root`` (the synced folder), else None."""
-    path = to_fs_path(uri)
-    if path is None:
-        return None
-    try:
-        rel = Path(path).resolve().relative_to(root.resolve()).as_posix()
-    except ValueError:
-        return None
-    return None if rel == "." else rel
 
 
 def files_under(root: Path, excludes: Iterable[str], rels: list[str]) -> list[str]:
@@ -136,16 +145,17 @@ def walk_folder(root: Path, excludes: Iterable[str], rel: str) -> list[str]:
 
 
 def sort_events(
-    root: Path, excludes: Iterable[str], params: types.DidChangeWatchedFilesParams
+    folder: SyncFolder, excludes: Iterable[str], events: list[types.FileEvent]
 ) -> tuple[list[str], list[str]]:
-    """Files written (a created folder as its files) and paths deleted under ``root``
+    """Files written (a created folder as its files) and paths deleted in ``folder``
     (blocking: it resolves paths and walks folders)."""
     written: list[str] = []
     deleted: list[str] = []
-    for event in params.changes:
-        if (rel := relative_to(root, event.uri)) is not None:
+    for event in events:
+        path = to_fs_path(event.uri)
+        if path and (rel := folder.relative(Path(path))) is not None:
             (deleted if event.type == types.FileChangeType.Deleted else written).append(rel)
-    return files_under(root, excludes, written), deleted
+    return files_under(folder.root, excludes, written), deleted
 
 
 def register(server: BridgeServer) -> None:
@@ -153,11 +163,25 @@ def register(server: BridgeServer) -> None:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     async def changed(ls: BridgeServer, params: types.DidChangeWatchedFilesParams) -> None:
-        if not await ls.until_started() or ls.sync is None:
+        services = await ls.started_services()
+        if services is None:
             return
-        excludes = ls.sync.options.sync_excludes
-        written, deleted = await asyncio.to_thread(sort_events, ls.sync.root, excludes, params)
-        for rel in written:
-            ls.sync.saved(rel)
-        if deleted:
-            deletes.add(ls, deleted)
+        for folder, events in _by_folder(services.folders, params.changes):
+            sync = folder.service
+            excludes = sync.options.sync_excludes
+            written, deleted = await asyncio.to_thread(sort_events, folder, excludes, events)
+            for rel in written:
+                sync.saved(rel)
+            if deleted:
+                deletes.add(ls, folder, deleted)
+
+
+def _by_folder(
+    folders: SyncFolders, changes: Sequence[types.FileEvent]
+) -> list[tuple[SyncFolder, list[types.FileEvent]]]:
+    """Each event with the folder of its file (the deepest one containing it)."""
+    groups: dict[SyncFolder, list[types.FileEvent]] = {}
+    for event in changes:
+        if (found := folders.of_uri(event.uri)) is not None:
+            groups.setdefault(found[0], []).append(event)
+    return list(groups.items())
