@@ -367,8 +367,9 @@ async def test_an_upload_returns_with_its_file_there_and_its_record_follows(
     sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What waits for an upload (a run of the file, a save) waits for the upload alone; the
-    listing and the manifest that record it follow, and the next operation waits for them
-    (it decides on that record). A new language server finds the record in the session."""
+    listing and the manifest that record it follow, and the next operation does not wait
+    for them either: until the record lands, it judges that copy by its content. A new
+    language server finds the record in the session."""
     root = tmp_path / "workspace"
     root.mkdir()
     (root / "run_me.py").write_text("print(1)\n")
@@ -378,11 +379,13 @@ async def test_an_upload_returns_with_its_file_there_and_its_record_follows(
     (root / "run_me.py").write_text("print(2)\n")
     release = asyncio.Event()
     request = sessions.api.request
+    held_paths: list[str] = []
 
     def held(method: str, path: str, **kwargs: Any) -> Any:
         inner = request(method, path, **kwargs)
-        if not path.endswith("/files"):
+        if not path.endswith("/files") or held_paths:
             return inner
+        held_paths.append(path)  # the first listing: the upload's record
 
         @contextlib.asynccontextmanager
         async def after_release() -> AsyncIterator[Any]:
@@ -393,21 +396,70 @@ async def test_an_upload_returns_with_its_file_there_and_its_record_follows(
         return after_release()
 
     monkeypatch.setattr(sessions.api, "request", held)
-    async with asyncio.timeout(30):  # returns while every listing is held: it waits for none
+    async with asyncio.timeout(30):  # returns while its record's listing is held
         assert await service.upload_files(["run_me.py"], force=True) == ["run_me.py"]
     kernel = await sessions.kernel()
     assert await session_output(kernel, "print(open('run_me.py').read(), end='')") == "print(2)\n"
-    later = asyncio.create_task(service.sync_workspace())
-    await asyncio.sleep(0)
-    assert not later.done()  # waits for the record it decides on
+    async with asyncio.timeout(30):  # the record is still held: the content decides
+        result = await service.sync_workspace()
+    assert (result.uploaded, result.conflicts, result.unchanged) == ([], [], 1)
+    assert held_paths  # the record's listing, still held
     release.set()
-    assert (await later).uploaded == []
     await service.flush()
     monkeypatch.undo()
 
     restarted = SyncService(root, BridgeOptions(), sessions)  # reads the session's manifest
     result = await restarted.sync_workspace()
     assert (result.uploaded, result.conflicts, result.unchanged) == ([], [], 1)
+
+
+async def test_a_sync_sends_a_file_proven_by_content_before_every_folder_is_listed(
+    sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file edited here whose session copy the early fetch shows as sync sent it goes at
+    once (the listings are held until an upload is asked for: a sync that waited for them
+    would never finish); one edited in the session, size and mtime kept, is not sent."""
+    root = tmp_path / "workspace"
+    (root / "pkg").mkdir(parents=True)
+    for name in ("a.py", "pkg/b.py", "pkg/c.py"):
+        (root / name).write_text(f"# {name}\n")
+    service = SyncService(root, BridgeOptions(), sessions)
+    assert len((await service.sync_workspace()).uploaded) == 3
+    await service.flush()
+    (root / "pkg/b.py").write_text("b = 2\n")
+    monkeypatch.setattr(sessions.api, "request", held_until_upload(sessions.api.request))
+    async with asyncio.timeout(30):
+        result = await service.sync_workspace()
+    monkeypatch.undo()
+    assert (result.uploaded, result.conflicts, result.unchanged) == (["pkg/b.py"], [], 2)
+    kernel = await sessions.kernel()
+    read = "print(open('pkg/b.py').read(), end='')"
+    assert await session_output(kernel, read) == "b = 2\n"
+
+    await session_output(kernel, KEEP_STAT_EDIT.format(edits={"pkg/b.py": "b = 9\n"}))
+    (root / "pkg/b.py").write_text("b = 3\n")
+    result = await service.sync_workspace()
+    assert (result.uploaded, result.conflicts) == ([], ["pkg/b.py"])
+    assert await session_output(kernel, read) == "b = 9\n"
+
+
+def held_until_upload(request: Callable[..., Any]) -> Callable[..., Any]:
+    """``request``, with each listing's answer held until an upload has been asked for."""
+    upload_asked = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def held(inner: Any) -> AsyncIterator[Any]:
+        await upload_asked.wait()
+        async with inner as resp:
+            yield resp
+
+    def spy(method: str, path: str, **kwargs: Any) -> Any:
+        if path.endswith("/upload"):
+            upload_asked.set()
+        inner = request(method, path, **kwargs)
+        return held(inner) if path.endswith("/files") else inner
+
+    return spy
 
 
 def held_listings(request: Callable[..., Any]) -> Callable[..., Any]:

@@ -34,6 +34,7 @@ from .session import SessionUnavailable
 from .sync_bookkeeping import Bookkeeping, ManifestSaver
 from .sync_hash import HASH_BY_DOWNLOAD, HASH_WAIT, remote_digests
 from .sync_plan import (
+    UNLISTED,
     Conflict,
     LocalFile,
     Manifest,
@@ -110,17 +111,23 @@ class SyncService:
 
         async def sync_on(kernel: Kernel) -> tuple[SyncPlan, list[str], list[str]]:
             ahead = self._prove_ahead(kernel, scan.files)
-            manifest, remote = await asyncio.gather(  # one round trip, not two
-                self._manifest_for(kernel), remote_stats(kernel, list(by_path))
-            )
-            planned = plan_sync(scan.files, remote, manifest)
-            plan = await self._settle(kernel, planned, remote, by_path, ahead)
+            early = asyncio.ensure_future(self._send_proven(kernel, ahead, by_path, report))
+            try:
+                manifest, remote = await asyncio.gather(  # one round trip, not two
+                    self._manifest_for(kernel), remote_stats(kernel, list(by_path))
+                )
+            except BaseException:
+                early.cancel()  # what it sent unrecorded is recognised by content later
+                raise
+            sent_early, failed_early = await early
+            decided = {*sent_early, *failed_early}
+            rest = plan_sync([f for f in scan.files if f.path not in decided], remote, manifest)
+            plan = await self._settle(kernel, rest, remote, by_path, ahead)
             await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
             uploaded, failed = await self._send(kernel, [by_path[p] for p in plan.upload], report)
-            return plan, uploaded, failed
+            return plan, sent_early + uploaded, failed_early + failed
 
         async with self._lock:  # a session lost meanwhile is re-created (`call`), once
-            await self._records.settle()
             plan, uploaded, failed = await self.sessions.call(sync_on)
         problems = {**scan.problems, **dict.fromkeys(plan.unproven, UNPROVEN)}
         if problems:
@@ -149,11 +156,39 @@ class SyncService:
             part = files[start : start + CHECKPOINT_FILES]
             done, _ = await self._upload(kernel, part, tracker, failed)
             arrived = set(done)
-            recorded = [f for f in part if f.path in arrived]
-            self._records.later(self._record(kernel, recorded), "sync-record-part")
+            self._arrived(kernel, [f for f in part if f.path in arrived], "sync-record-part")
             uploaded += done
         self._tell_failed(failed)
         return uploaded, list(failed)
+
+    async def _send_proven(
+        self,
+        kernel: Kernel,
+        ahead: _Ahead | None,
+        local: dict[str, LocalFile],
+        report: Progress,
+    ) -> tuple[list[str], list[str]]:
+        """Send at once the files edited here whose session copy the content fetched ahead
+        shows as sync sent it: the listing of every folder would decide nothing more for
+        them (a copy changed after that fetch would be changed after the listing's look as
+        well), so they need not wait for it. Returns (done, failed)."""
+        if ahead is None:
+            return [], []
+        try:
+            fetched = await ahead.task
+        except Exception:  # compared the usual way instead
+            return [], []
+        proven = [
+            local[path]
+            for path, digest in fetched.items()
+            if digest == ahead.entries[path].sha256 and digest != local[path].sha256
+        ]
+        if not proven:
+            return [], []
+        done, failed = await self._upload(kernel, proven, report)
+        arrived = set(done)
+        self._arrived(kernel, [f for f in proven if f.path in arrived], "sync-record-upload")
+        return done, failed
 
     def _prove_ahead(self, kernel: Kernel, local: list[LocalFile]) -> _Ahead | None:
         """Start fetching, beside the listing, the session's copies of a few small files
@@ -309,6 +344,36 @@ class SyncService:
                 failed[file.path] = e
         return done, failed
 
+    def _arrived(self, kernel: Kernel, files: list[LocalFile], name: str) -> None:
+        """Files just sent: the manifest says so at once (their session stat `UNLISTED`, so
+        the next operation judges those copies by content and need not wait for anything),
+        and their listing follows behind (`_list_arrived`)."""
+        manifest = self._manifest
+        if not files or manifest is None:  # None: forgotten meanwhile (a new session)
+            return
+        for file in files:  # decided: the session holds this side's content now
+            old = manifest.entries.get(file.path)
+            origin = old.from_session if old is not None else False
+            manifest.entries[file.path] = ManifestEntry(file.sha256, file.size, UNLISTED, origin)
+            self.conflicts.pop(file.path, None)
+        self._records.later(self._list_arrived(kernel, manifest, files), name)
+
+    async def _list_arrived(
+        self, kernel: Kernel, manifest: Manifest, files: list[LocalFile]
+    ) -> None:
+        """The session's size and mtime of files `_arrived` noted, for the entries still
+        waiting for them (a newer upload or a removal of the path meanwhile wins)."""
+        stats = await remote_stats(kernel, [f.path for f in files])
+        for file in files:
+            entry = manifest.entries.get(file.path)
+            if entry is None or entry.listed or entry.sha256 != file.sha256:
+                continue
+            # Another size is another file (a run already rewrote it): it stays unlisted,
+            # so the next sync compares contents.
+            if (stat := stats.get(file.path)) is not None and stat.size == file.size:
+                manifest.entries[file.path] = attrs.evolve(entry, mtime=stat.mtime)
+        self._saver.schedule(kernel, manifest)
+
     async def _record(
         self,
         kernel: Kernel,
@@ -403,15 +468,11 @@ class SyncService:
             send = [by_path[p] for p in plan.upload]
             uploaded, _ = await self._upload(kernel, send, lambda _m, _p: None)
             sent = [f for f in send if f.path in uploaded]
-            for file in sent:  # decided: the session holds this side's content now
-                self.conflicts.pop(file.path, None)
-            if sent:  # the files are there: what waits for them need not wait for this
-                self._records.later(self._record(kernel, sent), "sync-record-upload")
+            self._arrived(kernel, sent, "sync-record-upload")
             return plan, sent
 
         try:
             async with self._lock:  # a session lost meanwhile is re-created (`call`), once
-                await self._records.settle()
                 plan, sent = await self.sessions.call(upload_on)
         except (BackendClientError, SessionUnavailable):
             if not force:  # the person's own upload (run, overwrite) fails instead
@@ -558,7 +619,11 @@ class SyncService:
         """(paths whose session copy is gone or still holds what sync put there, the rest).
         Equal size and mtime are confirmed by content before anything is deleted."""
         present = {p: remote[p] for p in paths if p in remote}
-        same_stat = [p for p, st in present.items() if not remote_changed(manifest.entries[p], st)]
+        same_stat = [
+            p
+            for p, st in present.items()
+            if not manifest.entries[p].listed or not remote_changed(manifest.entries[p], st)
+        ]
         sizes = {p: present[p].size for p in same_stat}
         digests = await remote_digests(kernel, sizes, self._hash_wait())
         doomed, kept = [], []
@@ -601,7 +666,9 @@ class _Ahead:
             path: digest
             for path, digest in fetched.items()
             if (stat := remote.get(path)) is not None
-            and not remote_changed(self.entries[path], stat)
+            # an unlisted copy has no stat to go by: its content is the proof, as it is for
+            # a copy compared after the listing (both are read before the upload decides)
+            and (not self.entries[path].listed or not remote_changed(self.entries[path], stat))
         }
 
 
