@@ -14,6 +14,7 @@ import attrs
 import pytest
 
 from bai_bridge.api import Kernel
+from bai_bridge.api.transfer import UPLOAD_FILE_LIMIT
 from bai_bridge.lsp.config import BridgeOptions
 from bai_bridge.lsp.landing import LocalChanged
 from bai_bridge.lsp.remote_files import remote_stats
@@ -25,6 +26,7 @@ from bai_bridge.lsp.sync_service import (
     UPLOADS_IN_FLIGHT,
     SyncService,
     _in_turns,
+    _large_first,
 )
 
 
@@ -102,6 +104,18 @@ def test_batches_are_sent_in_turns_from_stretches_of_the_workspace() -> None:
     assert _in_turns(0, 3) == []
     for count in range(40):
         assert sorted(_in_turns(count, UPLOADS_IN_FLIGHT)) == list(range(count))
+
+
+def test_a_large_file_goes_first_alone_and_the_small_ones_keep_their_order() -> None:
+    """Its chunks are on their way, and joined in the session, while the small files go."""
+    files = [
+        LocalFile("a.py", 10, "-"),
+        LocalFile("data/big.bin", UPLOAD_FILE_LIMIT, "-"),
+        LocalFile("b.py", UPLOAD_FILE_LIMIT - 1, "-"),
+    ]
+    large, small = _large_first(files)
+    assert [f.path for f in large] == ["data/big.bin"]
+    assert [f.path for f in small] == ["a.py", "b.py"]
 
 
 async def session_output(kernel: Kernel, code: str) -> str:

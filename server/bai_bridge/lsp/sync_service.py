@@ -4,9 +4,11 @@ It never blocks completions or runs: it works in background tasks, one sync at a
 touches the session only through uploads, listings and downloads (the manifest; small files
 whose content must be compared), and a batch run to compare large files (`sync_hash`).
 
-A first sync records its progress in the session's manifest every `CHECKPOINT_FILES` files,
-so a language server killed half way leaves a manifest that the next sync continues from;
-what was sent after the last checkpoint is recognised by its content.
+A first sync sends everything through one pipeline of requests in flight (a large file's
+chunks first) and records its progress in the session's manifest every `CHECKPOINT_FILES`
+files that arrived, behind the pipeline, so a language server killed half way leaves a
+manifest that the next sync continues from; what was sent after the last checkpoint is
+recognised by its content.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import attrs
 
 from bai_bridge.api import BackendClientError, BackendNotFoundError, BatchOptions, Kernel
 from bai_bridge.api.models import DownloadResult
-from bai_bridge.api.transfer import DOWNLOAD_PATHS_PER_REQUEST
+from bai_bridge.api.transfer import DOWNLOAD_PATHS_PER_REQUEST, UPLOAD_FILE_LIMIT
 
 from .config import BridgeOptions
 from .folder_sessions import SessionCalls
@@ -145,19 +147,23 @@ class SyncService:
     async def _send(
         self, kernel: Kernel, files: list[LocalFile], report: Progress
     ) -> tuple[list[str], list[str]]:
-        """Upload, `CHECKPOINT_FILES` at a time, each part recorded behind it (its folders
-        listed, the manifest saved) while the next one uploads: a sync killed half way leaves
-        a manifest the next one continues from, and nothing waits for a record. Returns
+        """Upload all through one pipeline of requests in flight, noting every
+        `CHECKPOINT_FILES` files arrived (`_arrived`: their listing and the manifest follow
+        behind) while the rest goes on: a sync killed half way leaves a manifest the next
+        one continues from, and no request waits for a record or for a slow one. Returns
         (done, failed)."""
         tracker = UploadProgress(files, report)
-        uploaded: list[str] = []
         failed: dict[str, Exception] = {}  # told once for the whole sync
-        for start in range(0, len(files), CHECKPOINT_FILES):
-            part = files[start : start + CHECKPOINT_FILES]
-            done, _ = await self._upload(kernel, part, tracker, failed)
-            arrived = set(done)
-            self._arrived(kernel, [f for f in part if f.path in arrived], "sync-record-part")
-            uploaded += done
+        arrived: list[LocalFile] = []
+
+        def checkpoint(sent: list[LocalFile]) -> None:
+            arrived.extend(sent)
+            if len(arrived) >= CHECKPOINT_FILES:
+                self._arrived(kernel, arrived.copy(), "sync-record-part")
+                arrived.clear()
+
+        uploaded, _ = await self._upload(kernel, files, tracker, failed, checkpoint)
+        self._arrived(kernel, arrived, "sync-record-part")
         self._tell_failed(failed)
         return uploaded, list(failed)
 
@@ -287,34 +293,47 @@ class SyncService:
         files: list[LocalFile],
         report: Progress | UploadProgress,
         failures: dict[str, Exception] | None = None,
+        on_batch: Callable[[list[LocalFile]], None] = lambda _sent: None,
     ) -> tuple[list[str], list[str]]:
         """Upload in batches, a few requests in flight (the round trips overlap); a failing
         batch is retried file by file so one bad file is reported and the rest go on.
-        Returns (done, failed), each in the order of ``files``. The failed files are told
-        in one message, or added to ``failures`` for the caller to tell."""
-        batches = [files[i : i + UPLOAD_BATCH] for i in range(0, len(files), UPLOAD_BATCH)]
-        outcomes: list[tuple[list[str], dict[str, Exception]]] = [([], {}) for _ in batches]
+        ``on_batch`` is told the files of each batch as it arrives. Returns (done, failed),
+        each in the order of ``files``. The failed files are told in one message, or added
+        to ``failures`` for the caller to tell."""
+        large, small = _large_first(files)
+        batches = [[f] for f in large]
+        batches += [small[i : i + UPLOAD_BATCH] for i in range(0, len(small), UPLOAD_BATCH)]
+        order = [
+            *range(len(large)),
+            *(len(large) + i for i in _in_turns(len(batches) - len(large), UPLOADS_IN_FLIGHT)),
+        ]
+        done: set[str] = set()
+        failed: dict[str, Exception] = {}
         progress = report if isinstance(report, UploadProgress) else UploadProgress(files, report)
         gate = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
 
-        async def send(index: int, batch: list[LocalFile]) -> None:
+        async def send(batch: list[LocalFile]) -> None:
             async with gate:
                 progress.sending(batch)
-                outcomes[index] = await self._upload_batch(kernel, batch)
+                sent, refused = await self._upload_batch(kernel, batch)
                 progress.sent(batch)
+            done.update(sent)
+            failed.update(refused)
+            on_batch([f for f in batch if f.path in sent])
 
         try:
             async with asyncio.TaskGroup() as group:
-                for index in _in_turns(len(batches), UPLOADS_IN_FLIGHT):
-                    group.create_task(send(index, batches[index]))
+                for index in order:
+                    group.create_task(send(batches[index]))
         except ExceptionGroup as errors:  # e.g. a lost session: raised as it was
             raise errors.exceptions[0] from None
-        failed = {p: e for _, f in outcomes for p, e in f.items()}
+        in_order = [f.path for f in files]
+        failed = {p: failed[p] for p in in_order if p in failed}  # as they finished: sorted
         if failures is None:
             self._tell_failed(failed)
         else:
             failures.update(failed)
-        return [p for d, _ in outcomes for p in d], list(failed)
+        return [p for p in in_order if p in done], list(failed)
 
     def _tell_failed(self, failed: dict[str, Exception]) -> None:
         """One message for them all: 300 refused files are not 300 pop-ups."""
@@ -701,6 +720,13 @@ def names(paths: list[str], shown: int = 5) -> str:
     """``a.py, b.py (and 298 more)``: files named in one message, however many."""
     more = f" (and {len(paths) - shown} more)" if len(paths) > shown else ""
     return ", ".join(paths[:shown]) + more
+
+
+def _large_first(files: list[LocalFile]) -> tuple[list[LocalFile], list[LocalFile]]:
+    """(files sent in chunks, the rest): a large file goes first, alone in its batch, so its
+    chunks are on their way, and joined in the session, while the small files follow."""
+    large = [f for f in files if f.size >= UPLOAD_FILE_LIMIT]
+    return large, [f for f in files if f.size < UPLOAD_FILE_LIMIT]
 
 
 def _in_turns(count: int, runs: int) -> list[int]:
