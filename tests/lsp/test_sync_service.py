@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -15,11 +16,12 @@ import pytest
 
 from bai_bridge.api import Kernel
 from bai_bridge.api.transfer import UPLOAD_FILE_LIMIT
+from bai_bridge.lsp import sync_scan
 from bai_bridge.lsp.config import BridgeOptions
 from bai_bridge.lsp.landing import LocalChanged
 from bai_bridge.lsp.remote_files import remote_stats
 from bai_bridge.lsp.session import SessionManager
-from bai_bridge.lsp.sync_plan import LocalFile
+from bai_bridge.lsp.sync_plan import LocalFile, file_digest
 from bai_bridge.lsp.sync_service import (
     UNPROVEN,
     UPLOAD_BATCH,
@@ -527,3 +529,33 @@ async def test_a_save_fetches_its_proof_beside_the_listing_and_still_never_overw
     monkeypatch.undo()
     assert flagged == ["a.py"]
     assert await session_output(kernel, read) == "a = 9\n"
+
+
+async def test_a_sync_lists_the_folders_while_it_reads_the_files(
+    sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan tells its folders before it reads a file: their listings are asked for
+    while the files are read (a read held until a listing is asked for would never end)."""
+    root = tmp_path / "workspace"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "a.py").write_text("a = 1\n")
+    service = SyncService(root, BridgeOptions(), sessions)
+    await sessions.kernel()
+    listed = threading.Event()
+    fetch_json = sessions.api.fetch_json
+
+    def spy(method: str, path: str, **kwargs: Any) -> Any:
+        if path.endswith("/files") and kwargs.get("json_body", {}).get("path") == "pkg":
+            listed.set()
+        return fetch_json(method, path, **kwargs)
+
+    def digest(path: Path | str) -> tuple[int, str]:
+        if not listed.wait(30):
+            raise OSError("no listing was asked for while the files were read")
+        return file_digest(path)
+
+    monkeypatch.setattr(sessions.api, "fetch_json", spy)
+    monkeypatch.setattr(sync_scan, "file_digest", digest)
+    async with asyncio.timeout(60):
+        result = await service.sync_workspace()
+    assert (result.uploaded, result.failed) == (["pkg/a.py"], [])

@@ -20,6 +20,7 @@ import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 
@@ -31,7 +32,7 @@ from .config import BridgeOptions
 from .folder_sessions import SessionCalls
 from .landing import Arrival, Landing, LocalChanged, discard, place, sort_arrivals, staging
 from .protocol import SyncResult
-from .remote_files import load_manifest, remote_stats, save_manifest
+from .remote_files import FolderListings, load_manifest, remote_stats, save_manifest
 from .session import SessionUnavailable
 from .sync_bookkeeping import Bookkeeping, ManifestSaver
 from .sync_hash import HASH_BY_DOWNLOAD, HASH_WAIT, remote_digests
@@ -44,6 +45,7 @@ from .sync_plan import (
     RemoteStat,
     ScanCache,
     SyncPlan,
+    WorkspaceScan,
     file_digest,
     files_in_place,
     is_excluded,
@@ -102,35 +104,26 @@ class SyncService:
     async def sync_workspace(self, progress: Progress | None = None) -> SyncResult:
         report = progress or (lambda _m, _p: None)
         report("scanning the workspace", 0)
-        scan = await asyncio.to_thread(
-            scan_workspace,
-            self.root,
-            self.options.sync_excludes,
-            self.options.max_file_size,
-            self._scans,
-        )
-        by_path = {f.path: f for f in scan.files}
+        walked: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
+        scanning = asyncio.ensure_future(self._scan(walked))
 
-        async def sync_on(kernel: Kernel) -> tuple[SyncPlan, list[str], list[str]]:
-            ahead = self._prove_ahead(kernel, scan.files)
-            early = asyncio.ensure_future(self._send_proven(kernel, ahead, by_path, report))
-            try:
-                manifest, remote = await asyncio.gather(  # one round trip, not two
-                    self._manifest_for(kernel), remote_stats(kernel, list(by_path))
-                )
-            except BaseException:
-                early.cancel()  # what it sent unrecorded is recognised by content later
-                raise
-            sent_early, failed_early = await early
-            decided = {*sent_early, *failed_early}
-            rest = plan_sync([f for f in scan.files if f.path not in decided], remote, manifest)
-            plan = await self._settle(kernel, rest, remote, by_path, ahead)
-            await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
-            uploaded, failed = await self._send(kernel, [by_path[p] for p in plan.upload], report)
-            return plan, sent_early + uploaded, failed_early + failed
+        async def sync_on(kernel: Kernel) -> tuple[WorkspaceScan, SyncPlan, list[str], list[str]]:
+            listings = FolderListings(kernel)
+            try:  # the folders are listed while the scan reads the files
+                either: list[asyncio.Future[Any]] = [walked, scanning]
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                for folder in walked.result() if walked.done() else ():
+                    listings.start(folder)
+                scan = await scanning
+                return (scan, *await self._sync_scanned(kernel, scan, listings, report))
+            finally:
+                listings.cancel()
 
-        async with self._lock:  # a session lost meanwhile is re-created (`call`), once
-            plan, uploaded, failed = await self.sessions.call(sync_on)
+        try:
+            async with self._lock:  # a session lost meanwhile is re-created (`call`), once
+                scan, plan, uploaded, failed = await self.sessions.call(sync_on)
+        finally:
+            scanning.cancel()  # the session failed first: the scan's end is not awaited
         problems = {**scan.problems, **dict.fromkeys(plan.unproven, UNPROVEN)}
         if problems:
             self.on_problems(problems)
@@ -143,6 +136,46 @@ class SyncService:
             skipped=scan.too_large,
             failed=failed + list(problems),
         )
+
+    async def _scan(self, walked: asyncio.Future[set[str]]) -> WorkspaceScan:
+        """The workspace scanned in a thread; ``walked`` gets its folders once they are known
+        (before the files are read)."""
+        loop = asyncio.get_running_loop()
+
+        def found(folders: set[str]) -> None:
+            loop.call_soon_threadsafe(tell, folders)
+
+        def tell(folders: set[str]) -> None:
+            if not walked.done():  # a scan run again (a session re-created) tells again
+                walked.set_result(folders)
+
+        options = self.options
+        return await asyncio.to_thread(
+            scan_workspace, self.root, options.sync_excludes, options.max_file_size,
+            self._scans, found,
+        )  # fmt: skip
+
+    async def _sync_scanned(
+        self, kernel: Kernel, scan: WorkspaceScan, listings: FolderListings, report: Progress
+    ) -> tuple[SyncPlan, list[str], list[str]]:
+        """Decide and send what the scan found: (the plan, uploaded, failed)."""
+        by_path = {f.path: f for f in scan.files}
+        ahead = self._prove_ahead(kernel, scan.files)
+        early = asyncio.ensure_future(self._send_proven(kernel, ahead, by_path, report))
+        try:
+            manifest, remote = await asyncio.gather(  # one round trip, not two
+                self._manifest_for(kernel), listings.stats(by_path)
+            )
+        except BaseException:
+            early.cancel()  # what it sent unrecorded is recognised by content later
+            raise
+        sent_early, failed_early = await early
+        decided = {*sent_early, *failed_early}
+        rest = plan_sync([f for f in scan.files if f.path not in decided], remote, manifest)
+        plan = await self._settle(kernel, rest, remote, by_path, ahead)
+        await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
+        uploaded, failed = await self._send(kernel, [by_path[p] for p in plan.upload], report)
+        return plan, sent_early + uploaded, failed_early + failed
 
     async def _send(
         self, kernel: Kernel, files: list[LocalFile], report: Progress
