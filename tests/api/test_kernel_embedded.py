@@ -304,7 +304,7 @@ async def test_five_mib_file_goes_up_in_chunks_and_comes_back(
     result = await kernel.upload([big], basedir=tmp_path / "up")
     assert result.file_names == ["data/big.bin"]
     uploads = [r for r in embedded.recorder.requests if r.path.endswith("/upload")]
-    assert len(uploads) == 1  # six chunks fit one request; each is under 1 MiB
+    assert len(uploads) == 6  # each chunk (under 1 MiB) in a request of its own, side by side
     listing = await kernel.list_files("data")
     assert [(e.filename, e.size) for e in listing.files] == [("big.bin", 5 << 20)]
     downloaded = await kernel.download(["data/big.bin"], tmp_path / "down")

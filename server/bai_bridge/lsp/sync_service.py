@@ -60,7 +60,7 @@ __all__ = ["SyncService"]
 
 log = logging.getLogger(__name__)
 UPLOAD_BATCH = 20
-UPLOADS_IN_FLIGHT = 8  # concurrent upload requests: overlaps round trips, bounded
+UPLOADS_IN_FLIGHT = 16  # requests in flight: the server always has the next ones while answering
 SAVE_COALESCE = 0.2  # seconds: saves in quick succession become one upload
 PROGRESS_EVERY = 0.1  # seconds between progress reports of an upload
 CHECKPOINT_FILES = 300  # files sent between two saves of the manifest during a sync
@@ -109,15 +109,19 @@ class SyncService:
 
         async def sync_on(kernel: Kernel) -> tuple[WorkspaceScan, SyncPlan, list[str], list[str]]:
             listings = FolderListings(kernel)
-            try:  # the folders are listed while the scan reads the files
+            # the manifest is read, and the folders listed, while the scan reads the files
+            manifest = asyncio.ensure_future(self._manifest_for(kernel))
+            try:
                 either: list[asyncio.Future[Any]] = [walked, scanning]
                 await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
                 for folder in walked.result() if walked.done() else ():
                     listings.start(folder)
                 scan = await scanning
+                await manifest
                 return (scan, *await self._sync_scanned(kernel, scan, listings, report))
             finally:
                 listings.cancel()
+                manifest.cancel()
 
         try:
             async with self._lock:  # a session lost meanwhile is re-created (`call`), once
