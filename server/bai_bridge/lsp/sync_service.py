@@ -109,12 +109,16 @@ class SyncService:
 
         async def sync_on(kernel: Kernel) -> tuple[WorkspaceScan, SyncPlan, list[str], list[str]]:
             listings = FolderListings(kernel)
-            # the manifest is read, and the folders listed, while the scan reads the files
+            # Nothing known of this session yet (its first sync here): the manifest is read,
+            # and the folders listed, while the scan reads the files. Otherwise the listings
+            # wait for the scan, so that the fetches proving edited files go first (a sync
+            # of edited files waits for those, not for the listings).
+            first = not self._knows(kernel)
             manifest = asyncio.ensure_future(self._manifest_for(kernel))
             try:
                 either: list[asyncio.Future[Any]] = [walked, scanning]
                 await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
-                for folder in walked.result() if walked.done() else ():
+                for folder in walked.result() if walked.done() and first else ():
                     listings.start(folder)
                 scan = await scanning
                 await manifest
@@ -233,12 +237,19 @@ class SyncService:
         self._arrived(kernel, [f for f in proven if f.path in arrived], "sync-record-upload")
         return done, failed
 
+    def _knows(self, kernel: Kernel) -> bool:
+        """Whether the manifest of ``kernel``'s session is loaded."""
+        manifest = self._manifest
+        return manifest is not None and manifest.session_id == (
+            kernel.session_id or kernel.kernel_id
+        )
+
     def _prove_ahead(self, kernel: Kernel, local: list[LocalFile]) -> _Ahead | None:
         """Start fetching, beside the listing, the session's copies of a few small files
         edited here since sync sent them: if the listing then shows such a copy as sync left
         it, its content is what `_settle` must compare anyway (a round trip saved)."""
         manifest = self._manifest
-        if manifest is None or manifest.session_id != (kernel.session_id or kernel.kernel_id):
+        if manifest is None or not self._knows(kernel):
             return None  # not loaded for this session yet: nothing known to prove
         entries = manifest.entries
         sizes = {
