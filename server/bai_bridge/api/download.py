@@ -74,7 +74,7 @@ async def _download_batch(
         method,
         kernel.request_path("/download"),
         query=kernel.request_query(),
-        json_body={"files": list(paths)},
+        json_body={"files": [kernel.work_path(p) for p in paths]},  # a folder view's too
     ) as resp:
         try:
             reader = aiohttp.MultipartReader.from_response(resp)
@@ -104,7 +104,7 @@ async def fetch_digests(kernel: Kernel, paths: Sequence[str]) -> dict[str, str]:
         kernel.session.download_method,
         kernel.request_path("/download"),
         query=kernel.request_query(),
-        json_body={"files": list(paths)},
+        json_body={"files": [kernel.work_path(p) for p in paths]},  # a folder view's too
     ) as resp:
         try:
             reader = aiohttp.MultipartReader.from_response(resp)

@@ -290,12 +290,13 @@ def _plan_and_read(
     file_limit: int,
     per_request: int,
     into: str,
-) -> tuple[UploadPlan, list[bytes] | None]:
-    """The plan, and the first request's contents when they are all small: a request of a
-    few small files (sync's usual one) costs one worker-thread hop (blocking)."""
+) -> tuple[UploadPlan, list[tuple[Piece, ...]], list[bytes] | None]:
+    """The plan, its requests, and the first request's contents when they are all small: a
+    request of a few small files (sync's usual one) costs one worker-thread hop (blocking)."""
     plan = plan_upload(files, basedir, file_limit=file_limit, into=into)
-    first = plan.pieces[:per_request]
-    return plan, _read_whole(first) if _all_small(first) else None
+    requests = _requests(plan, per_request)
+    first = requests[0] if requests else ()
+    return plan, requests, _read_whole(first) if _all_small(first) else None
 
 
 async def _send_batch(
@@ -380,10 +381,9 @@ async def upload(
 ) -> UploadResult:
     """Upload ``files`` (paths relative to ``basedir``, default the working directory) to
     the same paths in the session's work dir, or in its folder ``into``."""
-    plan, contents = await asyncio.to_thread(
+    plan, requests, contents = await asyncio.to_thread(
         _plan_and_read, files, basedir, file_limit, files_per_request, into
     )
-    requests = _requests(plan, files_per_request)
     try:
         with progress_sink(plan.total, "Uploading", show_progress, progress) as advance:
             await _send_all(kernel, requests, advance, contents)
