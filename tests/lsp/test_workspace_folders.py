@@ -151,7 +151,7 @@ async def test_a_conflict_in_the_second_folder_is_asked_and_answered_there(
     asked = len(bridge.message_requests)
     save(client, second / "data.txt", "local 2\n")
     await bridge.wait_for("the question", lambda: len(bridge.message_requests) > asked)
-    assert "data.txt" in bridge.message_requests[asked].message
+    assert f"{second.name}/data.txt" in bridge.message_requests[asked].message
     assert await contents(client, bridge, workspace, theirs) == {theirs: "theirs\n"}
 
     result = await command(client, protocol.SYNC_WORKSPACE)
