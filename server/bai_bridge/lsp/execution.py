@@ -77,14 +77,8 @@ async def _run_snippet(
 
     code_lines = snippet.code.count("\n") or 1
     file = _file_name(ls, uri)
-    spec = RunSpec(
-        uri,
-        f"{file}, {label}",
-        _in_place(ls, uri, start),
-        snippet.first_line,
-        code_lines,
-        file=file,
-    )
+    placed = _in_place(ls, uri, start)
+    spec = RunSpec(uri, f"{file}, {label}", placed, snippet.first_line, code_lines, file=file)
     return await guarded(ls, spec)
 
 
