@@ -3,7 +3,8 @@ cuts what passes through it (`tc netem` is not available in these kernels).
 
 Each direction of each connection is a delay line: a chunk is released at its arrival time
 plus the one-way delay, in order, so a stream keeps its throughput (no sleep per chunk
-serialising it); an optional token bucket caps each direction's bytes per second. A new
+serialising it); an optional cap on each direction's bytes per second is shared by every
+connection, as a real link's bandwidth is (parallel connections share it, not multiply it). A new
 connection pays the TCP handshake's round trip before its first byte reaches the target, as it
 would over a real link (the proxy's own accept completes at once). The proxy counts the
 connections opened, the bytes each way and, where the client speaks plain HTTP/1.x, the
@@ -44,7 +45,7 @@ class Link:
     """The emulated path's properties; changes apply to chunks that arrive afterwards."""
 
     one_way_s: float = 0.0  # delay of each direction: the round trip is twice this
-    rate_bps: float | None = None  # bytes per second per direction; None: no cap
+    rate_bps: float | None = None  # bytes per second per direction, all connections; None: none
     handshake: bool = True  # a new connection waits one round trip before its first byte
 
     @property
@@ -187,15 +188,35 @@ class RequestCounter:
         self._buffer.clear()
 
 
+class Bucket:
+    """One direction's bandwidth, shared by the connections: each piece reserves its slot on
+    one timeline (a burst of `BUCKET_PIECE` allowed), so parallel senders share the rate
+    and a late wake-up costs no bandwidth."""
+
+    def __init__(self, link: Link) -> None:
+        self._link = link
+        self._free_at = 0.0  # when the bytes reserved so far have left
+
+    async def take(self, size: int) -> None:
+        rate = self._link.rate_bps
+        if rate is None:
+            return
+        now = time.perf_counter()
+        self._free_at = max(self._free_at, now - BUCKET_PIECE / rate) + size / rate
+        if (wait := self._free_at - now) > 0:
+            await asyncio.sleep(wait)
+
+
 class DelayLine:
     """One direction of one connection: chunks in, released in order at arrival + delay, at
     no more than the link's rate."""
 
     def __init__(
         self, link: Link, writer: asyncio.StreamWriter, *, opens_at: float, in_flight: int,
-        on_sent: Callable[[int], None] | None = None,
+        bucket: Bucket, on_sent: Callable[[int], None] | None = None,
     ) -> None:  # fmt: skip
         self._link = link
+        self._bucket = bucket
         self._writer = writer
         self._on_sent = on_sent  # told the count of bytes written so far, after each write
         self._sent = 0
@@ -205,8 +226,6 @@ class DelayLine:
         self._in_flight = in_flight
         self._room = asyncio.Event()
         self._room.set()
-        self._tokens = 0.0
-        self._filled_at = time.perf_counter()
 
     async def put(self, data: bytes) -> None:
         """Queue a chunk; waits while too much is held (the sender sees backpressure)."""
@@ -238,22 +257,14 @@ class DelayLine:
             self._writer.write_eof()
 
     async def _send(self, data: bytes) -> None:
-        rate = self._link.rate_bps
-        if rate is None:
+        if self._link.rate_bps is None:
             self._writer.write(data)
             await self._writer.drain()
             return
         view = memoryview(data)
         for start in range(0, len(data), BUCKET_PIECE):
             piece = view[start : start + BUCKET_PIECE]
-            now = time.perf_counter()
-            self._tokens = min(BUCKET_PIECE, self._tokens + (now - self._filled_at) * rate)
-            self._filled_at = now
-            if self._tokens < len(piece):
-                await asyncio.sleep((len(piece) - self._tokens) / rate)
-                self._tokens = float(len(piece))
-                self._filled_at = time.perf_counter()
-            self._tokens -= len(piece)
+            await self._bucket.take(len(piece))
             self._writer.write(piece)
             await self._writer.drain()
 
@@ -322,6 +333,8 @@ class WanProxy:
         self._server: asyncio.Server | None = None
         self._live: dict[int, tuple[asyncio.StreamWriter, asyncio.StreamWriter | None]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._up = Bucket(self.link)  # the link's bandwidth toward the target
+        self._down = Bucket(self.link)  # and toward the clients
 
     @property
     def address(self) -> str:
@@ -428,9 +441,11 @@ class WanProxy:
 
         to_target = DelayLine(
             self.link, up_writer, opens_at=accepted + handshake, in_flight=self.in_flight,
-            on_sent=timing.forwarded,
+            bucket=self._up, on_sent=timing.forwarded,
         )  # fmt: skip
-        to_client = DelayLine(self.link, writer, opens_at=accepted, in_flight=self.in_flight)
+        to_client = DelayLine(
+            self.link, writer, opens_at=accepted, in_flight=self.in_flight, bucket=self._down
+        )
         counter = RequestCounter(seen)
 
         def up(data: bytes) -> None:

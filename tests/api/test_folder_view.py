@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from api_support import Embedded
 
 from bai_bridge.api import APISession, BatchOptions
+from bai_bridge.api.download import fetch_digests
 from bai_bridge.api.errors import BackendNotFoundError
 from bai_bridge.api.folder_view import in_folder
 from bai_bridge.api.kernel import Kernel
@@ -55,6 +57,20 @@ async def test_files_go_to_the_folder_and_come_back_from_it(kernel: Kernel, tmp_
 
     await view.download(["sub/x.txt"], tmp_path / "down")
     assert (tmp_path / "down" / "x.txt").read_bytes() == b"x\n"
+
+
+async def test_digests_are_of_the_folders_files_not_the_work_dirs(
+    kernel: Kernel, tmp_path: Path
+) -> None:
+    """A comparison proves the folder's copy: the work dir's file of the same name is another."""
+    view = in_folder(kernel, FOLDER)
+    await kernel.upload(files(tmp_path / "top", {"same.txt": b"work dir\n"}), tmp_path / "top")
+    await view.upload(files(tmp_path / "in", {"same.txt": b"folder\n"}), tmp_path / "in")
+    digests = await fetch_digests(view, ["same.txt"])
+    assert digests == {"same.txt": hashlib.sha256(b"folder\n").hexdigest()}
+    assert await fetch_digests(kernel, ["same.txt"]) == {
+        "same.txt": hashlib.sha256(b"work dir\n").hexdigest()
+    }
 
 
 async def test_batch_commands_run_in_the_folder_and_query_runs_where_they_were(

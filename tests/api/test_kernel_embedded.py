@@ -23,6 +23,7 @@ from bai_bridge.api.errors import (
 from bai_bridge.api.events import EventStream
 from bai_bridge.api.kernel import Kernel
 from bai_bridge.api.models import ExecutionResult, Stderr, Stdout
+from bai_bridge.api.upload import upload
 
 VERSIONS = {"v4": "v4.20190615", "v8": "v8.20240915", "v9": "v9.20250722"}
 
@@ -304,7 +305,7 @@ async def test_five_mib_file_goes_up_in_chunks_and_comes_back(
     result = await kernel.upload([big], basedir=tmp_path / "up")
     assert result.file_names == ["data/big.bin"]
     uploads = [r for r in embedded.recorder.requests if r.path.endswith("/upload")]
-    assert len(uploads) == 1  # six chunks fit one request; each is under 1 MiB
+    assert len(uploads) == 6  # each chunk (under 1 MiB) in a request of its own, side by side
     listing = await kernel.list_files("data")
     assert [(e.filename, e.size) for e in listing.files] == [("big.bin", 5 << 20)]
     downloaded = await kernel.download(["data/big.bin"], tmp_path / "down")
@@ -316,6 +317,22 @@ async def test_five_mib_file_goes_up_in_chunks_and_comes_back(
     leftovers = await kernel.list_files("data")
     assert [e.filename for e in leftovers.files] == ["big.bin"]
     assert await asyncio.to_thread(os.listdir, tmp_path / "down") == ["big.bin"]
+
+
+async def test_chunks_listed_first_leave_every_file_its_own_bytes(
+    kernel: Kernel, tmp_path: Path
+) -> None:
+    """A large file's chunks go in requests of their own, after the whole files, whatever
+    the order given: each file still arrives with its own content."""
+    contents = {"a-big.bin": bytes(range(256)) * 20, **{f"s{i}.txt": b"%d\n" % i for i in range(5)}}
+    for name, data in contents.items():
+        (tmp_path / "up" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "up" / name).write_bytes(data)
+    given = [tmp_path / "up" / name for name in contents]  # the chunked file first
+    await upload(kernel, given, tmp_path / "up", file_limit=1024, files_per_request=8)
+    await kernel.download(list(contents), tmp_path / "down")
+    for name, data in contents.items():
+        assert (tmp_path / "down" / name).read_bytes() == data, name
 
 
 def make_project(root: Path) -> dict[str, str]:

@@ -175,7 +175,8 @@ async def test_a_folder_the_session_cannot_list_is_not_written_into(
     assert "made" in await session_says(client, bridge, root, LOCK_A_FOLDER)
     (root / "locked").mkdir()
     (root / "locked" / "a.py").write_text("MINE = 1\n")
-    assert await command(client, protocol.SYNC_WORKSPACE) is None
+    result = await command(client, protocol.SYNC_WORKSPACE)
+    assert (field(result, "uploaded"), field(result, "failed")) == ([], ["./"])  # the folder
     await bridge.wait_for(
         "the listing error", lambda: any("'locked'" in m.message for m in client.messages)
     )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -14,17 +15,20 @@ import attrs
 import pytest
 
 from bai_bridge.api import Kernel
+from bai_bridge.api.transfer import UPLOAD_FILE_LIMIT
+from bai_bridge.lsp import sync_scan
 from bai_bridge.lsp.config import BridgeOptions
 from bai_bridge.lsp.landing import LocalChanged
 from bai_bridge.lsp.remote_files import remote_stats
 from bai_bridge.lsp.session import SessionManager
-from bai_bridge.lsp.sync_plan import LocalFile
+from bai_bridge.lsp.sync_plan import LocalFile, file_digest
 from bai_bridge.lsp.sync_service import (
     UNPROVEN,
     UPLOAD_BATCH,
     UPLOADS_IN_FLIGHT,
     SyncService,
     _in_turns,
+    _large_first,
 )
 
 
@@ -102,6 +106,18 @@ def test_batches_are_sent_in_turns_from_stretches_of_the_workspace() -> None:
     assert _in_turns(0, 3) == []
     for count in range(40):
         assert sorted(_in_turns(count, UPLOADS_IN_FLIGHT)) == list(range(count))
+
+
+def test_a_large_file_goes_first_alone_and_the_small_ones_keep_their_order() -> None:
+    """Its chunks are on their way, and joined in the session, while the small files go."""
+    files = [
+        LocalFile("a.py", 10, "-"),
+        LocalFile("data/big.bin", UPLOAD_FILE_LIMIT, "-"),
+        LocalFile("b.py", UPLOAD_FILE_LIMIT - 1, "-"),
+    ]
+    large, small = _large_first(files)
+    assert [f.path for f in large] == ["data/big.bin"]
+    assert [f.path for f in small] == ["a.py", "b.py"]
 
 
 async def session_output(kernel: Kernel, code: str) -> str:
@@ -367,8 +383,9 @@ async def test_an_upload_returns_with_its_file_there_and_its_record_follows(
     sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What waits for an upload (a run of the file, a save) waits for the upload alone; the
-    listing and the manifest that record it follow, and the next operation waits for them
-    (it decides on that record). A new language server finds the record in the session."""
+    listing and the manifest that record it follow, and the next operation does not wait
+    for them either: until the record lands, it judges that copy by its content. A new
+    language server finds the record in the session."""
     root = tmp_path / "workspace"
     root.mkdir()
     (root / "run_me.py").write_text("print(1)\n")
@@ -378,11 +395,13 @@ async def test_an_upload_returns_with_its_file_there_and_its_record_follows(
     (root / "run_me.py").write_text("print(2)\n")
     release = asyncio.Event()
     request = sessions.api.request
+    held_paths: list[str] = []
 
     def held(method: str, path: str, **kwargs: Any) -> Any:
         inner = request(method, path, **kwargs)
-        if not path.endswith("/files"):
+        if not path.endswith("/files") or held_paths:
             return inner
+        held_paths.append(path)  # the first listing: the upload's record
 
         @contextlib.asynccontextmanager
         async def after_release() -> AsyncIterator[Any]:
@@ -393,21 +412,70 @@ async def test_an_upload_returns_with_its_file_there_and_its_record_follows(
         return after_release()
 
     monkeypatch.setattr(sessions.api, "request", held)
-    async with asyncio.timeout(30):  # returns while every listing is held: it waits for none
+    async with asyncio.timeout(30):  # returns while its record's listing is held
         assert await service.upload_files(["run_me.py"], force=True) == ["run_me.py"]
     kernel = await sessions.kernel()
     assert await session_output(kernel, "print(open('run_me.py').read(), end='')") == "print(2)\n"
-    later = asyncio.create_task(service.sync_workspace())
-    await asyncio.sleep(0)
-    assert not later.done()  # waits for the record it decides on
+    async with asyncio.timeout(30):  # the record is still held: the content decides
+        result = await service.sync_workspace()
+    assert (result.uploaded, result.conflicts, result.unchanged) == ([], [], 1)
+    assert held_paths  # the record's listing, still held
     release.set()
-    assert (await later).uploaded == []
     await service.flush()
     monkeypatch.undo()
 
     restarted = SyncService(root, BridgeOptions(), sessions)  # reads the session's manifest
     result = await restarted.sync_workspace()
     assert (result.uploaded, result.conflicts, result.unchanged) == ([], [], 1)
+
+
+async def test_a_sync_sends_a_file_proven_by_content_before_every_folder_is_listed(
+    sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file edited here whose session copy the early fetch shows as sync sent it goes at
+    once (the listings are held until an upload is asked for: a sync that waited for them
+    would never finish); one edited in the session, size and mtime kept, is not sent."""
+    root = tmp_path / "workspace"
+    (root / "pkg").mkdir(parents=True)
+    for name in ("a.py", "pkg/b.py", "pkg/c.py"):
+        (root / name).write_text(f"# {name}\n")
+    service = SyncService(root, BridgeOptions(), sessions)
+    assert len((await service.sync_workspace()).uploaded) == 3
+    await service.flush()
+    (root / "pkg/b.py").write_text("b = 2\n")
+    monkeypatch.setattr(sessions.api, "request", held_until_upload(sessions.api.request))
+    async with asyncio.timeout(30):
+        result = await service.sync_workspace()
+    monkeypatch.undo()
+    assert (result.uploaded, result.conflicts, result.unchanged) == (["pkg/b.py"], [], 2)
+    kernel = await sessions.kernel()
+    read = "print(open('pkg/b.py').read(), end='')"
+    assert await session_output(kernel, read) == "b = 2\n"
+
+    await session_output(kernel, KEEP_STAT_EDIT.format(edits={"pkg/b.py": "b = 9\n"}))
+    (root / "pkg/b.py").write_text("b = 3\n")
+    result = await service.sync_workspace()
+    assert (result.uploaded, result.conflicts) == ([], ["pkg/b.py"])
+    assert await session_output(kernel, read) == "b = 9\n"
+
+
+def held_until_upload(request: Callable[..., Any]) -> Callable[..., Any]:
+    """``request``, with each listing's answer held until an upload has been asked for."""
+    upload_asked = asyncio.Event()
+
+    @contextlib.asynccontextmanager
+    async def held(inner: Any) -> AsyncIterator[Any]:
+        await upload_asked.wait()
+        async with inner as resp:
+            yield resp
+
+    def spy(method: str, path: str, **kwargs: Any) -> Any:
+        if path.endswith("/upload"):
+            upload_asked.set()
+        inner = request(method, path, **kwargs)
+        return held(inner) if path.endswith("/files") else inner
+
+    return spy
 
 
 def held_listings(request: Callable[..., Any]) -> Callable[..., Any]:
@@ -461,3 +529,33 @@ async def test_a_save_fetches_its_proof_beside_the_listing_and_still_never_overw
     monkeypatch.undo()
     assert flagged == ["a.py"]
     assert await session_output(kernel, read) == "a = 9\n"
+
+
+async def test_a_sync_lists_the_folders_while_it_reads_the_files(
+    sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan tells its folders before it reads a file: their listings are asked for
+    while the files are read (a read held until a listing is asked for would never end)."""
+    root = tmp_path / "workspace"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "a.py").write_text("a = 1\n")
+    service = SyncService(root, BridgeOptions(), sessions)
+    await sessions.kernel()
+    listed = threading.Event()
+    fetch_json = sessions.api.fetch_json
+
+    def spy(method: str, path: str, **kwargs: Any) -> Any:
+        if path.endswith("/files") and kwargs.get("json_body", {}).get("path") == "pkg":
+            listed.set()
+        return fetch_json(method, path, **kwargs)
+
+    def digest(path: Path | str) -> tuple[int, str]:
+        if not listed.wait(30):
+            raise OSError("no listing was asked for while the files were read")
+        return file_digest(path)
+
+    monkeypatch.setattr(sessions.api, "fetch_json", spy)
+    monkeypatch.setattr(sync_scan, "file_digest", digest)
+    async with asyncio.timeout(60):
+        result = await service.sync_workspace()
+    assert (result.uploaded, result.failed) == (["pkg/a.py"], [])

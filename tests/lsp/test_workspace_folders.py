@@ -1,8 +1,8 @@
 """A multi-root workspace end to end: the first folder syncs to the session's work dir as a
 one-folder workspace does, the second to a folder of its own named after it; saves,
-conflicts and their answers, manifests and Run File (in the session and as a job) each go
-by the folder of their file; a folder added or removed while the server runs starts or
-stops its sync."""
+conflicts and their answers, manifests, Run File (in the session and as a job) and the
+working directory of cells and selections each go by the folder of their file; a folder
+added or removed while the server runs starts or stops its sync."""
 
 from __future__ import annotations
 
@@ -17,7 +17,16 @@ from pytest_lsp import LanguageClient
 
 from bai_bridge.lsp import protocol
 
-from .lsp_harness import Recorder, capabilities, command, field, open_doc, run_selection, uri_of
+from .lsp_harness import (
+    Recorder,
+    capabilities,
+    command,
+    field,
+    open_doc,
+    run_cell,
+    run_selection,
+    uri_of,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -142,7 +151,7 @@ async def test_a_conflict_in_the_second_folder_is_asked_and_answered_there(
     asked = len(bridge.message_requests)
     save(client, second / "data.txt", "local 2\n")
     await bridge.wait_for("the question", lambda: len(bridge.message_requests) > asked)
-    assert "data.txt" in bridge.message_requests[asked].message
+    assert f"{second.name}/data.txt" in bridge.message_requests[asked].message
     assert await contents(client, bridge, workspace, theirs) == {theirs: "theirs\n"}
 
     result = await command(client, protocol.SYNC_WORKSPACE)
@@ -170,6 +179,38 @@ async def test_run_file_runs_in_the_place_of_its_folder(
     job = await seen(client, bridge, second / "pkg" / "where.py", as_job=True)
     assert job["cwd"].endswith(f"/{b}")  # the folder's root, as `python pkg/where.py` there
     assert job["file"].endswith(f"{b}/pkg/where.py")  # absolute from Python 3.9 on
+
+
+async def cwd_of(client: LanguageClient, bridge: Recorder, path: Path, code: str = "") -> str:
+    """The kernel's working directory in a cell of ``path`` (running ``code`` first)."""
+    uri = open_doc(client, path, f"# %%\nimport os\n{code}\nprint('CWD=' + os.getcwd())\n")
+    done = await run_cell(client, uri, 1)
+    assert field(done, "status") == "finished", bridge.text(field(done, "runId"), "stderr")
+    return bridge.text(field(done, "runId")).strip().removeprefix("CWD=")
+
+
+async def test_cells_and_selections_run_in_the_place_of_their_folder(
+    client: LanguageClient, bridge: Recorder, workspace: Path, second: Path
+) -> None:
+    home = await cwd_of(client, bridge, workspace / "cells.py")
+    there = await cwd_of(client, bridge, second / "cells.py")
+    assert there == f"{home}/{second.name}"
+    assert await cwd_of(client, bridge, workspace / "cells.py") == home
+    uri = open_doc(client, second / "line.py", "import os; print(os.getcwd())\n")
+    done = await run_selection(client, uri, 0)
+    assert bridge.text(field(done, "runId")).strip() == there
+
+
+async def test_a_chdir_of_the_persons_own_stands_until_another_folder_runs(
+    client: LanguageClient, bridge: Recorder, workspace: Path, second: Path
+) -> None:
+    home = await cwd_of(client, bridge, workspace / "cells.py")
+    there = f"{home}/{second.name}"
+    mine = "os.makedirs('sub', exist_ok=True); os.chdir('sub')"
+    assert await cwd_of(client, bridge, second / "cells.py", mine) == f"{there}/sub"
+    assert await cwd_of(client, bridge, second / "cells.py") == f"{there}/sub"
+    assert await cwd_of(client, bridge, workspace / "cells.py") == home
+    assert await cwd_of(client, bridge, second / "cells.py") == there
 
 
 async def test_a_traceback_of_a_job_in_the_second_folder_points_at_its_line(

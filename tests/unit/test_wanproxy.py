@@ -312,3 +312,20 @@ async def test_each_answer_and_both_directions_are_counted_in_bytes() -> None:
     assert big.answer_done_at >= big.answered_at
     assert proxy.bytes_down == small.answer_bytes + big.answer_bytes
     assert 2000 < proxy.bytes_up < 3000
+
+
+async def test_parallel_connections_share_the_bandwidth_cap(echo_port: int) -> None:
+    """The cap is the link's: two connections sending at once get half of it each."""
+    rate, size = 400_000.0, 100_000
+    async with WanProxy("127.0.0.1", echo_port, Link(rate_bps=rate)) as proxy:
+        pairs = [await _connect(proxy) for _ in range(2)]
+        started = time.perf_counter()
+        for _, writer in pairs:
+            writer.write(b"x" * size)
+        async with asyncio.timeout(WAIT):
+            for reader, _ in pairs:
+                await reader.readexactly(size)
+        elapsed = time.perf_counter() - started
+        for _, writer in pairs:
+            writer.close()
+    assert 2 * size / elapsed <= rate * 1.1

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import os
 import shlex
 import shutil
+import tarfile
 import tempfile
 import uuid
 from collections.abc import Callable, Sequence
@@ -40,7 +42,7 @@ from .transfer import (
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["download"]
+__all__ = ["download", "fetch_digests"]
 
 DOWNLOAD_CHUNK_SIZE = 768 * 1024  # leaves room for the tar headers and padding
 
@@ -72,7 +74,7 @@ async def _download_batch(
         method,
         kernel.request_path("/download"),
         query=kernel.request_query(),
-        json_body={"files": list(paths)},
+        json_body={"files": [kernel.work_path(p) for p in paths]},  # a folder view's too
     ) as resp:
         try:
             reader = aiohttp.MultipartReader.from_response(resp)
@@ -90,6 +92,49 @@ async def _download_batch(
         except aiohttp.ClientError as e:
             raise BackendClientError(f"download interrupted: {e}") from e
     return names
+
+
+async def fetch_digests(kernel: Kernel, paths: Sequence[str]) -> dict[str, str]:
+    """The SHA-256 of each session file in ``paths`` (one request's worth, each file's
+    archive under the download limit), read in memory and written nowhere: what a comparison
+    needs, in one round trip and no disk work. A path that is no regular file, or that no
+    archive held, is left out of the answer."""
+    archives: list[bytes] = []
+    async with kernel.session.request(
+        kernel.session.download_method,
+        kernel.request_path("/download"),
+        query=kernel.request_query(),
+        json_body={"files": [kernel.work_path(p) for p in paths]},  # a folder view's too
+    ) as resp:
+        try:
+            reader = aiohttp.MultipartReader.from_response(resp)
+            while (part := await reader.next()) is not None:
+                if not isinstance(part, aiohttp.BodyPartReader):
+                    raise TransferError("nested multipart in a download response")
+                _check_part_headers(part)
+                archives.append(bytes(await part.read()))
+        except (ValueError, AssertionError) as e:
+            raise TransferError(f"malformed download response: {e}") from e
+        except aiohttp.ClientError as e:
+            raise BackendClientError(f"download interrupted: {e}") from e
+    # One part per path, in request order (protocol doc §3.10).
+    return await asyncio.to_thread(_archive_digests, dict(zip(paths, archives, strict=False)))
+
+
+def _archive_digests(archives: dict[str, bytes]) -> dict[str, str]:
+    """Each path's digest from its archive: the regular file stored under its base name (a
+    symlink or a folder proves nothing; blocking)."""
+    found = {}
+    for path, archive in archives.items():
+        try:
+            with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
+                member = tar.getmember(PurePosixPath(path).name)
+                data = tar.extractfile(member) if member.isreg() else None
+                if data is not None:
+                    found[path] = hashlib.sha256(data.read()).hexdigest()
+        except (KeyError, tarfile.TarError):
+            continue  # not in it, or not an archive: unproven
+    return found
 
 
 def _refused(e: BackendAPIError) -> bool:

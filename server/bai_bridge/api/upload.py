@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = ["ChunkedFile", "UploadPlan", "join_command", "plan_upload", "upload"]
 
 CHUNK_SIZE = UPLOAD_FILE_LIMIT - 64 * 1024
+REQUESTS_IN_FLIGHT = 6  # a large file's chunks (or many files' requests) side by side
 SMALL_PIECE = READ_SIZE  # read whole into memory (a batch of them in one thread hop)
 
 
@@ -289,12 +290,13 @@ def _plan_and_read(
     file_limit: int,
     per_request: int,
     into: str,
-) -> tuple[UploadPlan, list[bytes] | None]:
-    """The plan, and the first request's contents when they are all small: a request of a
-    few small files (sync's usual one) costs one worker-thread hop (blocking)."""
+) -> tuple[UploadPlan, list[tuple[Piece, ...]], list[bytes] | None]:
+    """The plan, its requests, and the first request's contents when they are all small: a
+    request of a few small files (sync's usual one) costs one worker-thread hop (blocking)."""
     plan = plan_upload(files, basedir, file_limit=file_limit, into=into)
-    first = plan.pieces[:per_request]
-    return plan, _read_whole(first) if _all_small(first) else None
+    requests = _requests(plan, per_request)
+    first = requests[0] if requests else ()
+    return plan, requests, _read_whole(first) if _all_small(first) else None
 
 
 async def _send_batch(
@@ -329,6 +331,38 @@ async def _send_batch(
         advance(sum(p.length for p in batch))
 
 
+def _requests(plan: UploadPlan, per_request: int) -> list[tuple[Piece, ...]]:
+    """The plan's pieces in requests: whole files ``per_request`` at a time, in order, and
+    each chunk of a large file in a request of its own (the chunks travel, and are written,
+    side by side, not one after another in one long request)."""
+    chunks = {part for chunked in plan.chunked for part in chunked.parts}
+    whole = [p for p in plan.pieces if p.remote not in chunks]
+    requests = [tuple(whole[i : i + per_request]) for i in range(0, len(whole), per_request)]
+    return requests + [(p,) for p in plan.pieces if p.remote in chunks]
+
+
+async def _send_all(
+    kernel: Kernel,
+    requests: list[tuple[Piece, ...]],
+    advance: Callable[[int], None],
+    first: list[bytes] | None,
+) -> None:
+    """Send the requests, `REQUESTS_IN_FLIGHT` at a time; ``first``: the first one's
+    contents, read already. The first failure is raised (as it was) once all have ended."""
+    gate = asyncio.Semaphore(REQUESTS_IN_FLIGHT)
+
+    async def send(index: int, batch: tuple[Piece, ...]) -> None:
+        async with gate:
+            await _send_batch(kernel, batch, advance, first if index == 0 else None)
+
+    try:
+        async with asyncio.TaskGroup() as group:
+            for index, batch in enumerate(requests):
+                group.create_task(send(index, batch))
+    except ExceptionGroup as errors:
+        raise errors.exceptions[0] from None
+
+
 async def _join(kernel: Kernel, chunked: ChunkedFile) -> None:
     what = f"reassembling {chunked.remote}"
     await batch_output(kernel, join_command(chunked), what, stream=True)
@@ -347,15 +381,12 @@ async def upload(
 ) -> UploadResult:
     """Upload ``files`` (paths relative to ``basedir``, default the working directory) to
     the same paths in the session's work dir, or in its folder ``into``."""
-    plan, contents = await asyncio.to_thread(
+    plan, requests, contents = await asyncio.to_thread(
         _plan_and_read, files, basedir, file_limit, files_per_request, into
     )
-    pieces = plan.pieces
     try:
         with progress_sink(plan.total, "Uploading", show_progress, progress) as advance:
-            for start in range(0, len(pieces), files_per_request):
-                batch = pieces[start : start + files_per_request]
-                await _send_batch(kernel, batch, advance, contents if start == 0 else None)
+            await _send_all(kernel, requests, advance, contents)
     except Exception:
         if plan.chunked:  # do not leave hidden chunks behind in the session
             await best_effort(batch_output(kernel, remove_command(plan), "removing chunks"))

@@ -13,9 +13,9 @@ from . import protocol
 from .cells import Snippet, cell_at, cell_snippet, cells_above, find_cells, selection_snippet
 from .commands import command
 from .documents import NotReadable, run_target
-from .runs import RunHooks, RunSpec, run
+from .runs import RunHooks, RunSpec, Starter, run
 from .server import BridgeServer
-from .sync import relative_path
+from .sync import file_folder, relative_path
 
 __all__ = ["guarded", "register", "run_source"]
 
@@ -77,8 +77,18 @@ async def _run_snippet(
 
     code_lines = snippet.code.count("\n") or 1
     file = _file_name(ls, uri)
-    spec = RunSpec(uri, f"{file}, {label}", start, snippet.first_line, code_lines, file=file)
+    placed = _in_place(ls, uri, start)
+    spec = RunSpec(uri, f"{file}, {label}", placed, snippet.first_line, code_lines, file=file)
     return await guarded(ls, spec)
+
+
+def _in_place(ls: BridgeServer, uri: str, start: Starter) -> Starter:
+    """``start`` run at the place of the file's workspace folder (run_place.py)."""
+    services = ls.services_now()
+    if services is None:
+        return start  # not started: the run says why
+    found = file_folder(ls, uri)
+    return services.place.starter(found[0].place if found else None, start)
 
 
 def _file_name(ls: BridgeServer, uri: str) -> str:

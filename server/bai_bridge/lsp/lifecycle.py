@@ -17,6 +17,7 @@ from .config import CONFIG_SECTION, BridgeOptions, default_session_name, parse_o
 from .mirror import NamespaceMirror
 from .package_cache import PackageCache, default_root
 from .resources import ResourceWatch
+from .run_place import KernelPlace
 from .server import BridgeServer
 from .services import Services
 from .session import SessionManager
@@ -139,7 +140,9 @@ async def _start(ls: BridgeServer) -> None:
         completion = CompletionEngine(sessions, mirror, options.completion_timeout)
         packages = _packages(ls, sessions, options) if options.session_environment else None
         folders = sync.attach(ls, sessions)
-        services = Services(api, sessions, mirror, completion, folders, packages)
+        place = KernelPlace(folders)
+        place.attach(sessions)
+        services = Services(api, sessions, mirror, completion, folders, packages, place)
         ls.set_up(services)
         if packages is not None:
             packages.attach()

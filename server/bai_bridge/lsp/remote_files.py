@@ -18,7 +18,7 @@ from bai_bridge.api.listing import file_stats
 
 from .sync_plan import MANIFEST_PATH, Manifest, RemoteStat
 
-__all__ = ["load_manifest", "remote_stats", "save_manifest"]
+__all__ = ["FolderListings", "load_manifest", "remote_stats", "save_manifest"]
 
 log = logging.getLogger(__name__)
 _PARALLEL_LISTINGS = 8
@@ -29,20 +29,53 @@ async def remote_stats(kernel: Kernel, paths: Iterable[str]) -> dict[str, Remote
 
     Raises `ListingError` for a folder the session could not list, and a lost session's
     `BackendNotFoundError` as it is (the caller re-creates the session)."""
-    # Normalised once per folder, not once per path (thousands of paths, a few folders).
-    folders = sorted({str(PurePosixPath(d)) for d in {_folder(p) for p in paths}})
-    gate = asyncio.Semaphore(_PARALLEL_LISTINGS)
+    listings = FolderListings(kernel)
+    try:
+        return await listings.stats(paths)
+    finally:
+        listings.cancel()
 
-    async def listing(folder: str) -> dict[str, RemoteStat]:
-        async with gate:  # a missing folder lists empty; one that could not be listed
-            found = await file_stats(kernel, folder)  # raises (never read as empty)
+
+class FolderListings:
+    """The listings of a session's folders, each asked for once: a caller that learns of
+    folders before it knows every path (a scan walking the workspace) starts their listings
+    early (`start`), so they are on their way while it reads the files."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self._kernel = kernel
+        self._gate = asyncio.Semaphore(_PARALLEL_LISTINGS)
+        self._listings: dict[str, asyncio.Future[dict[str, RemoteStat]]] = {}
+
+    def start(self, folder: str) -> None:
+        """List ``folder`` (a path's ``_folder``; "" for the root) unless it is on its way."""
+        folder = str(PurePosixPath(folder))  # normalised once per folder, not per path
+        if folder not in self._listings:
+            listing = asyncio.ensure_future(self._listing(folder))
+            # One that nobody awaits (no file of it sent after all) fails unheard.
+            listing.add_done_callback(lambda f: f.cancelled() or f.exception())
+            self._listings[folder] = listing
+
+    async def stats(self, paths: Iterable[str]) -> dict[str, RemoteStat]:
+        """Size and mtime of those ``paths`` the session has (see `remote_stats`)."""
+        folders = {_folder(p) for p in paths}
+        for folder in folders:
+            self.start(folder)
+        wanted = sorted({str(PurePosixPath(f)) for f in folders})
+        stats: dict[str, RemoteStat] = {}
+        for found in await asyncio.gather(*(self._listings[f] for f in wanted)):
+            stats.update(found)
+        return stats
+
+    def cancel(self) -> None:
+        """Stop the listings still on their way (nobody waits for them any more)."""
+        for listing in self._listings.values():
+            listing.cancel()
+
+    async def _listing(self, folder: str) -> dict[str, RemoteStat]:
+        async with self._gate:  # a missing folder lists empty; one that could not be listed
+            found = await file_stats(self._kernel, folder)  # raises (never read as empty)
         prefix = "" if folder == "." else f"{folder}/"
         return {prefix + name: RemoteStat(*stat) for name, stat in found.items()}
-
-    stats: dict[str, RemoteStat] = {}
-    for found in await asyncio.gather(*(listing(f) for f in folders)):
-        stats.update(found)
-    return stats
 
 
 def _folder(path: str) -> str:

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
 
     from .completion_engine import CompletionEngine
     from .mirror import NamespaceMirror
+    from .run_place import KernelPlace
     from .session import SessionManager
     from .session_packages import SessionPackages
     from .sync_folders import SyncFolders
@@ -31,3 +32,4 @@ class Services:
     completion: CompletionEngine
     folders: SyncFolders  # one sync per workspace folder
     packages: SessionPackages | None  # the session-only packages' sources; off by setting
+    place: KernelPlace  # where runs from a file left the kernel's working directory

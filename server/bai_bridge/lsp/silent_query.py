@@ -15,8 +15,9 @@ __all__ = ["silent_stdout"]
 QUIET = {"silent": True}
 
 
-async def silent_stdout(kernel: Kernel, code: str, limit: float) -> str:
-    """What ``code`` printed; raises what the run raised, TimeoutError after ``limit`` s."""
+async def silent_stdout(kernel: Kernel, code: str, limit: float | None) -> str:
+    """What ``code`` printed; raises what the run raised, TimeoutError after ``limit`` s
+    (None: no limit)."""
     text: list[str] = []
     async with asyncio.timeout(limit):
         # Never interrupts: queued behind a cell another client runs, a cancelled query

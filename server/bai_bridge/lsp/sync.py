@@ -9,18 +9,19 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 
+import attrs
 from lsprotocol import types
 from pygls.uris import to_fs_path
 
-from bai_bridge.api import Kernel
+from bai_bridge.api import BackendClientError, BackendNotFoundError, Kernel
 
 from . import protocol
 from .commands import command
 from .folder_sessions import FolderSessions
 from .progress import progress
 from .server import BridgeServer
-from .session import SessionManager
-from .sync_folders import WORK_DIR, SyncFolder, SyncFolders, outermost, place_for
+from .session import SessionManager, SessionUnavailable
+from .sync_folders import WORK_DIR, SyncFolder, SyncFolders, outermost, place_for, remote_path
 from .sync_plan import Conflict
 from .sync_service import SyncService
 
@@ -36,6 +37,8 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+# Failures of the session or the way to it, not of one folder.
+_SESSION_WIDE = (BackendClientError, BackendNotFoundError, SessionUnavailable)
 OVERWRITE = "Overwrite with local"
 KEEP_REMOTE = "Keep the session's"
 
@@ -100,10 +103,11 @@ def workspace_roots(ls: BridgeServer, *, root_uri: bool = True) -> list[Path]:
 def start_folder(ls: BridgeServer, sessions: SessionManager, root: Path, place: str) -> SyncFolder:
     """A folder's sync, its saves sent by a worker of its own."""
     service = SyncService(root, ls.options, FolderSessions(sessions, place))
-    service.on_conflicts = lambda conflicts: _ask(ls, service, conflicts)
-    service.on_failure = lambda path, e: ls.fail(f"syncing {path}", e)
-    service.on_too_large = lambda paths: _tell_too_large(ls, paths)
-    service.on_problems = lambda problems: _tell_not_sent(ls, problems)
+    told = Told(root, place)
+    service.on_conflicts = lambda conflicts: _ask(ls, service, told, conflicts)
+    service.on_failure = lambda paths, e: ls.fail(f"syncing {told.listed(paths)}", e)
+    service.on_too_large = lambda paths: _tell_too_large(ls, told, paths)
+    service.on_problems = lambda problems: _tell_not_sent(ls, told, problems)
     worker = ls.tasks.spawn(service.save_worker(), f"sync-saves:{place or root.name}")
     return SyncFolder(root, place, service, worker)
 
@@ -117,14 +121,21 @@ async def sync_with_progress(
     if services is None:
         return None
     results: list[tuple[SyncFolder, protocol.SyncResult]] = []
+    failed: list[SyncFolder] = []
     try:
         async with progress(ls, "bai-bridge: syncing the workspace") as report:
             for folder in services.folders if only is None else only:
-                results.append((folder, await folder.service.sync_workspace(report)))
+                try:
+                    results.append((folder, await folder.service.sync_workspace(report)))
+                except _SESSION_WIDE:
+                    raise  # the session's or the server's: no other folder would fare better
+                except Exception as e:  # this folder's own: said once, the others go on
+                    ls.fail(f"syncing the workspace folder {folder.root.name}", e)
+                    failed.append(folder)
     except Exception as e:
         ls.fail("syncing the workspace", e)
         return None
-    result = merged(results)
+    result = merged(results, failed)
     if result.skipped:
         ls.tell(
             f"bai-bridge: not synced (over the {ls.options.max_file_size} byte cap): "
@@ -134,7 +145,12 @@ async def sync_with_progress(
     return result
 
 
-def merged(results: list[tuple[SyncFolder, protocol.SyncResult]]) -> protocol.SyncResult:
+def merged(
+    results: list[tuple[SyncFolder, protocol.SyncResult]], failed: list[SyncFolder]
+) -> protocol.SyncResult:
+    """One result, paths as the session has them; a folder that failed as a whole is one
+    failed path, its place (``./`` for the work dir)."""
+
     def paths(pick: Callable[[protocol.SyncResult], list[str]]) -> list[str]:
         return [folder.remote(p) for folder, result in results for p in pick(result)]
 
@@ -143,42 +159,64 @@ def merged(results: list[tuple[SyncFolder, protocol.SyncResult]]) -> protocol.Sy
         unchanged=sum(r.unchanged for _, r in results),
         conflicts=paths(lambda r: r.conflicts),
         skipped=paths(lambda r: r.skipped),
-        failed=paths(lambda r: r.failed),
+        failed=paths(lambda r: r.failed) + [f"{f.place or '.'}/" for f in failed],
     )
 
 
-def _tell_too_large(ls: BridgeServer, paths: list[str]) -> None:
+@attrs.frozen
+class Told:
+    """How a folder's files are named to the person: as the session has them (``lib/data.txt``
+    for a folder at ``/home/work/lib``); what is said once is keyed by the folder, so two
+    folders' files of the same relative path are each said."""
+
+    root: Path
+    place: str
+
+    def name(self, rel: str) -> str:
+        return remote_path(self.place, rel)
+
+    def listed(self, names: str) -> str:
+        """An already joined list of the folder's paths, prefixed with the folder."""
+        return f"{self.place}: {names}" if self.place else names
+
+    def key(self, kind: str, rel: str) -> str:
+        return f"{kind}:{self.root}:{rel}"
+
+
+def _tell_too_large(ls: BridgeServer, told: Told, paths: list[str]) -> None:
     """A saved or changed file over the cap: said once per file, not on every save."""
-    fresh = [p for p in paths if f"too-large:{p}" not in ls.reported_problems]
-    ls.reported_problems.update(f"too-large:{p}" for p in fresh)
+    fresh = [p for p in paths if told.key("too-large", p) not in ls.reported_problems]
+    ls.reported_problems.update(told.key("too-large", p) for p in fresh)
     if fresh:
         ls.tell(
             f"bai-bridge: not synced (over the {ls.options.max_file_size} byte cap "
-            "maxFileSize): " + ", ".join(fresh[:10]),
+            "maxFileSize): " + ", ".join(told.name(p) for p in fresh[:10]),
             types.MessageType.Warning,
         )
 
 
-def _tell_not_sent(ls: BridgeServer, problems: dict[str, str]) -> None:
+def _tell_not_sent(ls: BridgeServer, told: Told, problems: dict[str, str]) -> None:
     """Files left out for a reason (a refused name, unreadable, not comparable yet), each
     said once per reason."""
-    fresh = {
-        p: why for p, why in problems.items() if f"not-sent:{p}:{why}" not in ls.reported_problems
-    }
-    ls.reported_problems.update(f"not-sent:{p}:{why}" for p, why in fresh.items())
+    keys = {p: told.key("not-sent", f"{p}:{why}") for p, why in problems.items()}
+    fresh = {p: why for p, why in problems.items() if keys[p] not in ls.reported_problems}
+    ls.reported_problems.update(keys[p] for p in fresh)
     if fresh:
-        listed = "; ".join(f"{p!r}: {why}" for p, why in list(fresh.items())[:10])
+        listed = "; ".join(f"{told.name(p)!r}: {why}" for p, why in list(fresh.items())[:10])
         more = f" (and {len(fresh) - 10} more)" if len(fresh) > 10 else ""
         ls.tell(f"bai-bridge: not synced: {listed}{more}", types.MessageType.Warning)
 
 
-def _ask(ls: BridgeServer, service: SyncService, conflicts: list[Conflict]) -> None:
-    ls.tasks.spawn(_ask_person(ls, service, conflicts), "sync-conflict")
+def _ask(ls: BridgeServer, service: SyncService, told: Told, conflicts: list[Conflict]) -> None:
+    ls.tasks.spawn(_ask_person(ls, service, told, conflicts), "sync-conflict")
 
 
-async def _ask_person(ls: BridgeServer, service: SyncService, conflicts: list[Conflict]) -> None:
+async def _ask_person(
+    ls: BridgeServer, service: SyncService, told: Told, conflicts: list[Conflict]
+) -> None:
     """Ask what to do; no answer leaves both sides as they are (RESOLVE_CONFLICT later)."""
-    names = ", ".join(c.path for c in conflicts[:5]) + (" ..." if len(conflicts) > 5 else "")
+    names = ", ".join(told.name(c.path) for c in conflicts[:5])
+    names += " ..." if len(conflicts) > 5 else ""
     params = types.ShowMessageRequestParams(
         type=types.MessageType.Warning,
         message=(
@@ -195,11 +233,14 @@ async def _ask_person(ls: BridgeServer, service: SyncService, conflicts: list[Co
     if answer is not None:
         action = "overwrite" if answer.title == OVERWRITE else "keep-remote"
         for conflict in conflicts:
-            await resolve(ls, service, conflict.path, action)
+            await resolve(ls, service, conflict.path, action, told.name(conflict.path))
 
 
-async def resolve(ls: BridgeServer, service: SyncService, path: str, action: str) -> bool:
-    """Settle a conflict of ``service``'s folder (``path`` inside it) the person's way."""
+async def resolve(
+    ls: BridgeServer, service: SyncService, path: str, action: str, shown: str
+) -> bool:
+    """Settle a conflict of ``service``'s folder (``path`` inside it, ``shown`` as the
+    person knows it) the person's way."""
     try:
         if action == "overwrite":
             await service.upload_files([path], force=True)
@@ -208,7 +249,7 @@ async def resolve(ls: BridgeServer, service: SyncService, path: str, action: str
         else:
             raise ValueError(f"unknown action {action!r}: 'overwrite' or 'keep-remote'")
     except Exception as e:
-        ls.fail(f"resolving {path}", e)
+        ls.fail(f"resolving {shown}", e)
         return False
     return True
 
@@ -232,7 +273,7 @@ def register(server: BridgeServer) -> None:
         if found is None:
             return False
         folder, rel = found
-        return await resolve(ls, folder.service, rel, args.action)
+        return await resolve(ls, folder.service, rel, args.action, args.path)
 
     register_file_operations(server)
 
@@ -247,13 +288,13 @@ def register_file_operations(server: BridgeServer) -> None:
     async def did_delete(ls: BridgeServer, params: types.DeleteFilesParams) -> None:
         await ls.until_started()
         for folder, rels in by_folder(ls, [f.uri for f in params.files]):
-            await mirror(ls, "delete", folder.service.remove(rels))
+            await mirror(ls, "delete", folder.service.remove(rels), folder.place)
 
     @server.feature(types.WORKSPACE_DID_RENAME_FILES, every_file)
     async def did_rename(ls: BridgeServer, params: types.RenameFilesParams) -> None:
         await ls.until_started()
         for folder, pairs in renames_by_folder(ls, params.files):
-            await mirror(ls, "rename", folder.service.rename(pairs))
+            await mirror(ls, "rename", folder.service.rename(pairs), folder.place)
 
 
 def by_folder(ls: BridgeServer, uris: list[str]) -> list[tuple[SyncFolder, list[str]]]:
@@ -280,20 +321,22 @@ def renames_by_folder(
         if new is not None:
             new[0].service.saved(new[1])
         if old is not None:
-            ls.tasks.spawn(mirror(ls, "delete", old[0].service.remove([old[1]])), "moved-out")
+            gone = mirror(ls, "delete", old[0].service.remove([old[1]]), old[0].place)
+            ls.tasks.spawn(gone, "moved-out")
     return list(groups.values())
 
 
 async def mirror(
-    ls: BridgeServer, what: str, change: Awaitable[tuple[list[str], list[str]]]
+    ls: BridgeServer, what: str, change: Awaitable[tuple[list[str], list[str]]], place: str
 ) -> None:
-    """Await a delete or rename in the session: a failure is shown, kept files are named."""
+    """Await a delete or rename in the session of the folder at ``place``: a failure is
+    shown, kept files are named as the session has them."""
     try:
         _removed, kept = await change
     except Exception as e:
         ls.fail(f"mirroring a {what}", e)
         return
-    tell_kept(ls, kept)
+    tell_kept(ls, [remote_path(place, k) for k in kept])
 
 
 def tell_kept(ls: BridgeServer, kept: list[str]) -> None:

@@ -5,10 +5,12 @@ both sides now hold is not: the session's stats of the files sent (a listing) an
 manifest kept in the session (an upload) follow in the background. Each costs a round trip
 over a WAN, so a save or Run File no longer waits for two more after its upload.
 
-Nothing is decided on a record still being written: every sync operation settles the
-records before it looks at the manifest (`Bookkeeping.settle`). A language server stopped
-before a record landed leaves the previous manifest in the session; the next sync recognises
-by content what was sent after it, as it does for a sync killed half way.
+Nothing is decided on a stat still being read: a file sent is in the manifest at once with
+its mtime `UNLISTED`, so a sync or an upload that follows at once judges that copy by its
+content (which it fetches beside its listing anyway), and waits for no record. Deletes and
+downloads settle the records first (`Bookkeeping.settle`). A language server stopped before a
+record landed leaves the previous manifest in the session; the next sync recognises by
+content what was sent after it, as it does for a sync killed half way.
 """
 
 from __future__ import annotations

@@ -13,15 +13,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import shlex
-import shutil
-import tempfile
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 from bai_bridge.api import BackendError, Kernel
+from bai_bridge.api.download import fetch_digests
 from bai_bridge.api.transfer import DOWNLOAD_PATHS_PER_REQUEST, batch_output
-
-from .sync_scan import file_digest
 
 __all__ = ["HASH_BY_DOWNLOAD", "HASH_WAIT", "remote_digests"]
 
@@ -78,25 +74,11 @@ def _groups(paths: Iterable[str]) -> list[list[str]]:
 
 
 async def _download_digests(kernel: Kernel, paths: list[str]) -> dict[str, str]:
-    tmp = Path(await asyncio.to_thread(tempfile.mkdtemp, prefix="bai-bridge-compare-"))
     try:
-        await kernel.download(paths, tmp)
-        return await asyncio.to_thread(_digests_in, tmp, paths)
-    except (BackendError, OSError) as e:  # e.g. removed meanwhile: unproven, not a match
+        return await fetch_digests(kernel, paths)
+    except BackendError as e:  # e.g. removed meanwhile: unproven, not a match
         log.info("could not fetch %s to compare: %s", ", ".join(paths), e)
         return {}
-    finally:
-        await asyncio.to_thread(shutil.rmtree, tmp, ignore_errors=True)
-
-
-def _digests_in(folder: Path, paths: list[str]) -> dict[str, str]:
-    """Hashes of the downloaded regular files (a symlink or folder proves nothing; blocking)."""
-    found = {}
-    for path in paths:
-        local = folder / path.rpartition("/")[2]
-        if local.is_file() and not local.is_symlink():
-            found[path] = file_digest(local)[1]
-    return found
 
 
 async def _sum_into(kernel: Kernel, paths: list[str], found: dict[str, str], wait: float) -> None:

@@ -37,6 +37,7 @@ from .sync_scan import (
 )
 
 __all__ = [  # the scanning names are re-exported from sync_scan
+    "UNLISTED",
     "Check",
     "Conflict",
     "HashCache",
@@ -61,6 +62,9 @@ __all__ = [  # the scanning names are re-exported from sync_scan
 
 MANIFEST_PATH = ".bai-bridge/manifest.json"
 _MTIME_SLACK = 1e-3  # remote mtimes travel as floats
+# The mtime of an entry sent but not listed yet (its listing follows behind the upload): no
+# session mtime equals it, so until then that copy is judged by its content alone.
+UNLISTED = -1.0
 
 
 class RemoteStat(NamedTuple):
@@ -77,6 +81,11 @@ class ManifestEntry:
     mtime: float
     # first fetched from the session (a download), not put there by sync: never deleted there
     from_session: bool = False
+
+    @property
+    def listed(self) -> bool:
+        """Whether the session's size and mtime of this copy were read (else: `UNLISTED`)."""
+        return self.mtime != UNLISTED
 
 
 @attrs.define

@@ -15,7 +15,7 @@ import os
 import re
 import stat
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import NamedTuple
 
@@ -247,11 +247,16 @@ def file_digest(path: Path | str) -> tuple[int, str]:
 
 
 def scan_workspace(
-    root: Path, excludes: Iterable[str], max_size: int, cache: ScanCache | None = None
+    root: Path,
+    excludes: Iterable[str],
+    max_size: int,
+    cache: ScanCache | None = None,
+    on_folders: Callable[[set[str]], None] = lambda _folders: None,
 ) -> WorkspaceScan:
     """Files to sync with their hashes, the paths over ``max_size``, and the paths left out
     for a problem a person must hear of (blocking). ``cache``: what the last scan learnt,
-    updated for the next one."""
+    updated for the next one. ``on_folders`` is told the folders holding files (posix,
+    "" for the root) once the walk found them, before any file is read (from this thread)."""
     cache = ScanCache() if cache is None else cache
     excludes = tuple(excludes)
     if cache.excludes != excludes:
@@ -261,7 +266,9 @@ def scan_workspace(
     scan = WorkspaceScan([], [], {})
     base = str(root).rstrip("/") + "/"
     walk = _Walk(root, excludes, cache)
-    for rel in walk.files():
+    found = list(walk.files())
+    on_folders({rel.rpartition("/")[0] for rel in found})
+    for rel in found:
         if (problem := name_problem(rel)) is not None:
             scan.problems[rel] = problem
             continue

@@ -4,9 +4,11 @@ It never blocks completions or runs: it works in background tasks, one sync at a
 touches the session only through uploads, listings and downloads (the manifest; small files
 whose content must be compared), and a batch run to compare large files (`sync_hash`).
 
-A first sync records its progress in the session's manifest every `CHECKPOINT_FILES` files,
-so a language server killed half way leaves a manifest that the next sync continues from;
-what was sent after the last checkpoint is recognised by its content.
+A first sync sends everything through one pipeline of requests in flight (a large file's
+chunks first) and records its progress in the session's manifest every `CHECKPOINT_FILES`
+files that arrived, behind the pipeline, so a language server killed half way leaves a
+manifest that the next sync continues from; what was sent after the last checkpoint is
+recognised by its content.
 """
 
 from __future__ import annotations
@@ -18,22 +20,24 @@ import shlex
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import attrs
 
 from bai_bridge.api import BackendClientError, BackendNotFoundError, BatchOptions, Kernel
 from bai_bridge.api.models import DownloadResult
-from bai_bridge.api.transfer import DOWNLOAD_PATHS_PER_REQUEST
+from bai_bridge.api.transfer import DOWNLOAD_PATHS_PER_REQUEST, UPLOAD_FILE_LIMIT
 
 from .config import BridgeOptions
 from .folder_sessions import SessionCalls
 from .landing import Arrival, Landing, LocalChanged, discard, place, sort_arrivals, staging
 from .protocol import SyncResult
-from .remote_files import load_manifest, remote_stats, save_manifest
+from .remote_files import FolderListings, load_manifest, remote_stats, save_manifest
 from .session import SessionUnavailable
 from .sync_bookkeeping import Bookkeeping, ManifestSaver
 from .sync_hash import HASH_BY_DOWNLOAD, HASH_WAIT, remote_digests
 from .sync_plan import (
+    UNLISTED,
     Conflict,
     LocalFile,
     Manifest,
@@ -41,6 +45,7 @@ from .sync_plan import (
     RemoteStat,
     ScanCache,
     SyncPlan,
+    WorkspaceScan,
     file_digest,
     files_in_place,
     is_excluded,
@@ -55,7 +60,7 @@ __all__ = ["SyncService"]
 
 log = logging.getLogger(__name__)
 UPLOAD_BATCH = 20
-UPLOADS_IN_FLIGHT = 8  # concurrent upload requests: overlaps round trips, bounded
+UPLOADS_IN_FLIGHT = 16  # requests in flight: the server always has the next ones while answering
 SAVE_COALESCE = 0.2  # seconds: saves in quick succession become one upload
 PROGRESS_EVERY = 0.1  # seconds between progress reports of an upload
 CHECKPOINT_FILES = 300  # files sent between two saves of the manifest during a sync
@@ -99,29 +104,34 @@ class SyncService:
     async def sync_workspace(self, progress: Progress | None = None) -> SyncResult:
         report = progress or (lambda _m, _p: None)
         report("scanning the workspace", 0)
-        scan = await asyncio.to_thread(
-            scan_workspace,
-            self.root,
-            self.options.sync_excludes,
-            self.options.max_file_size,
-            self._scans,
-        )
-        by_path = {f.path: f for f in scan.files}
+        walked: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
+        scanning = asyncio.ensure_future(self._scan(walked))
 
-        async def sync_on(kernel: Kernel) -> tuple[SyncPlan, list[str], list[str]]:
-            ahead = self._prove_ahead(kernel, scan.files)
-            manifest, remote = await asyncio.gather(  # one round trip, not two
-                self._manifest_for(kernel), remote_stats(kernel, list(by_path))
-            )
-            planned = plan_sync(scan.files, remote, manifest)
-            plan = await self._settle(kernel, planned, remote, by_path, ahead)
-            await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
-            uploaded, failed = await self._send(kernel, [by_path[p] for p in plan.upload], report)
-            return plan, uploaded, failed
+        async def sync_on(kernel: Kernel) -> tuple[WorkspaceScan, SyncPlan, list[str], list[str]]:
+            listings = FolderListings(kernel)
+            # Nothing known of this session yet (its first sync here): the manifest is read,
+            # and the folders listed, while the scan reads the files. Otherwise the listings
+            # wait for the scan, so that the fetches proving edited files go first (a sync
+            # of edited files waits for those, not for the listings).
+            first = not self._knows(kernel)
+            manifest = asyncio.ensure_future(self._manifest_for(kernel))
+            try:
+                either: list[asyncio.Future[Any]] = [walked, scanning]
+                await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
+                for folder in walked.result() if walked.done() and first else ():
+                    listings.start(folder)
+                scan = await scanning
+                await manifest
+                return (scan, *await self._sync_scanned(kernel, scan, listings, report))
+            finally:
+                listings.cancel()
+                manifest.cancel()
 
-        async with self._lock:  # a session lost meanwhile is re-created (`call`), once
-            await self._records.settle()
-            plan, uploaded, failed = await self.sessions.call(sync_on)
+        try:
+            async with self._lock:  # a session lost meanwhile is re-created (`call`), once
+                scan, plan, uploaded, failed = await self.sessions.call(sync_on)
+        finally:
+            scanning.cancel()  # the session failed first: the scan's end is not awaited
         problems = {**scan.problems, **dict.fromkeys(plan.unproven, UNPROVEN)}
         if problems:
             self.on_problems(problems)
@@ -135,32 +145,111 @@ class SyncService:
             failed=failed + list(problems),
         )
 
+    async def _scan(self, walked: asyncio.Future[set[str]]) -> WorkspaceScan:
+        """The workspace scanned in a thread; ``walked`` gets its folders once they are known
+        (before the files are read)."""
+        loop = asyncio.get_running_loop()
+
+        def found(folders: set[str]) -> None:
+            loop.call_soon_threadsafe(tell, folders)
+
+        def tell(folders: set[str]) -> None:
+            if not walked.done():  # a scan run again (a session re-created) tells again
+                walked.set_result(folders)
+
+        options = self.options
+        return await asyncio.to_thread(
+            scan_workspace, self.root, options.sync_excludes, options.max_file_size,
+            self._scans, found,
+        )  # fmt: skip
+
+    async def _sync_scanned(
+        self, kernel: Kernel, scan: WorkspaceScan, listings: FolderListings, report: Progress
+    ) -> tuple[SyncPlan, list[str], list[str]]:
+        """Decide and send what the scan found: (the plan, uploaded, failed)."""
+        by_path = {f.path: f for f in scan.files}
+        ahead = self._prove_ahead(kernel, scan.files)
+        early = asyncio.ensure_future(self._send_proven(kernel, ahead, by_path, report))
+        try:
+            manifest, remote = await asyncio.gather(  # one round trip, not two
+                self._manifest_for(kernel), listings.stats(by_path)
+            )
+        except BaseException:
+            early.cancel()  # what it sent unrecorded is recognised by content later
+            raise
+        sent_early, failed_early = await early
+        decided = {*sent_early, *failed_early}
+        rest = plan_sync([f for f in scan.files if f.path not in decided], remote, manifest)
+        plan = await self._settle(kernel, rest, remote, by_path, ahead)
+        await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
+        uploaded, failed = await self._send(kernel, [by_path[p] for p in plan.upload], report)
+        return plan, sent_early + uploaded, failed_early + failed
+
     async def _send(
         self, kernel: Kernel, files: list[LocalFile], report: Progress
     ) -> tuple[list[str], list[str]]:
-        """Upload, `CHECKPOINT_FILES` at a time, each part recorded behind it (its folders
-        listed, the manifest saved) while the next one uploads: a sync killed half way leaves
-        a manifest the next one continues from, and nothing waits for a record. Returns
+        """Upload all through one pipeline of requests in flight, noting every
+        `CHECKPOINT_FILES` files arrived (`_arrived`: their listing and the manifest follow
+        behind) while the rest goes on: a sync killed half way leaves a manifest the next
+        one continues from, and no request waits for a record or for a slow one. Returns
         (done, failed)."""
         tracker = UploadProgress(files, report)
-        uploaded: list[str] = []
         failed: dict[str, Exception] = {}  # told once for the whole sync
-        for start in range(0, len(files), CHECKPOINT_FILES):
-            part = files[start : start + CHECKPOINT_FILES]
-            done, _ = await self._upload(kernel, part, tracker, failed)
-            arrived = set(done)
-            recorded = [f for f in part if f.path in arrived]
-            self._records.later(self._record(kernel, recorded), "sync-record-part")
-            uploaded += done
+        arrived: list[LocalFile] = []
+
+        def checkpoint(sent: list[LocalFile]) -> None:
+            arrived.extend(sent)
+            if len(arrived) >= CHECKPOINT_FILES:
+                self._arrived(kernel, arrived.copy(), "sync-record-part")
+                arrived.clear()
+
+        uploaded, _ = await self._upload(kernel, files, tracker, failed, checkpoint)
+        self._arrived(kernel, arrived, "sync-record-part")
         self._tell_failed(failed)
         return uploaded, list(failed)
+
+    async def _send_proven(
+        self,
+        kernel: Kernel,
+        ahead: _Ahead | None,
+        local: dict[str, LocalFile],
+        report: Progress,
+    ) -> tuple[list[str], list[str]]:
+        """Send at once the files edited here whose session copy the content fetched ahead
+        shows as sync sent it: the listing of every folder would decide nothing more for
+        them (a copy changed after that fetch would be changed after the listing's look as
+        well), so they need not wait for it. Returns (done, failed)."""
+        if ahead is None:
+            return [], []
+        try:
+            fetched = await ahead.task
+        except Exception:  # compared the usual way instead
+            return [], []
+        proven = [
+            local[path]
+            for path, digest in fetched.items()
+            if digest == ahead.entries[path].sha256 and digest != local[path].sha256
+        ]
+        if not proven:
+            return [], []
+        done, failed = await self._upload(kernel, proven, report)
+        arrived = set(done)
+        self._arrived(kernel, [f for f in proven if f.path in arrived], "sync-record-upload")
+        return done, failed
+
+    def _knows(self, kernel: Kernel) -> bool:
+        """Whether the manifest of ``kernel``'s session is loaded."""
+        manifest = self._manifest
+        return manifest is not None and manifest.session_id == (
+            kernel.session_id or kernel.kernel_id
+        )
 
     def _prove_ahead(self, kernel: Kernel, local: list[LocalFile]) -> _Ahead | None:
         """Start fetching, beside the listing, the session's copies of a few small files
         edited here since sync sent them: if the listing then shows such a copy as sync left
         it, its content is what `_settle` must compare anyway (a round trip saved)."""
         manifest = self._manifest
-        if manifest is None or manifest.session_id != (kernel.session_id or kernel.kernel_id):
+        if manifest is None or not self._knows(kernel):
             return None  # not loaded for this session yet: nothing known to prove
         entries = manifest.entries
         sizes = {
@@ -252,34 +341,47 @@ class SyncService:
         files: list[LocalFile],
         report: Progress | UploadProgress,
         failures: dict[str, Exception] | None = None,
+        on_batch: Callable[[list[LocalFile]], None] = lambda _sent: None,
     ) -> tuple[list[str], list[str]]:
         """Upload in batches, a few requests in flight (the round trips overlap); a failing
         batch is retried file by file so one bad file is reported and the rest go on.
-        Returns (done, failed), each in the order of ``files``. The failed files are told
-        in one message, or added to ``failures`` for the caller to tell."""
-        batches = [files[i : i + UPLOAD_BATCH] for i in range(0, len(files), UPLOAD_BATCH)]
-        outcomes: list[tuple[list[str], dict[str, Exception]]] = [([], {}) for _ in batches]
+        ``on_batch`` is told the files of each batch as it arrives. Returns (done, failed),
+        each in the order of ``files``. The failed files are told in one message, or added
+        to ``failures`` for the caller to tell."""
+        large, small = _large_first(files)
+        batches = [[f] for f in large]
+        batches += [small[i : i + UPLOAD_BATCH] for i in range(0, len(small), UPLOAD_BATCH)]
+        order = [
+            *range(len(large)),
+            *(len(large) + i for i in _in_turns(len(batches) - len(large), UPLOADS_IN_FLIGHT)),
+        ]
+        done: set[str] = set()
+        failed: dict[str, Exception] = {}
         progress = report if isinstance(report, UploadProgress) else UploadProgress(files, report)
         gate = asyncio.Semaphore(UPLOADS_IN_FLIGHT)
 
-        async def send(index: int, batch: list[LocalFile]) -> None:
+        async def send(batch: list[LocalFile]) -> None:
             async with gate:
                 progress.sending(batch)
-                outcomes[index] = await self._upload_batch(kernel, batch)
+                sent, refused = await self._upload_batch(kernel, batch)
                 progress.sent(batch)
+            done.update(sent)
+            failed.update(refused)
+            on_batch([f for f in batch if f.path in sent])
 
         try:
             async with asyncio.TaskGroup() as group:
-                for index in _in_turns(len(batches), UPLOADS_IN_FLIGHT):
-                    group.create_task(send(index, batches[index]))
+                for index in order:
+                    group.create_task(send(batches[index]))
         except ExceptionGroup as errors:  # e.g. a lost session: raised as it was
             raise errors.exceptions[0] from None
-        failed = {p: e for _, f in outcomes for p, e in f.items()}
+        in_order = [f.path for f in files]
+        failed = {p: failed[p] for p in in_order if p in failed}  # as they finished: sorted
         if failures is None:
             self._tell_failed(failed)
         else:
             failures.update(failed)
-        return [p for d, _ in outcomes for p in d], list(failed)
+        return [p for p in in_order if p in done], list(failed)
 
     def _tell_failed(self, failed: dict[str, Exception]) -> None:
         """One message for them all: 300 refused files are not 300 pop-ups."""
@@ -308,6 +410,36 @@ class SyncService:
             except Exception as e:
                 failed[file.path] = e
         return done, failed
+
+    def _arrived(self, kernel: Kernel, files: list[LocalFile], name: str) -> None:
+        """Files just sent: the manifest says so at once (their session stat `UNLISTED`, so
+        the next operation judges those copies by content and need not wait for anything),
+        and their listing follows behind (`_list_arrived`)."""
+        manifest = self._manifest
+        if not files or manifest is None:  # None: forgotten meanwhile (a new session)
+            return
+        for file in files:  # decided: the session holds this side's content now
+            old = manifest.entries.get(file.path)
+            origin = old.from_session if old is not None else False
+            manifest.entries[file.path] = ManifestEntry(file.sha256, file.size, UNLISTED, origin)
+            self.conflicts.pop(file.path, None)
+        self._records.later(self._list_arrived(kernel, manifest, files), name)
+
+    async def _list_arrived(
+        self, kernel: Kernel, manifest: Manifest, files: list[LocalFile]
+    ) -> None:
+        """The session's size and mtime of files `_arrived` noted, for the entries still
+        waiting for them (a newer upload or a removal of the path meanwhile wins)."""
+        stats = await remote_stats(kernel, [f.path for f in files])
+        for file in files:
+            entry = manifest.entries.get(file.path)
+            if entry is None or entry.listed or entry.sha256 != file.sha256:
+                continue
+            # Another size is another file (a run already rewrote it): it stays unlisted,
+            # so the next sync compares contents.
+            if (stat := stats.get(file.path)) is not None and stat.size == file.size:
+                manifest.entries[file.path] = attrs.evolve(entry, mtime=stat.mtime)
+        self._saver.schedule(kernel, manifest)
 
     async def _record(
         self,
@@ -403,15 +535,11 @@ class SyncService:
             send = [by_path[p] for p in plan.upload]
             uploaded, _ = await self._upload(kernel, send, lambda _m, _p: None)
             sent = [f for f in send if f.path in uploaded]
-            for file in sent:  # decided: the session holds this side's content now
-                self.conflicts.pop(file.path, None)
-            if sent:  # the files are there: what waits for them need not wait for this
-                self._records.later(self._record(kernel, sent), "sync-record-upload")
+            self._arrived(kernel, sent, "sync-record-upload")
             return plan, sent
 
         try:
             async with self._lock:  # a session lost meanwhile is re-created (`call`), once
-                await self._records.settle()
                 plan, sent = await self.sessions.call(upload_on)
         except (BackendClientError, SessionUnavailable):
             if not force:  # the person's own upload (run, overwrite) fails instead
@@ -558,7 +686,11 @@ class SyncService:
         """(paths whose session copy is gone or still holds what sync put there, the rest).
         Equal size and mtime are confirmed by content before anything is deleted."""
         present = {p: remote[p] for p in paths if p in remote}
-        same_stat = [p for p, st in present.items() if not remote_changed(manifest.entries[p], st)]
+        same_stat = [
+            p
+            for p, st in present.items()
+            if not manifest.entries[p].listed or not remote_changed(manifest.entries[p], st)
+        ]
         sizes = {p: present[p].size for p in same_stat}
         digests = await remote_digests(kernel, sizes, self._hash_wait())
         doomed, kept = [], []
@@ -601,7 +733,9 @@ class _Ahead:
             path: digest
             for path, digest in fetched.items()
             if (stat := remote.get(path)) is not None
-            and not remote_changed(self.entries[path], stat)
+            # an unlisted copy has no stat to go by: its content is the proof, as it is for
+            # a copy compared after the listing (both are read before the upload decides)
+            and (not self.entries[path].listed or not remote_changed(self.entries[path], stat))
         }
 
 
@@ -634,6 +768,13 @@ def names(paths: list[str], shown: int = 5) -> str:
     """``a.py, b.py (and 298 more)``: files named in one message, however many."""
     more = f" (and {len(paths) - shown} more)" if len(paths) > shown else ""
     return ", ".join(paths[:shown]) + more
+
+
+def _large_first(files: list[LocalFile]) -> tuple[list[LocalFile], list[LocalFile]]:
+    """(files sent in chunks, the rest): a large file goes first, alone in its batch, so its
+    chunks are on their way, and joined in the session, while the small files follow."""
+    large = [f for f in files if f.size >= UPLOAD_FILE_LIMIT]
+    return large, [f for f in files if f.size < UPLOAD_FILE_LIMIT]
 
 
 def _in_turns(count: int, runs: int) -> list[int]:

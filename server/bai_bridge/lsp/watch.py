@@ -21,7 +21,7 @@ from .server import BridgeServer
 from .sync import mirror
 from .sync_folders import SyncFolder, SyncFolders
 from .sync_plan import is_excluded
-from .sync_service import SAVE_COALESCE, SyncService
+from .sync_service import SAVE_COALESCE
 
 __all__ = ["register", "start_watching"]
 
@@ -109,15 +109,16 @@ class PendingDeletes:
             folders = {folder for folder, _ in batch}
             for folder in folders:
                 rels = sorted(rel for f, rel in batch if f == folder)
-                await mirror_deletes(ls, folder.service, rels)
+                await mirror_deletes(ls, folder, rels)
 
 
-async def mirror_deletes(ls: BridgeServer, sync: SyncService, rels: list[str]) -> None:
+async def mirror_deletes(ls: BridgeServer, folder: SyncFolder, rels: list[str]) -> None:
     """Remove in the session what sync put there and is gone on disk now."""
+    sync = folder.service
     absent = await asyncio.to_thread(lambda: [r for r in rels if not (sync.root / r).exists()])
     gone = [r for r in absent if sync.owned_under(r)]
     if gone:
-        await mirror(ls, "delete", sync.remove(gone))
+        await mirror(ls, "delete", sync.remove(gone), folder.place)
 
 
 def files_under(root: Path, excludes: Iterable[str], rels: list[str]) -> list[str]:
