@@ -25,6 +25,7 @@ from typing import Any, BinaryIO
 from pygls.io_ import StdoutWriter
 
 from bai_bridge.api import APIConfig
+from bai_bridge.lsp.early_connection import EarlyConnection
 from bai_bridge.lsp.framing import MessageReader, StreamReader, ThreadReader, serve
 from bai_bridge.scratch import make_scratch_dir, sweep_in_background
 
@@ -43,19 +44,36 @@ def run_language_server(tcp: str | None, profile: str | None = None) -> int:
 
 
 async def _main(tcp: str | None, profile: str | None) -> int:
-    from bai_bridge.lsp import lifecycle
-    from bai_bridge.lsp.server import create_server
-
-    # pygls logs every message at INFO: too much, and results may carry signed headers.
-    logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
     main = asyncio.current_task()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, main.cancel if main else lambda: None)
+    # The manager's connection opens while the language server's modules load (in a thread,
+    # so that the loop is free to make it): see early_connection.
+    early = await EarlyConnection.open_from_env()
+    try:
+        return await _serve(tcp, profile, early)
+    finally:
+        if early is not None:
+            await early.close()
+
+
+def _language_server_modules() -> tuple[Any, Any]:
+    from bai_bridge.lsp import lifecycle
+    from bai_bridge.lsp.server import create_server
+
+    return lifecycle, create_server
+
+
+async def _serve(tcp: str | None, profile: str | None, early: EarlyConnection | None) -> int:
+    lifecycle, create_server = await asyncio.to_thread(_language_server_modules)
+    # pygls logs every message at INFO: too much, and results may carry signed headers.
+    logging.getLogger("pygls").setLevel(max(logging.WARNING, logging.getLogger().level))
     sweep_in_background("download")  # downloads staged by language servers that were killed
     async with _backend(profile) as (api_config, problem):
         server = create_server(api_config)
         server.startup_problem = problem
+        server.early_connection = early
         try:
             return await (_serve_tcp(server, tcp) if tcp else _serve_stdio(server))
         except asyncio.CancelledError:

@@ -121,7 +121,8 @@ async def _start(ls: BridgeServer) -> None:
     except Exception as e:
         ls.fail("reading the connection settings", e)
         return
-    api = APISession(config)
+    early = ls.early_connection.take(config) if ls.early_connection else None
+    api = early or APISession(config)
     # Negotiation failures are logged; the first real call reports. The session's create
     # does not wait for it: at a distance, `GET /` on a new connection costs two round trips.
     await api.open(wait_for_version=False)

@@ -27,6 +27,7 @@ from .session import NotStarted
 from .tasks import BackgroundTasks
 
 if TYPE_CHECKING:
+    from .early_connection import EarlyConnection
     from .services import Services
     from .session import SessionManager
 
@@ -53,6 +54,8 @@ class BridgeServer(LanguageServer):
             protocol_cls=BridgeProtocol,
         )
         self.api_config = api_config
+        # Opened on BACKEND_* before `initialize` (launch.py); the start takes it if it fits.
+        self.early_connection: EarlyConnection | None = None
         self.tasks = BackgroundTasks()
         self.options = BridgeOptions()
         self.diagnostics = RunDiagnostics()
