@@ -774,6 +774,11 @@ async function runFileInSession(page) {
  * place in the session (its label is the session path, its working directory that folder). */
 async function foldersScenario(page) {
   await openFile(page, config.fileName);
+  // The palette offers Run File for a focused Python editor (its `when`): focus is put there.
+  await page
+    .locator(".editor-group-container .monaco-editor .view-lines")
+    .first()
+    .click();
   await exactCommand(page, "Backend.AI: Run File");
   const run = await finishedRun(page, config.runLabel);
   const printed = await until(page, "the file's output", async () => {
