@@ -21,6 +21,7 @@ from .execution import guarded
 from .runs import RunHooks, RunSpec
 from .server import BridgeServer
 from .sync import file_folder
+from .sync_service import SyncService
 
 __all__ = ["in_session_code", "register"]
 
@@ -77,13 +78,12 @@ async def _run_file(ls: BridgeServer, uri: str, *, as_job: bool) -> protocol.Run
     except NotReadable as e:
         ls.tell(f"bai-bridge: {e}.")
         return None
-    try:  # whatever the session holds: running it is the person's call
-        sent = rel in await folder.service.upload_files([rel], force=True)  # record follows
-    except Exception as e:
-        ls.fail(f"uploading {rel} (so it was not run)", e)
-        return None
-    if not sent:  # failed, over the size cap, or gone: the session's copy is stale
-        ls.tell(f"bai-bridge: {rel} was not run: its upload to the session did not succeed.")
+    # An inline run (in the namespace, source sent with it) does not read the session's
+    # copy: its upload goes first and the run right beside it, one round trip saved. A job
+    # or a larger file runs the copy, so it waits for its upload: never a stale copy.
+    inline = not as_job and len(source) <= INLINE_LIMIT
+    upload = asyncio.create_task(_upload(ls, folder.service, rel, ran=inline))
+    if not inline and not await upload:
         return None
 
     def in_session(kernel: Kernel, hooks: RunHooks) -> AsyncIterator[ExecutionResult]:
@@ -105,4 +105,25 @@ async def _run_file(ls: BridgeServer, uri: str, *, as_job: bool) -> protocol.Run
     label = f"{remote} (job)" if as_job else remote
     start = job if as_job else in_session
     ran = rel if as_job else remote  # as its traceback names it
-    return await guarded(ls, RunSpec(uri, label, start, 0, lines, remote_path=ran, file=remote))
+    try:
+        return await guarded(ls, RunSpec(uri, label, start, 0, lines, remote_path=ran, file=remote))
+    finally:
+        await upload  # told already if it failed
+
+
+async def _upload(ls: BridgeServer, service: SyncService, rel: str, *, ran: bool) -> bool:
+    """Upload the file whatever the session holds (running it is the person's call); tell
+    how it failed, and that the file ran anyway when ``ran`` (its source went with the run)."""
+    outcome = f"{rel} ran, but its copy in the session was not updated" if ran else None
+    try:
+        if rel in await service.upload_files([rel], force=True):  # record follows
+            return True
+    except Exception as e:
+        ls.fail(f"uploading {rel} ({outcome or 'so it was not run'})", e)
+        return False
+    # failed, over the size cap, or gone: the session's copy is stale
+    why = "its upload to the session did not succeed"
+    ls.tell(
+        f"bai-bridge: {outcome}: {why}." if outcome else f"bai-bridge: {rel} was not run: {why}."
+    )
+    return False
