@@ -275,6 +275,22 @@ async def test_upload_refuses_part_without_file_name(served: Any, layout: Any) -
     assert snapshot(work) == before
 
 
+async def test_upload_refuses_a_leading_charset_field(served: Any, layout: Any) -> None:
+    """A `_charset_` form field (RFC 7578 §4.6) names no file: refused like any such field,
+    not taken as the text encoding of the files (which are bytes)."""
+    client, _ = served
+    work, _ = layout
+    before = snapshot(work)
+    boundary = "charsetboundary"
+    charset = f'--{boundary}\r\nContent-Disposition: form-data; name="_charset_"\r\n\r\nutf-8\r\n'
+    body = charset.encode() + raw_multipart(boundary, ('filename="named.txt"', b"named"))
+    response = await client.post(
+        "/upload", data=body, headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    assert "no file name" in json.dumps(await expect_problem(response))
+    assert snapshot(work) == before
+
+
 async def test_upload_refuses_directory_target(served: Any, layout: Any) -> None:
     client, _ = served
     work, _ = layout

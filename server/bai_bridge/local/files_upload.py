@@ -95,7 +95,7 @@ async def receive_upload(
 
 async def _next_part(reader: aiohttp.MultipartReader) -> aiohttp.BodyPartReader | None:
     try:
-        part = await reader.next()
+        part = await _next_of(reader)
     except ValueError as e:  # aiohttp's word for a malformed or cut-off multipart body
         raise InvalidAPIParams(f"Malformed multipart body: {e}") from e
     except HttpProcessingError as e:  # a part's header holds a NUL or control character
@@ -103,6 +103,28 @@ async def _next_part(reader: aiohttp.MultipartReader) -> aiohttp.BodyPartReader 
     if part is None or isinstance(part, aiohttp.BodyPartReader):
         return part
     raise InvalidAPIParams("Nested multipart bodies are not accepted.")
+
+
+async def _next_of(
+    reader: aiohttp.MultipartReader,
+) -> aiohttp.MultipartReader | aiohttp.BodyPartReader | None:
+    """`reader.next()` (aiohttp 3.14's steps) minus its look for a leading `_charset_` field:
+    aiohttp runs it on every part (it forgets the last part before checking that one came
+    first), and its Content-Disposition parser rebuilds an escaping pattern per call, ~70 µs
+    a part, a tenth of a 500-file sync's time here. Parts are files read as bytes: a
+    `_charset_` field has no file name and is refused as any such field is."""
+    if reader._at_eof:
+        return None
+    await reader._maybe_release_last_part()
+    if reader._at_bof:
+        await reader._read_until_first_boundary()
+        reader._at_bof = False
+    else:
+        await reader._read_boundary()
+    if reader._at_eof:  # the closing boundary
+        return None
+    reader._last_part = await reader.fetch_next_part()
+    return reader._last_part
 
 
 def _part_filename(part: aiohttp.BodyPartReader) -> str:
