@@ -112,7 +112,10 @@ async def _next_of(
     aiohttp runs it on every part (it forgets the last part before checking that one came
     first), and its Content-Disposition parser rebuilds an escaping pattern per call, ~70 µs
     a part, a tenth of a 500-file sync's time here. Parts are files read as bytes: a
-    `_charset_` field has no file name and is refused as any such field is."""
+    `_charset_` field has no file name and is refused as any such field is. An aiohttp
+    without those steps (the lock pins 3.14.5) gets its own `next()`."""
+    if not hasattr(reader, "_maybe_release_last_part") or not hasattr(reader, "_at_bof"):
+        return await reader.next()
     if reader._at_eof:
         return None
     await reader._maybe_release_last_part()
