@@ -93,7 +93,9 @@ async def test_a_first_sync_killed_half_way_continues_without_conflicts(
         assert field(result, "conflicts") == []
         assert field(result, "failed") == []
         sent_again = field(result, "uploaded")
-        assert 0 < len(sent_again) < FILES // 2  # the kill came after 2/3 were on their way
+        # The kill came after 2/3 were on their way, before the sync's end: the files in
+        # flight may all have landed (unrecorded, recognised by content) or not.
+        assert len(sent_again) < FILES // 2
         assert len(sent_again) + field(result, "unchanged") == FILES
         again = await command(client, protocol.SYNC_WORKSPACE)
         assert (field(again, "uploaded"), field(again, "unchanged")) == ([], FILES)
