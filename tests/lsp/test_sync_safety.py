@@ -20,6 +20,7 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 
 from bai_bridge.lsp import protocol
 from serverkit import StandaloneServer
+from wanproxy import Link, WanProxy
 
 from .lsp_harness import (
     Recorder,
@@ -69,23 +70,14 @@ async def test_a_first_sync_killed_half_way_continues_without_conflicts(
 ) -> None:
     root = tmp_path / "project"
     names = write_tree(root)
+    port = int(local_server_process.endpoint.rsplit(":", 1)[1])
+    # Reached across 20 ms each way: after 2/3 of the files the last third's requests are
+    # still some round trips away, so the kill comes while the sync goes on.
+    async with WanProxy("127.0.0.1", port, Link(one_way_s=0.02)) as wan:
+        await _kill_a_first_sync(
+            profile, root, {**backend_env(local_server_process), "BACKEND_ENDPOINT": wan.address}
+        )
     env = backend_env(local_server_process)
-    client = await start_client(profile, env)
-    try:
-        bridge = await initialize(client, root, {"syncOnStart": False})
-        sync = asyncio.ensure_future(command(client, protocol.SYNC_WORKSPACE))
-        await bridge.wait_for("2/3 of the files sent", lambda: uploading(client, FILES * 2 // 3))
-        assert not sync.done()
-        process = client._server
-        assert process is not None
-        process.send_signal(signal.SIGKILL)
-        await process.wait()
-    finally:
-        await client.stop()
-    sync.cancel()
-    with contextlib.suppress(BaseException):
-        await sync  # the request died with its server
-
     client = await start_client(profile, env)
     try:
         await initialize(client, root, {"syncOnStart": False})
@@ -106,6 +98,31 @@ async def test_a_first_sync_killed_half_way_continues_without_conflicts(
     assert len(work) == 1  # the session's copy of the workspace
     held = sorted(str(p.relative_to(work[0].parent)) for p in work[0].parent.rglob("m*.py"))
     assert held == sorted(names)
+
+
+async def _kill_a_first_sync(profile: str, root: Path, env: dict[str, str]) -> None:
+    """Start a first sync of ``root`` and SIGKILL its language server once 2/3 of the
+    files are on their way."""
+    client = await start_client(profile, env)
+    process = client._server
+    assert process is not None
+    sync: asyncio.Future[object] | None = None
+    try:
+        bridge = await initialize(client, root, {"syncOnStart": False})
+        sync = asyncio.ensure_future(command(client, protocol.SYNC_WORKSPACE))
+        await bridge.wait_for("2/3 of the files sent", lambda: uploading(client, FILES * 2 // 3))
+        assert not sync.done()
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+    finally:
+        if process.returncode is None:  # failed before the kill: stopping would wait on it
+            process.kill()
+            await process.wait()
+        await client.stop()
+        if sync is not None:
+            sync.cancel()
+            with contextlib.suppress(BaseException):
+                await sync  # the request died with its server
 
 
 def without_override(profile: str) -> ClientServerConfig:
