@@ -214,8 +214,10 @@ class DelayLine:
     def __init__(
         self, link: Link, writer: asyncio.StreamWriter, *, opens_at: float, in_flight: int,
         bucket: Bucket, on_sent: Callable[[int], None] | None = None,
+        gate: asyncio.Event | None = None,
     ) -> None:  # fmt: skip
         self._link = link
+        self._gate = gate  # while cleared, nothing more leaves (what is held stays queued)
         self._bucket = bucket
         self._writer = writer
         self._on_sent = on_sent  # told the count of bytes written so far, after each write
@@ -246,6 +248,8 @@ class DelayLine:
             wait = due - time.perf_counter()
             if wait > 0:
                 await asyncio.sleep(wait)
+            if self._gate is not None:
+                await self._gate.wait()
             await self._send(data)
             self._sent += len(data)
             if self._on_sent is not None:
@@ -327,6 +331,11 @@ class WanProxy:
         self.requests: list[SeenRequest] = []
         self.bytes_up = 0  # read from clients, bound for the target
         self.bytes_down = 0  # read from the target, bound for clients
+        # told of each request as it is seen, before it is forwarded: a test can act at an
+        # exact point of a client's work (hold_answers() there, say)
+        self.on_request: Callable[[SeenRequest], None] | None = None
+        self._answers = asyncio.Event()
+        self._answers.set()
         self._refusing = False
         self._closing = False
         self._numbers = itertools.count(1)
@@ -389,6 +398,14 @@ class WanProxy:
     def restore(self) -> None:
         self._refusing = False
 
+    def hold_answers(self) -> None:
+        """Deliver nothing more to the clients until release_answers(): requests still
+        reach the target, but no client learns of an answer (a stalled path)."""
+        self._answers.clear()
+
+    def release_answers(self) -> None:
+        self._answers.set()
+
     async def _accepted(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         if self._refusing:
             self.refused += 1
@@ -438,14 +455,17 @@ class WanProxy:
             )
             self.requests.append(request)
             timing.unsent.append(request)
+            if self.on_request is not None:
+                self.on_request(request)
 
         to_target = DelayLine(
             self.link, up_writer, opens_at=accepted + handshake, in_flight=self.in_flight,
             bucket=self._up, on_sent=timing.forwarded,
         )  # fmt: skip
         to_client = DelayLine(
-            self.link, writer, opens_at=accepted, in_flight=self.in_flight, bucket=self._down
-        )
+            self.link, writer, opens_at=accepted, in_flight=self.in_flight, bucket=self._down,
+            gate=self._answers,
+        )  # fmt: skip
         counter = RequestCounter(seen)
 
         def up(data: bytes) -> None:

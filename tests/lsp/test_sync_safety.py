@@ -19,10 +19,12 @@ import pytest
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from bai_bridge.lsp import protocol
+from bai_bridge.lsp.sync_service import UPLOAD_BATCH
 from serverkit import StandaloneServer
-from wanproxy import Link, WanProxy
+from wanproxy import SeenRequest, WanProxy
 
 from .lsp_harness import (
+    WAIT,
     Recorder,
     command,
     field,
@@ -53,29 +55,29 @@ def write_tree(root: Path) -> list[str]:
     return names
 
 
-def uploading(client: LanguageClient, at_least: int) -> bool:
-    """Whether a progress report says at least ``at_least`` files are on their way."""
-    for reports in list(client.progress_reports.values()):
-        for report in reports:
-            message = getattr(report, "message", None) or ""
-            if message.startswith("uploading "):
-                done = int(message.split()[1].split("/")[0])
-                if done >= at_least:
-                    return True
-    return False
-
-
 async def test_a_first_sync_killed_half_way_continues_without_conflicts(
     local_server_process: StandaloneServer, tmp_path: Path, profile: str
 ) -> None:
     root = tmp_path / "project"
     names = write_tree(root)
     port = int(local_server_process.endpoint.rsplit(":", 1)[1])
-    # Reached across 20 ms each way: after 2/3 of the files the last third's requests are
-    # still some round trips away, so the kill comes while the sync goes on.
-    async with WanProxy("127.0.0.1", port, Link(one_way_s=0.02)) as wan:
+    async with WanProxy("127.0.0.1", port) as wan:
+        stalled = asyncio.Event()
+
+        def stall_at_two_thirds(request: SeenRequest) -> None:
+            # Once 2/3 of the files' uploads are on their way, answers stop coming back:
+            # the sync cannot end before the kill, however loaded the machine.
+            uploads = sum(r.target.endswith("/upload") for r in wan.requests)
+            if uploads * UPLOAD_BATCH >= FILES * 2 // 3 and not stalled.is_set():
+                wan.hold_answers()
+                stalled.set()
+
+        wan.on_request = stall_at_two_thirds
         await _kill_a_first_sync(
-            profile, root, {**backend_env(local_server_process), "BACKEND_ENDPOINT": wan.address}
+            profile,
+            root,
+            {**backend_env(local_server_process), "BACKEND_ENDPOINT": wan.address},
+            stalled,
         )
     env = backend_env(local_server_process)
     client = await start_client(profile, env)
@@ -100,17 +102,20 @@ async def test_a_first_sync_killed_half_way_continues_without_conflicts(
     assert held == sorted(names)
 
 
-async def _kill_a_first_sync(profile: str, root: Path, env: dict[str, str]) -> None:
-    """Start a first sync of ``root`` and SIGKILL its language server once 2/3 of the
-    files are on their way."""
+async def _kill_a_first_sync(
+    profile: str, root: Path, env: dict[str, str], stalled: asyncio.Event
+) -> None:
+    """Start a first sync of ``root`` and SIGKILL its language server once ``stalled``
+    (2/3 of the files on their way, the rest held up)."""
     client = await start_client(profile, env)
     process = client._server
     assert process is not None
     sync: asyncio.Future[object] | None = None
     try:
-        bridge = await initialize(client, root, {"syncOnStart": False})
+        await initialize(client, root, {"syncOnStart": False})
         sync = asyncio.ensure_future(command(client, protocol.SYNC_WORKSPACE))
-        await bridge.wait_for("2/3 of the files sent", lambda: uploading(client, FILES * 2 // 3))
+        async with asyncio.timeout(WAIT):
+            await stalled.wait()
         assert not sync.done()
         process.send_signal(signal.SIGKILL)
         await process.wait()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -70,3 +71,17 @@ def test_sys_exit_zero_is_quiet_and_another_code_is_reported(
     assert capsys.readouterr().err == ""
     run(work, "three.py", b"import sys\nsys.exit(3)\n")
     assert capsys.readouterr().err.endswith("SystemExit: 3\n")
+
+
+def test_a_file_run_before_its_upload_landed_still_runs_in_its_folder(
+    work: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # An inline run goes beside its upload: the file's folder may not be there yet.
+    kernel = types.SimpleNamespace(starting_dir=str(work))
+    monkeypatch.setitem(sys.modules, "IPython", types.SimpleNamespace(get_ipython=lambda: kernel))
+    source = b"import os\nseen = (__file__, os.getcwd())\n"
+    namespace: dict[str, Any] = {"__name__": "__main__"}
+    exec(in_session_code("lib/tools/where.py", source), namespace)
+    folder = work / "lib" / "tools"
+    assert namespace["seen"] == (str(folder / "where.py"), str(folder))
+    assert os.getcwd() == str(work)

@@ -254,6 +254,44 @@ async def test_http_requests_through_the_proxy_are_counted(tmp_path: object) -> 
     assert proxy.connections == 1  # one kept-alive connection; the upgrade took it over
 
 
+async def test_held_answers_reach_the_target_and_come_back_only_when_released() -> None:
+    hits = 0
+
+    async def hello(request: web.Request) -> web.StreamResponse:
+        nonlocal hits
+        hits += 1
+        return web.Response(text=f"answer {hits}")
+
+    app = web.Application()
+    app.router.add_get("/hello", hello)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    port = runner.addresses[0][1]
+    try:
+        async with WanProxy("127.0.0.1", port) as proxy, aiohttp.ClientSession() as http:
+
+            def hold_the_second(request: object) -> None:
+                if len(proxy.requests) == 2:
+                    proxy.hold_answers()
+
+            proxy.on_request = hold_the_second
+            async with http.get(f"{proxy.address}/hello") as response:
+                assert await response.text() == "answer 1"
+            before = proxy.bytes_down
+            second = asyncio.ensure_future(http.get(f"{proxy.address}/hello"))
+            await _until(lambda: proxy.bytes_down > before, "the answer reached the proxy")
+            await asyncio.sleep(0)
+            assert not second.done()  # and it stays there
+            proxy.release_answers()
+            async with asyncio.timeout(WAIT):
+                response = await second
+            assert await response.text() == "answer 2"
+            response.release()
+    finally:
+        await runner.cleanup()
+
+
 async def test_the_targets_own_time_on_a_request_leaves_the_link_out() -> None:
     async def slow(request: web.Request) -> web.StreamResponse:
         await asyncio.sleep(0.3)

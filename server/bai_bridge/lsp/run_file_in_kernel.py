@@ -16,6 +16,7 @@ Kept compatible with Python 3.8 kernels.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import traceback
@@ -69,6 +70,10 @@ def main(ns: dict[str, Any], rel: str, source: str | bytes | None) -> None:
     sys.argv = [path]
     sys.path.insert(0, folder)
     try:
+        if source is not None and not os.path.isdir(folder):
+            # sent with its source, the file may run before its upload made its folder
+            with contextlib.suppress(OSError):  # then it runs where the kernel is
+                os.makedirs(folder, exist_ok=True)
         if os.path.isdir(folder):
             os.chdir(folder)
         if source is None:
