@@ -13,7 +13,8 @@ import pytest
 from aiohttp import web
 
 from bai_bridge.api.config import APIConfig
-from bai_bridge.api.errors import TransferError
+from bai_bridge.api.download import fetch_digests
+from bai_bridge.api.errors import BackendClientError, TransferError
 from bai_bridge.api.session import APISession
 
 TinyServer = Callable[[web.Application], Awaitable[APIConfig]]
@@ -149,3 +150,55 @@ async def test_a_hostile_listing_of_a_refused_folder_writes_nothing(
         with pytest.raises(TransferError, match="refusing listing entry"):
             await api.Kernel("dl").download(["proj"], dest)
     assert tree(tmp_path) == ["dest"]
+
+
+async def fetch_digest_of(api: APISession, dest: Path) -> object:
+    return await fetch_digests(api.Kernel("dl"), ["anything"])
+
+
+async def download_into(api: APISession, dest: Path) -> object:
+    return await api.Kernel("dl").download(["anything"], dest)
+
+
+ENCODED_PART = b"--b\r\nContent-Encoding: gzip\r\n\r\nxx\r\n--b--\r\n"
+CUT_SHORT = b"--b\r\nContent-Type: application/octet-stream\r\n\r\n" + b"x" * 100
+
+
+async def answer(request: web.Request, body: bytes, length: int) -> web.StreamResponse:
+    """``body`` as a multipart answer announced as ``length`` bytes long."""
+    resp = web.StreamResponse(headers={"Content-Type": "multipart/mixed; boundary=b"})
+    resp.content_length = length
+    await resp.prepare(request)
+    await resp.write(body)
+    if len(body) < length:
+        assert request.transport is not None
+        request.transport.close()  # the connection drops mid-body
+    return resp
+
+
+@pytest.mark.parametrize(
+    ("body", "length", "error"),
+    [
+        (ENCODED_PART, len(ENCODED_PART), (TransferError, "unsupported part encoding")),
+        (CUT_SHORT, len(CUT_SHORT) + 1000, (BackendClientError, "download interrupted")),
+    ],
+    ids=["encoded part", "cut short"],
+)
+@pytest.mark.parametrize("read", [download_into, fetch_digest_of], ids=["download", "digests"])
+async def test_a_bad_download_response_is_refused_by_every_reader(
+    tiny_server: TinyServer,
+    tmp_path: Path,
+    read: Callable[[APISession, Path], Awaitable[object]],
+    body: bytes,
+    length: int,
+    error: tuple[type[Exception], str],
+) -> None:
+    async def download(request: web.Request) -> web.StreamResponse:
+        return await answer(request, body, length)
+
+    app = web.Application()
+    app.router.add_post("/session/dl/download", download)
+    config = await tiny_server(app)
+    async with APISession(config) as api:
+        with pytest.raises(error[0], match=error[1]):
+            await read(api, tmp_path)

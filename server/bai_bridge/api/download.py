@@ -19,7 +19,7 @@ import shutil
 import tarfile
 import tempfile
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING
 
@@ -65,41 +65,15 @@ async def _save_part(
     return Path(name)
 
 
-async def _download_batch(
-    kernel: Kernel, paths: Sequence[str], dest: Path, advance: Callable[[int], None]
-) -> list[str]:
-    names: list[str] = []
-    method = kernel.session.download_method
-    async with kernel.session.request(
-        method,
-        kernel.request_path("/download"),
-        query=kernel.request_query(),
-        json_body={"files": [kernel.work_path(p) for p in paths]},  # a folder view's too
-    ) as resp:
-        try:
-            reader = aiohttp.MultipartReader.from_response(resp)
-            while (part := await reader.next()) is not None:
-                if not isinstance(part, aiohttp.BodyPartReader):
-                    raise TransferError("nested multipart in a download response")
-                _check_part_headers(part)
-                archive = await _save_part(part, dest, advance)
-                try:
-                    names += await asyncio.to_thread(safe_extract, archive, dest)
-                finally:
-                    await asyncio.to_thread(archive.unlink, missing_ok=True)
-        except (ValueError, AssertionError) as e:
-            raise TransferError(f"malformed download response: {e}") from e
-        except aiohttp.ClientError as e:
-            raise BackendClientError(f"download interrupted: {e}") from e
-    return names
+async def _each_part(
+    kernel: Kernel,
+    paths: Sequence[str],
+    handle: Callable[[aiohttp.BodyPartReader], Awaitable[None]],
+) -> None:
+    """Request the download of ``paths`` and give ``handle`` each part, its headers checked.
 
-
-async def fetch_digests(kernel: Kernel, paths: Sequence[str]) -> dict[str, str]:
-    """The SHA-256 of each session file in ``paths`` (one request's worth, each file's
-    archive under the download limit), read in memory and written nowhere: what a comparison
-    needs, in one round trip and no disk work. A path that is no regular file, or that no
-    archive held, is left out of the answer."""
-    archives: list[bytes] = []
+    Errors while ``handle`` reads a part are translated too: a truncated body is one.
+    """
     async with kernel.session.request(
         kernel.session.download_method,
         kernel.request_path("/download"),
@@ -112,11 +86,40 @@ async def fetch_digests(kernel: Kernel, paths: Sequence[str]) -> dict[str, str]:
                 if not isinstance(part, aiohttp.BodyPartReader):
                     raise TransferError("nested multipart in a download response")
                 _check_part_headers(part)
-                archives.append(bytes(await part.read()))
+                await handle(part)
         except (ValueError, AssertionError) as e:
             raise TransferError(f"malformed download response: {e}") from e
         except aiohttp.ClientError as e:
             raise BackendClientError(f"download interrupted: {e}") from e
+
+
+async def _download_batch(
+    kernel: Kernel, paths: Sequence[str], dest: Path, advance: Callable[[int], None]
+) -> list[str]:
+    names: list[str] = []
+
+    async def extract(part: aiohttp.BodyPartReader) -> None:
+        archive = await _save_part(part, dest, advance)
+        try:
+            names.extend(await asyncio.to_thread(safe_extract, archive, dest))
+        finally:
+            await asyncio.to_thread(archive.unlink, missing_ok=True)
+
+    await _each_part(kernel, paths, extract)
+    return names
+
+
+async def fetch_digests(kernel: Kernel, paths: Sequence[str]) -> dict[str, str]:
+    """The SHA-256 of each session file in ``paths`` (one request's worth, each file's
+    archive under the download limit), read in memory and written nowhere: what a comparison
+    needs, in one round trip and no disk work. A path that is no regular file, or that no
+    archive held, is left out of the answer."""
+    archives: list[bytes] = []
+
+    async def keep(part: aiohttp.BodyPartReader) -> None:
+        archives.append(bytes(await part.read()))
+
+    await _each_part(kernel, paths, keep)
     # One part per path, in request order (protocol doc §3.10).
     return await asyncio.to_thread(_archive_digests, dict(zip(paths, archives, strict=False)))
 
