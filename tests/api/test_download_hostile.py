@@ -202,3 +202,4 @@ async def test_a_bad_download_response_is_refused_by_every_reader(
     async with APISession(config) as api:
         with pytest.raises(error[0], match=error[1]):
             await read(api, tmp_path)
+    assert tree(tmp_path) == []  # nothing written, no temporary archive left

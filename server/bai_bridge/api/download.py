@@ -58,10 +58,14 @@ async def _save_part(
     part: aiohttp.BodyPartReader, dest: Path, advance: Callable[[int], None]
 ) -> Path:
     fd, name = await asyncio.to_thread(tempfile.mkstemp, ".tar", ".bai-download-", dest)
-    with os.fdopen(fd, "wb") as f:
-        while chunk := await part.read_chunk(READ_SIZE):
-            await asyncio.to_thread(f.write, chunk)
-            advance(len(chunk))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            while chunk := await part.read_chunk(READ_SIZE):
+                await asyncio.to_thread(f.write, chunk)
+                advance(len(chunk))
+    except BaseException:  # a body cut short: no half archive left in the destination
+        await asyncio.to_thread(os.unlink, name)
+        raise
     return Path(name)
 
 
