@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pytest
 from lsprotocol import types
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
@@ -156,22 +158,39 @@ async def start_client(profile: str, env: dict[str, str] | None = None) -> Langu
 
 
 async def initialize(
-    client: LanguageClient, root: Path, options: dict[str, Any] | None = None, wait: bool = True
+    client: LanguageClient,
+    root: Path,
+    options: dict[str, Any] | None = None,
+    wait: bool = True,
+    folders: Sequence[Path] = (),
 ) -> Recorder:
-    """Initialize on ``root`` and (``wait``) wait until the server's session is running."""
+    """Initialize on ``root`` (and ``folders``, a multi-root workspace's other folders) and
+    (``wait``) wait until the server's session is running."""
     recorder = Recorder(client)
-    uri = uri_of(root)
     await client.initialize_session(
         types.InitializeParams(
             capabilities=capabilities(),
-            root_uri=uri,
-            workspace_folders=[types.WorkspaceFolder(uri=uri, name=root.name)],
+            root_uri=uri_of(root),
+            workspace_folders=[workspace_folder(r) for r in (root, *folders)],
             initialization_options={"baiBridge": options or {}},
         )
     )
     if wait:
         await recorder.wait_for("the session", lambda: recorder.state() == "running")
     return recorder
+
+
+def workspace_folder(root: Path) -> types.WorkspaceFolder:
+    return types.WorkspaceFolder(uri=uri_of(root), name=root.name)
+
+
+def folder_with(factory: pytest.TempPathFactory, name: str, files: dict[str, str]) -> Path:
+    """A new folder (``name``, made unique by pytest) holding ``files``: path → text."""
+    root = factory.mktemp(name)
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    return root
 
 
 def open_doc(client: LanguageClient, path: Path, text: str) -> str:
@@ -219,6 +238,14 @@ async def complete(client: LanguageClient, uri: str, line: int, col: int) -> typ
     )
     assert isinstance(result, types.CompletionList)
     return result
+
+
+async def in_session(client: LanguageClient, bridge: Recorder, root: Path, code: str) -> Any:
+    """What ``code`` (one line) prints as JSON, run from a probe file in ``root``: in that
+    folder's place in the session (the work dir for the first folder)."""
+    uri = open_doc(client, root / ".probe" / "probe.py", code + "\n")
+    done = await run_selection(client, uri, 0)
+    return json.loads(bridge.text(field(done, "runId")).strip().splitlines()[-1])
 
 
 def field(obj: Any, name: str) -> Any:

@@ -6,9 +6,7 @@ folders' files of the same relative path are each told."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import pytest_asyncio
@@ -17,7 +15,7 @@ from pytest_lsp import LanguageClient
 
 from bai_bridge.lsp import protocol
 
-from .lsp_harness import Recorder, capabilities, command, field, open_doc, run_selection, uri_of
+from .lsp_harness import Recorder, command, field, folder_with, in_session, initialize, uri_of
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -27,47 +25,22 @@ OPTIONS = {"syncOnStart": False, "maxFileSize": CAP}
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
-    root = tmp_path_factory.mktemp(f"home-{profile}")
-    (root / "main.py").write_text("print('main')\n")
-    return root
+    return folder_with(tmp_path_factory, f"home-{profile}", {"main.py": "print('main')\n"})
 
 
 @pytest.fixture(scope="module")
 def broken(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
-    root = tmp_path_factory.mktemp(f"broken-{profile}")
-    (root / "b.py").write_text("B = 1\n")
-    return root
+    return folder_with(tmp_path_factory, f"broken-{profile}", {"b.py": "B = 1\n"})
 
 
 @pytest.fixture(scope="module")
 def fine(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
-    root = tmp_path_factory.mktemp(f"fine-{profile}")
-    (root / "f.py").write_text("F = 1\n")
-    return root
+    return folder_with(tmp_path_factory, f"fine-{profile}", {"f.py": "F = 1\n"})
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def bridge(client: LanguageClient, workspace: Path, broken: Path, fine: Path) -> Recorder:
-    recorder = Recorder(client)
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=capabilities(),
-            root_uri=uri_of(workspace),
-            workspace_folders=[
-                types.WorkspaceFolder(uri_of(r), r.name) for r in (workspace, broken, fine)
-            ],
-            initialization_options={"baiBridge": OPTIONS},
-        )
-    )
-    await recorder.wait_for("the session", lambda: recorder.state() == "running")
-    return recorder
-
-
-async def in_session(client: LanguageClient, bridge: Recorder, workspace: Path, code: str) -> Any:
-    """What ``code`` (one line, run in the work dir) prints as JSON."""
-    uri = open_doc(client, workspace / ".probe" / "probe.py", code + "\n")
-    done = await run_selection(client, uri, 0)
-    return json.loads(bridge.text(field(done, "runId")).strip().splitlines()[-1])
+    return await initialize(client, workspace, OPTIONS, folders=[broken, fine])
 
 
 def told(client: LanguageClient, since: int, words: str) -> list[str]:

@@ -19,13 +19,16 @@ from bai_bridge.lsp import protocol
 
 from .lsp_harness import (
     Recorder,
-    capabilities,
     command,
     field,
+    folder_with,
+    in_session,
+    initialize,
     open_doc,
     run_cell,
     run_selection,
     uri_of,
+    workspace_folder,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -35,44 +38,18 @@ SHOW = "import json, os\nprint('SEEN=' + json.dumps({'cwd': os.getcwd(), 'file':
 
 @pytest.fixture(scope="module")
 def workspace(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
-    root = tmp_path_factory.mktemp(f"first-{profile}")
-    (root / "main.py").write_text("print('main')\n")
-    return root
+    return folder_with(tmp_path_factory, f"first-{profile}", {"main.py": "print('main')\n"})
 
 
 @pytest.fixture(scope="module")
 def second(tmp_path_factory: pytest.TempPathFactory, profile: str) -> Path:
-    root = tmp_path_factory.mktemp(f"second-{profile}")
-    (root / "lib.py").write_text("Y = 2\n")
-    (root / "data.txt").write_text("local 1\n")
-    (root / "pkg").mkdir()
-    (root / "pkg" / "where.py").write_text(SHOW)
-    return root
-
-
-def folder(path: Path) -> types.WorkspaceFolder:
-    return types.WorkspaceFolder(uri=uri_of(path), name=path.name)
+    files = {"lib.py": "Y = 2\n", "data.txt": "local 1\n", "pkg/where.py": SHOW}
+    return folder_with(tmp_path_factory, f"second-{profile}", files)
 
 
 @pytest_asyncio.fixture(scope="module", loop_scope="module")
 async def bridge(client: LanguageClient, workspace: Path, second: Path) -> Recorder:
-    recorder = Recorder(client)
-    await client.initialize_session(
-        types.InitializeParams(
-            capabilities=capabilities(),
-            root_uri=uri_of(workspace),
-            workspace_folders=[folder(workspace), folder(second)],
-        )
-    )
-    await recorder.wait_for("the session", lambda: recorder.state() == "running")
-    return recorder
-
-
-async def in_session(client: LanguageClient, bridge: Recorder, workspace: Path, code: str) -> Any:
-    """What ``code`` (one line, run in the work dir) prints as JSON."""
-    uri = open_doc(client, workspace / ".probe" / "probe.py", code + "\n")
-    done = await run_selection(client, uri, 0)
-    return json.loads(bridge.text(field(done, "runId")).strip().splitlines()[-1])
+    return await initialize(client, workspace, folders=[second])
 
 
 async def contents(
@@ -238,7 +215,7 @@ async def test_a_folder_added_later_syncs_and_a_removed_one_stops(
     (third / "t.py").write_text(SHOW)
     client.workspace_did_change_workspace_folders(
         types.DidChangeWorkspaceFoldersParams(
-            event=types.WorkspaceFoldersChangeEvent(added=[folder(third)], removed=[])
+            event=types.WorkspaceFoldersChangeEvent(added=[workspace_folder(third)], removed=[])
         )
     )
     await wait_for_contents(client, bridge, workspace, {f"{third.name}/t.py": SHOW})
@@ -246,7 +223,7 @@ async def test_a_folder_added_later_syncs_and_a_removed_one_stops(
 
     client.workspace_did_change_workspace_folders(
         types.DidChangeWorkspaceFoldersParams(
-            event=types.WorkspaceFoldersChangeEvent(added=[], removed=[folder(third)])
+            event=types.WorkspaceFoldersChangeEvent(added=[], removed=[workspace_folder(third)])
         )
     )
     await command(client, protocol.SESSION_INFO)  # a round trip: the removal was handled
@@ -264,7 +241,9 @@ async def test_a_folder_inside_another_syncs_as_part_of_it(
     told = len([m for m in client.messages if "workspace folders sync to" in m.message])
     client.workspace_did_change_workspace_folders(
         types.DidChangeWorkspaceFoldersParams(
-            event=types.WorkspaceFoldersChangeEvent(added=[folder(second / "pkg")], removed=[])
+            event=types.WorkspaceFoldersChangeEvent(
+                added=[workspace_folder(second / "pkg")], removed=[]
+            )
         )
     )
     await command(client, protocol.SESSION_INFO)  # a round trip: the addition was handled
