@@ -28,6 +28,7 @@ export function readSettings(scope?: vscode.ConfigurationScope): Settings {
     syncExcludes: config.get<string[]>("syncExcludes", []),
     sessionName: config.get<string>("sessionName", ""),
     syncOnStart: config.get<boolean>("syncOnStart", true),
+    namespaceMirror: config.get<boolean>("namespaceMirror", true),
     outputFoldLines: Math.max(10, config.get<number>("outputFoldLines", 200)),
     runKeys: runKeys(config.get<string>("runKeys", "auto")),
     sessionExtraPaths: config.get<boolean>("sessionEnvironment.extraPaths", false),

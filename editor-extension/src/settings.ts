@@ -14,6 +14,8 @@ export interface Settings {
   syncExcludes: string[];
   sessionName: string;
   syncOnStart: boolean;
+  /** The silent namespace snapshot after runs; the server reads it only at start. */
+  namespaceMirror: boolean;
   outputFoldLines: number;
   runKeys: "auto" | "on" | "off";
   /** baiBridge.sessionEnvironment.extraPaths: the session's packages in Pylance's extraPaths. */
@@ -21,7 +23,13 @@ export interface Settings {
 }
 
 /** Settings that only the server process reads at start: changing them restarts it. */
-export const RESTART_SETTINGS = ["interpreter", "endpoint", "serverProfile", "accessKey"] as const;
+export const RESTART_SETTINGS = [
+  "interpreter",
+  "endpoint",
+  "serverProfile",
+  "accessKey",
+  "namespaceMirror",
+] as const;
 
 /**
  * The language server's environment: the editor's own, plus the Backend.AI keys and the
@@ -52,6 +60,7 @@ export function serverOptions(settings: Settings): Record<string, unknown> {
     mounts: settings.mounts,
     syncExcludes: settings.syncExcludes,
     syncOnStart: settings.syncOnStart,
+    namespaceMirror: settings.namespaceMirror,
   };
   if (settings.endpoint.trim() !== "") options.endpoint = settings.endpoint.trim();
   if (settings.sessionName.trim() !== "") options.sessionName = settings.sessionName.trim();

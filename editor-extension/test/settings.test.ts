@@ -22,6 +22,7 @@ const base: Settings = {
   syncExcludes: [".git/"],
   sessionName: "",
   syncOnStart: true,
+  namespaceMirror: true,
   outputFoldLines: 200,
   runKeys: "auto",
   sessionExtraPaths: false,
@@ -58,6 +59,7 @@ test("the secret never reaches the server options", () => {
     mounts: [],
     syncExcludes: [".git/"],
     syncOnStart: true,
+    namespaceMirror: true,
     endpoint: "https://e",
     sessionName: "my-session",
   });
@@ -69,6 +71,12 @@ test("only start-time settings restart the server", () => {
   assert.equal(needsRestart(base, { ...base, endpoint: "https://e" }), true);
   assert.equal(needsRestart(base, { ...base, interpreter: "/usr/bin/python3" }), true);
   assert.equal(needsRestart(base, { ...base, serverProfile: "cluster" }), true);
+  assert.equal(needsRestart(base, { ...base, namespaceMirror: false }), true);
+});
+
+test("the namespace mirror setting reaches the server as namespaceMirror", () => {
+  assert.equal(serverOptions(base).namespaceMirror, true);
+  assert.equal(serverOptions({ ...base, namespaceMirror: false }).namespaceMirror, false);
 });
 
 test("run keys: auto yields to the Python and Jupyter extensions", () => {
