@@ -15,7 +15,17 @@ from pytest_lsp import LanguageClient
 
 from bai_bridge.lsp import protocol
 
-from .lsp_harness import Recorder, command, field, folder_with, in_session, initialize, uri_of
+from .lsp_harness import (
+    Recorder,
+    command,
+    field,
+    folder_with,
+    in_session,
+    initialize,
+    open_doc,
+    run_selection,
+    uri_of,
+)
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -81,6 +91,26 @@ async def test_a_save_that_fails_names_its_folder(
         "the failure", lambda: told(client, shown, "failed"), limit=30
     )
     assert f"syncing {broken.name}: b.py failed" in failure
+
+
+async def test_a_run_that_cannot_move_to_its_folder_is_told_once(
+    client: LanguageClient, bridge: Recorder, workspace: Path, broken: Path
+) -> None:
+    shown = len(client.messages)
+    uri = open_doc(client, broken / "where.py", "import os; print(os.getcwd())\n")
+    for _ in range(3):  # its place is still a file in the session: each run fails to move
+        done = await run_selection(client, uri, 0)
+        assert field(done, "status") == "finished", bridge.text(field(done, "runId"), "stderr")
+    (said,) = told(client, shown, "runs where the kernel is")
+    assert f"code from {broken.name} " in said
+    assert f"not in /home/work/{broken.name}: " in said
+    assert "File exists" in said  # the kernel's reason
+
+    removed = f"import os; os.remove({broken.name!r}); print(1)"
+    assert await in_session(client, bridge, workspace, removed) == 1
+    done = await run_selection(client, uri, 0)
+    assert bridge.text(field(done, "runId")).strip().endswith(f"/{broken.name}")  # moved now
+    assert len(told(client, shown, "runs where the kernel is")) == 1
 
 
 async def test_files_of_two_folders_with_one_path_are_each_told_by_their_session_path(

@@ -10,11 +10,9 @@ from lsprotocol import types
 from . import sync, watch
 from .server import BridgeServer
 from .services import Services
-from .sync_folders import SyncFolder, place_for
+from .sync_folders import SyncFolder, place_for, session_path
 
 __all__ = ["register", "tell_places"]
-
-WORK_DIR_PATH = "/home/work"  # how a person knows the work dir (the embedded server's differs)
 
 
 def tell_places(ls: BridgeServer, services: Services) -> None:
@@ -22,7 +20,7 @@ def tell_places(ls: BridgeServer, services: Services) -> None:
     folders = list(services.folders)
     if len(folders) < 2 and all(f.place == "" for f in folders):
         return
-    places = ", ".join(f"{f.root.name} → {WORK_DIR_PATH}/{f.place}".rstrip("/") for f in folders)
+    places = ", ".join(f"{f.root.name} → {session_path(f.place)}" for f in folders)
     key = f"folder-places:{places}"
     if key not in ls.reported_problems:
         ls.reported_problems.add(key)

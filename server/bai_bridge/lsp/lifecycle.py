@@ -141,7 +141,7 @@ async def _start(ls: BridgeServer) -> None:
         completion = CompletionEngine(sessions, mirror, options.completion_timeout)
         packages = _packages(ls, sessions, options) if options.session_environment else None
         folders = sync.attach(ls, sessions)
-        place = KernelPlace(folders)
+        place = KernelPlace(folders, lambda text: ls.tell(text, types.MessageType.Warning))
         place.attach(sessions)
         services = Services(api, sessions, mirror, completion, folders, packages, place)
         ls.set_up(services)

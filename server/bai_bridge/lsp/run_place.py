@@ -8,20 +8,21 @@ this editor last set it. A one-folder workspace never pays for it: a kernel star
 work dir, the first folder's place. What the person's own code does (``os.chdir`` in a cell)
 stands until code from another folder runs. Where the kernel's directory is not known (a
 session attached to or reused by name: an earlier editor may have moved it), a multi-folder
-workspace sets it once; a one-folder one leaves it as the person had it.
+workspace sets it once; a one-folder one leaves it as the person had it. A move that fails
+(a file where the folder's place is) is told once, not on every run while it keeps failing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING
 
 from bai_bridge.api import ExecutionResult, Kernel
 
 from .silent_query import silent_stdout
-from .sync_folders import WORK_DIR
+from .sync_folders import WORK_DIR, session_path
 
 if TYPE_CHECKING:
     from .runs import RunHooks, Starter
@@ -36,13 +37,17 @@ _DONE = "bai-bridge: in place"
 # Run as its own exec, so it defines no name in the user's namespace; the work dir is the one
 # the kernel started in (the embedded server's session folder; /home/work on a cluster), as
 # run_file_in_kernel.locate has it. A place sync has not made yet is made: the run is there.
+# A failure prints its reason: a query's traceback never reaches the editor.
 _CHDIR = f"""\
 import os, sys
 shell = getattr(sys.modules.get("IPython"), "get_ipython", lambda: None)()
 path = os.path.join(getattr(shell, "starting_dir", None) or "/home/work", PLACE)
-os.makedirs(path, exist_ok=True)
-os.chdir(path)
-print({_DONE!r})
+try:
+    os.makedirs(path, exist_ok=True)
+    os.chdir(path)
+    print({_DONE!r})
+except OSError as e:
+    print(e)
 """
 
 
@@ -56,8 +61,10 @@ class KernelPlace:
     """Where this editor last set the kernel's working directory: a folder's place, or None
     for not known."""
 
-    def __init__(self, folders: SyncFolders) -> None:
+    def __init__(self, folders: SyncFolders, tell: Callable[[str], None]) -> None:
         self.folders = folders
+        self._tell = tell
+        self._told: set[str] = set()  # places whose move failed, said so, and still fails
         self._kernel: Kernel | None = None
         self._place: str | None = None
         self._lock = asyncio.Lock()  # one change at a time: each knows where the other left it
@@ -93,8 +100,20 @@ class KernelPlace:
             said = await silent_stdout(kernel, chdir_code(place), None)
             if _DONE in said:
                 self._place = place
+                self._told.discard(place)
             else:
-                log.warning("could not move the kernel to %r: %r", place or ".", said)
+                self._failed(place, said.strip())
+
+    def _failed(self, place: str, reason: str) -> None:
+        log.warning("could not move the kernel to %r: %r", place or ".", reason)
+        if place in self._told:
+            return
+        self._told.add(place)
+        name = next((f.root.name for f in self.folders if f.place == place), place)
+        self._tell(
+            f"bai-bridge: code from {name} runs where the kernel is, not in {session_path(place)}: "
+            f"{reason or 'moving there failed'}. Each run tries again; this is said once."
+        )
 
     def _alone(self, place: str) -> bool:
         """The one folder, at the work dir: the kernel's directory is the person's."""

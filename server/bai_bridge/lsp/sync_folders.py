@@ -21,9 +21,18 @@ from pygls.uris import to_fs_path
 
 from .sync_service import SyncService
 
-__all__ = ["WORK_DIR", "SyncFolder", "SyncFolders", "outermost", "place_for", "remote_path"]
+__all__ = [
+    "WORK_DIR",
+    "SyncFolder",
+    "SyncFolders",
+    "outermost",
+    "place_for",
+    "remote_path",
+    "session_path",
+]
 
 WORK_DIR = ""  # the first folder's place: the session's work dir itself
+WORK_DIR_PATH = "/home/work"  # how a person knows the work dir (the embedded server's differs)
 RESERVED = frozenset({".bai-bridge"})  # the first folder's manifest lives there
 
 
@@ -49,6 +58,11 @@ class SyncFolder:
 
 def remote_path(place: str, rel: str) -> str:
     return f"{place}/{rel}" if place else rel
+
+
+def session_path(place: str) -> str:
+    """A folder's place as a person knows it: /home/work/<place>."""
+    return f"{WORK_DIR_PATH}/{place}".rstrip("/")
 
 
 def outermost(roots: list[Path]) -> list[Path]:
