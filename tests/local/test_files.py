@@ -23,6 +23,7 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from bai_bridge.local import files_download
 from bai_bridge.local.files import (
     FileLimits,
     list_files,
@@ -32,6 +33,7 @@ from bai_bridge.local.files import (
 )
 from bai_bridge.local.files_paths import locate, open_dir_beneath, open_root, path_error
 from bai_bridge.local.files_tar import build_tar, tar_of
+from bai_bridge.local.files_threads import SMALL_FILE_BYTES
 from bai_bridge.local.problems import Problem
 
 MiB = 1 << 20
@@ -405,6 +407,41 @@ async def test_download_file_and_directory_in_order(served: Any, layout: Any) ->
         extracted = tar.extractfile("a.txt")
         assert extracted is not None
         assert extracted.read() == b"alpha"
+
+
+async def test_a_small_file_is_downloaded_without_a_thread_hop_and_alike(
+    served: Any, layout: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A small regular file (a sync's comparison fetches one beside its listings) is opened
+    and read in the event loop; a larger one and a folder still go through a worker thread;
+    all three arrive as the same archives."""
+    client, _ = served
+    work, _ = layout
+    small, large = b"s" * SMALL_FILE_BYTES, b"L" * (SMALL_FILE_BYTES + 1)
+    (work / "small.txt").write_bytes(small)
+    (work / "large.txt").write_bytes(large)
+    (work / "d").mkdir()
+    (work / "d" / "f.txt").write_bytes(b"f")
+    hops: list[str] = []
+    in_thread = files_download.in_thread
+
+    async def counted(fn: Any, *args: Any) -> Any:
+        hops.append(getattr(fn, "__name__", repr(fn)))
+        return await in_thread(fn, *args)
+
+    monkeypatch.setattr(files_download, "in_thread", counted)
+    for name, content in (("small.txt", small), ("large.txt", large)):
+        hops.clear()
+        [(_, archive)] = await read_parts(await client.post("/download", json={"files": [name]}))
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            extracted = tar.extractfile(name)
+            assert extracted is not None
+            assert extracted.read() == content
+        assert bool(hops) == (name == "large.txt"), hops
+    hops.clear()
+    [(_, archive)] = await read_parts(await client.post("/download", json={"files": ["d"]}))
+    assert sorted(members(archive)) == ["d", "d/f.txt"]
+    assert hops == ["tar_of"]
 
 
 async def test_download_tar_does_not_follow_links_outside(served: Any, layout: Any) -> None:

@@ -2,13 +2,17 @@
 
 Every archive is prepared (in a worker thread) before the response starts, so a missing or
 too large path is still a clean 400; then the parts are streamed with an exact
-Content-Length each. A file is read once, straight into the response.
+Content-Length each. A file is read once, straight into the response. A small regular file
+is opened and read in the event loop instead (`SMALL_FILE_BYTES`): a sync's comparison
+fetches one beside its listings and should not wait behind them for two thread hops.
 """
 
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import stat
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,8 +20,8 @@ from aiohttp import web
 
 from bai_bridge.local.files_limits import FileLimits
 from bai_bridge.local.files_paths import Located, locate, path_error
-from bai_bridge.local.files_tar import ArchiveTooLarge, TarPart, tar_of
-from bai_bridge.local.files_threads import in_thread
+from bai_bridge.local.files_tar import ArchiveTooLarge, TarPart, single_file, tar_of
+from bai_bridge.local.files_threads import SMALL_FILE_BYTES, in_thread
 from bai_bridge.local.problems import InvalidAPIParams
 
 log = logging.getLogger(__name__)
@@ -56,7 +60,8 @@ async def send_download(
 
 async def _archive(path: str, target: Located, limit: int) -> TarPart:
     try:
-        return await in_thread(tar_of, target, limit)
+        part = single_file(target, limit) if _small_file(target) else None
+        return part if part is not None else await in_thread(tar_of, target, limit)
     except (FileNotFoundError, NotADirectoryError) as e:
         raise InvalidAPIParams("The file is not found.", data={"path": path}) from e
     except OSError as e:  # e.g. a symlink swapped in after the path was checked
@@ -66,6 +71,16 @@ async def _archive(path: str, target: Located, limit: int) -> TarPart:
             f"Too large file: the archive of {path!r} exceeds {limit} bytes.",
             data={"path": path, "limit": limit},
         ) from e
+
+
+def _small_file(target: Located) -> bool:
+    """Whether ``target`` looks like a small regular file (one stat decides; the archive is
+    still made of what the descriptor walk finds there)."""
+    try:
+        st = os.stat(target.root.joinpath(*target.parts), follow_symlinks=False)
+    except (OSError, ValueError):
+        return False  # archived in a thread, which tells why it cannot be
+    return stat.S_ISREG(st.st_mode) and st.st_size <= SMALL_FILE_BYTES
 
 
 async def _stream_parts(request: web.Request, archives: list[TarPart]) -> web.StreamResponse:
@@ -88,8 +103,10 @@ async def _stream_parts(request: web.Request, archives: list[TarPart]) -> web.St
 async def _send_body(response: web.StreamResponse, archive: TarPart) -> None:
     """Exactly `body_size` bytes: a file that shrank meanwhile is padded, one that grew cut."""
     left = archive.body_size
+    small = left <= SMALL_FILE_BYTES
     while left:
-        chunk = await in_thread(archive.file.read, min(left, _SEND_CHUNK))
+        want = min(left, _SEND_CHUNK)
+        chunk = archive.file.read(want) if small else await in_thread(archive.file.read, want)
         if not chunk:
             log.warning("download: a file shrank while being sent; padding it with zeros")
             chunk = bytes(min(left, _SEND_CHUNK))

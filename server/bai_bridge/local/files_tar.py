@@ -76,14 +76,14 @@ def tar_of(path: Located, limit: int) -> TarPart:
     Raises `FileNotFoundError` if it is missing and `ArchiveTooLarge` past `limit` bytes.
     Blocking: run it in a thread.
     """
-    single = _single_file(path, limit)
+    single = single_file(path, limit)
     if single is not None:
         return single
     archive = build_tar(path, limit)
     return TarPart(archive, archive.seek(0, os.SEEK_END) - archive.seek(0))
 
 
-def _single_file(path: Located, limit: int) -> TarPart | None:
+def single_file(path: Located, limit: int) -> TarPart | None:
     """A regular file's tar, described rather than copied; None for anything else."""
     if not path.parts:
         return None

@@ -15,6 +15,10 @@ T = TypeVar("T")
 # and each system call of a worker thread waits for the interpreter lock while the loop is
 # busy (a sync lists a whole workspace's folders at once).
 SMALL_DIR_BYTES = 16 * 1024
+# A regular file at most this large is downloaded without a thread hop (opened and read in
+# the event loop): reading it from the page cache takes microseconds, while each hop of a
+# comparison's download waits behind whatever the loop answers meanwhile (a sync's listings).
+SMALL_FILE_BYTES = 64 * 1024
 
 
 async def in_thread(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
