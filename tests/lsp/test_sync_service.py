@@ -459,6 +459,43 @@ async def test_a_sync_sends_a_file_proven_by_content_before_every_folder_is_list
     assert await session_output(kernel, read) == "b = 9\n"
 
 
+async def test_a_sync_asks_for_an_edited_files_proof_while_its_scan_reads_the_rest(
+    sessions: SessionManager, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scan tells each file it reads anew as soon as it has read it: the session's copy
+    of an edited file is fetched while the scan still reads the files after it (a read held
+    until a download is asked for would never end), and the file goes on that proof."""
+    root = tmp_path / "workspace"
+    root.mkdir()
+    (root / "a.py").write_text("a = 1\n")
+    service = SyncService(root, BridgeOptions(), sessions)
+    assert (await service.sync_workspace()).uploaded == ["a.py"]
+    await service.flush()  # its record, written behind it
+    (root / "a.py").write_text("a = 2\n")  # edited: the proof is its session copy's content
+    (root / "b.py").write_text("b = 1\n")  # new: read after a.py
+    asked = threading.Event()
+    request = sessions.api.request
+
+    def spy(method: str, path: str, **kwargs: Any) -> Any:
+        if path.endswith("/download"):
+            asked.set()
+        return request(method, path, **kwargs)
+
+    def digest(path: Path | str) -> tuple[int, str]:
+        if str(path).endswith("b.py") and not asked.wait(10):
+            raise OSError("no proof was asked for while the files were read")
+        return file_digest(path)
+
+    monkeypatch.setattr(sessions.api, "request", spy)
+    monkeypatch.setattr(sync_scan, "file_digest", digest)
+    async with asyncio.timeout(60):
+        result = await service.sync_workspace()
+    monkeypatch.undo()
+    assert (result.uploaded, result.failed, result.conflicts) == (["a.py", "b.py"], [], [])
+    kernel = await sessions.kernel()
+    assert await session_output(kernel, "print(open('a.py').read(), end='')") == "a = 2\n"
+
+
 def held_until_upload(request: Callable[..., Any]) -> Callable[..., Any]:
     """``request``, with each listing's answer held until an upload has been asked for."""
     upload_asked = asyncio.Event()

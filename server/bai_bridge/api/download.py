@@ -113,6 +113,12 @@ async def _download_batch(
     return names
 
 
+# Archives up to this many bytes in all are hashed in the event loop: a fraction of a
+# millisecond, where a thread hop waits for the loop's other work (a sync's listings arrive
+# with the answer to its comparisons).
+_DIGESTS_IN_LOOP = 128 * 1024
+
+
 async def fetch_digests(kernel: Kernel, paths: Sequence[str]) -> dict[str, str]:
     """The SHA-256 of each session file in ``paths`` (one request's worth, each file's
     archive under the download limit), read in memory and written nowhere: what a comparison
@@ -125,7 +131,10 @@ async def fetch_digests(kernel: Kernel, paths: Sequence[str]) -> dict[str, str]:
 
     await _each_part(kernel, paths, keep)
     # One part per path, in request order (protocol doc §3.10).
-    return await asyncio.to_thread(_archive_digests, dict(zip(paths, archives, strict=False)))
+    by_path = dict(zip(paths, archives, strict=False))
+    if sum(map(len, archives)) <= _DIGESTS_IN_LOOP:
+        return _archive_digests(by_path)
+    return await asyncio.to_thread(_archive_digests, by_path)
 
 
 def _archive_digests(archives: dict[str, bytes]) -> dict[str, str]:

@@ -252,11 +252,14 @@ def scan_workspace(
     max_size: int,
     cache: ScanCache | None = None,
     on_folders: Callable[[set[str]], None] = lambda _folders: None,
+    on_hashed: Callable[[LocalFile], None] = lambda _file: None,
 ) -> WorkspaceScan:
     """Files to sync with their hashes, the paths over ``max_size``, and the paths left out
     for a problem a person must hear of (blocking). ``cache``: what the last scan learnt,
     updated for the next one. ``on_folders`` is told the folders holding files (posix,
-    "" for the root) once the walk found them, before any file is read (from this thread)."""
+    "" for the root) once the walk found them, before any file is read; ``on_hashed`` each
+    file read anew (not known to ``cache`` as it is now) as soon as it is, before the scan
+    goes on (both from this thread)."""
     cache = ScanCache() if cache is None else cache
     excludes = tuple(excludes)
     if cache.excludes != excludes:
@@ -280,7 +283,8 @@ def scan_workspace(
                 scan.too_large.append(rel)
                 continue
             known = hashes.get(rel)
-            if known is None or known[:2] != (st.st_size, st.st_mtime_ns):
+            fresh = known is None or known[:2] != (st.st_size, st.st_mtime_ns)
+            if known is None or fresh:
                 size, sha = file_digest(base + rel)
                 known = hashes[rel] = (size, st.st_mtime_ns, sha)
         except FileNotFoundError:
@@ -288,7 +292,9 @@ def scan_workspace(
         except OSError as e:
             scan.problems[rel] = f"unreadable: {e.strerror}"
             continue
-        scan.files.append(LocalFile(rel, known[0], known[2]))
+        scan.files.append(file := LocalFile(rel, known[0], known[2]))
+        if fresh:
+            on_hashed(file)
     scan.problems.update(walk.unreadable)
     return scan
 

@@ -26,7 +26,7 @@ import attrs
 
 from bai_bridge.api import BackendClientError, BackendNotFoundError, BatchOptions, Kernel
 from bai_bridge.api.models import DownloadResult
-from bai_bridge.api.transfer import DOWNLOAD_PATHS_PER_REQUEST, UPLOAD_FILE_LIMIT
+from bai_bridge.api.transfer import UPLOAD_FILE_LIMIT
 
 from .config import BridgeOptions
 from .folder_sessions import SessionCalls
@@ -34,8 +34,9 @@ from .landing import Arrival, Landing, LocalChanged, discard, place, sort_arriva
 from .protocol import SyncResult
 from .remote_files import FolderListings, load_manifest, remote_stats, save_manifest
 from .session import SessionUnavailable
+from .sync_ahead import ProofsAhead
 from .sync_bookkeeping import Bookkeeping, ManifestSaver
-from .sync_hash import HASH_BY_DOWNLOAD, HASH_WAIT, remote_digests
+from .sync_hash import HASH_WAIT, remote_digests
 from .sync_plan import (
     UNLISTED,
     Conflict,
@@ -105,7 +106,10 @@ class SyncService:
         report = progress or (lambda _m, _p: None)
         report("scanning the workspace", 0)
         walked: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
-        scanning = asyncio.ensure_future(self._scan(walked))
+        # the edited files' proofs, fetched as the scan reads them anew (for the session
+        # whose manifest is held now)
+        proofs = ProofsAhead(self._manifest, self.conflicts)
+        scanning = asyncio.ensure_future(self._scan(walked, proofs))
 
         async def sync_on(kernel: Kernel) -> tuple[WorkspaceScan, SyncPlan, list[str], list[str]]:
             listings = FolderListings(kernel)
@@ -114,6 +118,9 @@ class SyncService:
             # wait for the scan, so that the fetches proving edited files go first (a sync
             # of edited files waits for those, not for the listings).
             first = not self._knows(kernel)
+            ahead = proofs if not first and proofs.manifest is self._manifest else None
+            if ahead is not None:
+                ahead.start(kernel)
             manifest = asyncio.ensure_future(self._manifest_for(kernel))
             try:
                 either: list[asyncio.Future[Any]] = [walked, scanning]
@@ -122,10 +129,11 @@ class SyncService:
                     listings.start(folder)
                 scan = await scanning
                 await manifest
-                return (scan, *await self._sync_scanned(kernel, scan, listings, report))
+                return (scan, *await self._sync_scanned(kernel, scan, listings, report, ahead))
             finally:
                 listings.cancel()
                 manifest.cancel()
+                proofs.cancel()  # done by now, or meant for a session lost meanwhile
 
         try:
             async with self._lock:  # a session lost meanwhile is re-created (`call`), once
@@ -145,9 +153,9 @@ class SyncService:
             failed=failed + list(problems),
         )
 
-    async def _scan(self, walked: asyncio.Future[set[str]]) -> WorkspaceScan:
+    async def _scan(self, walked: asyncio.Future[set[str]], proofs: ProofsAhead) -> WorkspaceScan:
         """The workspace scanned in a thread; ``walked`` gets its folders once they are known
-        (before the files are read)."""
+        (before the files are read), ``proofs`` each edited file as soon as it is read."""
         loop = asyncio.get_running_loop()
 
         def found(folders: set[str]) -> None:
@@ -157,18 +165,29 @@ class SyncService:
             if not walked.done():  # a scan run again (a session re-created) tells again
                 walked.set_result(folders)
 
+        def hashed(file: LocalFile) -> None:
+            if proofs.wanted(file):
+                loop.call_soon_threadsafe(proofs.offer, [file])
+
         options = self.options
         return await asyncio.to_thread(
             scan_workspace, self.root, options.sync_excludes, options.max_file_size,
-            self._scans, found,
+            self._scans, found, hashed,
         )  # fmt: skip
 
     async def _sync_scanned(
-        self, kernel: Kernel, scan: WorkspaceScan, listings: FolderListings, report: Progress
+        self,
+        kernel: Kernel,
+        scan: WorkspaceScan,
+        listings: FolderListings,
+        report: Progress,
+        ahead: ProofsAhead | None,
     ) -> tuple[SyncPlan, list[str], list[str]]:
-        """Decide and send what the scan found: (the plan, uploaded, failed)."""
+        """Decide and send what the scan found: (the plan, uploaded, failed). ``ahead``:
+        the proofs fetched for this session during the scan (None: its first sync here)."""
         by_path = {f.path: f for f in scan.files}
-        ahead = self._prove_ahead(kernel, scan.files)
+        if ahead is not None:  # the edits the scan did not read anew (held back last time)
+            ahead.offer(scan.files)
         early = asyncio.ensure_future(self._send_proven(kernel, ahead, by_path, report))
         try:
             manifest, remote = await asyncio.gather(  # one round trip, not two
@@ -211,25 +230,14 @@ class SyncService:
     async def _send_proven(
         self,
         kernel: Kernel,
-        ahead: _Ahead | None,
+        ahead: ProofsAhead | None,
         local: dict[str, LocalFile],
         report: Progress,
     ) -> tuple[list[str], list[str]]:
         """Send at once the files edited here whose session copy the content fetched ahead
-        shows as sync sent it: the listing of every folder would decide nothing more for
-        them (a copy changed after that fetch would be changed after the listing's look as
-        well), so they need not wait for it. Returns (done, failed)."""
-        if ahead is None:
-            return [], []
-        try:
-            fetched = await ahead.task
-        except Exception:  # compared the usual way instead
-            return [], []
-        proven = [
-            local[path]
-            for path, digest in fetched.items()
-            if digest == ahead.entries[path].sha256 and digest != local[path].sha256
-        ]
+        shows as sync sent it (`ProofsAhead.proven`): they need not wait for the listing
+        of every folder. Returns (done, failed)."""
+        proven = await ahead.proven(local) if ahead is not None else []
         if not proven:
             return [], []
         done, failed = await self._upload(kernel, proven, report)
@@ -244,28 +252,15 @@ class SyncService:
             kernel.session_id or kernel.kernel_id
         )
 
-    def _prove_ahead(self, kernel: Kernel, local: list[LocalFile]) -> _Ahead | None:
-        """Start fetching, beside the listing, the session's copies of a few small files
-        edited here since sync sent them: if the listing then shows such a copy as sync left
-        it, its content is what `_settle` must compare anyway (a round trip saved)."""
-        manifest = self._manifest
-        if manifest is None or not self._knows(kernel):
+    def _prove_ahead(self, kernel: Kernel, local: list[LocalFile]) -> ProofsAhead | None:
+        """Start fetching, beside the listing, the session's copies of the small files of
+        ``local`` edited here since sync sent them (`ProofsAhead`)."""
+        if not self._knows(kernel):
             return None  # not loaded for this session yet: nothing known to prove
-        entries = manifest.entries
-        sizes = {
-            f.path: entry.size
-            for f in local
-            if (entry := entries.get(f.path)) is not None
-            and entry.sha256 != f.sha256
-            and entry.size <= HASH_BY_DOWNLOAD
-            and f.path not in self.conflicts  # a standing one is decided without its content
-        }
-        if not sizes or len(sizes) > DOWNLOAD_PATHS_PER_REQUEST:
-            return None
-        task = asyncio.ensure_future(remote_digests(kernel, sizes, 0.0))
-        # Its failure is the listing's to report (or moot when the listing failed first).
-        task.add_done_callback(lambda t: t.cancelled() or t.exception())
-        return _Ahead({p: entries[p] for p in sizes}, task)
+        proofs = ProofsAhead(self._manifest, self.conflicts)
+        proofs.offer(local)
+        proofs.start(kernel)
+        return proofs
 
     async def _settle(
         self,
@@ -273,7 +268,7 @@ class SyncService:
         plan: SyncPlan,
         remote: dict[str, RemoteStat],
         local: dict[str, LocalFile],
-        ahead: _Ahead | None = None,
+        ahead: ProofsAhead | None = None,
     ) -> SyncPlan:
         """Decide the plan's checks by the content of the session's copies (a file in
         conflict, both sides as they were then, stays so without a comparison)."""
@@ -281,7 +276,7 @@ class SyncService:
             return await self._settle_checks(kernel, plan, remote, local, ahead)
         finally:
             if ahead is not None:
-                ahead.task.cancel()  # done by now, or not needed
+                ahead.cancel()  # done by now, or not needed
 
     async def _settle_checks(
         self,
@@ -289,7 +284,7 @@ class SyncService:
         plan: SyncPlan,
         remote: dict[str, RemoteStat],
         local: dict[str, LocalFile],
-        ahead: _Ahead | None,
+        ahead: ProofsAhead | None,
     ) -> SyncPlan:
 
         def seen(path: str) -> tuple[RemoteStat, str]:
@@ -712,31 +707,6 @@ class SyncService:
         local = [p for p in new_files if (self.root / p).is_file()]
         await self.upload_files(local)
         return await self.remove(moved_from) if moved_from else ([], [])
-
-
-@attrs.frozen
-class _Ahead:
-    """Digests fetched beside the listing, for files whose entries are ``entries``."""
-
-    entries: dict[str, ManifestEntry]
-    task: asyncio.Future[dict[str, str]]
-
-    async def digests(self, remote: dict[str, RemoteStat]) -> dict[str, str]:
-        """The fetched digests of the copies the listing shows as sync left them (another
-        copy's content may have changed after its fetch: it is compared again)."""
-        try:
-            fetched = await self.task
-        except Exception as e:  # compared the usual way instead
-            log.info("fetching files to compare failed: %s", e)
-            return {}
-        return {
-            path: digest
-            for path, digest in fetched.items()
-            if (stat := remote.get(path)) is not None
-            # an unlisted copy has no stat to go by: its content is the proof, as it is for
-            # a copy compared after the listing (both are read before the upload decides)
-            and (not self.entries[path].listed or not remote_changed(self.entries[path], stat))
-        }
 
 
 class UploadProgress:
