@@ -89,9 +89,10 @@ class ProofsAhead:
         self._queued = {}
 
     async def fetched(self) -> dict[str, str]:
-        """The digests fetched, of the files whose manifest entry is still the one their
-        fetch was asked for (another operation sent one meanwhile: its proof is void; a
-        fetch that failed proves nothing either)."""
+        """The digests fetched, of the files whose manifest still holds the content it held
+        when their fetch was asked for (another operation sent one meanwhile: its proof is
+        void; a record of the session's stat meanwhile changes nothing; a fetch that failed
+        proves nothing either)."""
         self._flush()
         found: dict[str, str] = {}
         for result in await asyncio.gather(*self._tasks, return_exceptions=True):
@@ -102,7 +103,11 @@ class ProofsAhead:
                 continue
             found.update(result)
         live = self.manifest.entries if self.manifest is not None else {}
-        return {p: d for p, d in found.items() if live.get(p) == self.entries[p]}
+        return {
+            path: digest
+            for path, digest in found.items()
+            if (entry := live.get(path)) is not None and entry.sha256 == self.entries[path].sha256
+        }
 
     async def proven(self, local: dict[str, LocalFile]) -> list[LocalFile]:
         """The files whose session copy is, by its fetched content, as sync sent it: the
