@@ -32,11 +32,17 @@ from bai_bridge.scratch import make_scratch_dir, sweep_in_background
 __all__ = ["run_language_server"]
 
 log = logging.getLogger(__name__)
+# Seconds a thread holding the interpreter keeps it while the event loop waits for it
+# (Python's default is 5 ms). The loop answers the editor and starts requests; a worker
+# thread busy with a scan or a hash would otherwise hold every one of those back by up to
+# 5 ms each time the loop gives the interpreter up (a sync's first request: several times).
+SWITCH_INTERVAL = 0.0005
 
 
 def run_language_server(tcp: str | None, profile: str | None = None) -> int:
     """Serve LSP on stdio (or on ``tcp`` = "HOST:PORT") until the client leaves; ``profile``
     is the embedded server's (None: from ``BAI_BRIDGE_PROFILE``)."""
+    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         return asyncio.run(_main(tcp, profile))
     except KeyboardInterrupt:
