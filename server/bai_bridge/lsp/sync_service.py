@@ -34,7 +34,6 @@ from .landing import Arrival, Landing, LocalChanged, discard, place, sort_arriva
 from .protocol import SyncResult
 from .remote_files import FolderListings, load_manifest, remote_stats, save_manifest
 from .session import SessionUnavailable
-from .sync_ahead import ProofsAhead
 from .sync_bookkeeping import Bookkeeping, ManifestSaver
 from .sync_hash import HASH_WAIT, remote_digests
 from .sync_plan import (
@@ -56,6 +55,7 @@ from .sync_plan import (
     scan_workspace,
     settle_plan,
 )
+from .sync_proofs import ProofsAhead
 
 __all__ = ["SyncService"]
 

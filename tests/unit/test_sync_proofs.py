@@ -14,9 +14,9 @@ from typing import Any
 import attrs
 import pytest
 
-from bai_bridge.lsp import sync_ahead
-from bai_bridge.lsp.sync_ahead import ProofsAhead
+from bai_bridge.lsp import sync_proofs
 from bai_bridge.lsp.sync_plan import UNLISTED, LocalFile, Manifest, ManifestEntry, RemoteStat
+from bai_bridge.lsp.sync_proofs import ProofsAhead
 
 SENT, EDITED, OTHER = "0" * 64, "1" * 64, "2" * 64
 FILE = LocalFile("pkg/a.py", 10, EDITED)
@@ -32,7 +32,7 @@ def session(monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
         asked.append(sorted(sizes))
         return {p: copies[p] for p in sizes if p in copies}
 
-    monkeypatch.setattr(sync_ahead, "remote_digests", digests)
+    monkeypatch.setattr(sync_proofs, "remote_digests", digests)
     copies["asked"] = asked  # type: ignore[assignment]
     return copies
 
