@@ -109,15 +109,14 @@ async def start(ls: BridgeServer) -> None:
 
 
 async def _start(ls: BridgeServer) -> None:
-    # The editor is asked for its settings at once; a client that sent them as
-    # initializationOptions does not wait for the answer before its session's create.
-    asked = ls.tasks.spawn(_settings(ls), "workspace-configuration")
     started_with = settings_at_start(ls.init_options)
-    ls.options = started_with or await asked
+    ls.options = started_with or await _settings(ls)
     sessions = await _start_session(ls)
     try:
         if started_with is not None:
-            ls.options = await asked  # it decides everything set up from here on
+            # Asked once the session's create is on its way: the answer (a round trip to the
+            # editor) decides everything set up from here on, not what the create sent.
+            ls.options = await _settings(ls)
             if sessions is not None:
                 _settle_session(ls, sessions, started_with)
         if sessions is not None:
