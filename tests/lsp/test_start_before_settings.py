@@ -19,6 +19,7 @@ from pytest_lsp import LanguageClient
 from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 
 from bai_bridge.lsp import protocol
+from bai_bridge.lsp.config import DEFAULT_IMAGE
 from serverkit import StandaloneServer
 from wanproxy import Link, SeenRequest, WanProxy
 
@@ -39,6 +40,7 @@ from .test_standalone_backend import Backend
 QUIET = {"syncOnStart": False, "namespaceMirror": False, "sessionEnvironment": False}
 CREATE_PATHS = ("/session", "/kernel", "/session/create", "/kernel/create")
 WAIT = 30.0  # far more than a create on a loaded machine; the old start never sent it
+ANSWERED_IMAGE = "python:3.12-from-the-answer"
 SHOW_ENV = "import os; print('env is', os.environ.get('BAI_START_SETTING', 'unset'))\n"
 
 
@@ -163,6 +165,7 @@ async def test_a_differing_answer_keeps_the_session_and_makes_the_next_one(
     answer = {
         **QUIET,
         "sessionName": answered_name,
+        "image": ANSWERED_IMAGE,
         "envs": {"BAI_START_SETTING": "from the answer"},
     }
     settings = HeldSettings(answer)
@@ -171,7 +174,7 @@ async def test_a_differing_answer_keeps_the_session_and_makes_the_next_one(
         bridge = await started_before_the_answer(client, tmp_path, options, settings, created)
         said = await bridge.wait_for(
             "the notice",
-            lambda: [m.message for m in client.messages if "sessionName, envs" in m.message],
+            lambda: [m.message for m in client.messages if "sessionName, image, envs" in m.message],
         )
         assert "that session stays" in said[0]
         uri = open_doc(client, tmp_path / "env.py", SHOW_ENV)
@@ -179,6 +182,7 @@ async def test_a_differing_answer_keeps_the_session_and_makes_the_next_one(
         # The one session started, made with the initializationOptions.
         assert "env is unset" in bridge.text(field(done, "runId")), client.messages
         assert bridge.statuses[-1]["sessionName"] == started_name
+        assert bridge.statuses[-1]["image"] == DEFAULT_IMAGE
         assert creates(proxy) == 1
         listing = await command(client, protocol.LIST_SESSIONS)
         names = [field(s, "name") for s in field(listing, "sessions")]
@@ -189,6 +193,7 @@ async def test_a_differing_answer_keeps_the_session_and_makes_the_next_one(
         assert field(fresh, "sessionName").startswith(answered_name)
         done = await run_selection(client, uri, 0)
         assert "env is from the answer" in bridge.text(field(done, "runId")), client.messages
+        assert bridge.statuses[-1]["image"] == ANSWERED_IMAGE
         assert creates(proxy) == 2
     finally:
         await stop_server(client)

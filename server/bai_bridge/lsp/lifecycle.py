@@ -158,6 +158,9 @@ async def _start_session(ls: BridgeServer) -> SessionManager | None:
 
 def _settle_session(ls: BridgeServer, sessions: SessionManager, started: BridgeOptions) -> None:
     """The answer came after the create: new sessions follow it, the one started stays."""
+    if started.image != ls.options.image and sessions.attached_image is None:
+        # What the session runs (its status, a re-create after it ends), as for one attached.
+        sessions.attached_image = started.image
     sessions.options = ls.options
     changed = session_differences(started, ls.options)
     if changed:
