@@ -20,7 +20,7 @@ import { SECRET_KEY_ID, SECTION, readSettings } from "./config";
 import { CrashPolicy } from "./crashPolicy";
 import { serverInterpreter } from "./interpreter";
 import { ServerLogReader } from "./serverLog";
-import { serverEnvironment, serverOptions } from "./settings";
+import { initializationOptions, serverEnvironment, serverOptions } from "./settings";
 
 /** Wires the bridge's custom notifications and requests onto a fresh client. */
 export type ClientWiring = (client: LanguageClient) => vscode.Disposable[];
@@ -177,7 +177,7 @@ export class BridgeClient implements vscode.Disposable {
           },
         },
       },
-      initializationOptions: { [SECTION]: { ...serverOptions(settings), ...this.startOptions() } },
+      initializationOptions: initializationOptions(settings, this.startOptions()),
       outputChannel: this.log,
       stdioOptions: {
         stdout: (input, channel) => {

@@ -1,9 +1,9 @@
 // Reads the `baiBridge.*` configuration into typed Settings (the only place that does).
 import * as vscode from "vscode";
 
-import type { Settings } from "./settings";
+import { SECTION, type Settings } from "./settings";
 
-export const SECTION = "baiBridge";
+export { SECTION };
 export const SECRET_KEY_ID = "baiBridge.secretKey";
 
 function serverProfile(value: string): Settings["serverProfile"] {

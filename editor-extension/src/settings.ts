@@ -1,6 +1,9 @@
 // Settings → the language server's environment and initializationOptions. Pure (no vscode):
 // `readSettings` in config.ts fills `Settings` from the workspace configuration.
 
+/** The configuration section: the extension's settings, and the server's options' key. */
+export const SECTION = "baiBridge";
+
 export interface Settings {
   interpreter: string;
   serverWheelhouse: string;
@@ -65,6 +68,19 @@ export function serverOptions(settings: Settings): Record<string, unknown> {
   if (settings.endpoint.trim() !== "") options.endpoint = settings.endpoint.trim();
   if (settings.sessionName.trim() !== "") options.sessionName = settings.sessionName.trim();
   return options;
+}
+
+/**
+ * initializationOptions: the server's options under SECTION, plus what only the start uses
+ * (the session chosen for the folder). With the section there, the server sends its session's
+ * create at `initialized` instead of first asking for the settings (workspace/configuration,
+ * whose answer, `serverOptions` of the same settings, then changes nothing).
+ */
+export function initializationOptions(
+  settings: Settings,
+  startOptions: Record<string, unknown>,
+): Record<string, unknown> {
+  return { [SECTION]: { ...serverOptions(settings), ...startOptions } };
 }
 
 /** Whether a configuration change needs a server restart (it reads these only at start). */

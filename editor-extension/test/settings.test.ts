@@ -7,6 +7,7 @@ import {
   needsRestart,
   ownsRunKeys,
   serverEnvironment,
+  initializationOptions,
   serverOptions,
 } from "../src/settings";
 
@@ -64,6 +65,20 @@ test("the secret never reaches the server options", () => {
     sessionName: "my-session",
   });
   assert.doesNotMatch(JSON.stringify(options), /s3cret|accessKey|secret/i);
+});
+
+test("initializationOptions carry the session's settings under baiBridge", () => {
+  // The server starts its session from this section without waiting for workspace/
+  // configuration; the answer (serverOptions of the same settings) must change nothing.
+  const settings = { ...base, endpoint: "https://e", sessionName: "my-session" };
+  const options = initializationOptions(settings, { attachSession: "chosen-before" });
+  assert.deepEqual(Object.keys(options), ["baiBridge"]);
+  const section = options.baiBridge as Record<string, unknown>;
+  assert.deepEqual(section, { ...serverOptions(settings), attachSession: "chosen-before" });
+  for (const key of ["image", "resources", "mounts", "sessionName", "endpoint"]) {
+    assert.ok(key in section, key);
+  }
+  assert.doesNotMatch(JSON.stringify(options), /secret|accessKey/i);
 });
 
 test("only start-time settings restart the server", () => {

@@ -23,7 +23,7 @@ from bai_bridge.api.errors import (
 from bai_bridge.api.events import EventStream
 from bai_bridge.api.kernel import Kernel
 from bai_bridge.api.models import ExecutionResult, Stderr, Stdout
-from bai_bridge.api.upload import upload
+from bai_bridge.api.upload import stage_large, upload
 
 VERSIONS = {"v4": "v4.20190615", "v8": "v8.20240915", "v9": "v9.20250722"}
 
@@ -403,6 +403,38 @@ async def test_too_many_files_in_one_request_is_refused(kernel: Kernel, tmp_path
     files = await asyncio.to_thread(make_tree, tmp_path, 21)
     with pytest.raises(BackendInvalidParamsError):
         await upload(kernel, files, tmp_path, files_per_request=21)
+
+
+async def test_a_staged_large_file_replaces_nothing_until_it_is_placed(
+    kernel: Kernel, tmp_path: Path
+) -> None:
+    up = tmp_path / "up"
+    (up / "data").mkdir(parents=True)
+    (up / "data" / "big.bin").write_bytes(b"old")
+    await kernel.upload([up / "data" / "big.bin"], basedir=up)
+    new = await asyncio.to_thread(write_random, up / "data" / "big.bin", 3000)
+    with pytest.raises(ValueError, match="small enough"):
+        await stage_large(kernel, up / "data" / "big.bin", up)
+
+    async def session_side() -> tuple[list[str], bytes]:
+        listing = await kernel.list_files("data")
+        await kernel.download(["data/big.bin"], tmp_path / "down")
+        return sorted(e.filename for e in listing.files), (
+            tmp_path / "down" / "big.bin"
+        ).read_bytes()
+
+    dropped = await stage_large(kernel, up / "data" / "big.bin", up, file_limit=1024)
+    names, content = await session_side()
+    assert content == b"old"  # the chunks are beside it, under hidden names
+    assert sorted(n.split(".bai-part-")[0] for n in names) == [".big.bin"] * 3 + ["big.bin"]
+    await dropped.discard()
+    assert await session_side() == (["big.bin"], b"old")
+
+    staged = await stage_large(kernel, up / "data" / "big.bin", up, file_limit=1024)
+    await staged.place()
+    names, content = await session_side()
+    assert names == ["big.bin"]
+    assert hashlib.sha256(content).hexdigest() == new
 
 
 async def test_chunk_join_checks_the_checksum(kernel: Kernel) -> None:

@@ -14,7 +14,7 @@ import posixpath
 import shlex
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .kernel import Kernel
 from .models import (
@@ -27,6 +27,9 @@ from .models import (
 from .opening import Opening
 from .stream_execute import ExecuteStream
 from .transfer import ProgressCallback
+
+if TYPE_CHECKING:
+    from .upload import StagedFile
 
 __all__ = ["FolderView", "in_folder"]
 
@@ -68,6 +71,13 @@ class FolderView(Kernel):
             self.whole, files, basedir, show_progress=show_progress, progress=progress,
             into=self.folder,
         )  # fmt: skip
+
+    async def stage_large(
+        self, file: str | Path, basedir: str | Path | None = None, *, sha256: str | None = None
+    ) -> StagedFile:
+        from .upload import stage_large
+
+        return await stage_large(self.whole, file, basedir, into=self.folder, sha256=sha256)
 
     async def download(
         self,

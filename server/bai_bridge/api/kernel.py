@@ -46,6 +46,7 @@ if TYPE_CHECKING:
     from .session import APISession
     from .stream_execute import ExecuteStream
     from .transfer import ProgressCallback
+    from .upload import StagedFile
     from .versioning import ApiVersion
 
 __all__ = ["EXECUTE_MODES", "Kernel", "bind_kernel", "execute_mode"]
@@ -441,6 +442,14 @@ class Kernel:
         from .upload import upload
 
         return await upload(self, files, basedir, show_progress=show_progress, progress=progress)
+
+    async def stage_large(
+        self, file: str | Path, basedir: str | Path | None = None, *, sha256: str | None = None
+    ) -> StagedFile:
+        """Send a large file's chunks without putting it in place (see `upload.stage_large`)."""
+        from .upload import stage_large
+
+        return await stage_large(self, file, basedir, sha256=sha256)
 
     async def download(
         self,

@@ -40,7 +40,15 @@ from .transfer import (
 if TYPE_CHECKING:
     from .kernel import Kernel
 
-__all__ = ["ChunkedFile", "UploadPlan", "join_command", "plan_upload", "upload"]
+__all__ = [
+    "ChunkedFile",
+    "StagedFile",
+    "UploadPlan",
+    "join_command",
+    "plan_upload",
+    "stage_large",
+    "upload",
+]
 
 CHUNK_SIZE = UPLOAD_FILE_LIMIT - 64 * 1024
 REQUESTS_IN_FLIGHT = 6  # a large file's chunks (or many files' requests) side by side
@@ -228,8 +236,10 @@ def plan_upload(
     *,
     file_limit: int = UPLOAD_FILE_LIMIT,
     into: str = "",
+    sha256_of: Callable[[Path], str] = lambda path: _sha256(path),
 ) -> UploadPlan:
-    """Check every path and split large files into chunks; blocking (hashes large files).
+    """Check every path and split large files into chunks; blocking (hashes large files,
+    with ``sha256_of`` when their digest is known already).
 
     Raises ValueError for a path outside ``basedir`` and FileNotFoundError/IsADirectoryError
     for what is not a regular file, before anything is sent.
@@ -253,7 +263,7 @@ def plan_upload(
             part = str(remote.with_name(f".{remote.name}.bai-part-{token}-{index:05d}"))
             pieces.append(Piece(path, part, offset, min(chunk_size, size - offset)))
             parts.append(part)
-        chunked.append(ChunkedFile(name, _sha256(path), tuple(parts)))
+        chunked.append(ChunkedFile(name, sha256_of(path), tuple(parts)))
     return UploadPlan(tuple(pieces), tuple(chunked), tuple(names))
 
 
@@ -275,8 +285,8 @@ def join_command(chunked: ChunkedFile) -> str:
     )
 
 
-def remove_command(plan: UploadPlan) -> str:
-    parts = " ".join(shlex.quote(p) for c in plan.chunked for p in c.parts)
+def remove_command(chunked: Sequence[ChunkedFile]) -> str:
+    parts = " ".join(shlex.quote(p) for c in chunked for p in c.parts)
     return f"rm -f -- {parts}"
 
 
@@ -389,8 +399,53 @@ async def upload(
             await _send_all(kernel, requests, advance, contents)
     except Exception:
         if plan.chunked:  # do not leave hidden chunks behind in the session
-            await best_effort(batch_output(kernel, remove_command(plan), "removing chunks"))
+            await best_effort(batch_output(kernel, remove_command(plan.chunked), "removing chunks"))
         raise
     for chunked in plan.chunked:
         await _join(kernel, chunked)
     return UploadResult(list(plan.names))
+
+
+@attrs.frozen
+class StagedFile:
+    """A large file's chunks in the session under hidden names, not joined yet: nothing the
+    session holds is replaced until `place`, so they may travel before it is known that
+    the file is to be replaced (a sync sends them while it lists the session)."""
+
+    kernel: Kernel  # the whole kernel: it joins (the chunks' names include any folder)
+    chunked: ChunkedFile
+
+    async def place(self) -> None:
+        """Join the chunks into the file (checked against its SHA-256); they are gone after."""
+        await _join(self.kernel, self.chunked)
+
+    async def discard(self) -> None:
+        """Remove the chunks (best effort: a failure is logged)."""
+        command = remove_command([self.chunked])
+        await best_effort(batch_output(self.kernel, command, "removing chunks"))
+
+
+async def stage_large(
+    kernel: Kernel,
+    file: str | Path,
+    basedir: str | Path | None = None,
+    *,
+    file_limit: int = UPLOAD_FILE_LIMIT,
+    into: str = "",
+    sha256: str | None = None,
+) -> StagedFile:
+    """Send the chunks of a file at or above ``file_limit`` (ValueError for a smaller one),
+    to be placed or discarded later; the chunks sent are removed when one fails.
+    ``sha256``: the file's digest, known already (the join checks the chunks against it)."""
+    sha256_of = _sha256 if sha256 is None else lambda _path: sha256
+    plan = await asyncio.to_thread(
+        plan_upload, [file], basedir, file_limit=file_limit, into=into, sha256_of=sha256_of
+    )
+    if not plan.chunked:
+        raise ValueError(f"{file} is small enough to upload whole")
+    try:
+        await _send_all(kernel, _requests(plan, 1), lambda _n: None, None)
+    except Exception:
+        await best_effort(batch_output(kernel, remove_command(plan.chunked), "removing chunks"))
+        raise
+    return StagedFile(kernel, plan.chunked[0])

@@ -22,6 +22,7 @@ __all__ = [
     "SESSION_NAME_RE",
     "BridgeOptions",
     "default_session_name",
+    "option_key",
     "parse_options",
 ]
 
@@ -85,7 +86,8 @@ class BridgeOptions:
 attrs.resolve_types(BridgeOptions)
 
 
-def _camel(name: str) -> str:
+def option_key(name: str) -> str:
+    """The wire (camelCase) name of a `BridgeOptions` field."""
     head, *rest = name.split("_")
     return head + "".join(part.title() for part in rest)
 
@@ -126,7 +128,7 @@ def parse_options(*sources: Mapping[str, Any] | None) -> tuple[BridgeOptions, li
             raw.update(inner if isinstance(inner, Mapping) else {})
     converter = _converter()
     fields = {f.name: f for f in attrs.fields(BridgeOptions)}
-    by_key = {_camel(name): name for name in fields} | {name: name for name in fields}
+    by_key = {option_key(name): name for name in fields} | {name: name for name in fields}
     values: dict[str, Any] = {}
     problems = []
     for key, value in raw.items():
@@ -141,7 +143,7 @@ def parse_options(*sources: Mapping[str, Any] | None) -> tuple[BridgeOptions, li
             attrs.evolve(BridgeOptions(), **{name: values[name]})
         except (ValueError, TypeError, cattrs.BaseValidationError) as e:
             values.pop(name, None)
-            problems.append(f"{_camel(name)}: {_describe(e)} (using the default)")
+            problems.append(f"{option_key(name)}: {_describe(e)} (using the default)")
     return BridgeOptions(**values), problems
 
 

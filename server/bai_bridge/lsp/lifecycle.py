@@ -22,6 +22,7 @@ from .server import BridgeServer
 from .services import Services
 from .session import SessionManager
 from .session_packages import SessionPackages, limits_of
+from .start_settings import difference_notice, session_differences, settings_at_start
 
 __all__ = ["register"]
 
@@ -40,9 +41,7 @@ def register(server: BridgeServer) -> None:
 
     @server.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
     async def changed(ls: BridgeServer, params: types.DidChangeConfigurationParams) -> None:
-        options, problems = parse_options(*await _client_settings(ls))
-        _report(ls, problems)
-        apply_options(ls, options)
+        apply_options(ls, await _settings(ls))
 
     @server.feature(types.TEXT_DOCUMENT_DID_CHANGE)
     def edited(ls: BridgeServer, params: types.DidChangeTextDocumentParams) -> None:
@@ -110,47 +109,82 @@ async def start(ls: BridgeServer) -> None:
 
 
 async def _start(ls: BridgeServer) -> None:
+    started_with = settings_at_start(ls.init_options)
+    ls.options = started_with or await _settings(ls)
+    sessions = await _start_session(ls)
+    try:
+        if started_with is not None:
+            # Asked once the session's create is on its way: the answer (a round trip to the
+            # editor) decides everything set up from here on, not what the create sent.
+            ls.options = await _settings(ls)
+            if sessions is not None:
+                _settle_session(ls, sessions, started_with)
+        if sessions is not None:
+            _set_up(ls, sessions, ls.options)
+    finally:
+        if sessions is not None:
+            sessions.listening.set()
+
+
+async def _settings(ls: BridgeServer) -> BridgeOptions:
     options, problems = parse_options(*await _client_settings(ls))
     _report(ls, problems)
-    ls.options = options
+    return options
+
+
+async def _start_session(ls: BridgeServer) -> SessionManager | None:
+    """The connection and the session's create, sent now; None if they cannot be (said)."""
     if ls.startup_problem:
         ls.tell(f"bai-bridge: {ls.startup_problem}. Restart the language server to retry.")
-        return
+        return None
     try:
         config = _api_config(ls)
     except Exception as e:
         ls.fail("reading the connection settings", e)
-        return
+        return None
     early = ls.early_connection.take(config) if ls.early_connection else None
     api = early or APISession(config)
     # Negotiation failures are logged; the first real call reports. The session's create
     # does not wait for it: at a distance, `GET /` on a new connection costs two round trips.
     await api.open(wait_for_version=False)
-    sessions = _session_manager(ls, api, options)
+    sessions = _session_manager(ls, api, ls.options)
     # The session's create goes out now, its connection opening while the rest is set up (5
     # to 15 ms); a session ready before the listeners are attached is announced once they are.
     sessions.listening.clear()
     ls.tasks.spawn(_warm_up(sessions, ls), "session-start")
     await asyncio.sleep(0)
-    try:
-        mirror = NamespaceMirror(sessions, ls.tasks)
-        if options.namespace_mirror:  # off, it stays empty and never asks the kernel
-            mirror.attach()
-        ResourceWatch(sessions, ls.tasks).attach()
-        sessions.on_ready.append(lambda kernel, reason: _forget_diagnostics(ls, reason))
-        completion = CompletionEngine(sessions, mirror, options.completion_timeout)
-        packages = _packages(ls, sessions, options) if options.session_environment else None
-        folders = sync.attach(ls, sessions)
-        place = KernelPlace(folders, lambda text: ls.tell(text, types.MessageType.Warning))
-        place.attach(sessions)
-        services = Services(api, sessions, mirror, completion, folders, packages, place)
-        ls.set_up(services)
-        if packages is not None:
-            packages.attach()
-        folders_feature.tell_places(ls, services)
-        ls.tasks.spawn(watch.start_watching(ls), "watch-files")
-    finally:
-        sessions.listening.set()
+    return sessions
+
+
+def _settle_session(ls: BridgeServer, sessions: SessionManager, started: BridgeOptions) -> None:
+    """The answer came after the create: new sessions follow it, the one started stays."""
+    if started.image != ls.options.image and sessions.attached_image is None:
+        # What the session runs (its status, a re-create after it ends), as for one attached.
+        sessions.attached_image = started.image
+    sessions.options = ls.options
+    changed = session_differences(started, ls.options)
+    if changed:
+        ls.tell(f"bai-bridge: {difference_notice(changed)}.", types.MessageType.Warning)
+
+
+def _set_up(ls: BridgeServer, sessions: SessionManager, options: BridgeOptions) -> None:
+    """Everything but the session: the mirror, completion, sync, the session's packages."""
+    mirror = NamespaceMirror(sessions, ls.tasks)
+    if options.namespace_mirror:  # off, it stays empty and never asks the kernel
+        mirror.attach()
+    ResourceWatch(sessions, ls.tasks).attach()
+    sessions.on_ready.append(lambda kernel, reason: _forget_diagnostics(ls, reason))
+    completion = CompletionEngine(sessions, mirror, options.completion_timeout)
+    packages = _packages(ls, sessions, options) if options.session_environment else None
+    folders = sync.attach(ls, sessions)
+    place = KernelPlace(folders, lambda text: ls.tell(text, types.MessageType.Warning))
+    place.attach(sessions)
+    services = Services(sessions.api, sessions, mirror, completion, folders, packages, place)
+    ls.set_up(services)
+    if packages is not None:
+        packages.attach()
+    folders_feature.tell_places(ls, services)
+    ls.tasks.spawn(watch.start_watching(ls), "watch-files")
 
 
 def _session_manager(ls: BridgeServer, api: APISession, options: BridgeOptions) -> SessionManager:

@@ -252,51 +252,83 @@ def scan_workspace(
     max_size: int,
     cache: ScanCache | None = None,
     on_folders: Callable[[set[str]], None] = lambda _folders: None,
+    on_large: tuple[int, Callable[[LocalFile], None]] | None = None,
     on_hashed: Callable[[LocalFile], None] = lambda _file: None,
 ) -> WorkspaceScan:
     """Files to sync with their hashes, the paths over ``max_size``, and the paths left out
     for a problem a person must hear of (blocking). ``cache``: what the last scan learnt,
     updated for the next one. ``on_folders`` is told the folders holding files (posix,
-    "" for the root) once the walk found them, before any file is read; ``on_hashed`` each
-    file read anew (not known to ``cache`` as it is now) as soon as it is, before the scan
-    goes on (both from this thread)."""
+    "" for the root) once the walk found them, before any file is read; ``on_large``
+    (size, callback): files of that size or more are read first, and the callback told of
+    each once it is; ``on_hashed`` each file read anew (not known to ``cache`` as it is now)
+    as soon as it is, before the scan goes on (all from this thread)."""
     cache = ScanCache() if cache is None else cache
     excludes = tuple(excludes)
     if cache.excludes != excludes:
         cache.folders.clear()
         cache.excludes = excludes
-    hashes = cache.hashes
     scan = WorkspaceScan([], [], {})
     base = str(root).rstrip("/") + "/"
     walk = _Walk(root, excludes, cache)
     found = list(walk.files())
     on_folders({rel.rpartition("/")[0] for rel in found})
+    stats: dict[str, os.stat_result] = {}
     for rel in found:
         if (problem := name_problem(rel)) is not None:
             scan.problems[rel] = problem
             continue
         try:
             st = os.stat(base + rel, follow_symlinks=False)
-            if not stat.S_ISREG(st.st_mode):
-                continue  # replaced by something else since its folder was listed
-            if st.st_size > max_size:
-                scan.too_large.append(rel)
-                continue
-            known = hashes.get(rel)
-            fresh = known is None or known[:2] != (st.st_size, st.st_mtime_ns)
-            if known is None or fresh:
-                size, sha = file_digest(base + rel)
-                known = hashes[rel] = (size, st.st_mtime_ns, sha)
         except FileNotFoundError:
             continue  # vanished while scanning
         except OSError as e:
             scan.problems[rel] = f"unreadable: {e.strerror}"
             continue
-        scan.files.append(file := LocalFile(rel, known[0], known[2]))
-        if fresh:
-            on_hashed(file)
+        if not stat.S_ISREG(st.st_mode):
+            continue  # replaced by something else since its folder was listed
+        if st.st_size > max_size:
+            scan.too_large.append(rel)
+            continue
+        stats[rel] = st
+    read: dict[str, LocalFile] = {}
+    if on_large is not None:
+        size, tell = on_large
+        for rel in [rel for rel, st in stats.items() if st.st_size >= size]:
+            if (file := _read(base, rel, stats[rel], cache, scan, on_hashed)) is not None:
+                read[rel] = file
+                tell(file)
+    for rel, st in stats.items():
+        file = read[rel] if rel in read else _read(base, rel, st, cache, scan, on_hashed)
+        if file is not None:
+            scan.files.append(file)
     scan.problems.update(walk.unreadable)
     return scan
+
+
+def _read(
+    base: str,
+    rel: str,
+    st: os.stat_result,
+    cache: ScanCache,
+    scan: WorkspaceScan,
+    on_hashed: Callable[[LocalFile], None],
+) -> LocalFile | None:
+    """The file as the cache knows it (same size and mtime), or hashed now (``on_hashed``
+    told); None when it vanished or cannot be read (that problem noted in ``scan``)."""
+    known = cache.hashes.get(rel)
+    if known is not None and known[:2] == (st.st_size, st.st_mtime_ns):
+        return LocalFile(rel, known[0], known[2])
+    try:
+        size, sha = file_digest(base + rel)
+    except FileNotFoundError:
+        return None  # vanished while scanning
+    except OSError as e:
+        scan.problems[rel] = f"unreadable: {e.strerror}"
+        return None
+    cache.hashes[rel] = (size, st.st_mtime_ns, sha)
+    file = LocalFile(rel, size, sha)
+    on_hashed(file)
+    return file
 
 
 def is_excluded(root: Path, excludes: Iterable[str], rel: str, is_dir: bool = False) -> bool:

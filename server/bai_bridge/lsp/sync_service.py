@@ -34,6 +34,7 @@ from .landing import Arrival, Landing, LocalChanged, discard, place, sort_arriva
 from .protocol import SyncResult
 from .remote_files import FolderListings, load_manifest, remote_stats, save_manifest
 from .session import SessionUnavailable
+from .sync_ahead import LargeAhead
 from .sync_bookkeeping import Bookkeeping, ManifestSaver
 from .sync_hash import HASH_WAIT, remote_digests
 from .sync_plan import (
@@ -107,9 +108,10 @@ class SyncService:
         report("scanning the workspace", 0)
         walked: asyncio.Future[set[str]] = asyncio.get_running_loop().create_future()
         # the edited files' proofs, fetched as the scan reads them anew (for the session
-        # whose manifest is held now)
+        # whose manifest is held now), and the large files' chunks, sent as it reads them
         proofs = ProofsAhead(self._manifest, self.conflicts)
-        scanning = asyncio.ensure_future(self._scan(walked, proofs))
+        large = LargeAhead(self.root, set(self.conflicts))
+        scanning = asyncio.ensure_future(self._scan(walked, proofs, large))
 
         async def sync_on(kernel: Kernel) -> tuple[WorkspaceScan, SyncPlan, list[str], list[str]]:
             listings = FolderListings(kernel)
@@ -122,6 +124,17 @@ class SyncService:
             if ahead is not None:
                 ahead.start(kernel)
             manifest = asyncio.ensure_future(self._manifest_for(kernel))
+
+            def known(task: asyncio.Future[Manifest]) -> None:
+                if not task.cancelled() and task.exception() is None:
+                    large.begin(kernel, task.result())
+
+            # A session created here holds no manifest of a first sync: the large files go
+            # ahead at once (should a manifest turn up, the listing still decides).
+            if first and kernel.created:
+                large.begin(kernel, Manifest(kernel.session_id or kernel.kernel_id))
+            else:
+                manifest.add_done_callback(known)
             try:
                 either: list[asyncio.Future[Any]] = [walked, scanning]
                 await asyncio.wait(either, return_when=asyncio.FIRST_COMPLETED)
@@ -129,11 +142,16 @@ class SyncService:
                     listings.start(folder)
                 scan = await scanning
                 await manifest
-                return (scan, *await self._sync_scanned(kernel, scan, listings, report, ahead))
+                return (
+                    scan,
+                    *await self._sync_scanned(kernel, scan, listings, report, ahead, large),
+                )
             finally:
                 listings.cancel()
                 manifest.cancel()
                 proofs.cancel()  # done by now, or meant for a session lost meanwhile
+                for removal in large.discard_rest():
+                    self._records.later(removal, "sync-discard-chunks")
 
         try:
             async with self._lock:  # a session lost meanwhile is re-created (`call`), once
@@ -153,9 +171,12 @@ class SyncService:
             failed=failed + list(problems),
         )
 
-    async def _scan(self, walked: asyncio.Future[set[str]], proofs: ProofsAhead) -> WorkspaceScan:
+    async def _scan(
+        self, walked: asyncio.Future[set[str]], proofs: ProofsAhead, large: LargeAhead
+    ) -> WorkspaceScan:
         """The workspace scanned in a thread; ``walked`` gets its folders once they are known
-        (before the files are read), ``proofs`` each edited file as soon as it is read."""
+        (before the files are read), ``proofs`` each edited file as soon as it is read, and
+        ``large`` each large file once it is read (they are read first)."""
         loop = asyncio.get_running_loop()
 
         def found(folders: set[str]) -> None:
@@ -169,10 +190,13 @@ class SyncService:
             if proofs.wanted(file):
                 loop.call_soon_threadsafe(proofs.offer, [file])
 
+        def read(file: LocalFile) -> None:
+            loop.call_soon_threadsafe(large.found, file)
+
         options = self.options
         return await asyncio.to_thread(
             scan_workspace, self.root, options.sync_excludes, options.max_file_size,
-            self._scans, found, hashed,
+            self._scans, found, (UPLOAD_FILE_LIMIT, read), hashed,
         )  # fmt: skip
 
     async def _sync_scanned(
@@ -182,6 +206,7 @@ class SyncService:
         listings: FolderListings,
         report: Progress,
         ahead: ProofsAhead | None,
+        large: LargeAhead,
     ) -> tuple[SyncPlan, list[str], list[str]]:
         """Decide and send what the scan found: (the plan, uploaded, failed). ``ahead``:
         the proofs fetched for this session during the scan (None: its first sync here)."""
@@ -189,6 +214,8 @@ class SyncService:
         if ahead is not None:  # the edits the scan did not read anew (held back last time)
             ahead.offer(scan.files)
         early = asyncio.ensure_future(self._send_proven(kernel, ahead, by_path, report))
+        for file in scan.files:  # a re-run on a re-created session: none were told
+            large.found(file)
         try:
             manifest, remote = await asyncio.gather(  # one round trip, not two
                 self._manifest_for(kernel), listings.stats(by_path)
@@ -201,11 +228,12 @@ class SyncService:
         rest = plan_sync([f for f in scan.files if f.path not in decided], remote, manifest)
         plan = await self._settle(kernel, rest, remote, by_path, ahead)
         await self._record(kernel, [by_path[p] for p in plan.same], True, remote)
-        uploaded, failed = await self._send(kernel, [by_path[p] for p in plan.upload], report)
+        to_send = [by_path[p] for p in plan.upload]
+        uploaded, failed = await self._send(kernel, to_send, report, large)
         return plan, sent_early + uploaded, failed_early + failed
 
     async def _send(
-        self, kernel: Kernel, files: list[LocalFile], report: Progress
+        self, kernel: Kernel, files: list[LocalFile], report: Progress, large: LargeAhead
     ) -> tuple[list[str], list[str]]:
         """Upload all through one pipeline of requests in flight, noting every
         `CHECKPOINT_FILES` files arrived (`_arrived`: their listing and the manifest follow
@@ -222,7 +250,7 @@ class SyncService:
                 self._arrived(kernel, arrived.copy(), "sync-record-part")
                 arrived.clear()
 
-        uploaded, _ = await self._upload(kernel, files, tracker, failed, checkpoint)
+        uploaded, _ = await self._upload(kernel, files, tracker, failed, checkpoint, large)
         self._arrived(kernel, arrived, "sync-record-part")
         self._tell_failed(failed)
         return uploaded, list(failed)
@@ -337,10 +365,12 @@ class SyncService:
         report: Progress | UploadProgress,
         failures: dict[str, Exception] | None = None,
         on_batch: Callable[[list[LocalFile]], None] = lambda _sent: None,
+        ahead: LargeAhead | None = None,
     ) -> tuple[list[str], list[str]]:
         """Upload in batches, a few requests in flight (the round trips overlap); a failing
         batch is retried file by file so one bad file is reported and the rest go on.
-        ``on_batch`` is told the files of each batch as it arrives. Returns (done, failed),
+        ``on_batch`` is told the files of each batch as it arrives; a file whose chunks
+        were sent ``ahead`` is joined from them. Returns (done, failed),
         each in the order of ``files``. The failed files are told in one message, or added
         to ``failures`` for the caller to tell."""
         large, small = _large_first(files)
@@ -358,7 +388,7 @@ class SyncService:
         async def send(batch: list[LocalFile]) -> None:
             async with gate:
                 progress.sending(batch)
-                sent, refused = await self._upload_batch(kernel, batch)
+                sent, refused = await self._upload_batch(kernel, batch, ahead)
                 progress.sent(batch)
             done.update(sent)
             failed.update(refused)
@@ -384,9 +414,17 @@ class SyncService:
             self.on_failure(names(list(failed)), next(iter(failed.values())))
 
     async def _upload_batch(
-        self, kernel: Kernel, batch: list[LocalFile]
+        self, kernel: Kernel, batch: list[LocalFile], ahead: LargeAhead | None = None
     ) -> tuple[list[str], dict[str, Exception]]:
         """(sent, failed with why); a lost session or server is raised, for all files."""
+        if len(batch) == 1 and ahead is not None and (staged := await ahead.take(batch[0])):
+            try:
+                await staged.place()
+                return [batch[0].path], {}
+            except _SESSION_LOST:
+                raise
+            except Exception as e:  # its chunks are gone (a failed join removes them)
+                log.info("%s could not be joined from its chunks (%s): sent again", batch[0], e)
         try:
             await kernel.upload([self.root / f.path for f in batch], basedir=self.root)
             return [f.path for f in batch], {}
