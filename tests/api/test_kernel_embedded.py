@@ -9,6 +9,7 @@ import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from api_support import Embedded
@@ -403,6 +404,33 @@ async def test_too_many_files_in_one_request_is_refused(kernel: Kernel, tmp_path
     files = await asyncio.to_thread(make_tree, tmp_path, 21)
     with pytest.raises(BackendInvalidParamsError):
         await upload(kernel, files, tmp_path, files_per_request=21)
+
+
+async def test_a_few_small_files_are_planned_and_read_without_a_thread_hop(
+    kernel: Kernel, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bai_bridge.api import upload as upload_module
+
+    hops: list[str] = []
+    to_thread = asyncio.to_thread
+
+    async def counted(fn: Any, *args: Any, **kwargs: Any) -> Any:
+        if fn is upload_module._plan_and_read:  # (the embedded server's own hops aside)
+            hops.append(fn.__name__)
+        return await to_thread(fn, *args, **kwargs)
+
+    monkeypatch.setattr(asyncio, "to_thread", counted)
+    files = [tmp_path / f"f{i}.py" for i in range(upload_module.INLINE_FILES + 1)]
+    for i, path in enumerate(files):
+        path.write_text(f"N = {i}\n")
+    await kernel.upload(files[:2], basedir=tmp_path)  # a save's few files
+    assert hops == []
+    await kernel.upload(files, basedir=tmp_path)
+    assert hops == ["_plan_and_read"]
+    await kernel.download([f.name for f in files], tmp_path / "down")
+    assert [(tmp_path / "down" / f.name).read_text() for f in files] == [
+        f.read_text() for f in files
+    ]
 
 
 async def test_a_staged_large_file_replaces_nothing_until_it_is_placed(

@@ -111,3 +111,33 @@ def test_other_excludes_start_over(tmp_path: Path) -> None:
     files, _, _ = scan_workspace(tmp_path, (".git/", "*.pyc", "pkg0/"), 1 << 20, cache)
     assert not any(f.path.startswith("pkg0/") for f in files)
     assert cache.excludes == (".git/", "*.pyc", "pkg0/")
+
+
+def test_large_files_are_read_first_and_an_edited_file_as_soon_as_it_is_seen(
+    tmp_path: Path,
+) -> None:
+    tree(tmp_path)
+    (tmp_path / "zz").mkdir()
+    (tmp_path / "zz" / "big.bin").write_bytes(b"b" * 5000)  # walked last
+    events: list[str] = []
+
+    def scan(cache: ScanCache) -> list[str]:
+        events.clear()
+        scan_workspace(
+            tmp_path, EXCLUDES, 1 << 20, cache,
+            on_large=(4096, lambda f: events.append(f"large {f.path}")),
+            on_hashed=lambda f: events.append(f"hashed {f.path}"),
+        )  # fmt: skip
+        return events
+
+    cache = ScanCache()
+    first = scan(cache)
+    assert first[:2] == ["hashed zz/big.bin", "large zz/big.bin"]  # before any small file
+    assert "hashed pkg0/mod0.py" in first[2:]
+    assert not [e for e in first[2:] if "big.bin" in e]
+
+    (tmp_path / "pkg2" / "mod3.py").write_text("x = 'edited'\n")
+    os.utime(tmp_path / "zz" / "big.bin", ns=(OLD_NS, OLD_NS))  # its cached stat changes too
+    age(tmp_path)
+    # Both edits are read before any large file is: an edit's proof can be on its way.
+    assert scan(cache) == ["hashed pkg2/mod3.py", "hashed zz/big.bin", "large zz/big.bin"]

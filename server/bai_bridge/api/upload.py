@@ -53,6 +53,7 @@ __all__ = [
 CHUNK_SIZE = UPLOAD_FILE_LIMIT - 64 * 1024
 REQUESTS_IN_FLIGHT = 6  # a large file's chunks (or many files' requests) side by side
 SMALL_PIECE = READ_SIZE  # read whole into memory (a batch of them in one thread hop)
+INLINE_FILES = 4  # this many small files are planned and read in the event loop
 
 
 @attrs.frozen
@@ -290,6 +291,18 @@ def remove_command(chunked: Sequence[ChunkedFile]) -> str:
     return f"rm -f -- {parts}"
 
 
+def _few_small(files: Sequence[str | Path], file_limit: int) -> bool:
+    """Whether ``files`` are a few small regular files (planning and reading them takes
+    less than a thread hop, which waits for the interpreter while the loop is busy)."""
+    if len(files) > INLINE_FILES:
+        return False
+    try:
+        sizes = [os.stat(f).st_size for f in files]
+    except OSError:
+        return False  # the planning in a thread says what is wrong
+    return all(size <= min(SMALL_PIECE, file_limit - 1) for size in sizes)
+
+
 def _all_small(batch: Sequence[Piece]) -> bool:
     return all(p.length <= SMALL_PIECE for p in batch)
 
@@ -391,9 +404,11 @@ async def upload(
 ) -> UploadResult:
     """Upload ``files`` (paths relative to ``basedir``, default the working directory) to
     the same paths in the session's work dir, or in its folder ``into``."""
-    plan, requests, contents = await asyncio.to_thread(
-        _plan_and_read, files, basedir, file_limit, files_per_request, into
-    )
+    plan_args = (files, basedir, file_limit, files_per_request, into)
+    if _few_small(files, file_limit):  # a save's: planned and read at once, no thread hop
+        plan, requests, contents = _plan_and_read(*plan_args)
+    else:
+        plan, requests, contents = await asyncio.to_thread(_plan_and_read, *plan_args)
     try:
         with progress_sink(plan.total, "Uploading", show_progress, progress) as advance:
             await _send_all(kernel, requests, advance, contents)

@@ -273,6 +273,7 @@ def scan_workspace(
     found = list(walk.files())
     on_folders({rel.rpartition("/")[0] for rel in found})
     stats: dict[str, os.stat_result] = {}
+    read: dict[str, LocalFile | None] = {}  # None: vanished or unreadable when read
     for rel in found:
         if (problem := name_problem(rel)) is not None:
             scan.problems[rel] = problem
@@ -290,12 +291,16 @@ def scan_workspace(
             scan.too_large.append(rel)
             continue
         stats[rel] = st
-    read: dict[str, LocalFile] = {}
+        known = cache.hashes.get(rel)
+        if known is not None and known[:2] != (st.st_size, st.st_mtime_ns):
+            # edited since the last scan: read at once, so its proof can be on its way
+            read[rel] = _read(base, rel, st, cache, scan, on_hashed)
     if on_large is not None:
         size, tell = on_large
         for rel in [rel for rel, st in stats.items() if st.st_size >= size]:
-            if (file := _read(base, rel, stats[rel], cache, scan, on_hashed)) is not None:
-                read[rel] = file
+            if rel not in read:
+                read[rel] = _read(base, rel, stats[rel], cache, scan, on_hashed)
+            if (file := read[rel]) is not None:
                 tell(file)
     for rel, st in stats.items():
         file = read[rel] if rel in read else _read(base, rel, st, cache, scan, on_hashed)
