@@ -1,7 +1,7 @@
 """Drops between the language server and its session server lose nothing: the connection is
 cut by the WAN emulator (tests/wanproxy.py) in the middle of a run's output, of the event
-stream, or while idle; afterwards the status, the session's state and the run's output are
-right, or the person is told exactly what was lost."""
+stream, of a sync, around a save, or while idle; afterwards the status, the session's state,
+its files and the run's output are right, or the person is told exactly what was lost."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from pytest_lsp import LanguageClient
 from bai_bridge.api import APISession
 from bai_bridge.lsp import protocol
 from serverkit import StandaloneServer
-from wanproxy import Link, WanProxy
+from wanproxy import Link, SeenRequest, WanProxy
 
 from .lsp_harness import (
     WAIT,
@@ -34,6 +34,7 @@ from .lsp_harness import (
     start_client,
     stop_server,
 )
+from .test_connection_loss import arrives, printed, save
 from .test_standalone_backend import Backend
 
 # A drop noticed while idle shows within this; before, the event stream's own retries took
@@ -268,3 +269,66 @@ async def test_a_terminal_cut_re_attaches_with_what_it_missed(
             assert b"missed-42\r\n" in replay["data"]
             assert b"before-2" not in replay["data"]
             assert again.seen.startswith(replay["data"])
+
+
+async def test_a_save_during_a_cut_arrives_once_the_link_is_back(
+    proxy: WanProxy, backend: Backend, project: Path
+) -> None:
+    async with bridge_through(proxy, backend, project, {"syncOnStart": False}) as (client, bridge):
+        await bridge.wait_for("the event stream", lambda: events_requests(proxy) >= 1)
+        name = bridge.statuses[-1]["sessionName"]
+        proxy.cut(refuse=True)
+        save(client, project / "cut.py", "CUT = 1\n")
+        await bridge.wait_for("reconnecting", lambda: bridge.state() == "reconnecting")
+        proxy.restore()
+        await arrives(backend, name, "cut.py", "CUT = 1\n")
+
+
+SYNCED = 400  # files in 4 folders: 20 upload requests
+
+
+def ended_syncs(client: LanguageClient) -> int:
+    """Workspace syncs whose progress has ended."""
+    return sum(
+        1
+        for reports in list(client.progress_reports.values())
+        if reports
+        and getattr(reports[0], "title", "") == "bai-bridge: syncing the workspace"
+        and getattr(reports[-1], "kind", "") == "end"
+    )
+
+
+async def test_a_sync_cut_half_way_goes_on_once_the_link_is_back(
+    proxy: WanProxy, backend: Backend, project: Path
+) -> None:
+    texts = {f"pkg{i // 100}/m{i:03d}.py": f"N = {i}\n" for i in range(SYNCED)}
+    for rel, text in texts.items():
+        (project / rel).parent.mkdir(exist_ok=True)
+        (project / rel).write_text(text)
+    async with bridge_through(proxy, backend, project, {"syncOnStart": False}) as (client, bridge):
+        await bridge.wait_for("the event stream", lambda: events_requests(proxy) >= 1)
+        name = bridge.statuses[-1]["sessionName"]
+        uploads = 0
+
+        def cut_at_the_fifth_upload(request: SeenRequest) -> None:
+            nonlocal uploads
+            uploads += request.target.split("?")[0].endswith("/upload")
+            if uploads == 5:
+                proxy.cut(refuse=True)
+
+        proxy.on_request = cut_at_the_fifth_upload
+        first = await command(client, protocol.SYNC_WORKSPACE)
+        assert first is None  # cut short, and told so
+        assert bridge.state() == "reconnecting"
+        proxy.on_request = None
+        proxy.restore()
+        # It goes on by itself once the server is back: a second sync's progress ends.
+        await bridge.wait_for("the sync gone on", lambda: ended_syncs(client) == 2)
+        again = await command(client, protocol.SYNC_WORKSPACE)
+        assert (field(again, "uploaded"), field(again, "unchanged")) == ([], SYNCED)
+        assert field(again, "conflicts") == []
+        told = [m.message for m in client.messages if "syncing the workspace failed" in m.message]
+        assert len(told) == 1
+    async with APISession(backend.api_config) as api:
+        check = "import glob\nprint(sorted((p, open(p).read()) for p in glob.glob('pkg*/*.py')))"
+        assert await printed(api.Kernel(name), check) == f"{sorted(texts.items())}\n"

@@ -85,6 +85,10 @@ def attach(ls: BridgeServer, sessions: SessionManager) -> SyncFolders:
     def on_available() -> None:
         for folder in folders:
             folder.service.resume()
+        if folders.cut_short:  # it goes on: what landed before the drop is known by content
+            again = [f for f in folders if f in folders.cut_short]  # still in the workspace
+            folders.cut_short = []
+            ls.tasks.spawn(sync_with_progress(ls, again), "sync-after-drop")
 
     sessions.on_available.append(on_available)
     return folders
@@ -122,9 +126,10 @@ async def sync_with_progress(
         return None
     results: list[tuple[SyncFolder, protocol.SyncResult]] = []
     failed: list[SyncFolder] = []
+    folders = list(services.folders) if only is None else only
     try:
         async with progress(ls, "bai-bridge: syncing the workspace") as report:
-            for folder in services.folders if only is None else only:
+            for folder in folders:
                 try:
                     results.append((folder, await folder.service.sync_workspace(report)))
                 except _SESSION_WIDE:
@@ -133,6 +138,9 @@ async def sync_with_progress(
                     ls.fail(f"syncing the workspace folder {folder.root.name}", e)
                     failed.append(folder)
     except Exception as e:
+        if isinstance(e, BackendClientError):  # the way to the server broke: go on later
+            done = {folder for folder, _ in results} | set(failed)
+            services.folders.cut_short += [f for f in folders if f not in done]
         ls.fail("syncing the workspace", e)
         return None
     result = merged(results, failed)

@@ -92,6 +92,8 @@ class SyncFolders:
     def __init__(self) -> None:
         self._by_root: dict[Path, SyncFolder] = {}
         self.watched = False  # the client watches them (watch.py)
+        # folders whose workspace sync a drop cut short: synced again once the server is back
+        self.cut_short: list[SyncFolder] = []
 
     def __iter__(self) -> Iterator[SyncFolder]:
         return iter(list(self._by_root.values()))
