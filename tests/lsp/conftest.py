@@ -29,6 +29,7 @@ from bai_bridge.lsp.protocol import SessionStatus
 from bai_bridge.lsp.session import SessionManager
 from bai_bridge.lsp.tasks import BackgroundTasks
 from serverkit import StandaloneServer, random_config, standalone_server
+from wanproxy import Link, WanProxy
 
 from .lsp_harness import (
     PROFILES,
@@ -82,6 +83,15 @@ async def local_server(tmp_path: Path, profile: str) -> AsyncIterator[RunningSer
 def local_server_process(tmp_path: Path, profile: str) -> Iterator[StandaloneServer]:
     with standalone_server(tmp_path, profile=profile) as server:
         yield server
+
+
+@pytest.fixture
+async def proxy(local_server_process: StandaloneServer) -> AsyncIterator[WanProxy]:
+    """The WAN emulator in front of ``local_server_process``, without delay: a test counts,
+    holds or cuts what passes."""
+    port = int(local_server_process.endpoint.rsplit(":", 1)[1])
+    async with WanProxy("127.0.0.1", port, Link(handshake=False)) as wan:
+        yield wan
 
 
 @pytest.fixture(scope="module")

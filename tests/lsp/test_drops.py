@@ -21,7 +21,7 @@ from pytest_lsp import LanguageClient
 from bai_bridge.api import APISession
 from bai_bridge.lsp import protocol
 from serverkit import StandaloneServer
-from wanproxy import Link, SeenRequest, WanProxy
+from wanproxy import SeenRequest, WanProxy
 
 from .lsp_harness import (
     WAIT,
@@ -47,13 +47,6 @@ def project(tmp_path: Path) -> Path:
     root = tmp_path / "project"
     root.mkdir()
     return root
-
-
-@pytest.fixture
-async def proxy(local_server_process: StandaloneServer) -> AsyncIterator[WanProxy]:
-    port = int(local_server_process.endpoint.rsplit(":", 1)[1])
-    async with WanProxy("127.0.0.1", port, Link(handshake=False)) as wan:
-        yield wan
 
 
 @pytest.fixture

@@ -7,25 +7,16 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
 from serverkit import StandaloneServer
-from wanproxy import Link, WanProxy
+from wanproxy import WanProxy
 
 from .lsp_harness import field, initialize, open_doc, run_selection, start_client, stop_server
 from .test_standalone_backend import Backend
 
 QUIET = {"syncOnStart": False, "namespaceMirror": False, "sessionEnvironment": False}
-
-
-@pytest.fixture
-async def proxy(local_server_process: StandaloneServer) -> AsyncIterator[WanProxy]:
-    port = int(local_server_process.endpoint.rsplit(":", 1)[1])
-    async with WanProxy("127.0.0.1", port, Link(handshake=False)) as wan:
-        yield wan
 
 
 async def until(what: str, check: Callable[[], bool], limit: float = 30.0) -> None:

@@ -11,13 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-import pytest
 from lsprotocol import types
 from pytest_lsp import LanguageClient
 
 from bai_bridge.lsp import protocol
 from serverkit import StandaloneServer
-from wanproxy import Link, WanProxy
+from wanproxy import WanProxy
 
 from .lsp_harness import (
     Recorder,
@@ -36,13 +35,6 @@ from .test_standalone_backend import Backend
 QUIET = {"syncOnStart": False, "namespaceMirror": False, "sessionEnvironment": False}
 EXECUTE = re.compile(r"/(session|kernel)/[^/?]+(\?.*)?")  # POST here: a query run over HTTP
 CELL = "# %%\nimport os\nprint(os.getcwd())\n"
-
-
-@pytest.fixture
-async def proxy(local_server_process: StandaloneServer) -> AsyncIterator[WanProxy]:
-    port = int(local_server_process.endpoint.rsplit(":", 1)[1])
-    async with WanProxy("127.0.0.1", port, Link(handshake=False)) as wan:
-        yield wan
 
 
 @asynccontextmanager

@@ -7,7 +7,6 @@ that one session in place, is said, and is what a new session is made with. A cl
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from pytest_lsp.client import DEFAULT_CLIENT_FEATURES, register_lsp_features
 from bai_bridge.lsp import protocol
 from bai_bridge.lsp.config import DEFAULT_IMAGE
 from serverkit import StandaloneServer
-from wanproxy import Link, SeenRequest, WanProxy
+from wanproxy import SeenRequest, WanProxy
 
 from .lsp_harness import (
     Recorder,
@@ -84,13 +83,6 @@ class HeldSettings:
 @pytest.fixture
 def backend(local_server_process: StandaloneServer, profile: str) -> Backend:
     return Backend(local_server_process, profile)
-
-
-@pytest.fixture
-async def proxy(local_server_process: StandaloneServer) -> AsyncIterator[WanProxy]:
-    port = int(local_server_process.endpoint.rsplit(":", 1)[1])
-    async with WanProxy("127.0.0.1", port, Link(handshake=False)) as wan:
-        yield wan
 
 
 async def start_held(

@@ -5,28 +5,16 @@ folder; no run is started to compare it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-
-import pytest
-from lsprotocol import types
 
 from bai_bridge.lsp import protocol
 from serverkit import StandaloneServer
-from wanproxy import Link, SeenRequest, WanProxy
+from wanproxy import SeenRequest, WanProxy
 
-from .lsp_harness import Recorder, capabilities, command, field, start_client, stop_server, uri_of
-from .test_standalone_backend import Backend
+from .lsp_harness import Recorder, command, field
+from .test_run_place_requests import bridge_on
 
-QUIET = {"syncOnStart": False, "namespaceMirror": False, "sessionEnvironment": False}
 FOLDERS = ("", "pkg", "pkg/sub", "data")
-
-
-@pytest.fixture
-async def proxy(local_server_process: StandaloneServer) -> AsyncIterator[WanProxy]:
-    port = int(local_server_process.endpoint.rsplit(":", 1)[1])
-    async with WanProxy("127.0.0.1", port, Link(handshake=False)) as wan:
-        yield wan
 
 
 def kind(request: SeenRequest) -> str:
@@ -60,19 +48,7 @@ async def test_one_edited_file_is_proven_by_one_fetch_and_sent_after_its_answer(
             path = root / folder / f"m{i}.py"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(f"# {folder} {i}\n")
-    backend = Backend(local_server_process, profile)
-    client = await start_client(profile, {**backend.env, "BACKEND_ENDPOINT": proxy.address})
-    try:
-        recorder = Recorder(client)
-        await client.initialize_session(
-            types.InitializeParams(
-                capabilities=capabilities(),
-                root_uri=uri_of(root),
-                workspace_folders=[types.WorkspaceFolder(uri_of(root), root.name)],
-                initialization_options={"baiBridge": QUIET},
-            )
-        )
-        await recorder.wait_for("the session", lambda: recorder.state() == "running")
+    async with bridge_on(proxy, local_server_process, profile, [root]) as (client, recorder):
         mark = len(proxy.requests)
         first = await command(client, protocol.SYNC_WORKSPACE)
         assert len(field(first, "uploaded")) == 3 * len(FOLDERS)
@@ -93,6 +69,3 @@ async def test_one_edited_file_is_proven_by_one_fetch_and_sent_after_its_answer(
             before = [kind(r) for r in seen if r.at < upload.answered_at]
             assert sorted(before) == sorted(["download", "upload", *["files"] * len(FOLDERS)])
             await recorded(recorder, proxy, mark)
-    finally:
-        await stop_server(client)
-        await client.stop()

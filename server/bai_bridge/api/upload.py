@@ -237,7 +237,7 @@ def plan_upload(
     *,
     file_limit: int = UPLOAD_FILE_LIMIT,
     into: str = "",
-    sha256_of: Callable[[Path], str] = lambda path: _sha256(path),
+    sha256_of: Callable[[Path], str] = _sha256,
 ) -> UploadPlan:
     """Check every path and split large files into chunks; blocking (hashes large files,
     with ``sha256_of`` when their digest is known already).
